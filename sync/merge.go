@@ -1,0 +1,137 @@
+package sync
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultMaxLength is the size of Octopus's Windows username field in
+// current versions (older ones had 50).
+const DefaultMaxLength = 250
+
+// MaxUPNLength bounds a single UPN; AD's own limit is lower, this is the
+// field's.
+const MaxUPNLength = 250
+
+// SplitEntries splits a Windows usernames field on ";", trimming each entry
+// and dropping empty ones.
+func SplitEntries(field string) []string {
+	if field == "" {
+		return nil
+	}
+	out := make([]string, 0, strings.Count(field, ";")+1)
+	for part := range strings.SplitSeq(field, ";") {
+		if e := strings.TrimSpace(part); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// JoinEntries is the written form of a list: entries joined by ";", no
+// spaces.
+func JoinEntries(entries []string) string {
+	return strings.Join(entries, ";")
+}
+
+// indexFold returns the index of the first entry equal to s in any letter
+// case, or -1.
+func indexFold(entries []string, s string) int {
+	for i, e := range entries {
+		if strings.EqualFold(e, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ValidateUPN says why upn cannot be written to the field, or returns "".
+func ValidateUPN(upn string) string {
+	switch {
+	case !utf8.ValidString(upn):
+		return "it is not valid UTF-8"
+	case utf8.RuneCountInString(upn) > MaxUPNLength:
+		return fmt.Sprintf("it is %d characters long, over %d", utf8.RuneCountInString(upn), MaxUPNLength)
+	case strings.Contains(upn, ";"):
+		return `it contains ";", the list separator`
+	}
+	for _, r := range upn {
+		if unicode.IsSpace(r) {
+			return "it contains white space"
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return fmt.Sprintf("it contains the control character %U", r)
+		}
+	}
+	at := strings.Count(upn, "@")
+	if at != 1 {
+		return fmt.Sprintf(`it must contain exactly one "@" (it has %d)`, at)
+	}
+	local, domain, _ := strings.Cut(upn, "@")
+	if local == "" {
+		return `nothing before the "@"`
+	}
+	if domain == "" {
+		return `nothing after the "@"`
+	}
+	return ""
+}
+
+// Merge is the outcome of merging one UPN into one user's list.
+type Merge struct {
+	// Unchanged is true when the UPN is already in the list.
+	Unchanged bool
+	After     string
+	Added     []string
+	Replaced  []Replacement
+	// TooLong is set when the merged list would not fit the field; After
+	// then holds what would have been written, for the report.
+	TooLong bool
+	Length  int
+}
+
+// MergeUPN merges upn into the list before, following the rules of
+// DESIGN.md: an entry already present in any letter case means nothing to
+// do; else an entry upnsync added earlier for the same person (owned, by
+// objectGUID) is replaced in place, only that one; else the UPN is
+// appended. No entry upnsync did not add is ever removed or rewritten.
+func MergeUPN(before, upn, guid string, owned []Owned, maxLen int) Merge {
+	entries := SplitEntries(before)
+	if indexFold(entries, upn) >= 0 {
+		return Merge{Unchanged: true, After: before}
+	}
+	var m Merge
+	if i := renamedEntry(entries, owned, guid); i >= 0 {
+		m.Replaced = []Replacement{{Old: entries[i], New: upn}}
+		entries[i] = upn
+	} else {
+		m.Added = []string{upn}
+		entries = append(entries, upn)
+	}
+	m.After = JoinEntries(entries)
+	m.Length = utf8.RuneCountInString(m.After)
+	if maxLen <= 0 {
+		maxLen = DefaultMaxLength
+	}
+	m.TooLong = m.Length > maxLen
+	return m
+}
+
+// renamedEntry finds the entry upnsync added earlier for this person (same
+// objectGUID) that is still in the list: the person's previous UPN.
+func renamedEntry(entries []string, owned []Owned, guid string) int {
+	if guid == "" {
+		return -1
+	}
+	for _, o := range owned {
+		if !strings.EqualFold(o.GUID, guid) {
+			continue
+		}
+		if i := indexFold(entries, o.Entry); i >= 0 {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,408 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Options are the engine's settings.
+type Options struct {
+	// MaxLength is the Windows username field's size in characters.
+	MaxLength int
+	// ImplicitUPN derives sAMAccountName@<dns domain> for people whose
+	// userPrincipalName is empty.
+	ImplicitUPN bool
+	// SkipDisabled leaves disabled accounts out of the sync.
+	SkipDisabled bool
+}
+
+// refKind says where the first holder of a UPN (or the claim on a user)
+// lives in the planner.
+type refKind uint8
+
+const (
+	refNone refKind = iota
+	refChange
+	refUnchanged // idx is the user's position
+	refUnmatched
+	refConflict
+)
+
+type ref struct {
+	kind refKind
+	idx  int32
+}
+
+// Planner builds a Plan: load the store's users with AddUser, feed every
+// directory person to Add, then call Plan. It holds per person only what
+// the report needs (changes, conflicts, unmatched, skipped) plus a hash per
+// UPN, so its memory grows with the Octopus users and the plan, not with
+// the directory.
+type Planner struct {
+	opts Options
+	ix   *userIndex
+
+	changes   []Change
+	withdrawn []bool // changes taken back by a later conflict
+	conflicts []Conflict
+	unmatched []Person
+	gone      []bool // unmatched people moved into a conflict
+	skipped   []Skip
+
+	seed   maphash.Seed
+	seen   map[uint64]ref // by UPN (lower case): the first person with it
+	dups   map[uint64]int32
+	claims map[int32]ref // by user position: the person that matched it
+
+	stats Stats
+	buf   []int32
+}
+
+// NewPlanner returns an empty planner.
+func NewPlanner(opts Options) *Planner {
+	if opts.MaxLength <= 0 {
+		opts.MaxLength = DefaultMaxLength
+	}
+	return &Planner{
+		opts:   opts,
+		ix:     newUserIndex(),
+		seed:   maphash.MakeSeed(),
+		seen:   map[uint64]ref{},
+		dups:   map[uint64]int32{},
+		claims: map[int32]ref{},
+		stats:  Stats{ByRule: map[MatchRule]int{}},
+	}
+}
+
+// AddUser adds one Octopus user to the snapshot. All users must be added
+// before the first person.
+func (p *Planner) AddUser(u User) {
+	p.ix.add(u)
+	p.stats.StoreUsers++
+}
+
+// Add matches one directory person and records what it needs.
+func (p *Planner) Add(person Person) {
+	p.stats.Read++
+	if p.opts.SkipDisabled && person.Disabled {
+		p.skip(&person, "account disabled (--skip-disabled)")
+		return
+	}
+	upn := person.UPN
+	if upn == "" {
+		if !p.opts.ImplicitUPN {
+			p.skip(&person, "no userPrincipalName; --implicit-upn derives sAMAccountName@domain")
+			return
+		}
+		if person.SAMAccountName == "" || person.DNSDomain == "" {
+			p.skip(&person, "no userPrincipalName, and no sAMAccountName and DNS domain to derive one")
+			return
+		}
+		upn = person.SAMAccountName + "@" + person.DNSDomain
+		person.UPN = upn
+	}
+
+	users, rule := p.ix.match(&person, upn, p.buf)
+	p.buf = users[:0]
+	if len(users) > 1 {
+		p.conflict(Conflict{
+			Reason: ConflictAmbiguousMatch, UPN: upn,
+			Detail: fmt.Sprintf("matches %d Octopus users by %s; none is written", len(users), rule),
+			Users:  p.userIDs(users), People: []string{person.Label()},
+		})
+		return
+	}
+	if why := ValidateUPN(upn); why != "" {
+		p.conflict(Conflict{
+			Reason: ConflictInvalidUPN, UPN: upn,
+			Detail: "userPrincipalName cannot be written: " + why,
+			Users:  p.userIDs(users), People: []string{person.Label()},
+		})
+		return
+	}
+
+	key := maphash.String(p.seed, strings.ToLower(upn))
+	if first, ok := p.seen[key]; ok && p.sameUPN(first, upn) {
+		p.duplicate(key, first, &person, upn, users)
+		return
+	}
+	if len(users) == 0 {
+		p.seen[key] = ref{refUnmatched, int32(len(p.unmatched))}
+		p.unmatched = append(p.unmatched, compact(&person))
+		p.gone = append(p.gone, false)
+		return
+	}
+
+	pos := users[0]
+	p.stats.Matched++
+	p.stats.ByRule[rule]++
+	if prev, ok := p.claims[pos]; ok {
+		p.claimedTwice(pos, prev, &person, rule)
+		p.seen[key] = p.claims[pos]
+		return
+	}
+	r := p.merge(pos, &person, upn, rule)
+	p.seen[key] = r
+	p.claims[pos] = r
+}
+
+// merge decides the outcome for a person matched to exactly one user.
+func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) ref {
+	u := &p.ix.users[pos]
+	m := MergeUPN(u.WindowsUsernames, upn, NormalizeGUID(person.GUID), u.Owned, p.opts.MaxLength)
+	if m.Unchanged {
+		p.stats.Unchanged++
+		return ref{refUnchanged, pos}
+	}
+	for _, h := range p.ix.holders(upn, p.buf) {
+		if h != pos {
+			other := &p.ix.users[h]
+			return p.conflict(Conflict{
+				Reason: ConflictOwnedByOther, UPN: upn,
+				Detail: fmt.Sprintf("already a Windows username of Octopus user %s%s; not added to user %s",
+					other.ID, paren(other.Name()), u.ID),
+				Users: []string{u.ID, other.ID}, People: []string{person.Label()},
+			})
+		}
+	}
+	if m.TooLong {
+		return p.conflict(Conflict{
+			Reason: ConflictFieldTooLong, UPN: upn,
+			Detail: fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
+				m.Length, p.opts.MaxLength),
+			Users: []string{u.ID}, People: []string{person.Label()},
+		})
+	}
+	p.changes = append(p.changes, Change{
+		UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID, Match: rule,
+		Before: u.WindowsUsernames, After: m.After, Added: m.Added, Replaced: m.Replaced,
+		Person: compact(person),
+	})
+	p.withdrawn = append(p.withdrawn, false)
+	return ref{refChange, int32(len(p.changes) - 1)}
+}
+
+// claimedTwice handles a second person matching a user another person
+// already matched: neither may write, both are reported.
+func (p *Planner) claimedTwice(pos int32, prev ref, person *Person, rule MatchRule) {
+	u := &p.ix.users[pos]
+	if prev.kind == refConflict {
+		c := &p.conflicts[prev.idx]
+		if c.Reason == ConflictAmbiguousMatch {
+			c.People = append(c.People, person.Label())
+			c.Detail = fmt.Sprintf("Octopus user %s%s is matched by %d directory users; none is written",
+				u.ID, paren(u.Name()), len(c.People))
+			return
+		}
+	}
+	people := []string{p.label(prev), person.Label()}
+	p.withdraw(prev)
+	r := p.conflict(Conflict{
+		Reason: ConflictAmbiguousMatch, UPN: person.UPN,
+		Detail: fmt.Sprintf("Octopus user %s%s is matched by 2 directory users (the second by %s); none is written",
+			u.ID, paren(u.Name()), rule),
+		Users: []string{u.ID}, People: people,
+	})
+	p.claims[pos] = r
+}
+
+// duplicate handles a UPN seen before: neither person is written.
+func (p *Planner) duplicate(key uint64, first ref, person *Person, upn string, users []int32) {
+	if i, ok := p.dups[key]; ok {
+		c := &p.conflicts[i]
+		c.People = append(c.People, person.Label())
+		c.Users = appendNew(c.Users, p.userIDs(users)...)
+		c.Detail = fmt.Sprintf("%d directory users have this UPN; none is written", len(c.People))
+		return
+	}
+	people := []string{p.label(first), person.Label()}
+	ids := appendNew(p.refUsers(first), p.userIDs(users)...)
+	p.withdraw(first)
+	r := p.conflict(Conflict{
+		Reason: ConflictDuplicateUPN, UPN: upn,
+		Detail: "2 directory users have this UPN; neither is written",
+		Users:  ids, People: people,
+	})
+	p.dups[key] = r.idx
+	p.seen[key] = r
+}
+
+func (p *Planner) conflict(c Conflict) ref {
+	p.conflicts = append(p.conflicts, c)
+	return ref{refConflict, int32(len(p.conflicts) - 1)}
+}
+
+func (p *Planner) skip(person *Person, reason string) {
+	p.skipped = append(p.skipped, Skip{DN: person.Label(), Reason: reason})
+}
+
+// withdraw takes back what the first holder of a UPN or claim would have
+// done, because a later person makes it a conflict.
+func (p *Planner) withdraw(r ref) {
+	switch r.kind {
+	case refChange:
+		p.withdrawn[r.idx] = true
+	case refUnmatched:
+		p.gone[r.idx] = true
+	case refUnchanged:
+		p.stats.Unchanged--
+	}
+}
+
+// sameUPN confirms a hash hit against the stored UPN.
+func (p *Planner) sameUPN(r ref, upn string) bool {
+	switch r.kind {
+	case refChange:
+		return strings.EqualFold(p.changes[r.idx].Person.UPN, upn)
+	case refUnmatched:
+		return strings.EqualFold(p.unmatched[r.idx].UPN, upn)
+	case refConflict:
+		return strings.EqualFold(p.conflicts[r.idx].UPN, upn)
+	case refUnchanged:
+		return indexFold(SplitEntries(p.ix.users[r.idx].WindowsUsernames), upn) >= 0
+	}
+	return false
+}
+
+// label names the person behind a ref. A person whose UPN was already in
+// place is not kept (that would cost memory per directory user); it is
+// named through its Octopus user instead.
+func (p *Planner) label(r ref) string {
+	switch r.kind {
+	case refChange:
+		return p.changes[r.idx].Person.Label()
+	case refUnmatched:
+		return p.unmatched[r.idx].Label()
+	case refConflict:
+		if c := p.conflicts[r.idx]; len(c.People) > 0 {
+			return c.People[0]
+		}
+	case refUnchanged:
+		return "the directory user already in Octopus user " + p.ix.users[r.idx].ID
+	}
+	return "another directory user"
+}
+
+func (p *Planner) refUsers(r ref) []string {
+	switch r.kind {
+	case refChange:
+		return []string{p.changes[r.idx].UserID}
+	case refUnchanged:
+		return []string{p.ix.users[r.idx].ID}
+	case refConflict:
+		return append([]string(nil), p.conflicts[r.idx].Users...)
+	}
+	return nil
+}
+
+func (p *Planner) userIDs(pos []int32) []string {
+	if len(pos) == 0 {
+		return nil
+	}
+	ids := make([]string, len(pos))
+	for i, q := range pos {
+		ids[i] = p.ix.users[q].ID
+	}
+	return ids
+}
+
+// Plan returns the plan for everything added so far.
+func (p *Planner) Plan(read ReadResult) Plan {
+	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
+	for i, c := range p.changes {
+		if !p.withdrawn[i] {
+			plan.Changes = append(plan.Changes, c)
+		}
+	}
+	for i, u := range p.unmatched {
+		if !p.gone[i] {
+			plan.Unmatched = append(plan.Unmatched, u)
+		}
+	}
+	sort.SliceStable(plan.Changes, func(i, j int) bool {
+		return lessID(plan.Changes[i].UserID, plan.Changes[j].UserID)
+	})
+	st := p.stats
+	st.Changes = len(plan.Changes)
+	st.Conflicts = len(plan.Conflicts)
+	st.Unmatched = len(plan.Unmatched)
+	st.Skipped = len(plan.Skipped)
+	plan.Stats = st
+	return plan
+}
+
+// ReadError is a directory read that failed part way: the plan covers
+// only what was read and must not be acted on.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// BuildPlan loads the store's users, streams the directory through the
+// planner and returns the plan. When the read fails the plan covers what
+// was read, Read.Complete is false and the error is a *ReadError; any
+// other error comes from the store.
+func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (Plan, error) {
+	p := NewPlanner(opts)
+	if err := store.Users(ctx, func(u User) error { p.AddUser(u); return nil }); err != nil {
+		return Plan{}, err
+	}
+	read, err := dir.Read(ctx, func(person Person) error { p.Add(person); return nil })
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		read.Complete = false
+		if read.Why == "" {
+			read.Why = err.Error()
+		}
+		return p.Plan(read), &ReadError{Err: err}
+	}
+	return p.Plan(read), nil
+}
+
+// compact keeps only what reports need of a person.
+func compact(p *Person) Person {
+	return Person{GUID: p.GUID, UPN: p.UPN, SAMAccountName: p.SAMAccountName, DN: p.DN, Disabled: p.Disabled}
+}
+
+func paren(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " (" + name + ")"
+}
+
+func appendNew(list []string, more ...string) []string {
+	for _, m := range more {
+		found := false
+		for _, l := range list {
+			if l == m {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, m)
+		}
+	}
+	return list
+}
+
+// lessID orders user ids numerically when both are numbers, so user 9
+// comes before user 10.
+func lessID(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	if (errA == nil) != (errB == nil) {
+		return errA == nil
+	}
+	return a < b
+}

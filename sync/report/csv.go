@@ -1,0 +1,59 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strings"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// CSVHeader is the CSV report's header: one row per change, conflict,
+// unmatched and skipped person, like a staging export of pending changes.
+var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "after",
+	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid"}
+
+// CSV writes the report as RFC 4180 CSV.
+func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
+	w := csv.NewWriter(out)
+	row := func(kind string, f map[string]string) {
+		rec := make([]string, len(CSVHeader))
+		rec[0] = kind
+		for i, h := range CSVHeader[1:] {
+			rec[i+1] = safeCell(f[h])
+		}
+		_ = w.Write(rec)
+	}
+	_ = w.Write(CSVHeader)
+	for _, c := range plan.Changes {
+		row("change", map[string]string{
+			"user_id": c.UserID, "name": c.UserName, "match": string(c.Match), "upn": c.Person.UPN,
+			"before": c.Before, "after": c.After, "added": strings.Join(c.Added, ";"),
+			"replaced": joinReplaced(c.Replaced), "dn": c.Person.DN, "guid": c.Person.GUID,
+		})
+	}
+	for _, c := range plan.Conflicts {
+		row("conflict", map[string]string{
+			"upn": c.UPN, "reason": c.Reason, "detail": c.Detail,
+			"users": strings.Join(c.Users, ";"), "people": strings.Join(c.People, "|"),
+		})
+	}
+	for _, p := range plan.Unmatched {
+		row("unmatched", map[string]string{"upn": p.UPN, "dn": p.DN, "guid": p.GUID})
+	}
+	for _, s := range plan.Skipped {
+		row("skipped", map[string]string{"dn": s.DN, "reason": s.Reason})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// safeCell keeps a spreadsheet from taking a directory value for a
+// formula (CSV injection): values starting with = + - @ get a leading
+// quote, as OWASP advises.
+func safeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

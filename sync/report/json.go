@@ -1,0 +1,164 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// The JSON report, version 1. Programs depend on these names: add fields,
+// never rename or remove one.
+type jsonReport struct {
+	Version   int          `json:"version"`
+	Mode      string       `json:"mode"`
+	Directory string       `json:"directory"`
+	Store     string       `json:"store"`
+	Started   string       `json:"started"`
+	Finished  string       `json:"finished"`
+	Complete  bool         `json:"complete"`
+	Why       string       `json:"incomplete_reason,omitempty"`
+	Stopped   string       `json:"stopped,omitempty"`
+	Summary   jsonSummary  `json:"summary"`
+	Read      jsonRead     `json:"read"`
+	Changes   []jsonChange `json:"changes"`
+	Conflicts []jsonConfl  `json:"conflicts"`
+	Unmatched []jsonPerson `json:"unmatched"`
+	Skipped   []jsonSkip   `json:"skipped"`
+	Applied   *jsonApplied `json:"applied,omitempty"`
+}
+
+type jsonSummary struct {
+	Read      int `json:"read"`
+	Matched   int `json:"matched"`
+	Unchanged int `json:"unchanged"`
+	Changes   int `json:"changes"`
+	Conflicts int `json:"conflicts"`
+	Unmatched int `json:"unmatched"`
+	Skipped   int `json:"skipped"`
+}
+
+type jsonRead struct {
+	Pages      int        `json:"pages"`
+	Entries    int        `json:"entries"`
+	Referrals  int        `json:"referrals"`
+	StoreUsers int        `json:"store_users"`
+	Bases      []jsonBase `json:"bases,omitempty"`
+}
+
+type jsonBase struct {
+	Base    string `json:"base"`
+	Entries int    `json:"entries"`
+	Pages   int    `json:"pages"`
+}
+
+type jsonChange struct {
+	UserID     string                `json:"user_id"`
+	Name       string                `json:"name"`
+	ExternalID string                `json:"external_id"`
+	Match      string                `json:"match"`
+	Before     string                `json:"before"`
+	After      string                `json:"after"`
+	Added      []string              `json:"added"`
+	Replaced   []upnsync.Replacement `json:"replaced"`
+	DN         string                `json:"dn"`
+	UPN        string                `json:"upn"`
+	GUID       string                `json:"guid"`
+}
+
+type jsonConfl struct {
+	Reason string   `json:"reason"`
+	UPN    string   `json:"upn"`
+	Users  []string `json:"users"`
+	People []string `json:"people"`
+	Detail string   `json:"detail"`
+}
+
+type jsonPerson struct {
+	DN   string `json:"dn"`
+	UPN  string `json:"upn"`
+	GUID string `json:"guid"`
+}
+
+type jsonSkip struct {
+	DN     string `json:"dn"`
+	Reason string `json:"reason"`
+}
+
+type jsonApplied struct {
+	RunID   string      `json:"run_id"`
+	Written int         `json:"written"`
+	Stale   []jsonStale `json:"stale"`
+}
+
+type jsonStale struct {
+	UserID   string `json:"user_id"`
+	Expected string `json:"expected"`
+	Found    string `json:"found"`
+	Missing  bool   `json:"missing,omitempty"`
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// JSON writes the version 1 JSON report.
+func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
+	r := jsonReport{
+		Version: 1, Mode: meta.Mode, Directory: meta.Directory, Store: meta.Store,
+		Started: stamp(meta.Started), Finished: stamp(meta.Finished),
+		Complete: plan.Read.Complete, Why: plan.Read.Why, Stopped: meta.Stopped,
+		Summary: jsonSummary{
+			Read: plan.Stats.Read, Matched: plan.Stats.Matched, Unchanged: plan.Stats.Unchanged,
+			Changes: plan.Stats.Changes, Conflicts: plan.Stats.Conflicts,
+			Unmatched: plan.Stats.Unmatched, Skipped: plan.Stats.Skipped,
+		},
+		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
+			StoreUsers: plan.Stats.StoreUsers},
+		Changes:   make([]jsonChange, 0, len(plan.Changes)),
+		Conflicts: make([]jsonConfl, 0, len(plan.Conflicts)),
+		Unmatched: make([]jsonPerson, 0, len(plan.Unmatched)),
+		Skipped:   make([]jsonSkip, 0, len(plan.Skipped)),
+	}
+	for _, b := range plan.Read.Bases {
+		r.Read.Bases = append(r.Read.Bases, jsonBase(b))
+	}
+	for _, c := range plan.Changes {
+		r.Changes = append(r.Changes, jsonChange{
+			UserID: c.UserID, Name: c.UserName, ExternalID: c.ExternalID, Match: string(c.Match),
+			Before: c.Before, After: c.After, Added: nonNil(c.Added), Replaced: nonNil(c.Replaced),
+			DN: c.Person.DN, UPN: c.Person.UPN, GUID: c.Person.GUID,
+		})
+	}
+	for _, c := range plan.Conflicts {
+		r.Conflicts = append(r.Conflicts, jsonConfl{Reason: c.Reason, UPN: c.UPN,
+			Users: nonNil(c.Users), People: nonNil(c.People), Detail: c.Detail})
+	}
+	for _, p := range plan.Unmatched {
+		r.Unmatched = append(r.Unmatched, jsonPerson{DN: p.DN, UPN: p.UPN, GUID: p.GUID})
+	}
+	for _, s := range plan.Skipped {
+		r.Skipped = append(r.Skipped, jsonSkip(s))
+	}
+	if a := meta.Applied; a != nil {
+		r.Applied = &jsonApplied{RunID: a.RunID, Written: len(a.Written), Stale: []jsonStale{}}
+		for _, s := range a.Stale {
+			r.Applied.Stale = append(r.Applied.Stale, jsonStale(s))
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}

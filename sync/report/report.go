@@ -1,0 +1,58 @@
+// Package report renders a plan (and what an apply did with it) as text for
+// people, or JSON and CSV for programs. All three come from the same value,
+// so they never disagree.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// Modes of a run.
+const (
+	ModeDryRun = "dry-run"
+	ModeApply  = "apply"
+)
+
+// Meta is what the report says about the run besides the plan.
+type Meta struct {
+	Mode      string
+	Directory string
+	Store     string
+	Started   time.Time
+	Finished  time.Time
+	// Applied is set after an apply.
+	Applied *upnsync.Applied
+	// Stopped is set when a safety guard stopped the run before writing.
+	Stopped string
+	// ApplyHint is the command that applies this plan (dry runs only).
+	ApplyHint string
+}
+
+// Formats lists the report formats.
+var Formats = []string{"text", "json", "csv"}
+
+// Write renders the report in format.
+func Write(w io.Writer, format string, plan *upnsync.Plan, meta Meta) error {
+	switch strings.ToLower(format) {
+	case "", "text":
+		return Text(w, plan, meta)
+	case "json":
+		return JSON(w, plan, meta)
+	case "csv":
+		return CSV(w, plan, meta)
+	}
+	return fmt.Errorf("unknown report format %q: use text, json or csv", format)
+}
+
+func joinReplaced(rs []upnsync.Replacement) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Old + " -> " + r.New
+	}
+	return strings.Join(parts, "; ")
+}

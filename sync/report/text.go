@@ -1,0 +1,161 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// TextListLimit caps the unmatched and skipped lists in the text report: a
+// large directory has many people with no Octopus user, and the JSON and
+// CSV reports carry them all.
+const TextListLimit = 100
+
+// Text writes the report for people.
+func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
+	w := bufio.NewWriter(out)
+	title := "upnsync dry run"
+	if meta.Mode == ModeApply {
+		title = "upnsync apply"
+	}
+	if !meta.Started.IsZero() {
+		title += ", " + meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	fmt.Fprintln(w, title)
+	fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+	for _, b := range plan.Read.Bases {
+		fmt.Fprintf(w, "           %s: %s, %s\n", b.Base, plural(b.Entries, "entry"), plural(b.Pages, "page"))
+	}
+	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
+
+	section(w, "Changes", len(plan.Changes))
+	for _, c := range plan.Changes {
+		fmt.Fprintf(w, "  user %s%s, matched by %s to %s\n", c.UserID, nameSuffix(c.UserName), c.Match, c.Person.Label())
+		fmt.Fprintf(w, "    before:   %s\n", orEmpty(c.Before))
+		fmt.Fprintf(w, "    after:    %s\n", c.After)
+		if len(c.Added) > 0 {
+			fmt.Fprintf(w, "    added:    %s\n", strings.Join(c.Added, ", "))
+		}
+		if len(c.Replaced) > 0 {
+			fmt.Fprintf(w, "    replaced: %s\n", joinReplaced(c.Replaced))
+		}
+	}
+
+	section(w, "Conflicts (nothing written for these)", len(plan.Conflicts))
+	for _, c := range plan.Conflicts {
+		fmt.Fprintf(w, "  %s  %s: %s\n", c.Reason, c.UPN, c.Detail)
+		if len(c.Users) > 0 {
+			fmt.Fprintf(w, "    Octopus users: %s\n", strings.Join(c.Users, ", "))
+		}
+		for _, p := range c.People {
+			fmt.Fprintf(w, "    directory:     %s\n", p)
+		}
+	}
+
+	section(w, "Unmatched directory users (no Octopus user found)", len(plan.Unmatched))
+	for i, p := range plan.Unmatched {
+		if i == TextListLimit {
+			fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", len(plan.Unmatched)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
+	}
+
+	section(w, "Skipped", len(plan.Skipped))
+	for i, s := range plan.Skipped {
+		if i == TextListLimit {
+			fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", len(plan.Skipped)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
+	}
+
+	st := plan.Stats
+	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d\n",
+		st.Read, st.Matched, st.Unchanged, st.Changes, st.Conflicts, st.Unmatched, st.Skipped)
+	fmt.Fprintln(w, closing(plan, meta))
+	return w.Flush()
+}
+
+func readLine(r *upnsync.ReadResult) string {
+	if !r.Complete {
+		why := r.Why
+		if why == "" {
+			why = "the read was not proven complete"
+		}
+		return "INCOMPLETE: " + why
+	}
+	s := fmt.Sprintf("complete: %s, %s", plural(r.Entries, "entry"), plural(r.Pages, "page"))
+	if r.Referrals > 0 {
+		s += fmt.Sprintf(", %d referrals skipped", r.Referrals)
+	}
+	return s
+}
+
+// closing tells the administrator what happened and what to do next.
+func closing(plan *upnsync.Plan, meta Meta) string {
+	switch {
+	case meta.Stopped != "":
+		return "Stopped before writing anything: " + meta.Stopped
+	case meta.Applied != nil:
+		a := meta.Applied
+		s := fmt.Sprintf("Applied: %s written (run %s).", plural(len(a.Written), "user"), a.RunID)
+		if len(a.Stale) > 0 {
+			s += fmt.Sprintf(" %s changed since the plan and were left as they are:", plural(len(a.Stale), "user"))
+			for _, st := range a.Stale {
+				if st.Missing {
+					s += fmt.Sprintf("\n  user %s no longer exists", st.UserID)
+				} else {
+					s += fmt.Sprintf("\n  user %s now holds %q (the plan saw %q)", st.UserID, st.Found, st.Expected)
+				}
+			}
+			s += "\nRun again to plan them anew."
+		}
+		return s
+	case len(plan.Changes) == 0 && len(plan.Conflicts) > 0:
+		return fmt.Sprintf("Nothing to change that upnsync may write; the %s above need a person to resolve them.",
+			plural(len(plan.Conflicts), "conflict"))
+	case len(plan.Changes) == 0:
+		return "Nothing to change: the store is in sync with the directory."
+	}
+	hint := meta.ApplyHint
+	if hint == "" {
+		hint = "run the same command with --apply"
+	}
+	return fmt.Sprintf("Dry run: nothing was written. To apply %s, %s.", plural(len(plan.Changes), "change"), hint)
+}
+
+func section(w io.Writer, title string, n int) {
+	fmt.Fprintf(w, "\n%s: %d\n", title, n)
+}
+
+func nameSuffix(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " (" + name + ")"
+}
+
+func orEmpty(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
+
+// plural spells a count with its noun: 1 page, 2 pages, 3 entries.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	switch {
+	case strings.HasSuffix(noun, "y"):
+		noun = noun[:len(noun)-1] + "ies"
+	default:
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
+}
