@@ -1,0 +1,360 @@
+package octopus
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// Columns are the CSV columns of `upnsync store import|export`, in the order
+// export writes them. They are the names Octopus's DataImporter uses.
+var Columns = []string{"ID", "FirstName", "LastName", "Email", "WindowsUsername", "ExternalIdentifier", "Active"}
+
+const (
+	colID = iota
+	colFirstName
+	colLastName
+	colEmail
+	colWindowsUsername
+	colExternalID
+	colActive
+	numColumns
+)
+
+// dbColumns are the users table columns of Columns, index for index.
+var dbColumns = [numColumns]string{"id", "first_name", "last_name", "email", "windows_usernames", "external_id", "active"}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// ReadCSV parses and validates a users CSV file (name is used in errors)
+// and calls fn for each user with the line it starts on. It stops at the
+// first problem and returns it as FILE:LINE: what is wrong and what to do.
+// A column missing from the header leaves that field empty (Active: true).
+func ReadCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) error {
+	_, err := readCSV(r, name, fn)
+	return err
+}
+
+// readCSV is ReadCSV that also tells which columns the file has, so that an
+// import updates only those.
+func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) (present [numColumns]bool, err error) {
+	br := bufio.NewReader(r)
+	// Excel's "CSV UTF-8" starts with a byte order mark; it is not part of
+	// the first column's name.
+	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == string(utf8BOM) {
+		br.Discard(len(utf8BOM))
+	}
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true
+
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return present, fmt.Errorf("%s: the file is empty; its first line must be the header %s", name, strings.Join(Columns, ","))
+	}
+	if err != nil {
+		return present, csvError(name, cr, err, 0)
+	}
+	headerLine, _ := cr.FieldPos(0)
+	index, err := parseHeader(name, headerLine, header, &present)
+	if err != nil {
+		return present, err
+	}
+	ncols := len(header)
+	// The next Read overwrites header (ReuseRecord): name columns by index.
+	colName := func(i int) string { return Columns[index[i]] }
+
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return present, nil
+		}
+		if err != nil {
+			return present, csvError(name, cr, err, ncols)
+		}
+		line, _ := cr.FieldPos(0)
+		for i, v := range rec {
+			if !utf8.ValidString(v) {
+				l, _ := cr.FieldPos(i)
+				return present, fmt.Errorf("%s:%d: column %s is not valid UTF-8; save the file as UTF-8 (in Excel: CSV UTF-8)", name, l, colName(i))
+			}
+			if strings.IndexByte(v, 0) >= 0 {
+				l, _ := cr.FieldPos(i)
+				return present, fmt.Errorf("%s:%d: column %s contains a NUL byte; remove it (is this a text file saved as UTF-8?)", name, l, colName(i))
+			}
+		}
+		u := upnsync.User{Active: true}
+		var val [numColumns]string
+		for i, c := range index {
+			if c >= 0 {
+				val[c] = rec[i]
+			}
+		}
+		u.ID = strings.TrimSpace(val[colID])
+		u.FirstName = val[colFirstName]
+		u.LastName = val[colLastName]
+		u.Email = val[colEmail]
+		u.WindowsUsernames = val[colWindowsUsername]
+		u.ExternalID = val[colExternalID]
+		if u.ID == "" {
+			return present, fmt.Errorf("%s:%d: ID is empty; every user needs a unique ID", name, line)
+		}
+		if first, dup := seen[u.ID]; dup {
+			return present, fmt.Errorf("%s:%d: ID %q is also on line %d; each ID must appear once", name, line, u.ID, first)
+		}
+		seen[u.ID] = line
+		if present[colActive] {
+			a, ok := parseActive(val[colActive])
+			if !ok {
+				return present, fmt.Errorf("%s:%d: Active must be true, false, yes, no, 1, 0 or empty (meaning true), not %q", name, line, val[colActive])
+			}
+			u.Active = a
+		}
+		if err := fn(line, u); err != nil {
+			return present, err
+		}
+	}
+}
+
+// parseHeader maps each field of the header to its column. An unknown name
+// is an error rather than a column to skip, so that a misspelt column does
+// not silently leave a field unimported.
+func parseHeader(name string, line int, header []string, present *[numColumns]bool) ([]int, error) {
+	index := make([]int, len(header))
+	where := [numColumns]int{}
+	known := 0
+	var unknown []int
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		index[i] = -1
+		for c, col := range Columns {
+			if strings.EqualFold(h, col) {
+				index[i] = c
+				known++
+				break
+			}
+		}
+		if index[i] < 0 {
+			unknown = append(unknown, i)
+		}
+	}
+	if known == 0 {
+		return nil, fmt.Errorf("%s:%d: the first line is not a header; add the header line %s (any order, any letter case)", name, line, strings.Join(Columns, ","))
+	}
+	for _, i := range unknown {
+		if strings.TrimSpace(header[i]) == "" {
+			return nil, fmt.Errorf("%s:%d: column %d of the header has no name (a trailing comma?); the columns are %s", name, line, i+1, strings.Join(Columns, ","))
+		}
+		return nil, fmt.Errorf("%s:%d: unknown column %q; the columns are %s", name, line, strings.TrimSpace(header[i]), strings.Join(Columns, ","))
+	}
+	for i, c := range index {
+		if present[c] {
+			return nil, fmt.Errorf("%s:%d: column %s appears twice (columns %d and %d); keep one", name, line, Columns[c], where[c]+1, i+1)
+		}
+		present[c] = true
+		where[c] = i
+	}
+	if !present[colID] {
+		return nil, fmt.Errorf("%s:%d: the header has no ID column; every user needs one", name, line)
+	}
+	return index, nil
+}
+
+// parseActive reads the Active column; empty means active because that is
+// what a user added by hand to a sheet most likely is.
+func parseActive(v string) (active, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "true", "yes", "1":
+		return true, true
+	case "false", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// csvError turns encoding/csv's errors into FILE:LINE messages that say how
+// to fix the file.
+func csvError(name string, cr *csv.Reader, err error, ncols int) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s: cannot read the file: %v", name, err)
+	}
+	switch {
+	case errors.Is(pe.Err, csv.ErrFieldCount):
+		return fmt.Errorf("%s:%d: this line has a different number of values than the header's %d columns; put values that contain commas in double quotes", name, pe.StartLine, ncols)
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		return fmt.Errorf("%s:%d: a double quote inside a value that does not start with one; put the whole value in double quotes and double each quote inside it (\"\")", name, pe.Line)
+	case errors.Is(pe.Err, csv.ErrQuote):
+		if pe.StartLine != pe.Line {
+			return fmt.Errorf("%s:%d: a quoted value starting on this line is not closed properly (seen on line %d); close it with a double quote and double each quote inside it (\"\")", name, pe.StartLine, pe.Line)
+		}
+		return fmt.Errorf("%s:%d: a quoted value is not closed properly; close it with a double quote and double each quote inside it (\"\")", name, pe.Line)
+	}
+	return fmt.Errorf("%s:%d: %v", name, pe.Line, pe.Err)
+}
+
+type importRow struct {
+	line int
+	user upnsync.User
+}
+
+// ImportCSV upserts the file's users by ID in one transaction, after the
+// whole file has been validated: a bad line leaves the store as it was (and
+// a store that did not exist yet is not created). Users not in the file are
+// left alone; for users already in the store only the file's columns are
+// updated.
+func (s *sqliteStore) ImportCSV(ctx context.Context, r io.Reader, name string) (ImportResult, error) {
+	var res ImportResult
+	if err := s.checkWritable("cannot import " + name); err != nil {
+		return res, err
+	}
+	var rows []importRow
+	present, err := readCSV(r, name, func(line int, u upnsync.User) error {
+		rows = append(rows, importRow{line, u})
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Read = len(rows)
+	if err := s.ensureSchema(ctx); err != nil {
+		return res, err
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, s.explain("cannot import "+name, err)
+	}
+	defer tx.Rollback()
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO users(id, first_name, last_name, email, windows_usernames, external_id, active)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`)
+	if err != nil {
+		return res, s.explain("cannot import "+name, err)
+	}
+	defer insert.Close()
+
+	// The update sets only the file's columns and matches only when one of
+	// them differs, so that RowsAffected tells updated from unchanged.
+	var set, differ []string
+	for c := colFirstName; c < numColumns; c++ {
+		if present[c] {
+			set = append(set, dbColumns[c]+" = ?")
+			differ = append(differ, dbColumns[c]+" IS NOT ?")
+		}
+	}
+	var update *sql.Stmt
+	if len(set) > 0 {
+		update, err = tx.PrepareContext(ctx, `UPDATE users SET `+strings.Join(set, ", ")+
+			` WHERE id = ? AND (`+strings.Join(differ, " OR ")+`)`)
+		if err != nil {
+			return res, s.explain("cannot import "+name, err)
+		}
+		defer update.Close()
+	}
+
+	args := make([]any, 0, 2*numColumns)
+	for _, row := range rows {
+		u := &row.user
+		fail := func(err error) (ImportResult, error) {
+			return ImportResult{Read: res.Read}, s.explain(fmt.Sprintf("%s:%d: user %q: nothing was imported", name, row.line, u.ID), err)
+		}
+		vals := [numColumns]any{u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames, u.ExternalID, boolInt(u.Active)}
+		r, err := insert.ExecContext(ctx, vals[:]...)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fail(err)
+		} else if n == 1 {
+			res.Created++
+			continue
+		}
+		if update == nil {
+			res.Unchanged++
+			continue
+		}
+		args = args[:0]
+		for c := colFirstName; c < numColumns; c++ {
+			if present[c] {
+				args = append(args, vals[c])
+			}
+		}
+		args = append(args, u.ID)
+		for c := colFirstName; c < numColumns; c++ {
+			if present[c] {
+				args = append(args, vals[c])
+			}
+		}
+		r, err = update.ExecContext(ctx, args...)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fail(err)
+		} else if n == 1 {
+			res.Updated++
+		} else {
+			res.Unchanged++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return ImportResult{Read: res.Read}, s.explain("cannot import "+name+"; nothing was imported", err)
+	}
+	return res, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ExportCSV writes every user in id order with the columns of Columns: LF
+// line endings, no byte order mark, Active as true/false. It streams, so a
+// large store is never held in memory.
+func (s *sqliteStore) ExportCSV(ctx context.Context, w io.Writer) (int, error) {
+	if s.db == nil {
+		return 0, fmt.Errorf("store %s: the store is closed", s.Describe())
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Columns); err != nil {
+		return 0, fmt.Errorf("cannot write the export: %v", err)
+	}
+	n := 0
+	if !s.pending {
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return 0, s.explain("cannot export users", err)
+		}
+		defer tx.Rollback()
+		rec := make([]string, numColumns)
+		err = s.scanUsers(ctx, tx, func(u *upnsync.User) error {
+			rec[colID], rec[colFirstName], rec[colLastName] = u.ID, u.FirstName, u.LastName
+			rec[colEmail], rec[colWindowsUsername], rec[colExternalID] = u.Email, u.WindowsUsernames, u.ExternalID
+			rec[colActive] = strconv.FormatBool(u.Active)
+			if err := cw.Write(rec); err != nil {
+				return fmt.Errorf("cannot write the export after %s: %v", users(n), err)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return n, fmt.Errorf("cannot write the export after %s: %v", users(n), err)
+	}
+	return n, nil
+}

@@ -1,0 +1,675 @@
+package octopus
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// schemaVersion is the version of the tables below; a store written by a
+// newer upnsync is refused rather than half understood.
+const schemaVersion = 1
+
+// The users table has the columns of Octopus's user import; the upnsync_
+// tables are ours. users and upnsync_owned are WITHOUT ROWID so that each is
+// one b-tree in id order: every run reads them whole in that order, and the
+// read of 100k users took 1.6 times as long through the separate index of a
+// rowid table. upnsync_owned.entry compares case-insensitively because UPNs
+// do; it keeps the letter case it was written with.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS users (
+		id                TEXT PRIMARY KEY,
+		first_name        TEXT,
+		last_name         TEXT,
+		email             TEXT,
+		windows_usernames TEXT NOT NULL DEFAULT '',
+		external_id       TEXT,
+		active            INTEGER NOT NULL DEFAULT 1
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS upnsync_owned (
+		user_id  TEXT NOT NULL,
+		entry    TEXT NOT NULL COLLATE NOCASE,
+		guid     TEXT NOT NULL DEFAULT '',
+		run_id   TEXT,
+		added_at TEXT,
+		PRIMARY KEY (user_id, entry)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS upnsync_runs (
+		id        TEXT PRIMARY KEY,
+		started   TEXT,
+		finished  TEXT,
+		directory TEXT,
+		written   INTEGER NOT NULL DEFAULT 0,
+		stale     INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE TABLE IF NOT EXISTS upnsync_journal (
+		run_id  TEXT NOT NULL,
+		seq     INTEGER NOT NULL,
+		user_id TEXT NOT NULL,
+		"before" TEXT NOT NULL,
+		"after"  TEXT NOT NULL,
+		PRIMARY KEY (run_id, seq)
+	)`,
+	`CREATE TABLE IF NOT EXISTS upnsync_meta (
+		key   TEXT PRIMARY KEY,
+		value TEXT
+	)`,
+	`INSERT OR IGNORE INTO upnsync_meta(key, value) VALUES ('schema_version', '` + strconv.Itoa(schemaVersion) + `')`,
+}
+
+var upnsyncTables = []string{"upnsync_owned", "upnsync_runs", "upnsync_journal", "upnsync_meta"}
+
+// sqliteStore is the embedded store: one SQLite file in the default
+// rollback-journal mode, so that a read-only open leaves every byte of it as
+// it was (WAL would need the -shm file written even to read).
+type sqliteStore struct {
+	db   *sql.DB
+	path string // as the administrator wrote it: errors and reports quote it
+	abs  string
+
+	readOnly bool
+	// fileReadOnly is set when SQLite could only open the file for reading
+	// (file permissions): writes are refused up front with a clear message.
+	fileReadOnly bool
+	// pending is set while a store opened with Create has no file yet: it is
+	// created by the first write, so that an import that fails validation
+	// leaves nothing behind.
+	pending bool
+	// hasOwned tells whether upnsync_owned exists (a store from elsewhere,
+	// opened read-only, may lack our tables).
+	hasOwned bool
+	// schemaReady is set once every upnsync table is known to exist.
+	schemaReady bool
+
+	batch int
+	busy  time.Duration
+}
+
+var _ Store = (*sqliteStore)(nil)
+
+func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, error) {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store sqlite:%s: give the path of a database file (sqlite:PATH)", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store sqlite:%s: cannot resolve the path: %v", path, err)
+	}
+	s := &sqliteStore{
+		path:     path,
+		abs:      abs,
+		readOnly: opts.ReadOnly,
+		batch:    opts.BatchSize,
+		busy:     opts.BusyTimeout,
+	}
+	if s.batch <= 0 {
+		s.batch = DefaultBatchSize
+	}
+	if s.busy <= 0 {
+		s.busy = DefaultBusyTimeout
+	}
+
+	mode := "rw"
+	switch st, err := os.Stat(abs); {
+	case err == nil && st.IsDir():
+		return nil, fmt.Errorf("store %s: %s is a folder, not a database file", s.Describe(), s.where())
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		if opts.ReadOnly || !opts.Create {
+			return nil, fmt.Errorf("store %s: the database file %s does not exist; create it with `upnsync store import --store sqlite:%s FILE.csv`",
+				s.Describe(), s.where(), path)
+		}
+		dir := filepath.Dir(abs)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("store %s: the folder %s does not exist; create it first", s.Describe(), dir)
+		}
+		s.pending = true
+		mode = "rwc"
+	default:
+		return nil, fmt.Errorf("store %s: cannot read %s: %v", s.Describe(), s.where(), err)
+	}
+	if opts.ReadOnly {
+		mode = "ro"
+	}
+
+	// A file: URI because only then does SQLite honour mode=ro (a plain name
+	// would open read-write and could create the file). busy_timeout makes a
+	// concurrent writer a wait, not an immediate failure; _txlock=immediate
+	// takes the write lock when a write transaction begins, where the busy
+	// timeout applies, instead of failing on the upgrade mid-transaction.
+	dsn := fileURI(abs) + "?mode=" + mode +
+		"&_pragma=busy_timeout(" + strconv.FormatInt(s.busy.Milliseconds(), 10) + ")"
+	if !opts.ReadOnly {
+		dsn += "&_txlock=immediate"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %v", s.Describe(), err)
+	}
+	// One connection: SQLite serialises writers anyway, and a single
+	// connection keeps read and write transactions of this process from
+	// locking each other out.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	s.db = db
+
+	if s.pending {
+		return s, nil
+	}
+	if err := s.inspect(ctx, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// inspect checks an existing file without writing to it: it is a database,
+// it holds users, its schema is one we understand.
+func (s *sqliteStore) inspect(ctx context.Context, opts Options) error {
+	tables := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		return s.explain("cannot open it", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return s.explain("cannot read its tables", err)
+		}
+		tables[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return s.explain("cannot read its tables", err)
+	}
+	rows.Close()
+
+	if !tables["users"] && (opts.ReadOnly || !opts.Create) {
+		return fmt.Errorf("store %s: %s has no users table, so it is not an upnsync store; create one with `upnsync store import --store sqlite:%s FILE.csv`",
+			s.Describe(), s.where(), s.path)
+	}
+	if tables["upnsync_meta"] {
+		var v string
+		err := s.db.QueryRowContext(ctx, `SELECT value FROM upnsync_meta WHERE key = 'schema_version'`).Scan(&v)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return s.explain("cannot read its schema version", err)
+		}
+		if n, _ := strconv.Atoi(v); n > schemaVersion {
+			return fmt.Errorf("store %s: %s was written by a newer upnsync (schema version %s, this one knows %d); use that version or newer",
+				s.Describe(), s.where(), v, schemaVersion)
+		}
+	}
+	s.hasOwned = tables["upnsync_owned"]
+	s.schemaReady = tables["users"]
+	for _, t := range upnsyncTables {
+		s.schemaReady = s.schemaReady && tables[t]
+	}
+
+	if !opts.ReadOnly {
+		ro, err := s.connReadOnly(ctx)
+		if err != nil {
+			return s.explain("cannot open it", err)
+		}
+		s.fileReadOnly = ro
+		if opts.Create && !ro {
+			if err := s.ensureSchema(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// connReadOnly asks SQLite whether it had to fall back to opening the file
+// read-only, which it does silently when the file is write-protected.
+func (s *sqliteStore) connReadOnly(ctx context.Context) (bool, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	var ro bool
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(interface{ IsReadOnly(string) (bool, error) })
+		if !ok {
+			return nil
+		}
+		var err error
+		ro, err = c.IsReadOnly("main")
+		return err
+	})
+	return ro, err
+}
+
+// ensureSchema creates whatever tables are missing; it is the only place
+// the store's file is created.
+func (s *sqliteStore) ensureSchema(ctx context.Context) error {
+	if s.schemaReady {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.explain("cannot create its tables", err)
+	}
+	defer tx.Rollback()
+	for _, stmt := range schema {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return s.explain("cannot create its tables", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.explain("cannot create its tables", err)
+	}
+	s.pending, s.schemaReady, s.hasOwned = false, true, true
+	return nil
+}
+
+// fileURI turns an absolute path into an SQLite URI filename.
+func fileURI(abs string) string { return slashURI(filepath.ToSlash(abs)) }
+
+// slashURI builds the URI from a path with forward slashes. '?', '#' and
+// '%' would end or alter the path, so they are escaped; Windows paths become
+// file:///C:/dir/file.db and \\server\share paths file:////server/share.
+func slashURI(p string) string {
+	var b strings.Builder
+	b.WriteString("file://")
+	if !strings.HasPrefix(p, "/") {
+		b.WriteByte('/')
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '?', '#', '%':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Describe names the store for reports.
+func (s *sqliteStore) Describe() string { return "sqlite:" + s.path }
+
+// where names the file in errors: as written, plus the absolute path when
+// that differs, because a scheduled task's working folder is rarely the one
+// the administrator had in mind.
+func (s *sqliteStore) where() string {
+	if s.abs == s.path || s.abs == "" {
+		return s.path
+	}
+	return s.path + " (" + s.abs + ")"
+}
+
+// Close releases the file.
+func (s *sqliteStore) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return s.explain("cannot close it", err)
+	}
+	return nil
+}
+
+// explain turns an SQLite failure into what an administrator can act on.
+func (s *sqliteStore) explain(what string, err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("store %s: %s: the database is locked by another process (waited %s); retry when it has finished: %w",
+			s.Describe(), what, s.busy, err)
+	case sqlite3.SQLITE_READONLY:
+		if se.Code() == sqlite3.SQLITE_READONLY|3<<8 { // SQLITE_READONLY_ROLLBACK
+			return fmt.Errorf("store %s: %s: a writer stopped in the middle of a transaction and its journal must be rolled back first; run a write (upnsync --apply or store import) once to recover it: %w",
+				s.Describe(), what, err)
+		}
+		return fmt.Errorf("store %s: %s: %s is read-only; make the file and its folder writable (SQLite writes a journal beside it): %w",
+			s.Describe(), what, s.where(), err)
+	case sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("store %s: %s: %s is not an SQLite database: %w", s.Describe(), what, s.where(), err)
+	case sqlite3.SQLITE_CORRUPT:
+		return fmt.Errorf("store %s: %s: %s is damaged; restore it from a backup: %w", s.Describe(), what, s.where(), err)
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("store %s: %s: the disk is full; free some space and retry: %w", s.Describe(), what, err)
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
+		return fmt.Errorf("store %s: %s: cannot open %s; check that it exists and that this account may read and write it and its folder: %w",
+			s.Describe(), what, s.where(), err)
+	}
+	return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
+}
+
+func (s *sqliteStore) checkWritable(what string) error {
+	if s.db == nil {
+		return fmt.Errorf("store %s: %s: the store is closed", s.Describe(), what)
+	}
+	if s.readOnly {
+		return fmt.Errorf("store %s: %s: the store was opened read-only (dry run); nothing was written", s.Describe(), what)
+	}
+	if s.fileReadOnly {
+		return fmt.Errorf("store %s: %s: %s is read-only; make the file and its folder writable for this account; nothing was written",
+			s.Describe(), what, s.where())
+	}
+	return nil
+}
+
+// userColumns is the select list shared by Users and ExportCSV; COALESCE
+// because a store filled by other tools may hold NULLs.
+const userColumns = `id, COALESCE(first_name, ''), COALESCE(last_name, ''), COALESCE(email, ''),
+	COALESCE(windows_usernames, ''), COALESCE(external_id, ''), COALESCE(active, 1) <> 0`
+
+// scanUsers streams users in id order to fn, reusing one set of scan
+// destinations for all rows.
+func (s *sqliteStore) scanUsers(ctx context.Context, tx *sql.Tx, fn func(*upnsync.User) error) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	if err != nil {
+		return s.explain("cannot read users", err)
+	}
+	defer rows.Close()
+	var u upnsync.User
+	dest := []any{&u.ID, &u.FirstName, &u.LastName, &u.Email, &u.WindowsUsernames, &u.ExternalID, &u.Active}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return s.explain("cannot read users", err)
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+		// database/sql ends the rows quietly when ctx is done: ask.
+		if err := ctx.Err(); err != nil {
+			return s.explain("stopped reading users", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.explain("cannot read users", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.explain("stopped reading users", err)
+	}
+	return nil
+}
+
+// Users streams every user in id order with the entries upnsync owns in its
+// list. Owned entries come from a second cursor over upnsync_owned in the
+// same order, merged as the users go by: after a full run that table has a
+// row per synchronised user, so loading it into a map first would double
+// the memory of a million-user read for nothing.
+func (s *sqliteStore) Users(ctx context.Context, fn func(upnsync.User) error) error {
+	if s.db == nil {
+		return fmt.Errorf("store %s: the store is closed", s.Describe())
+	}
+	if s.pending {
+		return nil
+	}
+	// One read transaction, so that users and provenance are one snapshot.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.explain("cannot read users", err)
+	}
+	defer tx.Rollback()
+
+	var own *ownedCursor
+	if s.hasOwned {
+		rows, err := tx.QueryContext(ctx, `SELECT user_id, entry, guid FROM upnsync_owned ORDER BY user_id, entry`)
+		if err != nil {
+			return s.explain("cannot read what upnsync owns", err)
+		}
+		defer rows.Close()
+		own = &ownedCursor{rows: rows}
+		own.dest = []any{&own.userID, &own.entry, &own.guid}
+		if err := own.next(); err != nil {
+			return s.explain("cannot read what upnsync owns", err)
+		}
+	}
+	err = s.scanUsers(ctx, tx, func(u *upnsync.User) error {
+		u.Owned = nil
+		if own != nil {
+			var err error
+			if u.Owned, err = own.take(u.ID); err != nil {
+				return s.explain("cannot read what upnsync owns", err)
+			}
+		}
+		return fn(*u)
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.explain("cannot read users", err)
+	}
+	return nil
+}
+
+// ownedCursor walks upnsync_owned ordered by user_id alongside the users.
+type ownedCursor struct {
+	rows                *sql.Rows
+	dest                []any
+	userID, entry, guid string
+	done                bool
+}
+
+func (c *ownedCursor) next() error {
+	if !c.rows.Next() {
+		c.done = true
+		return c.rows.Err()
+	}
+	return c.rows.Scan(c.dest...)
+}
+
+// take returns the owned entries of user id, skipping rows of users that no
+// longer exist.
+func (c *ownedCursor) take(id string) ([]upnsync.Owned, error) {
+	for !c.done && c.userID < id {
+		if err := c.next(); err != nil {
+			return nil, err
+		}
+	}
+	var out []upnsync.Owned
+	for !c.done && c.userID == id {
+		out = append(out, upnsync.Owned{Entry: c.entry, GUID: c.guid})
+		if err := c.next(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Apply writes changes in batches of compare-and-swap updates, one
+// transaction per batch. See upnsync.Store.
+func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+	if run.ID == "" {
+		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	if run.Started.IsZero() {
+		run.Started = time.Now()
+	}
+	applied := upnsync.Applied{RunID: run.ID}
+	if err := s.checkWritable("cannot apply changes"); err != nil {
+		return applied, err
+	}
+	if err := s.ensureSchema(ctx); err != nil {
+		return applied, err
+	}
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO upnsync_runs(id, started, directory, written, stale) VALUES (?, ?, ?, 0, 0)`,
+		run.ID, stamp(run.Started), run.Directory)
+	if err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+			return applied, fmt.Errorf("store %s: run %s is already recorded; each apply needs a new run id; nothing was written", s.Describe(), run.ID)
+		}
+		return applied, s.explain("cannot record the run; nothing was written", err)
+	}
+
+	batches := (len(changes) + s.batch - 1) / s.batch
+	seq := 0
+	for b := 0; b < batches; b++ {
+		lo, hi := b*s.batch, min((b+1)*s.batch, len(changes))
+		if err := ctx.Err(); err != nil {
+			s.finishRun(ctx, run.ID, &applied)
+			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
+				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
+		}
+		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, seq, changes[lo:hi])
+		if err != nil {
+			s.finishRun(ctx, run.ID, &applied)
+			at := ""
+			if failed != "" {
+				at = fmt.Sprintf(" at user %q", failed)
+			}
+			return applied, fmt.Errorf("%w; apply stopped in batch %d of %d (changes %d to %d)%s; that batch was rolled back; %s (run %s); run upnsync again to finish the job",
+				err, b+1, batches, lo+1, hi, at, writtenBefore(len(applied.Written)), run.ID)
+		}
+		seq = next
+		applied.Written = append(applied.Written, written...)
+		applied.Stale = append(applied.Stale, stale...)
+		if testAfterBatch != nil {
+			testAfterBatch(b + 1)
+		}
+	}
+	if err := s.finishRun(ctx, run.ID, &applied); err != nil {
+		return applied, fmt.Errorf("%w; %s written, but the run summary was not recorded", err, users(len(applied.Written)))
+	}
+	return applied, nil
+}
+
+// finishRun records the outcome of a run even when ctx is already done:
+// the summary must say what the committed batches wrote.
+func (s *sqliteStore) finishRun(ctx context.Context, runID string, a *upnsync.Applied) error {
+	_, err := s.db.ExecContext(context.WithoutCancel(ctx),
+		`UPDATE upnsync_runs SET finished = ?, written = ?, stale = ? WHERE id = ?`,
+		stamp(time.Now()), len(a.Written), len(a.Stale), runID)
+	if err != nil {
+		return s.explain("cannot record the end of run "+runID, err)
+	}
+	return nil
+}
+
+// applyBatch writes one batch in one transaction: all of it or none of it.
+// It returns the ids written, the stale changes, the next journal sequence
+// number and, on failure, the user being written.
+func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, batch []upnsync.Change) (written []string, stale []upnsync.Stale, next int, failed string, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot start a transaction", err)
+	}
+	defer tx.Rollback()
+
+	stmts := make([]*sql.Stmt, 0, 5)
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = tx.PrepareContext(ctx, q)
+		stmts = append(stmts, st)
+		return st
+	}
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	update := prep(`UPDATE users SET windows_usernames = ? WHERE id = ? AND windows_usernames = ?`)
+	current := prep(`SELECT COALESCE(windows_usernames, '') FROM users WHERE id = ?`)
+	own := prep(`INSERT INTO upnsync_owned(user_id, entry, guid, run_id, added_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(user_id, entry) DO UPDATE SET entry = excluded.entry, guid = excluded.guid,
+			run_id = excluded.run_id, added_at = excluded.added_at`)
+	disown := prep(`DELETE FROM upnsync_owned WHERE user_id = ? AND entry = ?`)
+	journal := prep(`INSERT INTO upnsync_journal(run_id, seq, user_id, "before", "after") VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+
+	now := stamp(time.Now())
+	for i := range batch {
+		c := &batch[i]
+		fail := func(what string, err error) ([]string, []upnsync.Stale, int, string, error) {
+			return nil, nil, seq, c.UserID, s.explain(fmt.Sprintf("user %q: %s", c.UserID, what), err)
+		}
+		res, err := update.ExecContext(ctx, c.After, c.UserID, c.Before)
+		if err != nil {
+			return fail("cannot update the Windows usernames", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fail("cannot update the Windows usernames", err)
+		}
+		if n == 0 {
+			st := upnsync.Stale{UserID: c.UserID, Expected: c.Before}
+			switch err := current.QueryRowContext(ctx, c.UserID).Scan(&st.Found); {
+			case errors.Is(err, sql.ErrNoRows):
+				st.Missing = true
+			case err != nil:
+				return fail("cannot read the current Windows usernames", err)
+			}
+			stale = append(stale, st)
+			continue
+		}
+		for _, e := range c.Added {
+			if _, err := own.ExecContext(ctx, c.UserID, e, c.Person.GUID, runID, now); err != nil {
+				return fail("cannot record the provenance of "+e, err)
+			}
+		}
+		for _, r := range c.Replaced {
+			if _, err := disown.ExecContext(ctx, c.UserID, r.Old); err != nil {
+				return fail("cannot record the provenance of "+r.New, err)
+			}
+			if _, err := own.ExecContext(ctx, c.UserID, r.New, c.Person.GUID, runID, now); err != nil {
+				return fail("cannot record the provenance of "+r.New, err)
+			}
+		}
+		seq++
+		if _, err := journal.ExecContext(ctx, runID, seq, c.UserID, c.Before, c.After); err != nil {
+			return fail("cannot journal the change", err)
+		}
+		written = append(written, c.UserID)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, seq, "", s.explain("cannot commit", err)
+	}
+	return written, stale, seq, "", nil
+}
+
+// testAfterBatch lets tests act (cancel a context) between two batches.
+var testAfterBatch func(batch int)
+
+// stamp formats times in the store: UTC, sortable as text.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func writtenBefore(n int) string {
+	switch n {
+	case 0:
+		return "nothing was written before it"
+	case 1:
+		return "1 user written before it stays written"
+	}
+	return strconv.Itoa(n) + " users written before it stay written"
+}
+
+func users(n int) string {
+	if n == 1 {
+		return "1 user"
+	}
+	return strconv.Itoa(n) + " users"
+}
