@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# Test directory servers for upnsync, on loopback, started from nothing.
+#
+#   scripts/testdirs.sh start [SERVER...]    install what is missing (as root), set up, start, verify
+#   scripts/testdirs.sh stop [SERVER...]     stop by PID (safe to call twice)
+#   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
+#   scripts/testdirs.sh restart [SERVER...]
+#
+# Servers: slapd (OpenLDAP with AD's attributes and AD-like size limits).
+# Everything lives in .testdirs/ at the repository root (UPNSYNC_TESTDIRS
+# overrides it). After start, .testdirs/env holds shell-sourceable lines for
+# tests (set -a; . .testdirs/env; set +a), read by internal/testenv.
+#
+# Settings (environment): UPNSYNC_TEST_USER_COUNT (3000), UPNSYNC_TEST_SEED
+# (1), UPNSYNC_SLAPD_LDAP_PORT (1389), UPNSYNC_SLAPD_LDAPS_PORT (1636).
+#
+# To add a server (Samba AD DC, PostgreSQL): write NAME_packages, NAME_start,
+# NAME_stop, NAME_running, NAME_status and NAME_env functions like the
+# slapd_* ones below and add NAME to SERVERS.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+TESTDIRS=${UPNSYNC_TESTDIRS:-$REPO_ROOT/.testdirs}
+USER_COUNT=${UPNSYNC_TEST_USER_COUNT:-3000}
+SEED=${UPNSYNC_TEST_SEED:-1}
+BASE_DN=dc=corp,dc=example,dc=com
+SERVERS=(slapd)
+
+log() { printf 'testdirs: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- packages
+
+# need CMD PACKAGE: prints PACKAGE when CMD is missing.
+need() {
+	command -v "$1" >/dev/null 2>&1 || [[ -x $1 ]] || printf '%s\n' "$2"
+}
+
+common_packages() {
+	need openssl openssl
+}
+
+# install_packages PKG...: apt-get install as root, with no daemon started
+# by the packages' scripts and slapd left unconfigured.
+install_packages() {
+	(($# > 0)) || return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		die "missing packages: $*; install them as root: apt-get install -y --no-install-recommends $*"
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "missing packages: $* (and no apt-get to install them)"
+	mkdir -p "$TESTDIRS"
+	log "installing $* with apt-get (log: $TESTDIRS/apt.log)"
+	local policy=/usr/sbin/policy-rc.d restore=keep rc=0 prc=0
+	# Package scripts must not start daemons: policy-rc.d must exit 101.
+	if [[ -x $policy ]]; then
+		"$policy" </dev/null >/dev/null 2>&1 || prc=$?
+	fi
+	if ((prc != 101)); then
+		if [[ -e $policy ]]; then
+			mv "$policy" "$policy.upnsync-saved"
+			restore=saved
+		else
+			restore=remove
+		fi
+		printf '#!/bin/sh\n# written by upnsync scripts/testdirs.sh during apt-get install\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+	fi
+	echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections 2>/dev/null || true
+	{
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+	} >"$TESTDIRS/apt.log" 2>&1 || rc=$?
+	case $restore in
+	saved) mv -f "$policy.upnsync-saved" "$policy" ;;
+	remove) rm -f "$policy" ;;
+	esac
+	if ((rc != 0)); then
+		tail -n 30 "$TESTDIRS/apt.log" >&2
+		die "apt-get install $* failed"
+	fi
+}
+
+go_cmd() {
+	if command -v go >/dev/null 2>&1; then
+		command -v go
+	elif [[ -x /usr/local/go/bin/go ]]; then
+		echo /usr/local/go/bin/go
+	else
+		die "Go is needed to build scripts/genusers (put go on PATH)"
+	fi
+}
+
+# ---------------------------------------------------------------- test CA
+
+# make_certs: a CA and a server certificate for loopback, reused while valid.
+make_certs() {
+	local ca=$TESTDIRS/ca.crt crt=$TESTDIRS/server.crt key=$TESTDIRS/server.key
+	if [[ -s $ca && -s $crt && -s $key ]] &&
+		openssl x509 -checkend 86400 -noout -in "$crt" >/dev/null 2>&1 &&
+		openssl x509 -checkend 86400 -noout -in "$ca" >/dev/null 2>&1; then
+		return 0
+	fi
+	log "creating a test CA and a server certificate"
+	mkdir -p "$TESTDIRS"
+	(
+		umask 077
+		cd "$TESTDIRS"
+		# Positive serials (Go rejects negative ones), EC P-256 keys (fast).
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout ca.key -out ca.crt -days 3650 -set_serial "0x1$(openssl rand -hex 15)" \
+			-subj "/O=upnsync tests/CN=upnsync test CA" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout server.key -out server.csr -subj "/O=upnsync tests/CN=dc1.corp.example.com" 2>/dev/null
+		printf '%s\n' \
+			"basicConstraints=critical,CA:FALSE" \
+			"keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=serverAuth" \
+			"subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:dc1.corp.example.com" >server.ext
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -days 825 \
+			-set_serial "0x1$(openssl rand -hex 15)" -extfile server.ext -out server.crt 2>/dev/null
+		rm -f server.csr server.ext
+		chmod 600 ca.key server.key
+		chmod 644 ca.crt server.crt
+	)
+}
+
+# ---------------------------------------------------------------- slapd
+
+SLAPD_DIR=$TESTDIRS/slapd
+SLAPD_LDAP_PORT=${UPNSYNC_SLAPD_LDAP_PORT:-1389}
+SLAPD_LDAPS_PORT=${UPNSYNC_SLAPD_LDAPS_PORT:-1636}
+SLAPD_LDAP_URL=ldap://127.0.0.1:$SLAPD_LDAP_PORT
+SLAPD_LDAPS_URL=ldaps://127.0.0.1:$SLAPD_LDAPS_PORT
+SLAPD_BIND_DN=cn=upnsync-reader,ou=service,$BASE_DN
+SLAPD_PASSWORD_FILE=$TESTDIRS/reader.password
+SLAPD_LDIF=$TESTDIRS/users.ldif
+SLAPD_CSV=$TESTDIRS/octopus-users.csv
+
+slapd_packages() {
+	need /usr/sbin/slapd slapd
+	need /usr/sbin/slapadd slapd
+	need /usr/sbin/slappasswd slapd
+	need ldapsearch ldap-utils
+}
+
+slapd_pid() {
+	local pid
+	[[ -s $SLAPD_DIR/run.pid ]] || return 1
+	pid=$(<"$SLAPD_DIR/run.pid")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	# Not some other process that reused the PID.
+	[[ $(cat "/proc/$pid/comm" 2>/dev/null || echo slapd) == slapd ]] || return 1
+	echo "$pid"
+}
+
+slapd_running() { slapd_pid >/dev/null; }
+
+# slapd_search ARGS...: ldapsearch as the reader account.
+slapd_search() {
+	LDAPTLS_CACERT=$TESTDIRS/ca.crt LDAPTLS_REQCERT=demand \
+		ldapsearch -x -o nettimeout=2 -D "$SLAPD_BIND_DN" -y "$SLAPD_PASSWORD_FILE" "$@"
+}
+
+slapd_verify() {
+	slapd_search -H "$SLAPD_LDAP_URL" -b "$BASE_DN" -s base dn >/dev/null 2>&1 &&
+		slapd_search -H "$SLAPD_LDAPS_URL" -b "$BASE_DN" -s base dn >/dev/null 2>&1 &&
+		slapd_search -H "$SLAPD_LDAP_URL" -ZZ -b "$BASE_DN" -s base dn >/dev/null 2>&1
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+slapd_config() {
+	cat <<EOF
+# Written by scripts/testdirs.sh: a private OpenLDAP for upnsync's tests.
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include "$SCRIPT_DIR/slapd/ad.schema"
+
+pidfile "$SLAPD_DIR/slapd.pid"
+argsfile "$SLAPD_DIR/slapd.args"
+modulepath /usr/lib/ldap
+moduleload back_mdb
+
+# TLS (before any database): the test CA's server certificate.
+TLSCACertificateFile "$TESTDIRS/ca.crt"
+TLSCertificateFile "$TESTDIRS/server.crt"
+TLSCertificateKeyFile "$TESTDIRS/server.key"
+
+database mdb
+maxsize 4294967296
+suffix "$BASE_DN"
+rootdn "cn=admin,$BASE_DN"
+directory "$SLAPD_DIR/data"
+# Like AD: anonymous clients may read the rootDSE but not the domain.
+require authc
+# Like AD's MaxPageSize: unpaged searches stop at 1000 with code 4, paged
+# ones read everything (limits do not apply to the rootdn: bind as the reader).
+sizelimit size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited
+index objectClass eq
+index sAMAccountName,userPrincipalName eq
+index objectGUID eq
+index objectCategory eq
+
+access to dn.base="" by * read
+access to dn.base="cn=Subschema" by * read
+access to attrs=userPassword by anonymous auth by * none
+access to * by dn.exact="$SLAPD_BIND_DN" read by * none
+EOF
+}
+
+slapd_inputs_stamp() {
+	{
+		echo "users=$USER_COUNT seed=$SEED base=$BASE_DN"
+		cat "$SCRIPT_DIR/genusers/main.go" "$SCRIPT_DIR/slapd/ad.schema"
+		slapd_config
+		sed -n '/^slapd_service_ldif()/,/^}/p' "${BASH_SOURCE[0]}"
+	} | sha256sum | cut -d' ' -f1
+}
+
+slapd_service_ldif() {
+	local hash
+	hash=$(/usr/sbin/slappasswd -T "$SLAPD_PASSWORD_FILE")
+	cat <<EOF
+dn: ou=service,$BASE_DN
+objectClass: top
+objectClass: organizationalUnit
+ou: service
+
+dn: $SLAPD_BIND_DN
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: upnsync-reader
+description: upnsync test reader: may read the domain, AD-like size limits
+userPassword: $hash
+EOF
+}
+
+# slapd_build: configuration and data, rebuilt only when an input changed.
+slapd_build() {
+	mkdir -p "$SLAPD_DIR"
+	if [[ ! -s $SLAPD_PASSWORD_FILE ]]; then
+		(
+			umask 077
+			printf '%s' "$(openssl rand -hex 18)" >"$SLAPD_PASSWORD_FILE"
+		)
+		rm -f "$SLAPD_DIR/stamp"
+	fi
+	chmod 600 "$SLAPD_PASSWORD_FILE"
+	slapd_config >"$SLAPD_DIR/slapd.conf"
+	local stamp
+	stamp=$(slapd_inputs_stamp)
+	if [[ -s $SLAPD_DIR/stamp && $(<"$SLAPD_DIR/stamp") == "$stamp" && -s $SLAPD_DIR/data/data.mdb && -s $SLAPD_LDIF ]]; then
+		return 0
+	fi
+	log "generating $USER_COUNT users and loading them into slapd"
+	local gen=$TESTDIRS/bin/genusers
+	mkdir -p "$TESTDIRS/bin"
+	(cd "$REPO_ROOT" && "$(go_cmd)" build -o "$gen" ./scripts/genusers)
+	"$gen" -n "$USER_COUNT" -seed "$SEED" -base "$BASE_DN" -ldif "$SLAPD_LDIF" -octopus-csv "$SLAPD_CSV" 2>"$SLAPD_DIR/genusers.log" ||
+		{ cat "$SLAPD_DIR/genusers.log" >&2; die "genusers failed"; }
+	slapd_service_ldif >"$SLAPD_DIR/service.ldif"
+	rm -rf "$SLAPD_DIR/data"
+	mkdir -p "$SLAPD_DIR/data"
+	if ! {
+		/usr/sbin/slapadd -q -f "$SLAPD_DIR/slapd.conf" -l "$SLAPD_LDIF" &&
+			/usr/sbin/slapadd -q -f "$SLAPD_DIR/slapd.conf" -l "$SLAPD_DIR/service.ldif"
+	} >"$SLAPD_DIR/slapadd.log" 2>&1; then
+		cat "$SLAPD_DIR/slapadd.log" >&2
+		die "slapadd failed"
+	fi
+	echo "$stamp" >"$SLAPD_DIR/stamp"
+}
+
+slapd_start() {
+	if slapd_running; then
+		if [[ ! -s $SLAPD_DIR/stamp || $(<"$SLAPD_DIR/stamp") != "$(slapd_inputs_stamp)" ]]; then
+			log "slapd (pid $(slapd_pid)) runs with older settings or data: restarting it"
+			slapd_stop
+		elif slapd_verify; then
+			log "slapd is already running (pid $(slapd_pid)) and answers"
+			return 0
+		else
+			log "slapd (pid $(slapd_pid)) does not answer: restarting it"
+			slapd_stop
+		fi
+	fi
+	make_certs
+	slapd_build
+	local port
+	for port in "$SLAPD_LDAP_PORT" "$SLAPD_LDAPS_PORT"; do
+		port_busy "$port" && die "port $port on 127.0.0.1 is taken by another program; stop it or set UPNSYNC_SLAPD_LDAP_PORT/UPNSYNC_SLAPD_LDAPS_PORT"
+	done
+	/usr/sbin/slapd -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_LDAP_URL/ $SLAPD_LDAPS_URL/" -d 0 \
+		</dev/null >"$SLAPD_DIR/slapd.log" 2>&1 &
+	local pid=$!
+	echo "$pid" >"$SLAPD_DIR/run.pid"
+	local deadline=$((SECONDS + 20))
+	until slapd_verify; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$SLAPD_DIR/slapd.log" >&2
+			rm -f "$SLAPD_DIR/run.pid"
+			die "slapd exited at start (its output is above)"
+		fi
+		if ((SECONDS >= deadline)); then
+			cat "$SLAPD_DIR/slapd.log" >&2
+			slapd_stop
+			die "slapd did not answer within 20 s (its output is above)"
+		fi
+		sleep 0.05
+	done
+	log "slapd ready (pid $pid): $SLAPD_LDAP_URL $SLAPD_LDAPS_URL, $(slapd_user_count) users"
+}
+
+slapd_stop() {
+	local pid
+	if ! pid=$(slapd_pid); then
+		rm -f "$SLAPD_DIR/run.pid"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "slapd (pid $pid) ignored SIGTERM for 10 s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$SLAPD_DIR/run.pid"
+	log "slapd stopped"
+}
+
+slapd_user_count() {
+	grep -c '^objectCategory: person$' "$SLAPD_LDIF" || true
+}
+
+slapd_status() {
+	local pid
+	if pid=$(slapd_pid); then
+		echo "slapd: running (pid $pid) $SLAPD_LDAP_URL $SLAPD_LDAPS_URL base $BASE_DN, $(slapd_user_count) users"
+	else
+		echo "slapd: stopped"
+		return 3
+	fi
+}
+
+slapd_env() {
+	envline UPNSYNC_TEST_LDAP_URL "$SLAPD_LDAP_URL"
+	envline UPNSYNC_TEST_LDAPS_URL "$SLAPD_LDAPS_URL"
+	envline UPNSYNC_TEST_CA_FILE "$TESTDIRS/ca.crt"
+	envline UPNSYNC_TEST_BASE "$BASE_DN"
+	envline UPNSYNC_TEST_BIND_DN "$SLAPD_BIND_DN"
+	envline UPNSYNC_TEST_PASSWORD_FILE "$SLAPD_PASSWORD_FILE"
+	envline UPNSYNC_TEST_USERS "$(slapd_user_count)"
+	envline UPNSYNC_TEST_LDIF "$SLAPD_LDIF"
+	envline UPNSYNC_TEST_OCTOPUS_CSV "$SLAPD_CSV"
+}
+
+# ---------------------------------------------------------------- env file
+
+# envline NAME VALUE: NAME='VALUE' with single quotes escaped.
+envline() {
+	local v=${2//\'/\'\\\'\'}
+	printf "%s='%s'\n" "$1" "$v"
+}
+
+write_env() {
+	local s tmp=$TESTDIRS/env.tmp any=0
+	mkdir -p "$TESTDIRS"
+	{
+		echo "# Written by scripts/testdirs.sh; source with: set -a; . $TESTDIRS/env; set +a"
+		for s in "${SERVERS[@]}"; do
+			if "${s}_running"; then
+				"${s}_env"
+				any=1
+			fi
+		done
+	} >"$tmp"
+	if ((any)); then
+		mv -f "$tmp" "$TESTDIRS/env"
+	else
+		rm -f "$tmp" "$TESTDIRS/env"
+	fi
+}
+
+# ---------------------------------------------------------------- main
+
+usage() {
+	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+check_servers() {
+	local s
+	for s in "$@"; do
+		[[ " ${SERVERS[*]} " == *" $s "* ]] || die "unknown server $s (known: ${SERVERS[*]})"
+	done
+}
+
+servers_from_args() {
+	if (($# == 0)); then
+		printf '%s\n' "${SERVERS[@]}"
+	else
+		printf '%s\n' "$@"
+	fi
+}
+
+cmd_start() {
+	local servers s missing
+	mapfile -t servers < <(servers_from_args "$@")
+	mapfile -t missing < <(
+		{
+			common_packages
+			for s in "${servers[@]}"; do "${s}_packages"; done
+		} | sort -u
+	)
+	install_packages "${missing[@]}"
+	go_cmd >/dev/null
+	for s in "${servers[@]}"; do "${s}_start"; done
+	write_env
+}
+
+cmd_stop() {
+	local servers s
+	mapfile -t servers < <(servers_from_args "$@")
+	for s in "${servers[@]}"; do "${s}_stop"; done
+	write_env
+}
+
+cmd_status() {
+	local servers s rc=0
+	mapfile -t servers < <(servers_from_args "$@")
+	for s in "${servers[@]}"; do "${s}_status" || rc=3; done
+	return $rc
+}
+
+main() {
+	(($# >= 1)) || usage
+	local cmd=$1
+	shift
+	check_servers "$@"
+	case $cmd in
+	start) cmd_start "$@" ;;
+	stop) cmd_stop "$@" ;;
+	restart)
+		cmd_stop "$@"
+		cmd_start "$@"
+		;;
+	status) cmd_status "$@" ;;
+	*) usage ;;
+	esac
+}
+
+# Run unless sourced (tests source it to call single functions).
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi

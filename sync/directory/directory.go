@@ -1,0 +1,146 @@
+// Package directory is where upnsync's people come from: Active Directory
+// or any LDAP server (read page by page, streaming, with a proof that the
+// read is complete) and LDIF exports. Open picks the reader from the URL.
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/upnsync/upnsync/mapping"
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// Defaults of Options.
+const (
+	// DefaultPageSize is AD's MaxPageSize. Options.PageSize 0 means no
+	// paging at all, so callers pass this unless told otherwise.
+	DefaultPageSize = 1000
+	// DefaultTimeout bounds each LDAP operation (the dial, a bind, one page).
+	DefaultTimeout = 2 * time.Minute
+	// DefaultUserFilter selects user accounts in Active Directory (and on a
+	// test slapd with upnsync's AD schema).
+	DefaultUserFilter = "(&(objectCategory=person)(objectClass=user))"
+)
+
+// Options say which directory to read and how.
+type Options struct {
+	// URL is ldap://host[:port], ldaps://host[:port] or ldif:PATH.
+	URL string
+	// Bases are search bases, each a DN or a DNS domain name
+	// (corp.example.com becomes DC=corp,DC=example,DC=com). Empty: the
+	// rootDSE's defaultNamingContext, else its first namingContexts value.
+	Bases []string
+	// Login is the bind identity (a UPN or a DN) and Password its password.
+	// Both are required unless Anonymous is set.
+	Login    string
+	Password string
+	// Anonymous reads without binding, on purpose.
+	Anonymous bool
+	// CAFile is a PEM file of CA certificates trusted in addition to the
+	// system's.
+	CAFile string
+	// StartTLS upgrades an ldap:// connection to TLS before binding.
+	StartTLS bool
+	// AllowPlaintextBind permits a simple bind over plain ldap:// (the
+	// password then crosses the network in clear).
+	AllowPlaintextBind bool
+	// PageSize is the paged-results page size; 0 reads without the paging
+	// control (one search, reported incomplete if the server stops it at
+	// its size limit). Callers normally pass DefaultPageSize.
+	PageSize int
+	// UserFilter replaces DefaultUserFilter.
+	UserFilter string
+	// NetBIOSDomain sets Person.Domain; empty: the upper-cased first DC
+	// label of each person's DN.
+	NetBIOSDomain string
+	// Timeout bounds each operation (dial, bind, one page); 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Fields say which attributes fill which Person fields. Sources left
+	// empty take mapping.DefaultFields.
+	Fields mapping.Fields
+	// Logger receives warnings (such as objectGUID values of the wrong
+	// length); nil discards them.
+	Logger *slog.Logger
+}
+
+// String describes the options without the password, so that printing
+// Options by mistake cannot leak it.
+func (o Options) String() string {
+	pw := ""
+	if o.Password != "" {
+		pw = "(set)"
+	}
+	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q NetBIOSDomain:%q Timeout:%s}",
+		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.NetBIOSDomain, o.Timeout)
+}
+
+// GoString is used by %#v: it is as careful as String.
+func (o Options) GoString() string { return "directory.Options" + o.String() }
+
+// LogValue keeps the password out of structured logs.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// Error is a directory error an administrator can act on: Error() is one
+// line naming what failed and what to do; Unwrap gives the cause (an
+// *ldap.Error, a net or TLS error, context.Canceled).
+type Error struct {
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(cause error, format string, args ...any) *Error {
+	return &Error{Msg: oneLine(fmt.Sprintf(format, args...)), Err: cause}
+}
+
+// ErrNotSupported is wrapped by Open for directory kinds not built yet.
+var ErrNotSupported = errors.New("not supported yet")
+
+// Open returns the directory the URL names. For LDAP it checks the options
+// before sending anything, then connects and binds, so that a wrong
+// password or an untrusted certificate is reported here; reads reconnect
+// when the connection was lost in between.
+func Open(opts Options) (upnsync.Directory, error) {
+	raw := strings.TrimSpace(opts.URL)
+	if raw == "" {
+		return nil, errors.New("no directory given: use --directory ldaps://dc1.corp.example.com, ldap://HOST with --start-tls, or ldif:PATH")
+	}
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return nil, fmt.Errorf("directory %q has no kind: use ldaps://HOST, ldap://HOST or ldif:PATH", redactURL(raw))
+	}
+	switch strings.ToLower(scheme) {
+	case "ldap", "ldaps":
+		return openLDAP(opts)
+	case "ldif":
+		return openLDIF(rest, opts)
+	case "csv", "xlsx":
+		return nil, fmt.Errorf("directory %s: %s exports are %w; use ldaps://HOST, ldap://HOST or ldif:PATH", raw, strings.ToUpper(scheme), ErrNotSupported)
+	}
+	return nil, fmt.Errorf("directory %q: unknown kind %q: use ldaps://HOST, ldap://HOST or ldif:PATH", redactURL(raw), scheme)
+}
+
+// oneLine makes a message fit on one line: servers' diagnostics may carry
+// newlines and NUL bytes.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t\x00") {
+		return s
+	}
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '\r', '\n', '\t':
+			return ' '
+		case 0:
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,97 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// FuzzLDIF feeds arbitrary files to the LDIF reader: it must never panic,
+// and it either reads the file completely or says where it is malformed.
+func FuzzLDIF(f *testing.F) {
+	seeds, _ := filepath.Glob(ldifDir + "*.ldif")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("dn: cn=x\n objectClass: user\n"))
+	f.Add([]byte("dn:: !!\n"))
+	f.Add([]byte("\xef\xbb\xbfversion: 1\r\n\r\ndn: cn=a\r\nobjectClass: person\r\nobjectGUID:: AAAA\r\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.ldif")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := openLDIF(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		res, err := d.Read(context.Background(), func(p upnsync.Person) error {
+			n++
+			if p.GUID != "" && len(p.GUID) != 36 {
+				t.Errorf("GUID %q", p.GUID)
+			}
+			if !utf8.ValidString(p.DN) {
+				t.Errorf("DN %q is not UTF-8", p.DN)
+			}
+			return nil
+		})
+		if res.Entries != n {
+			t.Errorf("Entries %d, delivered %d", res.Entries, n)
+		}
+		switch {
+		case err == nil:
+			if !res.Complete || res.Why != "" {
+				t.Errorf("no error but result %+v", res)
+			}
+		case res.Complete || res.Why != err.Error():
+			t.Errorf("error %v but result %+v", err, res)
+		case errors.Is(err, ErrLDIF) && !strings.HasPrefix(err.Error(), path+":"):
+			t.Errorf("syntax error without FILE:LINE: %v", err)
+		}
+	})
+}
+
+// FuzzGUID: any 16 bytes round-trip through the canonical string; any
+// string either parses back to the same GUID or is refused; nothing panics.
+func FuzzGUID(f *testing.F) {
+	f.Add([]byte{0xe0, 0x04, 0x25, 0x3f, 0x89, 0x4f, 0xd3, 0x11, 0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01}, "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+	f.Add([]byte{1, 2, 3}, "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}")
+	f.Add([]byte{}, "")
+	f.Fuzz(func(t *testing.T, raw []byte, s string) {
+		str, err := GUIDString(raw)
+		if len(raw) != 16 {
+			if err == nil || str != "" {
+				t.Fatalf("GUIDString(%x) = %q, %v: want an error", raw, str, err)
+			}
+		} else {
+			if err != nil || len(str) != 36 || str != strings.ToLower(str) {
+				t.Fatalf("GUIDString(%x) = %q, %v", raw, str, err)
+			}
+			back, err := GUIDBytes(str)
+			if err != nil || !bytes.Equal(back, raw) {
+				t.Fatalf("round trip %x -> %s -> %x, %v", raw, str, back, err)
+			}
+			if v, err := guidFromValue(string(raw)); err != nil || v != str {
+				t.Fatalf("guidFromValue(raw) = %q, %v; want %q", v, err, str)
+			}
+		}
+		if b, err := GUIDBytes(s); err == nil {
+			again, err := GUIDString(b)
+			if err != nil || !strings.EqualFold(again, strings.Trim(s, "{}")) {
+				t.Fatalf("GUIDBytes(%q) = %x -> %q, %v", s, b, again, err)
+			}
+		}
+		_, _ = guidFromValue(s)
+	})
+}
