@@ -1,0 +1,336 @@
+// Package config turns the command line (GNU --name=value and ADSIReader's
+// /Name:value), UPNSYNC_* environment variables and an optional settings
+// file into validated Settings. Precedence: command line, then
+// environment, then settings file, then defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultStore    = "sqlite:octopus-users.db"
+	DefaultPageSize = 1000
+	DefaultTimeout  = 2 * time.Minute
+)
+
+// Settings are everything a run needs to know.
+type Settings struct {
+	Command string   // sync, demo, mapping, store, version, help
+	Args    []string // positional arguments after the command
+
+	ConfigFile         string
+	Directory          string
+	Domains            []string
+	Login              string
+	PasswordFile       string
+	Password           Secret
+	Anonymous          bool
+	CAFile             string
+	StartTLS           bool
+	AllowPlaintextBind bool
+	PageSize           int
+	UserFilter         string
+	NetBIOSDomain      string
+	Timeout            time.Duration
+
+	Store        string
+	Apply        bool
+	ImplicitUPN  bool
+	SkipDisabled bool
+	MaxLength    int
+
+	Report     string
+	ReportFile string
+	LogFile    string
+	Quiet      bool
+
+	SettingsFile string
+	Help         bool
+
+	// Warnings are things the administrator should know, such as a
+	// password typed on the command line.
+	Warnings []string
+
+	passwordFrom string
+	explicit     map[string]bool // options given on the command line or in the environment
+}
+
+// UsageError is a mistake in the command line or settings: exit code 1 and
+// a pointer to --help.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf(format, a...)} }
+
+// Commands lists the subcommands.
+var Commands = []string{"sync", "demo", "mapping", "store", "version", "help"}
+
+// Parse reads args (without the program name) and the environment
+// (getenv may be os.Getenv). It does not touch the network or the store.
+func Parse(args []string, getenv func(string) string) (*Settings, error) {
+	s := &Settings{explicit: map[string]bool{}}
+	if err := parseArgs(s, args); err != nil {
+		return nil, err
+	}
+	if s.Help || s.Command == "help" {
+		s.Command = "help"
+		return s, nil
+	}
+	if err := applyEnv(s, getenv); err != nil {
+		return nil, err
+	}
+	if s.SettingsFile == "" {
+		s.SettingsFile = getenv("UPNSYNC_SETTINGS")
+	}
+	if s.SettingsFile != "" {
+		if err := applySettingsFile(s, s.SettingsFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	s.defaults()
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseArgs(s *Settings, args []string) error {
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+		case a == "-h" || a == "/?" || a == "-?":
+			s.Help = true
+		case strings.HasPrefix(a, "--"):
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			o := lookupLong(strings.ToLower(name))
+			if o == nil {
+				return unknownOption("--"+name, "--")
+			}
+			if !hasValue && o.kind != kBool {
+				if i+1 >= len(args) {
+					return usagef("--%s needs a value (%s)", o.long, o.arg)
+				}
+				i++
+				value = args[i]
+			}
+			if err := s.set(o, value, "--"+o.long); err != nil {
+				return err
+			}
+		case strings.HasPrefix(a, "/") && isWindowsOption(a):
+			name, value, hasValue := strings.Cut(a[1:], ":")
+			o := lookupWin(name)
+			if !hasValue && o.kind != kBool {
+				return usagef("/%s needs a value: /%s:%s", o.win, o.win, o.arg)
+			}
+			if err := s.set(o, unquote(value), "/"+o.win); err != nil {
+				return err
+			}
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			return unknownOption(a, "-")
+		default:
+			positional = append(positional, a)
+		}
+	}
+	if len(positional) > 0 && slices.Contains(Commands, strings.ToLower(positional[0])) {
+		s.Command = strings.ToLower(positional[0])
+		positional = positional[1:]
+	} else {
+		s.Command = "sync"
+	}
+	if len(positional) > 0 {
+		s.Args = positional
+	}
+	return nil
+}
+
+// isWindowsOption tells /ConfigFilePath:x from a Unix path such as
+// /etc/upnsync/mapping.xml given as an argument.
+func isWindowsOption(a string) bool {
+	name, _, _ := strings.Cut(a[1:], ":")
+	return lookupWin(name) != nil
+}
+
+// unquote strips the double quotes an administrator writes around a value
+// with spaces (/ConfigFilePath:"C:\Octopus config\map.xml") when the shell
+// left them in, including the lone trailing quote Windows leaves after a
+// backslash ("C:\dir\" arrives as C:\dir").
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	v = strings.TrimPrefix(v, `"`)
+	return strings.TrimSuffix(v, `"`)
+}
+
+func unknownOption(a, prefix string) error {
+	name := strings.TrimLeft(a, "-")
+	name, _, _ = strings.Cut(name, "=")
+	best := ""
+	for _, o := range options {
+		if strings.Contains(o.long, name) || strings.Contains(name, o.long) ||
+			strings.EqualFold(o.win, name) {
+			best = o.long
+			break
+		}
+	}
+	msg := fmt.Sprintf("unknown option %s", a)
+	if best != "" {
+		msg += fmt.Sprintf(" (did you mean --%s?)", best)
+	}
+	return usagef("%s; see upnsync --help", msg)
+}
+
+func (s *Settings) set(o *option, value, spelled string) error {
+	if err := o.set(s, value); err != nil {
+		return usagef("%s: %v", spelled, err)
+	}
+	s.explicit[o.long] = true
+	if o.secret {
+		s.Warnings = append(s.Warnings, fmt.Sprintf(
+			"%s puts the password on the command line, where other users of this machine can read it; use --password-file FILE or the UPNSYNC_PASSWORD environment variable", spelled))
+	}
+	return nil
+}
+
+func applyEnv(s *Settings, getenv func(string) string) error {
+	for _, o := range options {
+		if o.cliOnly || o.secret || s.explicit[o.long] {
+			continue
+		}
+		v := getenv(o.env())
+		if v == "" {
+			continue
+		}
+		if err := o.set(s, v); err != nil {
+			return usagef("environment variable %s: %v", o.env(), err)
+		}
+		s.explicit[o.long] = true
+	}
+	return nil
+}
+
+func (s *Settings) defaults() {
+	if s.Store == "" {
+		s.Store = DefaultStore
+	}
+	if !s.explicit["page-size"] {
+		s.PageSize = DefaultPageSize
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.MaxLength == 0 {
+		s.MaxLength = 250
+	}
+	if s.Report == "" {
+		s.Report = "text"
+	}
+	s.Report = strings.ToLower(s.Report)
+}
+
+func (s *Settings) validate() error {
+	switch s.Report {
+	case "text", "json", "csv":
+	default:
+		return usagef("--report %s: use text, json or csv", s.Report)
+	}
+	if s.Command == "sync" {
+		if len(s.Args) > 0 {
+			return usagef("unexpected argument %q; commands are %s; see upnsync --help", s.Args[0], strings.Join(Commands, ", "))
+		}
+		if s.ConfigFile == "" {
+			return usagef("no mapping file: give --config-file-path FILE (or /ConfigFilePath:FILE), the ADSIReaderLDAPMappings.xml with its UPN entry")
+		}
+		if s.Directory == "" {
+			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com or ldif:export.ldf")
+		}
+	}
+	if s.Anonymous && (s.Login != "" || !s.Password.IsZero()) {
+		return usagef("--anonymous cannot be combined with --login or a password")
+	}
+	return nil
+}
+
+// resolvePassword takes the password from the password file, else the
+// environment; a password file readable by others is refused, as ldap2pg
+// does, because anyone on the machine could bind as the service account.
+func resolvePassword(s *Settings, getenv func(string) string) error {
+	if s.PasswordFile != "" {
+		if !s.Password.IsZero() {
+			return usagef("give the password either with --password-file or with --password, not both")
+		}
+		pw, err := readPasswordFile(s.PasswordFile)
+		if err != nil {
+			return err
+		}
+		s.Password = NewSecret(pw)
+		s.passwordFrom = "password file " + s.PasswordFile
+		return nil
+	}
+	if s.Password.IsZero() {
+		if pw := getenv("UPNSYNC_PASSWORD"); pw != "" {
+			s.Password = NewSecret(pw)
+			s.passwordFrom = "environment variable UPNSYNC_PASSWORD"
+		}
+	}
+	return nil
+}
+
+func readPasswordFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", usagef("password file %s does not exist", path)
+		}
+		return "", usagef("password file %s: %v", path, unwrapPath(err))
+	}
+	if fi.IsDir() {
+		return "", usagef("password file %s is a folder, not a file", path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", usagef("password file %s can be read by other users (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("password file %s: %v", path, unwrapPath(err))
+	}
+	pw := strings.TrimRight(strings.TrimPrefix(string(data), "\ufeff"), "\r\n")
+	if pw == "" {
+		return "", usagef("password file %s is empty", path)
+	}
+	return pw, nil
+}
+
+// unwrapPath drops the "open PATH:" prefix of an *os.PathError, since the
+// message names the path already.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// PasswordSource says where the password came from (never the password).
+func (s *Settings) PasswordSource() string {
+	if s.Password.IsZero() {
+		return "none"
+	}
+	return s.passwordFrom
+}

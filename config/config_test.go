@@ -1,0 +1,274 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noenv(string) string { return "" }
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func mustParse(t *testing.T, args []string, getenv func(string) string) *Settings {
+	t.Helper()
+	s, err := Parse(args, getenv)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", args, err)
+	}
+	return s
+}
+
+// Both spellings must give the same settings.
+func TestGNUAndWindowsSpellingsAgree(t *testing.T) {
+	gnu := mustParse(t, []string{
+		"--config-file-path", `C:\Octopus config\map.xml`, "--directory=ldif:dir.ldif",
+		"--store", "sqlite:o.db", "--report", "json", "--apply", "--domain", "OU=A,DC=corp",
+		"--domain=corp.example.com", "--page-size", "500", "--implicit-upn", "--skip-disabled",
+		"--max-length", "50", "--timeout", "30s", "--report-file", "r.json", "--login", "svc@corp",
+		"--start-tls", "--ca-file", "ca.pem", "--user-filter", "(objectClass=inetOrgPerson)",
+	}, noenv)
+	win := mustParse(t, []string{
+		`/ConfigFilePath:"C:\Octopus config\map.xml"`, "/directory:ldif:dir.ldif",
+		"/STORE:sqlite:o.db", "/Report:json", "/Apply", "/Domain:OU=A,DC=corp",
+		"/Domain:corp.example.com", "/PageSize:500", "/ImplicitUPN", "/skipdisabled",
+		"/MaxLength:50", "/Timeout:30s", "/ReportFilePath:r.json", "/Login:svc@corp",
+		"/StartTLS", "/CAFile:ca.pem", "/UserFilter:(objectClass=inetOrgPerson)",
+	}, noenv)
+	gnu.explicit, win.explicit = nil, nil
+	if !reflect.DeepEqual(gnu, win) {
+		t.Fatalf("GNU and Windows spellings differ:\n%+v\n%+v", gnu, win)
+	}
+	if gnu.ConfigFile != `C:\Octopus config\map.xml` || !gnu.Apply || gnu.PageSize != 500 ||
+		!reflect.DeepEqual(gnu.Domains, []string{"OU=A,DC=corp", "corp.example.com"}) || gnu.Timeout != 30*time.Second {
+		t.Fatalf("settings = %+v", gnu)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s := mustParse(t, []string{"--config-file-path", "m.xml", "--directory", "ldif:x"}, noenv)
+	if s.Command != "sync" || s.Store != DefaultStore || s.PageSize != 1000 || s.Timeout != 2*time.Minute ||
+		s.MaxLength != 250 || s.Report != "text" || s.Apply {
+		t.Fatalf("defaults = %+v", s)
+	}
+	s = mustParse(t, []string{"--config-file-path", "m.xml", "--directory", "ldif:x", "--page-size", "0"}, noenv)
+	if s.PageSize != 0 {
+		t.Fatalf("--page-size 0 must disable paging, got %d", s.PageSize)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		cmd  string
+		pos  []string
+	}{
+		{[]string{"demo"}, "demo", nil},
+		{[]string{"mapping", "check", "/etc/upnsync/map.xml"}, "mapping", []string{"check", "/etc/upnsync/map.xml"}},
+		{[]string{"mapping", "add-upn", "in.xml", "out.xml"}, "mapping", []string{"add-upn", "in.xml", "out.xml"}},
+		{[]string{"store", "import", "--store", "sqlite:x.db", "users.csv"}, "store", []string{"import", "users.csv"}},
+		{[]string{"version"}, "version", nil},
+		{[]string{"--help"}, "help", nil},
+		{[]string{"/?"}, "help", nil},
+		{[]string{"-h"}, "help", nil},
+		{[]string{"sync", "--help"}, "help", nil},
+		{[]string{"help"}, "help", nil},
+		{[]string{"--", "demo"}, "demo", nil},
+	}
+	for _, tt := range tests {
+		s := mustParse(t, tt.args, noenv)
+		if s.Command != tt.cmd || !reflect.DeepEqual(s.Args, tt.pos) {
+			t.Errorf("Parse(%q) = %s %q, want %s %q", tt.args, s.Command, s.Args, tt.cmd, tt.pos)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--directory", "ldif:x"}, "no mapping file: give --config-file-path FILE (or /ConfigFilePath:FILE)"},
+		{[]string{"--config-file-path", "m.xml"}, "no directory: give --directory URL (or /Directory:URL)"},
+		{[]string{"--config-file-pth", "m.xml"}, "unknown option --config-file-pth"},
+		{[]string{"--aply"}, "unknown option --aply; see upnsync --help"},
+		{[]string{"--store"}, "--store needs a value (URL)"},
+		{[]string{"/ConfigFilePath"}, "/ConfigFilePath needs a value: /ConfigFilePath:FILE"},
+		{[]string{"--page-size", "ten"}, `--page-size: "ten" is not a whole number`},
+		{[]string{"--page-size", "-1"}, "--page-size: -1 is below the minimum 0"},
+		{[]string{"/PageSize:-5"}, "/PageSize: -5 is below the minimum 0"},
+		{[]string{"--max-length", "0"}, "--max-length: 0 is below the minimum 1"},
+		{[]string{"--timeout", "5"}, `--timeout: "5" is not a positive duration`},
+		{[]string{"--apply=maybe"}, `--apply: "maybe" is not true or false`},
+		{[]string{"--report", "xml", "demo"}, "--report xml: use text, json or csv"},
+		{[]string{"-x"}, "unknown option -x"},
+		{[]string{"frobnicate", "--config-file-path", "m", "--directory", "ldif:x"}, `unexpected argument "frobnicate"`},
+		{[]string{"--anonymous", "--login", "x", "demo"}, "--anonymous cannot be combined with --login"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.args, noenv)
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want a usage error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestUnixPathIsNotAnOption(t *testing.T) {
+	s := mustParse(t, []string{"mapping", "check", "/store/map.xml"}, noenv)
+	if !reflect.DeepEqual(s.Args, []string{"check", "/store/map.xml"}) {
+		t.Fatalf("args = %q", s.Args)
+	}
+	// /Store:x is an option, /store/map.xml is a path.
+	s = mustParse(t, []string{"/Store:sqlite:/data/o.db", "demo"}, noenv)
+	if s.Store != "sqlite:/data/o.db" || s.Command != "demo" {
+		t.Fatalf("settings = %+v", s)
+	}
+}
+
+func TestUnquote(t *testing.T) {
+	for in, want := range map[string]string{
+		`"C:\Octopus config\map.xml"`: `C:\Octopus config\map.xml`,
+		`C:\dir\"`:                    `C:\dir\`,
+		`plain`:                       `plain`,
+		`"`:                           ``,
+	} {
+		if got := unquote(in); got != want {
+			t.Errorf("unquote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEnvironmentAndPrecedence(t *testing.T) {
+	env := envOf(map[string]string{
+		"UPNSYNC_CONFIG_FILE_PATH": "env.xml", "UPNSYNC_DIRECTORY": "ldif:env.ldif",
+		"UPNSYNC_APPLY": "yes", "UPNSYNC_PAGE_SIZE": "200",
+	})
+	s := mustParse(t, []string{"--directory", "ldif:cli.ldif"}, env)
+	if s.ConfigFile != "env.xml" || s.Directory != "ldif:cli.ldif" || !s.Apply || s.PageSize != 200 {
+		t.Fatalf("settings = %+v", s)
+	}
+	_, err := Parse(nil, envOf(map[string]string{"UPNSYNC_PAGE_SIZE": "x", "UPNSYNC_CONFIG_FILE_PATH": "m", "UPNSYNC_DIRECTORY": "d"}))
+	if err == nil || !strings.Contains(err.Error(), `environment variable UPNSYNC_PAGE_SIZE: "x" is not a whole number`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSettingsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "upnsync.conf")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("\ufeff# nightly sync\nconfig-file-path = \"C:\\Octopus config\\map.xml\"\r\ndirectory = ldif:file.ldif\n\nstore = sqlite:file.db\ndomain = OU=A,DC=x\ndomain = OU=B,DC=x\n")
+	s := mustParse(t, []string{"--settings", path, "--store", "sqlite:cli.db"}, envOf(map[string]string{"UPNSYNC_DIRECTORY": "ldif:env.ldif"}))
+	if s.ConfigFile != `C:\Octopus config\map.xml` || s.Directory != "ldif:env.ldif" || s.Store != "sqlite:cli.db" ||
+		!reflect.DeepEqual(s.Domains, []string{"OU=A,DC=x", "OU=B,DC=x"}) {
+		t.Fatalf("settings = %+v", s)
+	}
+	for content, want := range map[string]string{
+		"directory ldif:x\n":                          path + ":1: expected name = value",
+		"# c\nfrobnicate = 1\n":                       path + `:2: unknown setting "frobnicate"`,
+		"password = hunter2\n":                        path + ":1: a password does not belong in a settings file",
+		"page-size = x\n":                             path + `:1: page-size: "x" is not a whole number`,
+		"store = a\nstore = b\n":                      path + ":2: store is already set on line 1",
+		"help = true\n":                               path + ":1: help can only be given on the command line",
+		"directory = \xff\xfe\n":                      path + ":1: not UTF-8 text",
+		"config-file-path = m\ndirectory = d\x00\n":   path + ":2: not UTF-8 text",
+		"config-file-path = m\ndirectory = d\nx=1\n": path + `:3: unknown setting "x"`,
+	} {
+		write(content)
+		_, err := Parse([]string{"--settings", path}, noenv)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("settings %q: err = %v, want %q", content, err, want)
+		}
+	}
+	_, err := Parse([]string{"--settings", filepath.Join(dir, "none.conf")}, noenv)
+	if err == nil || !strings.Contains(err.Error(), "none.conf does not exist") {
+		t.Fatalf("missing settings file: %v", err)
+	}
+}
+
+func TestPasswordSources(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret-file\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--config-file-path", "m", "--directory", "ldaps://dc1"}
+
+	s := mustParse(t, append(base, "--password-file", pwFile), noenv)
+	if s.Password.Reveal() != "s3cret-file" || s.PasswordSource() != "password file "+pwFile || len(s.Warnings) != 0 {
+		t.Fatalf("password file: %+v", s)
+	}
+	s = mustParse(t, base, envOf(map[string]string{"UPNSYNC_PASSWORD": "s3cret-env"}))
+	if s.Password.Reveal() != "s3cret-env" || s.PasswordSource() != "environment variable UPNSYNC_PASSWORD" {
+		t.Fatalf("env password: %+v", s)
+	}
+	s = mustParse(t, append(base, "/Password:s3cret-cli"), noenv)
+	if s.Password.Reveal() != "s3cret-cli" || len(s.Warnings) != 1 ||
+		!strings.Contains(s.Warnings[0], "/Password puts the password on the command line") ||
+		strings.Contains(s.Warnings[0], "s3cret-cli") {
+		t.Fatalf("command line password: %+v", s.Warnings)
+	}
+
+	if err := os.Chmod(pwFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(append(base, "--password-file", pwFile), noenv)
+	if err == nil || !strings.Contains(err.Error(), "can be read by other users (mode 0644): run chmod 600") {
+		t.Fatalf("readable password file: %v", err)
+	}
+	_, err = Parse(append(base, "--password-file", filepath.Join(dir, "nope")), noenv)
+	if err == nil || !strings.Contains(err.Error(), "nope does not exist") {
+		t.Fatalf("missing password file: %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	_ = os.WriteFile(empty, []byte("\n"), 0o600)
+	_, err = Parse(append(base, "--password-file", empty), noenv)
+	if err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Fatalf("empty password file: %v", err)
+	}
+}
+
+// A secret never prints, whatever formatting touches it.
+func TestSecretMasked(t *testing.T) {
+	s := mustParse(t, []string{"--config-file-path", "m", "--directory", "d", "--password", "hunter2"}, noenv)
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%v %+v %#v %s", s.Password, *s, s, s.Password)
+	data, _ := json.Marshal(s)
+	buf.Write(data)
+	buf.WriteString(strings.Join(s.Describe(), " "))
+	if strings.Contains(buf.String(), "hunter2") {
+		t.Fatalf("secret leaked: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "password=command line") {
+		t.Fatalf("Describe should name the source: %s", buf.String())
+	}
+}
+
+func TestUsageListsEveryOptionInBothSpellings(t *testing.T) {
+	var buf bytes.Buffer
+	Usage(&buf)
+	for _, o := range options {
+		if !strings.Contains(buf.String(), "--"+o.long) || !strings.Contains(buf.String(), "/"+o.win) {
+			t.Errorf("help lacks --%s or /%s", o.long, o.win)
+		}
+	}
+	for _, code := range []string{"0  in sync", "1  error", "2  dry run", "3  stopped", "4  finished"} {
+		if !strings.Contains(buf.String(), code) {
+			t.Errorf("help lacks exit code %q", code)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+// applySettingsFile reads lines of "name = value" (long option names, #
+// comments) for the options not given on the command line or in the
+// environment.
+func applySettingsFile(s *Settings, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return usagef("settings file %s does not exist", path)
+		}
+		return usagef("settings file %s: %v", path, unwrapPath(err))
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 64*1024)
+	seen := map[string]int{}
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
+		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
+			return usagef("%s:%d: not UTF-8 text", path, n)
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return usagef("%s:%d: expected name = value, got %q", path, n, line)
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		o := lookupLong(name)
+		switch {
+		case o == nil:
+			return usagef("%s:%d: unknown setting %q; the names are the long option names of upnsync --help", path, n, name)
+		case o.secret:
+			return usagef("%s:%d: a password does not belong in a settings file; use password-file = FILE", path, n)
+		case o.cliOnly:
+			return usagef("%s:%d: %s can only be given on the command line", path, n, name)
+		}
+		if prev, dup := seen[name]; dup && o.kind != kList {
+			return usagef("%s:%d: %s is already set on line %d", path, n, name, prev)
+		}
+		seen[name] = n
+		if s.explicit[o.long] {
+			continue
+		}
+		if err := o.set(s, value); err != nil {
+			return usagef("%s:%d: %s: %v", path, n, name, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return usagef("settings file %s: %v", path, err)
+	}
+	for name := range seen {
+		s.explicit[name] = true
+	}
+	return nil
+}
+
+// Describe lists the effective settings for the log, secrets masked.
+func (s *Settings) Describe() []string {
+	var out []string
+	add := func(k string, v any) { out = append(out, fmt.Sprintf("%s=%v", k, v)) }
+	add("config-file-path", s.ConfigFile)
+	add("directory", s.Directory)
+	add("domain", strings.Join(s.Domains, ";"))
+	add("login", s.Login)
+	add("password", s.PasswordSource())
+	add("store", s.Store)
+	add("apply", s.Apply)
+	add("page-size", s.PageSize)
+	add("user-filter", s.UserFilter)
+	add("start-tls", s.StartTLS)
+	add("ca-file", s.CAFile)
+	add("implicit-upn", s.ImplicitUPN)
+	add("skip-disabled", s.SkipDisabled)
+	add("max-length", s.MaxLength)
+	add("timeout", s.Timeout)
+	return out
+}

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+const helpHead = `upnsync puts each Active Directory user's User Principal Name (UPN) into the
+Windows usernames of the matching Octopus user, so people can sign in to Octopus
+through Microsoft Entra ID. It reads the same ADSIReaderLDAPMappings.xml as
+Octopus's ADSIReader. Every run is a dry run that shows what it would change,
+unless --apply (/Apply) is given.
+
+Usage:
+  upnsync [sync] --config-file-path FILE --directory URL [options]
+  upnsync /ConfigFilePath:"FILE" /Directory:URL [/Options...]
+  upnsync demo                         run the whole job on built-in sample data
+  upnsync mapping check FILE           validate a mapping file and list its entries
+  upnsync mapping add-upn IN [OUT]     add the UPN entry to a mapping file (in place if no OUT)
+  upnsync store import --store URL FILE.csv
+  upnsync store export --store URL [FILE.csv]
+  upnsync version
+
+Every option has two spellings: --name value (or --name=value) and
+/Name:value (any letter case; quote values with spaces: /Name:"a b"). Each can
+also come from the environment variable UPNSYNC_NAME (e.g. UPNSYNC_DIRECTORY)
+or from a settings file (--settings FILE, lines of name = value). The command
+line wins over the environment, which wins over the settings file.
+`
+
+const helpTail = `
+Examples:
+  Dry run against a domain controller, then apply:
+    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com \
+            --login svc-upnsync@corp.example.com --password-file /etc/upnsync/password
+    upnsync ... --apply
+  The same in ADSIReader's style, from Windows Task Scheduler:
+    upnsync.exe /ConfigFilePath:"C:\Octopus config\ADSIReaderLDAPMappings.xml" ^
+                /Directory:ldaps://dc1.corp.example.com /Login:svc-upnsync@corp.example.com ^
+                /PasswordFile:"C:\Octopus config\upnsync.pw" /Apply /LogFilePath:"C:\Octopus config\logs"
+
+Exit codes:
+  0  in sync, or applied without conflicts
+  1  error: bad option or settings, bad mapping file, directory or store unreachable (nothing written)
+  2  dry run with changes pending
+  3  stopped by a safety guard (the directory read was not proven complete); nothing written
+  4  finished, but with conflicts (and no changes pending) or users changed since the plan
+`
+
+// Usage writes the help.
+func Usage(w io.Writer) {
+	fmt.Fprint(w, helpHead)
+	group := ""
+	for _, o := range options {
+		if o.group != group {
+			group = o.group
+			fmt.Fprintf(w, "\n%s:\n", group)
+		}
+		gnu := "--" + o.long
+		win := "/" + o.win
+		if o.kind != kBool {
+			gnu += " " + o.arg
+			win += ":" + o.arg
+		}
+		fmt.Fprintf(w, "  %-32s %s\n", gnu, win)
+		for _, line := range wrap(o.help, 72) {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+	}
+	fmt.Fprint(w, helpTail)
+}
+
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = word
+			continue
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}

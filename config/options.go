@@ -1,0 +1,217 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type kind int
+
+const (
+	kString kind = iota
+	kBool
+	kInt
+	kList
+	kDuration
+)
+
+// option is one setting, spelled --long-name (GNU), /WindowsName (ADSIReader
+// style, any letter case), UPNSYNC_LONG_NAME in the environment and
+// long-name in a settings file.
+type option struct {
+	long  string
+	win   string
+	kind  kind
+	arg   string // placeholder in the help
+	help  string
+	group string
+	set   func(s *Settings, v string) error
+	// secret values may not come from a settings file and are masked when
+	// settings are listed.
+	secret bool
+	// cliOnly options make no sense in the environment or a settings file.
+	cliOnly bool
+}
+
+func (o *option) env() string {
+	return "UPNSYNC_" + strings.ToUpper(strings.ReplaceAll(o.long, "-", "_"))
+}
+
+func str(f func(s *Settings) *string) func(*Settings, string) error {
+	return func(s *Settings, v string) error { *f(s) = v; return nil }
+}
+
+func boolean(f func(s *Settings) *bool) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		b, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		*f(s) = b
+		return nil
+	}
+}
+
+func integer(min int, f func(s *Settings) *int) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		if n < min {
+			return fmt.Errorf("%d is below the minimum %d", n, min)
+		}
+		*f(s) = n
+		return nil
+	}
+}
+
+func duration(f func(s *Settings) *time.Duration) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a positive duration such as 30s, 2m or 1h", v)
+		}
+		*f(s) = d
+		return nil
+	}
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", v)
+}
+
+const (
+	groupRun       = "What to sync"
+	groupDirectory = "Directory"
+	groupMatch     = "Matching and merging"
+	groupOutput    = "Reports"
+	groupOther     = "Other"
+)
+
+var options = []*option{
+	{long: "config-file-path", win: "ConfigFilePath", arg: "FILE", group: groupRun,
+		help: "the ADSIReaderLDAPMappings.xml mapping file, with its UPN entry (required)",
+		set:  str(func(s *Settings) *string { return &s.ConfigFile })},
+	{long: "directory", win: "Directory", arg: "URL", group: groupRun,
+		help: "where people come from: ldaps://dc1.corp.example.com, ldap://host:389 (with --start-tls), ldif:FILE",
+		set:  str(func(s *Settings) *string { return &s.Directory })},
+	{long: "store", win: "Store", arg: "URL", group: groupRun,
+		help: "the Octopus user store: sqlite:FILE (default sqlite:octopus-users.db)",
+		set:  str(func(s *Settings) *string { return &s.Store })},
+	{long: "apply", win: "Apply", kind: kBool, group: groupRun,
+		help: "write the changes; without it the run is a dry run that writes nothing",
+		set:  boolean(func(s *Settings) *bool { return &s.Apply })},
+
+	{long: "domain", win: "Domain", kind: kList, arg: "BASE", group: groupDirectory,
+		help: "search base: a DN (OU=Staff,DC=corp,DC=example,DC=com) or a DNS domain (corp.example.com); repeatable; default: the directory's default naming context",
+		set: func(s *Settings, v string) error {
+			for _, d := range splitList(v) {
+				s.Domains = append(s.Domains, d)
+			}
+			return nil
+		}},
+	{long: "login", win: "Login", arg: "USER", group: groupDirectory,
+		help: "bind identity: a UPN (svc-upnsync@corp.example.com) or a DN",
+		set:  str(func(s *Settings) *string { return &s.Login })},
+	{long: "password-file", win: "PasswordFile", arg: "FILE", group: groupDirectory,
+		help: "file holding the bind password (must not be readable by group or others); or set UPNSYNC_PASSWORD",
+		set:  str(func(s *Settings) *string { return &s.PasswordFile })},
+	{long: "password", win: "Password", arg: "PASSWORD", group: groupDirectory, secret: true,
+		help: "the bind password on the command line: works, but other users can see it; prefer --password-file",
+		set: func(s *Settings, v string) error {
+			s.Password = NewSecret(v)
+			s.passwordFrom = "command line"
+			return nil
+		}},
+	{long: "anonymous", win: "Anonymous", kind: kBool, group: groupDirectory,
+		help: "read without binding (only directories that allow anonymous reads; AD does not)",
+		set:  boolean(func(s *Settings) *bool { return &s.Anonymous })},
+	{long: "ca-file", win: "CAFile", arg: "FILE", group: groupDirectory,
+		help: "PEM file of the CA that signed the directory's certificate (added to the system's)",
+		set:  str(func(s *Settings) *string { return &s.CAFile })},
+	{long: "start-tls", win: "StartTLS", kind: kBool, group: groupDirectory,
+		help: "upgrade an ldap:// connection with StartTLS before binding",
+		set:  boolean(func(s *Settings) *bool { return &s.StartTLS })},
+	{long: "allow-plaintext-bind", win: "AllowPlaintextBind", kind: kBool, group: groupDirectory,
+		help: "allow a password bind over unencrypted ldap:// (the password crosses the network in clear)",
+		set:  boolean(func(s *Settings) *bool { return &s.AllowPlaintextBind })},
+	{long: "page-size", win: "PageSize", kind: kInt, arg: "N", group: groupDirectory,
+		help: "entries per page (default 1000, AD's maximum); 0 disables paging and the read cannot be proven complete past the server's size limit",
+		set:  integer(0, func(s *Settings) *int { return &s.PageSize })},
+	{long: "user-filter", win: "UserFilter", arg: "FILTER", group: groupDirectory,
+		help: "LDAP filter selecting users, replacing (&(objectCategory=person)(objectClass=user)); e.g. (objectClass=inetOrgPerson) for non-AD directories",
+		set:  str(func(s *Settings) *string { return &s.UserFilter })},
+	{long: "netbios-domain", win: "NetbiosDomain", arg: "NAME", group: groupDirectory,
+		help: "NetBIOS domain name for DOMAIN\\name entries (default: the first DC= label of each DN, upper case)",
+		set:  str(func(s *Settings) *string { return &s.NetBIOSDomain })},
+	{long: "timeout", win: "Timeout", kind: kDuration, arg: "DURATION", group: groupDirectory,
+		help: "limit for each directory operation: connect, bind, one page (default 2m)",
+		set:  duration(func(s *Settings) *time.Duration { return &s.Timeout })},
+
+	{long: "implicit-upn", win: "ImplicitUPN", kind: kBool, group: groupMatch,
+		help: "for accounts with an empty userPrincipalName, use sAMAccountName@<DNS domain>",
+		set:  boolean(func(s *Settings) *bool { return &s.ImplicitUPN })},
+	{long: "skip-disabled", win: "SkipDisabled", kind: kBool, group: groupMatch,
+		help: "leave disabled accounts out (by default they are synced like the others)",
+		set:  boolean(func(s *Settings) *bool { return &s.SkipDisabled })},
+	{long: "max-length", win: "MaxLength", kind: kInt, arg: "N", group: groupMatch,
+		help: "size of Octopus's Windows username field in characters (default 250; 50 in old versions)",
+		set:  integer(1, func(s *Settings) *int { return &s.MaxLength })},
+
+	{long: "report", win: "Report", arg: "FORMAT", group: groupOutput,
+		help: "text (default), json or csv",
+		set:  str(func(s *Settings) *string { return &s.Report })},
+	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput,
+		help: "write the report to FILE instead of standard output",
+		set:  str(func(s *Settings) *string { return &s.ReportFile })},
+	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupOutput,
+		help: "append the run's log to this file, or to upnsync_YYYYMMDD_HHMMSS.log in this folder",
+		set:  str(func(s *Settings) *string { return &s.LogFile })},
+	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput,
+		help: "print only errors on standard error",
+		set:  boolean(func(s *Settings) *bool { return &s.Quiet })},
+
+	{long: "settings", win: "Settings", arg: "FILE", group: groupOther, cliOnly: true,
+		help: "read settings from FILE: lines of name = value with the long option names",
+		set:  str(func(s *Settings) *string { return &s.SettingsFile })},
+	{long: "help", win: "Help", kind: kBool, group: groupOther, cliOnly: true,
+		help: "show this help",
+		set:  boolean(func(s *Settings) *bool { return &s.Help })},
+}
+
+func lookupLong(name string) *option {
+	for _, o := range options {
+		if o.long == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func lookupWin(name string) *option {
+	for _, o := range options {
+		if strings.EqualFold(o.win, name) {
+			return o
+		}
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ";") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
