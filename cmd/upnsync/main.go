@@ -1,0 +1,72 @@
+// Command upnsync merges each Active Directory user's UPN into the Windows
+// usernames of the matching Octopus user. This package is the command line
+// and the wiring; the work happens in the packages it imports.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/upnsync/upnsync/config"
+)
+
+// Exit codes, read by Task Scheduler and cron. When several apply, the first
+// of 1, 3, 2, 4 wins.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitPending   = 2
+	exitGuard     = 3
+	exitConflicts = 4
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	s, err := config.Parse(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "upnsync: %v\n", err)
+		var ue *config.UsageError
+		if errors.As(err, &ue) && !hasHint(err.Error()) {
+			fmt.Fprintln(stderr, "Run upnsync --help for the options.")
+		}
+		return exitError
+	}
+	switch s.Command {
+	case "help":
+		config.Usage(stdout)
+		return exitOK
+	case "version":
+		fmt.Fprintln(stdout, versionLine())
+		return exitOK
+	case "demo":
+		return runDemo(ctx, s, stdout, stderr)
+	case "mapping":
+		return runMapping(s, stdout, stderr)
+	case "store":
+		return runStore(ctx, s, stdout, stderr)
+	}
+	return runSync(ctx, s, stdout, stderr)
+}
+
+func hasHint(msg string) bool {
+	return strings.Contains(msg, "--help") || strings.Contains(msg, "/ConfigFilePath") || strings.Contains(msg, "/Directory")
+}
+
+// fail prints one error line and returns exit code 1.
+func fail(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "upnsync: "+format+"\n", a...)
+	return exitError
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command of README.md and .ci/run: starts the real test servers
+# (installing them with apt when run as root on a fresh machine), runs every
+# Go test with the race detector, and stops what it started, whatever happens.
+# Extra arguments go to `go test` (e.g. scripts/test.sh -run Integration).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/testdirs.sh start
+trap 'scripts/testdirs.sh stop' EXIT
+
+# The servers' addresses, CA and service account for the integration tests.
+set -a
+# shellcheck disable=SC1091
+. .testdirs/env
+set +a
+
+go test -race -count=1 "$@" ./...
