@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -249,11 +250,11 @@ func TestSecretMasked(t *testing.T) {
 	fmt.Fprintf(&buf, "%v %+v %#v %s", s.Password, *s, s, s.Password)
 	data, _ := json.Marshal(s)
 	buf.Write(data)
-	buf.WriteString(strings.Join(s.Describe(), " "))
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("settings", slog.GroupAttrs("settings", s.LogAttrs()...))
 	if strings.Contains(buf.String(), "hunter2") {
 		t.Fatalf("secret leaked: %s", buf.String())
 	}
-	if !strings.Contains(buf.String(), "password=command line") {
+	if !strings.Contains(buf.String(), `settings.password="command line"`) {
 		t.Fatalf("Describe should name the source: %s", buf.String())
 	}
 }
@@ -269,6 +270,19 @@ func TestUsageListsEveryOptionInBothSpellings(t *testing.T) {
 	for _, code := range []string{"0  in sync", "1  error", "2  dry run", "3  stopped", "4  finished"} {
 		if !strings.Contains(buf.String(), code) {
 			t.Errorf("help lacks exit code %q", code)
+		}
+	}
+}
+
+// README.md documents every option in both spellings.
+func TestReadmeListsEveryOption(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range options {
+		if !strings.Contains(string(data), "`--"+o.long) || !strings.Contains(string(data), "`/"+o.win) {
+			t.Errorf("README.md lacks --%s or /%s", o.long, o.win)
 		}
 	}
 }

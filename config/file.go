@@ -3,7 +3,7 @@ package config
 import (
 	"bufio"
 	"errors"
-	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"unicode/utf8"
@@ -74,24 +74,24 @@ func applySettingsFile(s *Settings, path string) error {
 	return nil
 }
 
-// Describe lists the effective settings for the log, secrets masked.
-func (s *Settings) Describe() []string {
-	var out []string
-	add := func(k string, v any) { out = append(out, fmt.Sprintf("%s=%v", k, v)) }
-	add("config-file-path", s.ConfigFile)
-	add("directory", s.Directory)
-	add("domain", strings.Join(s.Domains, ";"))
-	add("login", s.Login)
-	add("password", s.PasswordSource())
-	add("store", s.Store)
-	add("apply", s.Apply)
-	add("page-size", s.PageSize)
-	add("user-filter", s.UserFilter)
-	add("start-tls", s.StartTLS)
-	add("ca-file", s.CAFile)
-	add("implicit-upn", s.ImplicitUPN)
-	add("skip-disabled", s.SkipDisabled)
-	add("max-length", s.MaxLength)
-	add("timeout", s.Timeout)
-	return out
+// LogAttrs lists the effective settings for the log, secrets masked: the
+// password appears only as where it came from.
+func (s *Settings) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("config-file-path", s.ConfigFile),
+		slog.String("directory", s.Directory),
+		slog.String("domain", strings.Join(s.Domains, ";")),
+		slog.String("login", s.Login),
+		slog.String("password", s.PasswordSource()),
+		slog.String("store", s.Store),
+		slog.Bool("apply", s.Apply),
+		slog.Int("page-size", s.PageSize),
+		slog.String("user-filter", s.UserFilter),
+		slog.Bool("start-tls", s.StartTLS),
+		slog.String("ca-file", s.CAFile),
+		slog.Bool("implicit-upn", s.ImplicitUPN),
+		slog.Bool("skip-disabled", s.SkipDisabled),
+		slog.Int("max-length", s.MaxLength),
+		slog.Duration("timeout", s.Timeout),
+	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test directory servers for upnsync, on loopback, started from nothing.
 #
+#   scripts/testdirs.sh install [SERVER...]  install the packages the servers need (as root, apt)
 #   scripts/testdirs.sh start [SERVER...]    install what is missing (as root), set up, start, verify
 #   scripts/testdirs.sh stop [SERVER...]     stop by PID (safe to call twice)
 #   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
@@ -414,7 +415,8 @@ servers_from_args() {
 	fi
 }
 
-cmd_start() {
+# cmd_install installs the packages the servers need, without starting them.
+cmd_install() {
 	local servers s missing
 	mapfile -t servers < <(servers_from_args "$@")
 	mapfile -t missing < <(
@@ -424,6 +426,12 @@ cmd_start() {
 		} | sort -u
 	)
 	install_packages "${missing[@]}"
+}
+
+cmd_start() {
+	local servers s
+	mapfile -t servers < <(servers_from_args "$@")
+	cmd_install "$@"
 	go_cmd >/dev/null
 	for s in "${servers[@]}"; do "${s}_start"; done
 	write_env
@@ -449,6 +457,7 @@ main() {
 	shift
 	check_servers "$@"
 	case $cmd in
+	install) cmd_install "$@" ;;
 	start) cmd_start "$@" ;;
 	stop) cmd_stop "$@" ;;
 	restart)

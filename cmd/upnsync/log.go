@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +22,7 @@ func newLogger(s *config.Settings, stderr io.Writer) (*slog.Logger, func(), erro
 	if s.Quiet {
 		level = slog.LevelError
 	}
-	handlers := []slog.Handler{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})}
+	handlers := []slog.Handler{&consoleHandler{w: stderr, min: level}}
 	closeFn := func() {}
 	if s.LogFile != "" {
 		path := logFilePath(s.LogFile, time.Now())
@@ -55,3 +56,45 @@ func unwrapPathErr(err error) error {
 	}
 	return err
 }
+
+// consoleHandler prints what an administrator at a terminal (or cron's
+// mail) needs: one line per warning or error, "upnsync: ..." like the
+// rest of the command's messages, with the attributes after the message.
+type consoleHandler struct {
+	w     io.Writer
+	min   slog.Level
+	attrs []slog.Attr
+}
+
+func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.min }
+
+func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("upnsync: ")
+	if r.Level == slog.LevelWarn {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		if a.Equal(slog.Attr{}) {
+			return true
+		}
+		fmt.Fprintf(&b, " %s=%q", a.Key, a.Value.String())
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	b.WriteByte('\n')
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &consoleHandler{w: h.w, min: h.min, attrs: append(append([]slog.Attr(nil), h.attrs...), attrs...)}
+}
+
+// WithGroup is not used by upnsync's console output; attributes keep their
+// own names.
+func (h *consoleHandler) WithGroup(string) slog.Handler { return h }

@@ -37,12 +37,10 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	for _, w := range s.Warnings {
 		log.Warn(w)
 	}
-	log.Info("upnsync starting", "version", version, "mode", mode(s), "settings", s.Describe())
+	log.Info("upnsync starting", "version", version, "mode", mode(s), slog.GroupAttrs("settings", s.LogAttrs()...))
 
 	failed := func(format string, a ...any) int {
-		msg := fmt.Sprintf(format, a...)
-		log.Error(msg)
-		fmt.Fprintln(stderr, "upnsync: "+msg)
+		log.Error(fmt.Sprintf(format, a...))
 		return exitError
 	}
 
@@ -76,8 +74,12 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	case errors.As(err, &readErr):
 		meta.Stopped = "the directory read failed, so nothing was written: " + readErr.Error()
 		meta.Finished = time.Now()
-		if code := writeReport(s, &plan, meta, stdout, stderr); code != exitOK {
-			return code
+		// A text report of a read that got nowhere would only repeat the
+		// error; programs still get their JSON or CSV with complete=false.
+		if plan.Read.Entries > 0 || s.Report != "text" || s.ReportFile != "" {
+			if code := writeReport(s, &plan, meta, stdout, stderr); code != exitOK {
+				return code
+			}
 		}
 		return failed("%s", readErr.Error())
 	case err != nil:

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/upnsync/upnsync/internal/testenv"
+)
+
+type jsonReport struct {
+	Mode     string
+	Complete bool
+	Summary  map[string]int
+	Read     struct{ Pages, Entries int }
+	Changes  []struct {
+		UserID string `json:"user_id"`
+		After  string
+		Added  []string
+	}
+	Conflicts []struct{ Reason string }
+	Applied   *struct{ Written int }
+}
+
+func parseReport(t *testing.T, out string) jsonReport {
+	t.Helper()
+	var r jsonReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	return r
+}
+
+// The whole job against a real directory (slapd with AD's attributes and
+// AD's 1000-entry size limit) over ldaps:// and over StartTLS: a dry run
+// that pages past the limit, the apply, and a second run with nothing left.
+func TestSyncAgainstRealDirectory(t *testing.T) {
+	env := testenv.LDAP(t)
+	for _, transport := range []string{"ldaps", "starttls"} {
+		t.Run(transport, func(t *testing.T) {
+			dir := t.TempDir()
+			store := "sqlite:" + filepath.Join(dir, "octopus.db")
+			if code, out, errOut := cli(t, nil, "store", "import", "--store", store, env.OctopusCSV); code != 0 {
+				t.Fatalf("import: %s %s", out, errOut)
+			}
+			args := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+				"--login", env.BindDN, "--password-file", env.PasswordFile, "--ca-file", env.CAFile,
+				"--domain", env.Base, "--store", store, "--report", "json"}
+			if transport == "ldaps" {
+				args = append(args, "--directory", env.LDAPSURL)
+			} else {
+				args = append(args, "--directory", env.URL, "--start-tls")
+			}
+
+			code, out, errOut := cli(t, nil, args...)
+			plan := parseReport(t, out)
+			if code != exitPending || !plan.Complete || plan.Summary["read"] != env.Users || plan.Read.Pages < 2 {
+				t.Fatalf("dry run: exit %d, complete %v, read %d of %d in %d pages\n%s", code, plan.Complete,
+					plan.Summary["read"], env.Users, plan.Read.Pages, errOut)
+			}
+			if len(plan.Changes) == 0 || plan.Summary["matched"] < env.Users/2 {
+				t.Fatalf("implausible plan: %v", plan.Summary)
+			}
+
+			code, out, errOut = cli(t, nil, append(args, "--apply")...)
+			applied := parseReport(t, out)
+			if (code != exitOK && code != exitConflicts) || applied.Applied == nil || applied.Applied.Written != len(plan.Changes) {
+				t.Fatalf("apply: exit %d %+v\n%s", code, applied.Applied, errOut)
+			}
+
+			code, out, _ = cli(t, nil, args...)
+			again := parseReport(t, out)
+			if code == exitPending || again.Summary["changes"] != 0 || again.Summary["read"] != env.Users {
+				t.Fatalf("second run: exit %d %v", code, again.Summary)
+			}
+		})
+	}
+}
+
+// Page size 0 (no paging) stops at the server's 1000-entry limit: the read
+// is not proven complete and nothing is written.
+func TestUnpagedReadOfRealDirectoryStopsTheRun(t *testing.T) {
+	env := testenv.LDAP(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "octopus.db")
+	if code, out, errOut := cli(t, nil, "store", "import", "--store", "sqlite:"+db, env.OctopusCSV); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	before := fileHash(t, db)
+	code, out, errOut := cli(t, nil, "--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
+		"--store", "sqlite:"+db, "--page-size", "0", "--apply")
+	if code != exitError || !strings.Contains(out, "INCOMPLETE") || !strings.Contains(strings.ToLower(errOut), "size limit") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if fileHash(t, db) != before {
+		t.Fatal("an incomplete read changed the store")
+	}
+}
+
+// Errors an administrator can act on, as one line, without the password.
+func TestRealDirectoryErrors(t *testing.T) {
+	env := testenv.LDAP(t)
+	dir := t.TempDir()
+	store := "sqlite:" + filepath.Join(dir, "octopus.db")
+	if code, _, errOut := cli(t, nil, "store", "import", "--store", store, env.OctopusCSV); code != 0 {
+		t.Fatal(errOut)
+	}
+	wrong := filepath.Join(dir, "wrong.pw")
+	if err := os.WriteFile(wrong, []byte("Wr0ng-Passw0rd"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mappingFile := filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong password", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", wrong}, "wrong password"},
+		{"untrusted certificate", []string{"--directory", env.LDAPSURL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--ca-file"},
+		{"plaintext bind", []string{"--directory", env.URL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--allow-plaintext-bind"},
+		{"missing base", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
+			"--domain", "OU=Nowhere," + env.Base}, "OU=Nowhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--config-file-path", mappingFile, "--store", store}, tt.args...)
+			code, out, errOut := cli(t, nil, args...)
+			if code != exitError || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "Wr0ng-Passw0rd") ||
+				strings.Contains(errOut, env.Password) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+			}
+		})
+	}
+}
