@@ -179,14 +179,14 @@ func TestSettingsFile(t *testing.T) {
 		t.Fatalf("settings = %+v", s)
 	}
 	for content, want := range map[string]string{
-		"directory ldif:x\n":                          path + ":1: expected name = value",
-		"# c\nfrobnicate = 1\n":                       path + `:2: unknown setting "frobnicate"`,
-		"password = hunter2\n":                        path + ":1: a password does not belong in a settings file",
-		"page-size = x\n":                             path + `:1: page-size: "x" is not a whole number`,
-		"store = a\nstore = b\n":                      path + ":2: store is already set on line 1",
-		"help = true\n":                               path + ":1: help can only be given on the command line",
-		"directory = \xff\xfe\n":                      path + ":1: not UTF-8 text",
-		"config-file-path = m\ndirectory = d\x00\n":   path + ":2: not UTF-8 text",
+		"directory ldif:x\n":                         path + ":1: expected name = value",
+		"# c\nfrobnicate = 1\n":                      path + `:2: unknown setting "frobnicate"`,
+		"password = hunter2\n":                       path + ":1: a password does not belong in a settings file",
+		"page-size = x\n":                            path + `:1: page-size: "x" is not a whole number`,
+		"store = a\nstore = b\n":                     path + ":2: store is already set on line 1",
+		"help = true\n":                              path + ":1: help can only be given on the command line",
+		"directory = \xff\xfe\n":                     path + ":1: not UTF-8 text",
+		"config-file-path = m\ndirectory = d\x00\n":  path + ":2: not UTF-8 text",
 		"config-file-path = m\ndirectory = d\nx=1\n": path + `:3: unknown setting "x"`,
 	} {
 		write(content)

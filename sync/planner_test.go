@@ -162,8 +162,8 @@ func TestConflicts(t *testing.T) {
 				Users:  []string{"1"}, People: []string{jane().DN}}},
 		},
 		{
-			name:  "duplicate upn: neither is written",
-			users: []User{{ID: "1", ExternalID: guidJane}, {ID: "2", ExternalID: guidBob}, {ID: "3", ExternalID: guidAnn}},
+			name:   "duplicate upn: neither is written",
+			users:  []User{{ID: "1", ExternalID: guidJane}, {ID: "2", ExternalID: guidBob}, {ID: "3", ExternalID: guidAnn}},
 			people: []Person{jane(), with(bob, func(p *Person) { p.UPN = "Jane.Doe@corp.example.com" }), ann},
 			want: []Conflict{{Reason: "duplicate-upn", UPN: "Jane.Doe@corp.example.com",
 				Detail: "2 directory users have this UPN; neither is written",
@@ -171,8 +171,8 @@ func TestConflicts(t *testing.T) {
 			changes: []string{"3"},
 		},
 		{
-			name:  "duplicate upn with an unmatched person",
-			users: []User{{ID: "1", ExternalID: guidJane}},
+			name:   "duplicate upn with an unmatched person",
+			users:  []User{{ID: "1", ExternalID: guidJane}},
 			people: []Person{with(bob, func(p *Person) { p.UPN = "jane.doe@corp.example.com" }), jane()},
 			want: []Conflict{{Reason: "duplicate-upn", UPN: "jane.doe@corp.example.com",
 				Detail: "2 directory users have this UPN; neither is written",
