@@ -64,7 +64,7 @@ func (p *progressDirectory) Read(ctx context.Context, fn func(upnsync.Person) er
 		if err != nil {
 			return "" // the error says the rest
 		}
-		return fmt.Sprintf("read %s entries in %d pages in %s (%s/s)", thousands(int64(res.Entries)), res.Pages,
+		return fmt.Sprintf("read %s entries in %s pages in %s (%s/s)", thousands(int64(res.Entries)), thousands(int64(res.Pages)),
 			elapsed.Round(100*time.Millisecond), thousands(rate(int64(res.Entries), elapsed)))
 	})
 	return res, err

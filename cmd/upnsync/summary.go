@@ -76,6 +76,11 @@ func runOnce(ctx context.Context, s *config.Settings, l *runLog, stdout, stderr 
 	log := l.logger()
 	rec := &runRecord{Started: time.Now(), Mode: mode(s), LogFile: l.path}
 	code := syncOnceRecorded(ctx, s, log, stdout, stderr, rec)
+	if code == exitError && rec.Err == "" {
+		// The report could not be written; its error went to standard error.
+		rec.Err = "the report could not be written (the reason is on standard error)"
+		log.Error(rec.Err, "report_file", s.ReportFile)
+	}
 	rec.ExitCode = code
 	rec.Finished = time.Now()
 	rec.PeakMemory = peakMemory()
