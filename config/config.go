@@ -19,6 +19,11 @@ const (
 	DefaultStore    = "sqlite:octopus-users.db"
 	DefaultPageSize = 1000
 	DefaultTimeout  = 2 * time.Minute
+	// DefaultShutdownTimeout is how long a stopping scheduler waits for the
+	// running sync: long enough for a large apply. A service manager must
+	// wait as long (systemd's TimeoutStopSec, Kubernetes'
+	// terminationGracePeriodSeconds) or it kills the process first.
+	DefaultShutdownTimeout = 5 * time.Minute
 )
 
 // Settings are everything a run needs to know.
@@ -52,6 +57,15 @@ type Settings struct {
 	LogFile    string
 	Quiet      bool
 
+	LogFormat   string // text or json
+	LogKeep     int    // log files kept in a log folder; 0 keeps all
+	SummaryFile string
+	MetricsFile string
+
+	Schedule        string
+	RunNow          bool
+	ShutdownTimeout time.Duration
+
 	SettingsFile string
 	Help         bool
 
@@ -61,6 +75,16 @@ type Settings struct {
 
 	passwordFrom string
 	explicit     map[string]bool // options given on the command line or in the environment
+
+	// source is what Parse read, for Reload. A pointer, so that printing
+	// Settings shows an address, never the arguments (which may hold a
+	// password given with --password).
+	source *parseSource
+}
+
+type parseSource struct {
+	args   []string
+	getenv func(string) string
 }
 
 // UsageError is a mistake in the command line or settings: exit code 1 and
@@ -72,12 +96,12 @@ func (e *UsageError) Error() string { return e.Msg }
 func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf(format, a...)} }
 
 // Commands lists the subcommands.
-var Commands = []string{"sync", "demo", "mapping", "store", "version", "help"}
+var Commands = []string{"sync", "demo", "doctor", "mapping", "store", "version", "help"}
 
 // Parse reads args (without the program name) and the environment
 // (getenv may be os.Getenv). It does not touch the network or the store.
 func Parse(args []string, getenv func(string) string) (*Settings, error) {
-	s := &Settings{explicit: map[string]bool{}}
+	s := &Settings{explicit: map[string]bool{}, source: &parseSource{args: slices.Clone(args), getenv: getenv}}
 	if err := parseArgs(s, args); err != nil {
 		return nil, err
 	}
@@ -242,6 +266,13 @@ func (s *Settings) defaults() {
 		s.Report = "text"
 	}
 	s.Report = strings.ToLower(s.Report)
+	if s.LogFormat == "" {
+		s.LogFormat = "text"
+	}
+	s.LogFormat = strings.ToLower(s.LogFormat)
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = DefaultShutdownTimeout
+	}
 }
 
 func (s *Settings) validate() error {
@@ -249,6 +280,20 @@ func (s *Settings) validate() error {
 	case "text", "json", "csv":
 	default:
 		return usagef("--report %s: use text, json or csv", s.Report)
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		return usagef("--log-format %s: use text or json", s.LogFormat)
+	}
+	if s.Schedule != "" && s.Command != "sync" && s.Command != "doctor" {
+		return usagef("--schedule runs syncs; it does not apply to the %s command", s.Command)
+	}
+	if s.RunNow && s.Schedule == "" {
+		return usagef("--run-now only makes sense with --schedule SPEC; without it every run starts at once")
+	}
+	if s.MetricsFile != "" && !strings.HasSuffix(strings.ToLower(s.MetricsFile), ".prom") {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("--metrics-file %s does not end in .prom: node_exporter's textfile collector reads only *.prom files", s.MetricsFile))
 	}
 	if s.Command == "sync" {
 		if len(s.Args) > 0 {
@@ -303,7 +348,7 @@ func readPasswordFile(path string) (string, error) {
 	if fi.IsDir() {
 		return "", usagef("password file %s is a folder, not a file", path)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 && !groupReadableByRoot(fi) {
 		return "", usagef("password file %s can be read by other users (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)

@@ -46,6 +46,7 @@ func TestGNUAndWindowsSpellingsAgree(t *testing.T) {
 		"/StartTLS", "/CAFile:ca.pem", "/UserFilter:(objectClass=inetOrgPerson)",
 	}, noenv)
 	gnu.explicit, win.explicit = nil, nil
+	gnu.source, win.source = nil, nil
 	if !reflect.DeepEqual(gnu, win) {
 		t.Fatalf("GNU and Windows spellings differ:\n%+v\n%+v", gnu, win)
 	}

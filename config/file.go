@@ -93,5 +93,10 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.Bool("skip-disabled", s.SkipDisabled),
 		slog.Int("max-length", s.MaxLength),
 		slog.Duration("timeout", s.Timeout),
+		slog.String("log-format", s.LogFormat),
+		slog.Int("log-keep", s.LogKeep),
+		slog.String("summary-file", s.SummaryFile),
+		slog.String("metrics-file", s.MetricsFile),
+		slog.String("schedule", s.Schedule),
 	}
 }

@@ -16,6 +16,7 @@ Usage:
   upnsync [sync] --config-file-path FILE --directory URL [options]
   upnsync /ConfigFilePath:"FILE" /Directory:URL [/Options...]
   upnsync demo                         run the whole job on built-in sample data
+  upnsync doctor [options of a run]    check the settings of a run, step by step, writing nothing
   upnsync mapping check FILE           validate a mapping file and list its entries
   upnsync mapping add-upn IN [OUT]     add the UPN entry to a mapping file (in place if no OUT)
   upnsync store import --store URL FILE.csv
@@ -39,6 +40,10 @@ Examples:
     upnsync.exe /ConfigFilePath:"C:\Octopus config\ADSIReaderLDAPMappings.xml" ^
                 /Directory:ldaps://dc1.corp.example.com /Login:svc-upnsync@corp.example.com ^
                 /PasswordFile:"C:\Octopus config\upnsync.pw" /Apply /LogFilePath:"C:\Octopus config\logs"
+  Check those settings before the first run:
+    upnsync doctor --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com ...
+  Keep running and sync every night at 01:30 Paris time, logs in a folder (newest 60 kept):
+    upnsync ... --apply --schedule "CRON_TZ=Europe/Paris 30 1 * * *" --log-file-path /var/log/upnsync/ --log-keep 60
 
 Exit codes:
   0  in sync, or applied without conflicts

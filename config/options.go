@@ -94,6 +94,8 @@ const (
 	groupDirectory = "Directory"
 	groupMatch     = "Matching and merging"
 	groupOutput    = "Reports"
+	groupLogs      = "Logs, summary and metrics"
+	groupSchedule  = "Running unattended"
 	groupOther     = "Other"
 )
 
@@ -173,12 +175,35 @@ var options = []*option{
 	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput,
 		help: "write the report to FILE instead of standard output",
 		set:  str(func(s *Settings) *string { return &s.ReportFile })},
-	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupOutput,
-		help: "append the run's log to this file, or to upnsync_YYYYMMDD_HHMMSS.log in this folder",
-		set:  str(func(s *Settings) *string { return &s.LogFile })},
 	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput,
-		help: "print only errors on standard error",
+		help: "print only errors on standard error (no warnings, no progress line)",
 		set:  boolean(func(s *Settings) *bool { return &s.Quiet })},
+
+	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupLogs,
+		help: "append the run's log to this file, or write upnsync_YYYYMMDD_HHMMSS.log in this folder (one file per run; a path ending in / or \\ is created as a folder)",
+		set:  str(func(s *Settings) *string { return &s.LogFile })},
+	{long: "log-format", win: "LogFormat", arg: "FORMAT", group: groupLogs,
+		help: "text (default) or json: JSON lines in the log file, and on standard error the whole log from info up (for containers and log collectors)",
+		set:  str(func(s *Settings) *string { return &s.LogFormat })},
+	{long: "log-keep", win: "LogKeep", kind: kInt, arg: "N", group: groupLogs,
+		help: "with a log folder, keep the newest N upnsync_*.log files and delete older ones (default 0: keep all)",
+		set:  integer(0, func(s *Settings) *int { return &s.LogKeep })},
+	{long: "summary-file", win: "SummaryFile", arg: "FILE", group: groupLogs,
+		help: "write a JSON summary of each run to FILE (started, finished, mode, counts, exit code, complete), replacing it atomically",
+		set:  str(func(s *Settings) *string { return &s.SummaryFile })},
+	{long: "metrics-file", win: "MetricsFile", arg: "FILE", group: groupLogs,
+		help: "write Prometheus metrics of each run to FILE (for node_exporter's textfile collector: name it *.prom), replacing it atomically",
+		set:  str(func(s *Settings) *string { return &s.MetricsFile })},
+
+	{long: "schedule", win: "Schedule", arg: "SPEC", group: groupSchedule,
+		help: "keep running and sync on a cron schedule until stopped (SIGINT, SIGTERM, Ctrl+C): 5 fields (\"30 1 * * *\"), @daily, @hourly, @every 30m; an optional CRON_TZ=Europe/Paris prefix sets the time zone (default: local time)",
+		set:  str(func(s *Settings) *string { return &s.Schedule })},
+	{long: "run-now", win: "RunNow", kind: kBool, group: groupSchedule,
+		help: "with --schedule, also run once at start instead of waiting for the first scheduled time",
+		set:  boolean(func(s *Settings) *bool { return &s.RunNow })},
+	{long: "shutdown-timeout", win: "ShutdownTimeout", kind: kDuration, arg: "DURATION", group: groupSchedule,
+		help: "with --schedule, how long a stop waits for the running sync to finish before cancelling it (default 5m)",
+		set:  duration(func(s *Settings) *time.Duration { return &s.ShutdownTimeout })},
 
 	{long: "settings", win: "Settings", arg: "FILE", group: groupOther, cliOnly: true,
 		help: "read settings from FILE: lines of name = value with the long option names",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/mapping"
@@ -20,20 +19,7 @@ var (
 )
 
 func versionLine() string {
-	c := commit
-	if c == "" {
-		if info, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range info.Settings {
-				if s.Key == "vcs.revision" {
-					c = s.Value
-				}
-			}
-		}
-	}
-	if c == "" {
-		c = "unknown"
-	}
-	return fmt.Sprintf("upnsync %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("upnsync %s (commit %s, %s, %s/%s)", version, commitOf(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // runMapping: `mapping check FILE` and `mapping add-upn IN [OUT]`.

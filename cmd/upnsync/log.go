@@ -2,52 +2,192 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/upnsync/upnsync/config"
 )
 
+// levelNotice is for the few events an administrator watching a terminal
+// wants without the whole log: a scheduled run starting and finishing, the
+// next run's time. It sits between info and warning.
+const levelNotice = slog.LevelInfo + 2
+
+// runLog is where one run (or the scheduler) logs: the console handler on
+// standard error and, with --log-file-path, the log file.
+type runLog struct {
+	console slog.Handler
+	file    slog.Handler // nil without --log-file-path
+	path    string       // the log file, "" without one
+	closeFn func()
+}
+
+func (l *runLog) logger() *slog.Logger {
+	if l.file == nil {
+		return slog.New(l.console)
+	}
+	return slog.New(slog.NewMultiHandler(l.console, l.file))
+}
+
+func (l *runLog) close() {
+	if l.closeFn != nil {
+		l.closeFn()
+	}
+}
+
 // newLogger logs warnings and errors to stderr (nothing below errors with
-// --quiet) and, with --log-file-path, everything from info up to the log
-// file: the settings, each change and conflict and the summary, which is
-// what support asks for when a night's run went wrong.
+// --quiet; the whole log as JSON lines with --log-format json, for
+// containers) and, with --log-file-path, everything from info up to the
+// log file: the settings, each search, change and conflict and the
+// summary, which is what support asks for when a night's run went wrong.
 func newLogger(s *config.Settings, stderr io.Writer) (*slog.Logger, func(), error) {
-	level := slog.LevelWarn
+	l, err := openRunLog(s, stderr, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.logger(), l.close, nil
+}
+
+func openRunLog(s *config.Settings, stderr io.Writer, now time.Time) (*runLog, error) {
+	l := &runLog{console: consoleLogHandler(s, stderr)}
+	if s.LogFile == "" {
+		return l, nil
+	}
+	f, path, folder, err := openLogFile(s.LogFile, now)
+	if err != nil {
+		return nil, err
+	}
+	l.path = path
+	l.file = formatHandler(s.LogFormat, f, slog.LevelInfo)
+	l.closeFn = func() { _ = f.Close() }
+	if folder && s.LogKeep > 0 {
+		for _, w := range pruneLogs(filepath.Dir(path), s.LogKeep) {
+			slog.New(l.file).Warn(w)
+		}
+	}
+	return l, nil
+}
+
+func consoleLogHandler(s *config.Settings, stderr io.Writer) slog.Handler {
+	if s.LogFormat == "json" {
+		level := slog.LevelInfo
+		if s.Quiet {
+			level = slog.LevelError
+		}
+		return formatHandler("json", stderr, level)
+	}
+	level := levelNotice
 	if s.Quiet {
 		level = slog.LevelError
 	}
-	handlers := []slog.Handler{&consoleHandler{w: stderr, min: level}}
-	closeFn := func() {}
-	if s.LogFile != "" {
-		path := logFilePath(s.LogFile, time.Now())
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return nil, nil, fmt.Errorf("cannot open the log file %s: %v; give --log-file-path an existing folder or a file it may write", path, unwrapPathErr(err))
-		}
-		handlers = append(handlers, slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		closeFn = func() { _ = f.Close() }
-	}
-	return slog.New(slog.NewMultiHandler(handlers...)), closeFn, nil
+	return &consoleHandler{w: stderr, min: level}
 }
 
-// logFilePath names the log like ADSIReader's /LogFilePath: a folder gets a
-// file per run; anything else is the file itself.
-func logFilePath(p string, now time.Time) string {
-	fi, err := os.Stat(p)
-	isDir := err == nil && fi.IsDir()
-	if isDir || strings.HasSuffix(p, "/") || strings.HasSuffix(p, `\`) {
-		if !isDir {
-			_ = os.MkdirAll(p, 0o750)
+// formatHandler is slog's text or JSON handler, with levelNotice named
+// NOTICE rather than INFO+2.
+func formatHandler(format string, w io.Writer, level slog.Level) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey && len(groups) == 0 {
+			if l, ok := a.Value.Any().(slog.Level); ok && l == levelNotice {
+				a.Value = slog.StringValue("NOTICE")
+			}
 		}
-		return filepath.Join(p, now.Format("upnsync_20060102_150405")+".log")
+		return a
+	}}
+	if format == "json" {
+		return slog.NewJSONHandler(w, opts)
 	}
-	return p
+	return slog.NewTextHandler(w, opts)
+}
+
+// openLogFile opens the log like ADSIReader's /LogFilePath: a folder (or a
+// path ending in a separator, created if missing) gets a new file per run;
+// anything else is the file itself, appended to.
+func openLogFile(p string, now time.Time) (f *os.File, path string, folder bool, err error) {
+	fi, statErr := os.Stat(p)
+	folder = statErr == nil && fi.IsDir()
+	if !folder && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, `\`)) {
+		if err := os.MkdirAll(p, 0o750); err != nil {
+			return nil, p, true, fmt.Errorf("cannot create the log folder %s: %v; create it or give --log-file-path an existing folder", p, unwrapPathErr(err))
+		}
+		folder = true
+	}
+	if !folder {
+		f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, p, false, fmt.Errorf("cannot open the log file %s: %v; give --log-file-path an existing folder or a file it may write", p, unwrapPathErr(err))
+		}
+		return f, p, false, nil
+	}
+	// Runs that start within the same second (a scheduler catching up,
+	// two tasks) get _2, _3... rather than sharing a file.
+	base := now.Format("upnsync_20060102_150405")
+	for n := 1; ; n++ {
+		name := base + ".log"
+		if n > 1 {
+			name = fmt.Sprintf("%s_%d.log", base, n)
+		}
+		path = filepath.Join(p, name)
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err == nil {
+			return f, path, true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || n >= 1000 {
+			return nil, path, true, fmt.Errorf("cannot create the log file %s: %v; give --log-file-path an existing folder or a file it may write", path, unwrapPathErr(err))
+		}
+	}
+}
+
+// logName matches the files upnsync writes in a log folder; pruning never
+// touches anything else.
+var logName = regexp.MustCompile(`^upnsync_(\d{8}_\d{6})(?:_(\d+))?\.log$`)
+
+// pruneLogs deletes the oldest of upnsync's log files in dir beyond keep
+// and returns warnings for those it could not delete.
+func pruneLogs(dir string, keep int) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return []string{fmt.Sprintf("cannot list the log folder %s to delete old logs: %v", dir, unwrapPathErr(err))}
+	}
+	type logFile struct {
+		name, stamp string
+		n           int
+	}
+	var logs []logFile
+	for _, e := range entries {
+		m := logName.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		logs = append(logs, logFile{e.Name(), m[1], n})
+	}
+	if len(logs) <= keep {
+		return nil
+	}
+	slices.SortFunc(logs, func(a, b logFile) int {
+		if c := strings.Compare(a.stamp, b.stamp); c != 0 {
+			return c
+		}
+		return a.n - b.n
+	})
+	var warnings []string
+	for _, lf := range logs[:len(logs)-keep] {
+		if err := os.Remove(filepath.Join(dir, lf.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			warnings = append(warnings, fmt.Sprintf("cannot delete the old log %s (--log-keep %d): %v", filepath.Join(dir, lf.name), keep, unwrapPathErr(err)))
+		}
+	}
+	return warnings
 }
 
 func unwrapPathErr(err error) error {
@@ -71,7 +211,7 @@ func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool { return 
 func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString("upnsync: ")
-	if r.Level == slog.LevelWarn {
+	if r.Level >= slog.LevelWarn && r.Level < slog.LevelError {
 		b.WriteString("warning: ")
 	}
 	b.WriteString(r.Message)

@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitOK
 	case "demo":
 		return runDemo(ctx, s, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, s, stdout, stderr)
 	case "mapping":
 		return runMapping(s, stdout, stderr)
 	case "store":

@@ -21,26 +21,30 @@ import (
 )
 
 // runSync is one run: read the mapping, open the store and the directory,
-// plan, report and, with --apply, write.
+// plan, report and, with --apply, write. With --schedule it is the
+// scheduler, which does the same run at each scheduled time.
 func runSync(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) int {
-	log, closeLog, err := newLogger(s, stderr)
+	if s.Schedule != "" {
+		return runScheduled(ctx, s, stdout, stderr)
+	}
+	l, err := openRunLog(s, stderr, time.Now())
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	defer closeLog()
-	code := syncOnce(ctx, s, log, stdout, stderr)
-	return code
+	defer l.close()
+	return runOnce(ctx, s, l, stdout, stderr)
 }
 
-func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout, stderr io.Writer) int {
-	started := time.Now()
+func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout, stderr io.Writer, rec *runRecord) int {
+	started := rec.Started
 	for _, w := range s.Warnings {
 		log.Warn(w)
 	}
 	log.Info("upnsync starting", "version", version, "mode", mode(s), slog.GroupAttrs("settings", s.LogAttrs()...))
 
 	failed := func(format string, a ...any) int {
-		log.Error(fmt.Sprintf(format, a...))
+		rec.Err = fmt.Sprintf(format, a...)
+		log.Error(rec.Err)
 		return exitError
 	}
 
@@ -53,6 +57,7 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		return failed("%v", err)
 	}
 	defer store.Close()
+	rec.Store = store.Describe()
 	dir, err := directory.Open(directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
@@ -63,10 +68,12 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		return failed("%v", err)
 	}
 	defer dir.Close()
+	rec.Directory = dir.Describe()
 
-	plan, err := upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
+	plan, err := upnsync.BuildPlan(ctx, store, withProgress(dir, s, stderr), upnsync.Options{
 		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
 	})
+	rec.plan(&plan)
 	meta := report.Meta{Mode: mode(s), Directory: dir.Describe(), Store: store.Describe(), Started: started,
 		ApplyHint: "run the same command with --apply (or /Apply)"}
 	var readErr *upnsync.ReadError
@@ -107,8 +114,9 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		var applied upnsync.Applied
 		if len(plan.Changes) > 0 {
 			run := upnsync.Run{ID: newRunID(started), Started: started, Directory: dir.Describe()}
-			applied, err = store.Apply(ctx, run, plan.Changes)
+			applied, err = applyWithProgress(ctx, store, run, plan.Changes, s, stderr)
 			meta.Applied = &applied
+			rec.Applied = &applied
 			logApplied(log, &applied)
 			if err != nil {
 				meta.Stopped = err.Error()
@@ -118,6 +126,7 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 			}
 		} else {
 			meta.Applied = &upnsync.Applied{}
+			rec.Applied = meta.Applied
 		}
 		if len(plan.Conflicts) > 0 || len(applied.Stale) > 0 {
 			code = exitConflicts
@@ -127,10 +136,6 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	if c := writeReport(s, &plan, meta, stdout, stderr); c != exitOK {
 		return c
 	}
-	st := plan.Stats
-	log.Info("upnsync finished", "exit_code", code, "elapsed", time.Since(started).Round(time.Millisecond).String(),
-		"read", st.Read, "pages", plan.Read.Pages, "changes", st.Changes, "conflicts", st.Conflicts,
-		"unmatched", st.Unmatched, "skipped", st.Skipped)
 	return code
 }
 

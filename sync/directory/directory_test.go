@@ -214,3 +214,49 @@ func TestErrorMessages(t *testing.T) {
 		})
 	}
 }
+
+// The ldapsearch command logged for a read matches the read, quotes what a
+// shell would interpret, and never holds the password.
+func TestLDAPSearchLine(t *testing.T) {
+	d, err := newLDAP(Options{URL: "ldap://dc1.corp.example.com:389", StartTLS: true, Login: "svc-upnsync@corp.example.com",
+		Password: "S3cret'pw", PageSize: 500, Bases: []string{`OU="Toronto Office",DC=corp,DC=example,DC=com`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.opts.CAFile = "/etc/upnsync/ca file.pem" // only named in the command; newLDAP would read it
+	got := d.ldapsearchLine(d.bases[0])
+	want := `LDAPTLS_CACERT='/etc/upnsync/ca file.pem' ldapsearch -H ldap://dc1.corp.example.com:389 -ZZ -x -D svc-upnsync@corp.example.com -W ` +
+		`-b 'OU=Toronto Office,DC=corp,DC=example,DC=com' -s sub -E pr=500/noprompt '(&(objectCategory=person)(objectClass=user))' ` +
+		`objectGUID sAMAccountName userAccountControl userPrincipalName givenName sn mail`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if strings.Contains(got, "S3cret") {
+		t.Fatal("the password is in the command")
+	}
+	anon, _ := newLDAP(Options{URL: "ldaps://dc1", Anonymous: true, PageSize: 0, UserFilter: "(cn=O'Brien)", Bases: []string{"dc=x"}})
+	if got := anon.ldapsearchLine("dc=x"); got != `ldapsearch -H ldaps://dc1 -x -b dc=x -s sub '(cn=O'\''Brien)' objectGUID sAMAccountName userAccountControl userPrincipalName givenName sn mail` {
+		t.Fatalf("anonymous, unpaged: %s", got)
+	}
+}
+
+func TestProbeAddress(t *testing.T) {
+	for url, want := range map[string]string{
+		"ldaps://dc1.corp.example.com":      "dc1.corp.example.com:636",
+		"ldap://dc1.corp.example.com":       "dc1.corp.example.com:389",
+		"ldaps://127.0.0.1:3269":            "127.0.0.1:3269",
+		"ldaps://[::1]":                     "[::1]:636",
+		"ldap://dc1.corp.example.com:3268/": "dc1.corp.example.com:3268",
+	} {
+		p, err := NewProbe(Options{URL: url, Login: "svc", Password: "x", StartTLS: strings.HasPrefix(url, "ldap:")})
+		if err != nil {
+			t.Fatal(url, err)
+		}
+		if got := p.Address(); got != want {
+			t.Errorf("%s: %s, want %s", url, got, want)
+		}
+	}
+	if _, err := NewProbe(Options{URL: "ldif:x.ldif"}); err == nil || !strings.Contains(err.Error(), "not an LDAP URL") {
+		t.Fatalf("ldif: %v", err)
+	}
+}

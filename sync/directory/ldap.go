@@ -275,6 +275,7 @@ func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) err
 	for _, base := range d.bases {
 		res.Bases = append(res.Bases, upnsync.BaseCount{Base: base})
 		bc := &res.Bases[len(res.Bases)-1]
+		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLine(base))
 		var err error
 		if d.pageSize > 0 {
 			err = d.readPaged(ctx, base, fn, &res, bc)

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upnsync/upnsync/config"
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// slowDirectory streams n people, one every step, as a directory whose
+// pages take time would.
+type slowDirectory struct {
+	n    int
+	step time.Duration
+	err  error
+}
+
+func (d *slowDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
+	for i := range d.n {
+		time.Sleep(d.step)
+		if err := fn(upnsync.Person{UPN: "p" + itoa(i) + "@corp.example.com"}); err != nil {
+			return upnsync.ReadResult{}, err
+		}
+	}
+	if d.err != nil {
+		return upnsync.ReadResult{Entries: d.n}, d.err
+	}
+	return upnsync.ReadResult{Complete: true, Entries: d.n, Pages: 2}, nil
+}
+func (d *slowDirectory) Describe() string { return "ldaps://dc1.corp.example.com" }
+func (d *slowDirectory) Close() error     { return nil }
+
+// The decorator passes every person through and draws a line that ends
+// with the read's count, pages and rate.
+func TestProgressDirectoryDrawsAndPassesEverythingThrough(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressDirectory{Directory: &slowDirectory{n: 40, step: 2 * time.Millisecond}, w: &buf, delay: 0, every: 5 * time.Millisecond}
+	var got int
+	res, err := p.Read(context.Background(), func(upnsync.Person) error { got++; return nil })
+	if err != nil || got != 40 || !res.Complete || res.Pages != 2 {
+		t.Fatalf("read %d, %+v, %v", got, res, err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "\rreading ldaps://dc1.corp.example.com: ") || !strings.Contains(out, " entries, ") ||
+		!strings.Contains(out, "read 40 entries in 2 pages in ") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("progress output %q", out)
+	}
+}
+
+// A failed read clears the line instead of claiming a result.
+func TestProgressClearsTheLineOnError(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressDirectory{Directory: &slowDirectory{n: 5, step: 2 * time.Millisecond, err: errors.New("connection lost")}, w: &buf, every: time.Millisecond}
+	if _, err := p.Read(context.Background(), func(upnsync.Person) error { return nil }); err == nil {
+		t.Fatal("the error was lost")
+	}
+	if out := buf.String(); strings.Contains(out, "read 5 entries") || !strings.HasSuffix(out, "\r") {
+		t.Fatalf("progress output %q", out)
+	}
+}
+
+// A quick read prints nothing: the line waits for its delay.
+func TestProgressSilentForQuickReads(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressDirectory{Directory: &slowDirectory{n: 3}, w: &buf, delay: time.Hour, every: time.Millisecond}
+	if _, err := p.Read(context.Background(), func(upnsync.Person) error { return nil }); err != nil || buf.Len() != 0 {
+		t.Fatalf("%v %q", err, buf.String())
+	}
+}
+
+// Off when standard error is not a terminal, with --quiet and with JSON logs.
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	dir := &slowDirectory{}
+	var buf bytes.Buffer
+	if withProgress(dir, &config.Settings{LogFormat: "text"}, &buf) != upnsync.Directory(dir) {
+		t.Error("progress drawn into a buffer")
+	}
+	if progressOn(&config.Settings{Quiet: true}, &buf) || progressOn(&config.Settings{LogFormat: "json"}, &buf) {
+		t.Error("progress with --quiet or JSON logs")
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/upnsync/upnsync/config"
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// runRecord is what one run did, as the final log line, --summary-file and
+// --metrics-file tell it. syncOnce fills it as it goes, so that a run that
+// stops half way still says how far it got.
+type runRecord struct {
+	Started   time.Time
+	Finished  time.Time
+	Mode      string
+	Directory string
+	Store     string
+	LogFile   string
+	ExitCode  int
+	// Planned is set once the directory was read (even partly).
+	Planned bool
+	Stats   upnsync.Stats
+	Read    upnsync.ReadResult
+	// Applied is set after an apply was attempted.
+	Applied *upnsync.Applied
+	// Err is the error that ended the run with exit code 1.
+	Err string
+	// PeakMemory is the process's peak resident memory in bytes.
+	PeakMemory uint64
+}
+
+func (r *runRecord) plan(p *upnsync.Plan) {
+	r.Planned = true
+	r.Stats = p.Stats
+	r.Read = p.Read
+}
+
+// Run results by exit code, as the summary's "result" and the metrics'
+// result label say them.
+func resultOf(code int) string {
+	switch code {
+	case exitOK:
+		return "ok"
+	case exitPending:
+		return "changes-pending"
+	case exitGuard:
+		return "stopped-by-guard"
+	case exitConflicts:
+		return "conflicts"
+	}
+	return "error"
+}
+
+// resultNames lists every result, for the metrics' state set.
+var resultNames = []string{"ok", "changes-pending", "conflicts", "stopped-by-guard", "error"}
+
+// succeeded says whether a run did its job: it read the whole directory
+// and planned (and, with --apply, wrote) what it could. Pending changes and
+// conflicts are answers, not failures; an error or a guard stop is not.
+func succeeded(code int) bool {
+	return code == exitOK || code == exitPending || code == exitConflicts
+}
+
+// runOnce is one run with its bookkeeping: the sync itself, then the final
+// summary line, --summary-file and --metrics-file. Failing to write those
+// is logged as an error but does not change the exit code, which tells
+// what happened to the users.
+func runOnce(ctx context.Context, s *config.Settings, l *runLog, stdout, stderr io.Writer) int {
+	log := l.logger()
+	rec := &runRecord{Started: time.Now(), Mode: mode(s), LogFile: l.path}
+	code := syncOnceRecorded(ctx, s, log, stdout, stderr, rec)
+	if code == exitError && rec.Err == "" {
+		// The report could not be written; its error went to standard error.
+		rec.Err = "the report could not be written (the reason is on standard error)"
+		log.Error(rec.Err, "report_file", s.ReportFile)
+	}
+	rec.ExitCode = code
+	rec.Finished = time.Now()
+	rec.PeakMemory = peakMemory()
+	logSummary(log, rec)
+	if s.SummaryFile != "" {
+		if err := writeSummary(s.SummaryFile, rec); err != nil {
+			log.Error(fmt.Sprintf("cannot write the run summary to %s: %v; check that its folder exists and this account may write there", s.SummaryFile, err))
+		}
+	}
+	if s.MetricsFile != "" {
+		if err := writeMetrics(s.MetricsFile, rec); err != nil {
+			log.Error(fmt.Sprintf("cannot write the metrics to %s: %v; check that its folder exists and this account may write there", s.MetricsFile, err))
+		}
+	}
+	return code
+}
+
+// syncOnceRecorded is syncOnce with a recover, so that a bug in one run
+// ends that run with exit code 1 and a summary instead of the process (a
+// scheduler goes on with the next run).
+func syncOnceRecorded(ctx context.Context, s *config.Settings, log *slog.Logger, stdout, stderr io.Writer, rec *runRecord) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			rec.Err = fmt.Sprintf("internal error: %v; this is a bug in upnsync %s, please report it with this log", p, version)
+			log.Error(rec.Err)
+			code = exitError
+		}
+	}()
+	return syncOnce(ctx, s, log, stdout, stderr, rec)
+}
+
+// logSummary is the run's last log line: what support reads first.
+func logSummary(log *slog.Logger, rec *runRecord) {
+	attrs := []any{"exit_code", rec.ExitCode, "result", resultOf(rec.ExitCode), "mode", rec.Mode,
+		"elapsed", rec.Finished.Sub(rec.Started).Round(time.Millisecond).String(),
+		"read", rec.Read.Entries, "pages", rec.Read.Pages, "complete", rec.Read.Complete}
+	if rec.Planned {
+		st := rec.Stats
+		attrs = append(attrs, "changes", st.Changes, "conflicts", st.Conflicts, "unmatched", st.Unmatched, "skipped", st.Skipped)
+	}
+	if rec.Applied != nil {
+		attrs = append(attrs, "written", len(rec.Applied.Written), "stale", len(rec.Applied.Stale))
+	}
+	attrs = append(attrs, "peak_memory", humanBytes(rec.PeakMemory))
+	log.Info("upnsync finished", attrs...)
+}
+
+// summaryJSON is --summary-file (version 1; programs depend on these names,
+// which follow the JSON report's: add fields, never rename).
+type summaryJSON struct {
+	Version          int            `json:"version"`
+	UpnsyncVersion   string         `json:"upnsync_version"`
+	Mode             string         `json:"mode"`
+	Started          string         `json:"started"`
+	Finished         string         `json:"finished"`
+	ElapsedSeconds   float64        `json:"elapsed_seconds"`
+	ExitCode         int            `json:"exit_code"`
+	Result           string         `json:"result"`
+	Success          bool           `json:"success"`
+	Complete         bool           `json:"complete"`
+	IncompleteReason string         `json:"incomplete_reason,omitempty"`
+	Error            string         `json:"error,omitempty"`
+	Directory        string         `json:"directory,omitempty"`
+	Store            string         `json:"store,omitempty"`
+	Summary          summaryCounts  `json:"summary"`
+	Read             summaryRead    `json:"read"`
+	Applied          *summaryApply  `json:"applied,omitempty"`
+	PeakMemoryBytes  uint64         `json:"peak_memory_bytes"`
+	LogFile          string         `json:"log_file,omitempty"`
+	Bases            []summaryBases `json:"bases,omitempty"`
+}
+
+type summaryCounts struct {
+	Read      int `json:"read"`
+	Matched   int `json:"matched"`
+	Unchanged int `json:"unchanged"`
+	Changes   int `json:"changes"`
+	Conflicts int `json:"conflicts"`
+	Unmatched int `json:"unmatched"`
+	Skipped   int `json:"skipped"`
+}
+
+type summaryRead struct {
+	Pages      int `json:"pages"`
+	Entries    int `json:"entries"`
+	Referrals  int `json:"referrals"`
+	StoreUsers int `json:"store_users"`
+}
+
+type summaryApply struct {
+	RunID   string `json:"run_id,omitempty"`
+	Written int    `json:"written"`
+	Stale   int    `json:"stale"`
+}
+
+type summaryBases struct {
+	Base    string `json:"base"`
+	Entries int    `json:"entries"`
+	Pages   int    `json:"pages"`
+}
+
+func summaryOf(rec *runRecord) summaryJSON {
+	st := rec.Stats
+	out := summaryJSON{
+		Version: 1, UpnsyncVersion: version, Mode: rec.Mode,
+		Started: rec.Started.Format(time.RFC3339), Finished: rec.Finished.Format(time.RFC3339),
+		ElapsedSeconds: roundSeconds(rec.Finished.Sub(rec.Started)),
+		ExitCode:       rec.ExitCode, Result: resultOf(rec.ExitCode), Success: succeeded(rec.ExitCode),
+		Complete: rec.Read.Complete, Error: rec.Err, Directory: rec.Directory, Store: rec.Store,
+		Summary: summaryCounts{Read: st.Read, Matched: st.Matched, Unchanged: st.Unchanged, Changes: st.Changes,
+			Conflicts: st.Conflicts, Unmatched: st.Unmatched, Skipped: st.Skipped},
+		Read:            summaryRead{Pages: rec.Read.Pages, Entries: rec.Read.Entries, Referrals: rec.Read.Referrals, StoreUsers: st.StoreUsers},
+		PeakMemoryBytes: rec.PeakMemory,
+		LogFile:         rec.LogFile,
+	}
+	if !rec.Read.Complete {
+		out.IncompleteReason = rec.Read.Why
+		if out.IncompleteReason == "" && rec.Err != "" {
+			out.IncompleteReason = "the run stopped before the directory was read: " + rec.Err
+		}
+	}
+	if rec.Applied != nil {
+		out.Applied = &summaryApply{RunID: rec.Applied.RunID, Written: len(rec.Applied.Written), Stale: len(rec.Applied.Stale)}
+	}
+	for _, b := range rec.Read.Bases {
+		out.Bases = append(out.Bases, summaryBases{Base: b.Base, Entries: b.Entries, Pages: b.Pages})
+	}
+	return out
+}
+
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+func writeSummary(path string, rec *runRecord) error {
+	data, err := json.MarshalIndent(summaryOf(rec), "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
+}
+
+// commitOf is the commit the binary was built from: set by the release
+// build, else Go's VCS stamp.
+func commitOf() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
