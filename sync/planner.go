@@ -93,11 +93,11 @@ func NewPlanner(opts Options) *Planner {
 		opts.MaxLength = DefaultMaxLength
 	}
 	return &Planner{
-		opts:   opts,
-		ix:     newUserIndex(),
-		seed:   maphash.MakeSeed(),
-		seen:   map[uint64]ref{},
-		dups:   map[uint64]int32{},
+		opts:     opts,
+		ix:       newUserIndex(),
+		seed:     maphash.MakeSeed(),
+		seen:     map[uint64]ref{},
+		dups:     map[uint64]int32{},
 		claims:   map[int32]ref{},
 		owners:   map[string]*owner{},
 		removals: map[int32]int{},
