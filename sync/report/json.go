@@ -97,6 +97,8 @@ type jsonStale struct {
 	Expected string `json:"expected"`
 	Found    string `json:"found"`
 	Missing  bool   `json:"missing,omitempty"`
+	// AlreadyApplied: the user already holds the planned value.
+	AlreadyApplied bool `json:"already_applied,omitempty"`
 }
 
 func stamp(t time.Time) string {
@@ -154,7 +156,8 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 	if a := meta.Applied; a != nil {
 		r.Applied = &jsonApplied{RunID: a.RunID, Written: len(a.Written), Stale: []jsonStale{}}
 		for _, s := range a.Stale {
-			r.Applied.Stale = append(r.Applied.Stale, jsonStale(s))
+			r.Applied.Stale = append(r.Applied.Stale, jsonStale{UserID: s.UserID, Expected: s.Expected, Found: s.Found,
+				Missing: s.Missing, AlreadyApplied: s.AlreadyApplied()})
 		}
 	}
 	enc := json.NewEncoder(w)
