@@ -92,6 +92,13 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.Bool("implicit-upn", s.ImplicitUPN),
 		slog.Bool("skip-disabled", s.SkipDisabled),
 		slog.Int("max-length", s.MaxLength),
+		slog.Bool("remove-departed", s.RemoveDeparted),
+		slog.Int("max-changes", s.MaxChanges),
+		slog.Float64("max-change-percent", s.MaxChangePercent),
+		slog.Int("max-removals", s.MaxRemovals),
+		slog.Float64("max-removal-percent", s.MaxRemovalPercent),
+		slog.Bool("force", s.Force),
+		slog.String("state", s.State),
 		slog.Duration("timeout", s.Timeout),
 	}
 }
