@@ -32,6 +32,7 @@ type jsonReport struct {
 	Guards     []jsonGuard     `json:"guards,omitempty"`
 	Forced     bool            `json:"forced,omitempty"`
 	Notes      []string        `json:"notes,omitempty"`
+	Source     string          `json:"source,omitempty"`
 }
 
 type jsonDeparture struct {
@@ -170,6 +171,7 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		Departures: make([]jsonDeparture, 0, len(plan.Departures)),
 		Forced:     meta.Forced,
 		Notes:      meta.Notes,
+		Source:     meta.Source,
 	}
 	for _, g := range meta.Guards {
 		r.Guards = append(r.Guards, jsonGuard(g))

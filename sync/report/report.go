@@ -38,6 +38,9 @@ type Meta struct {
 	Notes []string
 	// ApplyHint is the command that applies this plan (dry runs only).
 	ApplyHint string
+	// Source replaces the directory line when the changes did not come
+	// from a read (an undo, a saved plan).
+	Source string
 }
 
 // Formats lists the report formats.

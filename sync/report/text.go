@@ -25,7 +25,11 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		title += ", " + meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	fmt.Fprintln(w, title)
-	fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+	if meta.Source != "" {
+		fmt.Fprintf(w, "Source:    %s\n", meta.Source)
+	} else {
+		fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+	}
 	for _, b := range plan.Read.Bases {
 		fmt.Fprintf(w, "           %s: %s, %s\n", b.Base, plural(b.Entries, "entry"), plural(b.Pages, "page"))
 	}
