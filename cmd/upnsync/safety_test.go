@@ -267,7 +267,7 @@ func TestThresholdGuardsAndForceOnce(t *testing.T) {
 	d.applyOnce(t)
 	d.dropPerson(t, "CN=Maria Garcia,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com")
 	code, _, errOut = cli(t, nil, d.gnu("--apply", "--remove-departed", "--max-removals", "0")...)
-	if code != exitGuard || !strings.Contains(errOut, "1 entry of departed people to remove exceed the removal limit of 0 (--max-removals 0)") {
+	if code != exitGuard || !strings.Contains(errOut, "1 entry of departed people to remove exceeds the removal limit of 0 (--max-removals 0)") {
 		t.Fatalf("removal guard: exit %d %s", code, errOut)
 	}
 	if field(t, d.db, "1003") != "mgarcia;maria.garcia@corp.example.com" {
