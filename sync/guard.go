@@ -68,8 +68,8 @@ func (l Limits) Check(plan *Plan) []GuardStop {
 	if l.MaxChangePercent >= 0 {
 		if max := share(l.MaxChangePercent, users); changes > max {
 			stops = append(stops, stop(GuardMaxChangePercent, "MaxChangePercent", changes, max,
-				fmt.Sprintf("%s to write (%s of the %d Octopus users) %s the limit of %s%% (%d users)",
-					count(changes, "user"), percent(changes, users), users, exceed(changes), fmtPercent(l.MaxChangePercent), max),
+				fmt.Sprintf("%s to write (%s of the %d Octopus users) %s the limit of %s%% (%s)",
+					count(changes, "user"), percent(changes, users), users, exceed(changes), fmtPercent(l.MaxChangePercent), count(max, "user")),
 				fmtPercent(l.MaxChangePercent), "P"))
 		}
 	}

@@ -117,7 +117,7 @@ func runApply(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 	if j, ok := store.(upnsync.Journal); ok {
 		_ = j.Runs(ctx, func(r upnsync.RunInfo) error {
 			if r.PlanSHA256 == digest {
-				meta.Notes = append(meta.Notes, fmt.Sprintf("this plan was already applied by run %s (%s); users it wrote are skipped",
+				meta.Notes = append(meta.Notes, fmt.Sprintf("this plan was already applied by run %s (%s); it is applied again only to users that still hold the values it saw",
 					r.ID, r.Started.UTC().Format("2006-01-02 15:04:05 UTC")))
 			}
 			return nil

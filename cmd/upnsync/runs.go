@@ -188,12 +188,13 @@ func runUndo(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 	if info.Kind == upnsync.RunUndo {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("run %s is itself an undo (of run %s): undoing it writes that run's values again", info.ID, info.Undoes))
 	}
-	if err := names(ctx, store, inverse); err != nil {
+	users, err := names(ctx, store, inverse)
+	if err != nil {
 		log.Error(err.Error())
 		return exitError
 	}
 
-	plan := upnsync.Plan{Read: upnsync.ReadResult{Complete: true}}
+	plan := upnsync.Plan{Read: upnsync.ReadResult{Complete: true}, Stats: upnsync.Stats{StoreUsers: users}}
 	code := exitOK
 	if !s.Apply {
 		pending, skipped, err := undoPreview(ctx, store, inverse)
@@ -248,19 +249,22 @@ func orKind(k string) string {
 	return k
 }
 
-// names fills in the users' names for the report, reading the store once;
-// only the users of the run are kept.
-func names(ctx context.Context, store upnsync.Store, changes []upnsync.Change) error {
+// names fills in the users' names for the report, reading the store once
+// (only the users of the run are kept), and counts the users.
+func names(ctx context.Context, store upnsync.Store, changes []upnsync.Change) (int, error) {
 	idx := make(map[string]int, len(changes))
 	for i, c := range changes {
 		idx[c.UserID] = i
 	}
-	return store.Users(ctx, func(u upnsync.User) error {
+	n := 0
+	err := store.Users(ctx, func(u upnsync.User) error {
+		n++
 		if i, ok := idx[u.ID]; ok {
 			changes[i].UserName = u.Name()
 		}
 		return nil
 	})
+	return n, err
 }
 
 // undoPreview tells, without writing, which users an undo would restore

@@ -169,6 +169,9 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 	case meta.Applied != nil:
 		a := meta.Applied
 		s := fmt.Sprintf("Applied: %s written (run %s).", plural(len(a.Written), "user"), a.RunID)
+		if a.RunID == "" {
+			s = "Applied: nothing to write."
+		}
 		if len(a.Stale) > 0 {
 			s += fmt.Sprintf(" %s changed since the plan and were left as they are:", plural(len(a.Stale), "user"))
 			for _, st := range a.Stale {
