@@ -24,6 +24,11 @@ const (
 	// wait as long (systemd's TimeoutStopSec, Kubernetes'
 	// terminationGracePeriodSeconds) or it kills the process first.
 	DefaultShutdownTimeout = 5 * time.Minute
+	// DefaultMaxPlanAge bounds how old a saved plan may be when applied.
+	DefaultMaxPlanAge = 7 * 24 * time.Hour
+	// Removal guard defaults (see upnsync.DefaultLimits).
+	DefaultMaxRemovals       = 500
+	DefaultMaxRemovalPercent = 10.0
 )
 
 // Settings are everything a run needs to know.
@@ -52,6 +57,18 @@ type Settings struct {
 	SkipDisabled bool
 	MaxLength    int
 
+	// Safety. Thresholds are -1 when off.
+	RemoveDeparted    bool
+	MaxChanges        int
+	MaxChangePercent  float64
+	MaxRemovals       int
+	MaxRemovalPercent float64
+	Force             bool
+	Out               string
+	MaxPlanAge        time.Duration
+	State             string
+	WaitLock          time.Duration
+
 	Report     string
 	ReportFile string
 	LogFile    string
@@ -75,6 +92,7 @@ type Settings struct {
 
 	passwordFrom string
 	explicit     map[string]bool // options given on the command line or in the environment
+	cli          map[string]bool // options given on the command line
 
 	// source is what Parse read, for Reload. A pointer, so that printing
 	// Settings shows an address, never the arguments (which may hold a
@@ -87,6 +105,10 @@ type parseSource struct {
 	getenv func(string) string
 }
 
+// OnCommandLine reports whether the option (long name) was given on the
+// command line itself.
+func (s *Settings) OnCommandLine(long string) bool { return s.cli[long] }
+
 // UsageError is a mistake in the command line or settings: exit code 1 and
 // a pointer to --help.
 type UsageError struct{ Msg string }
@@ -96,12 +118,12 @@ func (e *UsageError) Error() string { return e.Msg }
 func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf(format, a...)} }
 
 // Commands lists the subcommands.
-var Commands = []string{"sync", "demo", "doctor", "mapping", "store", "version", "help"}
+var Commands = []string{"sync", "plan", "apply", "runs", "undo", "demo", "doctor", "mapping", "store", "version", "help"}
 
 // Parse reads args (without the program name) and the environment
 // (getenv may be os.Getenv). It does not touch the network or the store.
 func Parse(args []string, getenv func(string) string) (*Settings, error) {
-	s := &Settings{explicit: map[string]bool{}, source: &parseSource{args: slices.Clone(args), getenv: getenv}}
+	s := &Settings{explicit: map[string]bool{}, cli: map[string]bool{}, source: &parseSource{args: slices.Clone(args), getenv: getenv}}
 	if err := parseArgs(s, args); err != nil {
 		return nil, err
 	}
@@ -225,6 +247,7 @@ func (s *Settings) set(o *option, value, spelled string) error {
 		return usagef("%s: %v", spelled, err)
 	}
 	s.explicit[o.long] = true
+	s.cli[o.long] = true
 	if o.secret {
 		s.Warnings = append(s.Warnings, fmt.Sprintf(
 			"%s puts the password on the command line, where other users of this machine can read it; use --password-file FILE or the UPNSYNC_PASSWORD environment variable", spelled))
@@ -262,6 +285,21 @@ func (s *Settings) defaults() {
 	if s.MaxLength == 0 {
 		s.MaxLength = 250
 	}
+	if !s.explicit["max-changes"] {
+		s.MaxChanges = -1
+	}
+	if !s.explicit["max-change-percent"] {
+		s.MaxChangePercent = -1
+	}
+	if !s.explicit["max-removals"] {
+		s.MaxRemovals = DefaultMaxRemovals
+	}
+	if !s.explicit["max-removal-percent"] {
+		s.MaxRemovalPercent = DefaultMaxRemovalPercent
+	}
+	if s.MaxPlanAge == 0 {
+		s.MaxPlanAge = DefaultMaxPlanAge
+	}
 	if s.Report == "" {
 		s.Report = "text"
 	}
@@ -295,7 +333,8 @@ func (s *Settings) validate() error {
 	if s.MetricsFile != "" && !strings.HasSuffix(strings.ToLower(s.MetricsFile), ".prom") {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("--metrics-file %s does not end in .prom: node_exporter's textfile collector reads only *.prom files", s.MetricsFile))
 	}
-	if s.Command == "sync" {
+	switch s.Command {
+	case "sync", "plan":
 		if len(s.Args) > 0 {
 			return usagef("unexpected argument %q; commands are %s; see upnsync --help", s.Args[0], strings.Join(Commands, ", "))
 		}
@@ -304,6 +343,31 @@ func (s *Settings) validate() error {
 		}
 		if s.Directory == "" {
 			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com or ldif:export.ldf")
+		}
+		if s.Command == "plan" {
+			if s.Out == "" {
+				return usagef("upnsync plan needs --out FILE (or /Out:FILE), the file to save the plan in")
+			}
+			if s.cli["apply"] {
+				return usagef("upnsync plan never writes to the store: leave out --apply, and apply the saved plan with upnsync apply FILE")
+			}
+		}
+	case "apply":
+		if len(s.Args) != 1 {
+			return usagef("usage: upnsync apply PLAN-FILE (a plan saved by upnsync plan --out PLAN-FILE)")
+		}
+		for _, o := range []string{"store", "state", "directory", "config-file-path", "domain", "remove-departed", "force"} {
+			if s.cli[o] {
+				return usagef("upnsync apply applies the saved plan exactly as it was made, to the store it names: --%s cannot change it; make a new plan instead", o)
+			}
+		}
+	case "runs":
+		if len(s.Args) > 0 {
+			return usagef("usage: upnsync runs [--store URL] [--report json]")
+		}
+	case "undo":
+		if len(s.Args) != 1 {
+			return usagef("usage: upnsync undo RUN_ID [--store URL] [--apply]; upnsync runs lists the run ids")
 		}
 	}
 	if s.Anonymous && (s.Login != "" || !s.Password.IsZero()) {

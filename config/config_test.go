@@ -45,7 +45,7 @@ func TestGNUAndWindowsSpellingsAgree(t *testing.T) {
 		"/MaxLength:50", "/Timeout:30s", "/ReportFilePath:r.json", "/Login:svc@corp",
 		"/StartTLS", "/CAFile:ca.pem", "/UserFilter:(objectClass=inetOrgPerson)",
 	}, noenv)
-	gnu.explicit, win.explicit = nil, nil
+	gnu.explicit, win.explicit, gnu.cli, win.cli = nil, nil, nil, nil
 	gnu.source, win.source = nil, nil
 	if !reflect.DeepEqual(gnu, win) {
 		t.Fatalf("GNU and Windows spellings differ:\n%+v\n%+v", gnu, win)
@@ -285,5 +285,79 @@ func TestReadmeListsEveryOption(t *testing.T) {
 		if !strings.Contains(string(data), "`--"+o.long) || !strings.Contains(string(data), "`/"+o.win) {
 			t.Errorf("README.md lacks --%s or /%s", o.long, o.win)
 		}
+	}
+}
+
+func TestSafetyOptions(t *testing.T) {
+	base := []string{"--config-file-path", "m.xml", "--directory", "ldif:x"}
+	s := mustParse(t, base, noenv)
+	if s.MaxChanges != -1 || s.MaxChangePercent != -1 || s.MaxRemovals != 500 || s.MaxRemovalPercent != 10 ||
+		s.Force || s.RemoveDeparted || s.MaxPlanAge != 7*24*time.Hour || s.WaitLock != 0 {
+		t.Fatalf("safety defaults: %+v", s)
+	}
+	gnu := mustParse(t, append(base, "--remove-departed", "--max-changes", "20", "--max-change-percent", "2.5%",
+		"--max-removals", "off", "--max-removal-percent", "5", "--force", "--wait-lock", "10m", "--state", "s.db"), noenv)
+	win := mustParse(t, append(base, "/RemoveDeparted", "/MaxChanges:20", "/MaxChangePercent:2.5",
+		"/maxremovals:none", "/MaxRemovalPercent:5%", "/Force", "/WaitLock:10m", "/State:s.db"), noenv)
+	if gnu.MaxChanges != 20 || gnu.MaxChangePercent != 2.5 || gnu.MaxRemovals != -1 || gnu.MaxRemovalPercent != 5 ||
+		!gnu.Force || !gnu.RemoveDeparted || gnu.WaitLock != 10*time.Minute || gnu.State != "s.db" {
+		t.Fatalf("gnu: %+v", gnu)
+	}
+	gnu.explicit, win.explicit, gnu.cli, win.cli, gnu.source, win.source = nil, nil, nil, nil, nil, nil
+	if !reflect.DeepEqual(gnu, win) {
+		t.Fatalf("spellings differ:\n%+v\n%+v", gnu, win)
+	}
+	// --force lets one run through: it cannot come from the environment
+	// or a settings file, where it would let every run through.
+	if s := mustParse(t, base, envOf(map[string]string{"UPNSYNC_FORCE": "true"})); s.Force {
+		t.Fatal("UPNSYNC_FORCE was honoured")
+	}
+	file := filepath.Join(t.TempDir(), "upnsync.conf")
+	os.WriteFile(file, []byte("force = true\n"), 0o600)
+	if _, err := Parse(append(base, "--settings", file), noenv); err == nil || !strings.Contains(err.Error(), "force can only be given on the command line") {
+		t.Fatalf("force in a settings file: %v", err)
+	}
+	for args, want := range map[string]string{
+		"--max-change-percent 101": `"101" is not a percentage from 0 to 100`,
+		"--max-changes -3":         "below the minimum 0",
+		"--wait-lock soon":         "not a positive duration",
+	} {
+		if _, err := Parse(append(base, strings.Fields(args)...), noenv); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
+	}
+}
+
+func TestSafetyCommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"plan", "--config-file-path", "m", "--directory", "ldif:x"}, "upnsync plan needs --out FILE"},
+		{[]string{"plan", "--config-file-path", "m", "--directory", "ldif:x", "--out", "p.json", "--apply"}, "never writes to the store"},
+		{[]string{"plan", "--config-file-path", "m", "--directory", "ldif:x", "--out", "p.json"}, ""},
+		{[]string{"apply"}, "usage: upnsync apply PLAN-FILE"},
+		{[]string{"apply", "p.json", "--store", "sqlite:x.db"}, "--store cannot change it"},
+		{[]string{"apply", "p.json", "--report", "json", "--wait-lock", "1m"}, ""},
+		{[]string{"runs", "x"}, "usage: upnsync runs"},
+		{[]string{"runs", "--store", "sqlite:x.db", "--report", "json"}, ""},
+		{[]string{"undo"}, "usage: upnsync undo RUN_ID"},
+		{[]string{"undo", "20260101T000000Z-abcdef", "--apply"}, ""},
+	}
+	for _, tt := range tests {
+		s, err := Parse(tt.args, noenv)
+		if tt.err == "" {
+			if err != nil || s.Command != tt.args[0] {
+				t.Errorf("%q: %v", tt.args, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.err)
+		}
+	}
+	// A settings file that names the store does not stop apply.
+	if _, err := Parse([]string{"apply", "p.json"}, envOf(map[string]string{"UPNSYNC_STORE": "sqlite:x.db"})); err != nil {
+		t.Errorf("apply with UPNSYNC_STORE set: %v", err)
 	}
 }

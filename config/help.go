@@ -15,6 +15,10 @@ unless --apply (/Apply) is given.
 Usage:
   upnsync [sync] --config-file-path FILE --directory URL [options]
   upnsync /ConfigFilePath:"FILE" /Directory:URL [/Options...]
+  upnsync plan --out PLAN.json [sync options]   save the plan (nothing is written to the store)
+  upnsync apply PLAN.json              apply a saved plan to the store it names, exactly as saved
+  upnsync runs [--store URL]           list the runs that wrote, newest first (--report json)
+  upnsync undo RUN_ID [--apply]        restore what a run changed, where nobody changed it since
   upnsync demo                         run the whole job on built-in sample data
   upnsync doctor [options of a run]    check the settings of a run, step by step, writing nothing
   upnsync mapping check FILE           validate a mapping file and list its entries
@@ -49,8 +53,18 @@ Exit codes:
   0  in sync, or applied without conflicts
   1  error: bad option or settings, bad mapping file, directory or store unreachable (nothing written)
   2  dry run with changes pending
-  3  stopped by a safety guard (the directory read was not proven complete); nothing written
+  3  stopped by a safety guard (the directory read was not proven complete, or a threshold:
+     --max-changes, --max-change-percent, --max-removals, --max-removal-percent); nothing written
   4  finished, but with conflicts (and no changes pending) or users changed since the plan
+When several apply, the first of 1, 3, 2, 4 wins. Another run holding the store's lock is exit 1.
+
+Safety:
+  Only entries upnsync added itself (recorded with the objectGUID of the person) are ever replaced
+  (a rename) or removed (--remove-departed). Nothing is written after a read that was not proven
+  complete. The removal guard is on by default: more than 500 removals, or more than 10% of the
+  Octopus users, stops the run before it writes; --force lets one run through and is logged.
+  Writing runs (--apply, apply, undo --apply, store import) take a lock beside the store, so a
+  scheduled run and a manual one never write at the same time.
 `
 
 // Usage writes the help.

@@ -79,6 +79,43 @@ func duration(f func(s *Settings) *time.Duration) func(*Settings, string) error 
 	}
 }
 
+// limit parses a guard threshold: a whole number from min up, or off
+// (none) to switch the guard off (-1).
+func limit(min int, f func(s *Settings) *int) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		if isOff(v) {
+			*f(s) = -1
+			return nil
+		}
+		return integer(min, f)(s, v)
+	}
+}
+
+// percent parses a share of the Octopus users: 0 to 100, an optional %
+// sign, decimals allowed; or off.
+func percent(f func(s *Settings) *float64) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		if isOff(v) {
+			*f(s) = -1
+			return nil
+		}
+		p, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"), 64)
+		if err != nil || p < 0 || p > 100 || p != p {
+			return fmt.Errorf("%q is not a percentage from 0 to 100 (or off)", v)
+		}
+		*f(s) = p
+		return nil
+	}
+}
+
+func isOff(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off", "none":
+		return true
+	}
+	return false
+}
+
 func parseBool(v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "", "1", "true", "yes", "on":
@@ -93,6 +130,7 @@ const (
 	groupRun       = "What to sync"
 	groupDirectory = "Directory"
 	groupMatch     = "Matching and merging"
+	groupSafety    = "Safety: guards, saved plans, runs and the lock"
 	groupOutput    = "Reports"
 	groupLogs      = "Logs, summary and metrics"
 	groupSchedule  = "Running unattended"
@@ -168,6 +206,37 @@ var options = []*option{
 	{long: "max-length", win: "MaxLength", kind: kInt, arg: "N", group: groupMatch,
 		help: "size of Octopus's Windows username field in characters (default 250; 50 in old versions)",
 		set:  integer(1, func(s *Settings) *int { return &s.MaxLength })},
+
+	{long: "remove-departed", win: "RemoveDeparted", kind: kBool, group: groupSafety,
+		help: "remove the UPNs upnsync added for people who are gone from the directory (deleted, disabled, moved out of the searched bases, filtered out), after classifying why; only after a complete read, never an entry upnsync did not add",
+		set:  boolean(func(s *Settings) *bool { return &s.RemoveDeparted })},
+	{long: "max-changes", win: "MaxChanges", kind: kInt, arg: "N", group: groupSafety,
+		help: "stop before writing anything when more than N users would change (default off)",
+		set:  limit(0, func(s *Settings) *int { return &s.MaxChanges })},
+	{long: "max-change-percent", win: "MaxChangePercent", kind: kInt, arg: "P", group: groupSafety,
+		help: "stop before writing anything when more than P percent of the Octopus users would change (default off)",
+		set:  percent(func(s *Settings) *float64 { return &s.MaxChangePercent })},
+	{long: "max-removals", win: "MaxRemovals", kind: kInt, arg: "N", group: groupSafety,
+		help: "stop before writing anything when more than N entries of departed people would be removed (default 500, like Entra Connect's accidental-delete threshold; off to switch off)",
+		set:  limit(0, func(s *Settings) *int { return &s.MaxRemovals })},
+	{long: "max-removal-percent", win: "MaxRemovalPercent", kind: kInt, arg: "P", group: groupSafety,
+		help: "stop before writing anything when the removals exceed P percent of the Octopus users (default 10; off to switch off)",
+		set:  percent(func(s *Settings) *float64 { return &s.MaxRemovalPercent })},
+	{long: "force", win: "Force", kind: kBool, group: groupSafety, cliOnly: true,
+		help: "let this one run through the threshold guards (logged and recorded with the run); never an incomplete read; command line only",
+		set:  boolean(func(s *Settings) *bool { return &s.Force })},
+	{long: "out", win: "Out", arg: "FILE", group: groupSafety,
+		help: "upnsync plan: the file to save the plan in",
+		set:  str(func(s *Settings) *string { return &s.Out })},
+	{long: "max-plan-age", win: "MaxPlanAge", kind: kDuration, arg: "DURATION", group: groupSafety,
+		help: "upnsync apply: refuse a saved plan older than this (default 168h, a week)",
+		set:  duration(func(s *Settings) *time.Duration { return &s.MaxPlanAge })},
+	{long: "state", win: "State", arg: "FILE", group: groupSafety,
+		help: "state database (SQLite) recording what upnsync added and its runs, for stores without tables of their own; default beside the store (the sqlite: store keeps its own)",
+		set:  str(func(s *Settings) *string { return &s.State })},
+	{long: "wait-lock", win: "WaitLock", kind: kDuration, arg: "DURATION", group: groupSafety,
+		help: "when another run holds the store's lock, wait up to DURATION for it instead of exiting 1",
+		set:  duration(func(s *Settings) *time.Duration { return &s.WaitLock })},
 
 	{long: "report", win: "Report", arg: "FORMAT", group: groupOutput,
 		help: "text (default), json or csv",

@@ -81,11 +81,16 @@ func ValidateUPN(upn string) string {
 
 // Merge is the outcome of merging one UPN into one user's list.
 type Merge struct {
-	// Unchanged is true when the UPN is already in the list.
+	// Unchanged is true when the UPN is already in the list and nothing
+	// upnsync added for an older UPN of the person is left to clean up.
 	Unchanged bool
 	After     string
 	Added     []string
 	Replaced  []Replacement
+	// Removed holds the person's old UPN that upnsync added, when the new
+	// one is already in the list (typed by someone): replacing it in place
+	// would write the UPN twice, so the old entry goes.
+	Removed []string
 	// TooLong is set when the merged list would not fit the field; After
 	// then holds what would have been written, for the report.
 	TooLong bool
@@ -99,11 +104,19 @@ type Merge struct {
 // appended. No entry upnsync did not add is ever removed or rewritten.
 func MergeUPN(before, upn, guid string, owned []Owned, maxLen int) Merge {
 	entries := SplitEntries(before)
-	if indexFold(entries, upn) >= 0 {
-		return Merge{Unchanged: true, After: before}
-	}
 	var m Merge
-	if i := renamedEntry(entries, owned, guid); i >= 0 {
+	if indexFold(entries, upn) >= 0 {
+		i := renamedEntry(entries, owned, guid, upn)
+		if i < 0 {
+			return Merge{Unchanged: true, After: before}
+		}
+		m.Removed = []string{entries[i]}
+		entries = append(entries[:i], entries[i+1:]...)
+		m.After = JoinEntries(entries)
+		m.Length = utf8.RuneCountInString(m.After)
+		return m
+	}
+	if i := renamedEntry(entries, owned, guid, upn); i >= 0 {
 		m.Replaced = []Replacement{{Old: entries[i], New: upn}}
 		entries[i] = upn
 	} else {
@@ -120,13 +133,14 @@ func MergeUPN(before, upn, guid string, owned []Owned, maxLen int) Merge {
 }
 
 // renamedEntry finds the entry upnsync added earlier for this person (same
-// objectGUID) that is still in the list: the person's previous UPN.
-func renamedEntry(entries []string, owned []Owned, guid string) int {
+// objectGUID) that is still in the list and differs from upn: the person's
+// previous UPN.
+func renamedEntry(entries []string, owned []Owned, guid, upn string) int {
 	if guid == "" {
 		return -1
 	}
 	for _, o := range owned {
-		if !strings.EqualFold(o.GUID, guid) {
+		if !strings.EqualFold(o.GUID, guid) || strings.EqualFold(o.Entry, upn) {
 			continue
 		}
 		if i := indexFold(entries, o.Entry); i >= 0 {

@@ -18,6 +18,10 @@ type Options struct {
 	ImplicitUPN bool
 	// SkipDisabled leaves disabled accounts out of the sync.
 	SkipDisabled bool
+	// RemoveDeparted plans the removal of the entries upnsync added for
+	// people who are gone from the directory (classified first, and only
+	// after a complete read).
+	RemoveDeparted bool
 }
 
 // refKind says where the first holder of a UPN (or the claim on a user)
@@ -58,8 +62,29 @@ type Planner struct {
 	dups   map[uint64]int32
 	claims map[int32]ref // by user position: the person that matched it
 
+	// owners are the objectGUIDs that own entries in the store, with
+	// where: only those, so that memory is bounded by the Octopus users and
+	// never holds a set of every directory GUID.
+	owners map[string]*owner
+	// removals maps a user position to the change removing its departed
+	// entries, so that several departures on one user make one write.
+	removals map[int32]int
+
 	stats Stats
 	buf   []int32
+}
+
+// owner is one objectGUID that owns entries, and what the read saw of it.
+type owner struct {
+	refs     []ownedRef
+	seen     bool
+	disabled bool // read, but skipped by --skip-disabled
+	where    *Whereabouts
+}
+
+type ownedRef struct {
+	pos   int32
+	entry string
 }
 
 // NewPlanner returns an empty planner.
@@ -68,26 +93,48 @@ func NewPlanner(opts Options) *Planner {
 		opts.MaxLength = DefaultMaxLength
 	}
 	return &Planner{
-		opts:   opts,
-		ix:     newUserIndex(),
-		seed:   maphash.MakeSeed(),
-		seen:   map[uint64]ref{},
-		dups:   map[uint64]int32{},
-		claims: map[int32]ref{},
-		stats:  Stats{ByRule: map[MatchRule]int{}},
+		opts:     opts,
+		ix:       newUserIndex(),
+		seed:     maphash.MakeSeed(),
+		seen:     map[uint64]ref{},
+		dups:     map[uint64]int32{},
+		claims:   map[int32]ref{},
+		owners:   map[string]*owner{},
+		removals: map[int32]int{},
+		stats:    Stats{ByRule: map[MatchRule]int{}},
 	}
 }
 
 // AddUser adds one Octopus user to the snapshot. All users must be added
 // before the first person.
 func (p *Planner) AddUser(u User) {
+	pos := int32(len(p.ix.users))
 	p.ix.add(u)
 	p.stats.StoreUsers++
+	for _, o := range u.Owned {
+		g := NormalizeGUID(o.GUID)
+		if g == "" {
+			continue
+		}
+		ow := p.owners[g]
+		if ow == nil {
+			ow = &owner{}
+			p.owners[g] = ow
+		}
+		ow.refs = append(ow.refs, ownedRef{pos: pos, entry: o.Entry})
+	}
 }
 
 // Add matches one directory person and records what it needs.
 func (p *Planner) Add(person Person) {
 	p.stats.Read++
+	if ow := p.owners[NormalizeGUID(person.GUID)]; ow != nil && person.GUID != "" {
+		if p.opts.SkipDisabled && person.Disabled {
+			ow.disabled = true
+		} else {
+			ow.seen = true
+		}
+	}
 	if p.opts.SkipDisabled && person.Disabled {
 		p.skip(&person, "account disabled (--skip-disabled)")
 		return
@@ -158,7 +205,11 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 		p.stats.Unchanged++
 		return ref{refUnchanged, pos}
 	}
+	adds := len(m.Added) > 0 || len(m.Replaced) > 0
 	for _, h := range p.ix.holders(upn, p.buf) {
+		if !adds {
+			break
+		}
 		if h != pos {
 			other := &p.ix.users[h]
 			return p.conflict(Conflict{
@@ -177,13 +228,63 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 			Users: []string{u.ID}, People: []string{person.Label()},
 		})
 	}
+	notes := p.renameNotes(pos, person, upn, &m)
 	p.changes = append(p.changes, Change{
 		UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID, Match: rule,
 		Before: u.WindowsUsernames, After: m.After, Added: m.Added, Replaced: m.Replaced,
-		Person: compact(person),
+		Removed: m.Removed, Person: compact(person), Notes: notes,
 	})
 	p.withdrawn = append(p.withdrawn, false)
 	return ref{refChange, int32(len(p.changes) - 1)}
+}
+
+// renameNotes tells what provenance knows about this person's earlier
+// UPNs that the merge leaves alone: an entry upnsync added for them to
+// another user, an entry it added that someone removed, and manual entries
+// equal to a UPN it once added for them (those are never touched).
+func (p *Planner) renameNotes(pos int32, person *Person, upn string, m *Merge) []string {
+	ow := p.owners[NormalizeGUID(person.GUID)]
+	if ow == nil || person.GUID == "" {
+		return nil
+	}
+	u := &p.ix.users[pos]
+	before := SplitEntries(u.WindowsUsernames)
+	after := SplitEntries(m.After)
+	var notes []string
+	for _, r := range ow.refs {
+		if strings.EqualFold(r.entry, upn) {
+			continue
+		}
+		if r.pos != pos {
+			other := &p.ix.users[r.pos]
+			notes = append(notes, fmt.Sprintf("upnsync added %s for this person to Octopus user %s%s earlier; it is left there",
+				r.entry, other.ID, paren(other.Name())))
+			if indexFold(after, r.entry) >= 0 && !ownsEntry(u, r.entry) {
+				notes = append(notes, fmt.Sprintf("%s, an earlier UPN of this person, is in this list as a manual entry (upnsync did not add it here); it is kept", r.entry))
+			}
+			continue
+		}
+		switch {
+		case indexFold(before, r.entry) < 0:
+			notes = append(notes, fmt.Sprintf("upnsync added %s for this person earlier; someone has removed it from the list since", r.entry))
+		case indexFold(after, r.entry) >= 0:
+			// The rename replaced one copy; another copy stays as typed.
+			notes = append(notes, fmt.Sprintf("%s, this person's previous UPN, is in the list a second time; that copy is kept", r.entry))
+		}
+	}
+	for _, r := range m.Removed {
+		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", r, upn, r))
+	}
+	return notes
+}
+
+func ownsEntry(u *User, entry string) bool {
+	for _, o := range u.Owned {
+		if strings.EqualFold(o.Entry, entry) {
+			return true
+		}
+	}
+	return false
 }
 
 // claimedTwice handles a second person matching a user another person
@@ -310,9 +411,132 @@ func (p *Planner) userIDs(pos []int32) []string {
 	return ids
 }
 
-// Plan returns the plan for everything added so far.
+// Departed lists, sorted, the objectGUIDs that own entries in the store
+// and were not in the read and whose whereabouts are not known yet: the
+// people a GUIDLocator should be asked about.
+func (p *Planner) Departed() []string {
+	var out []string
+	for g, ow := range p.owners {
+		if !ow.seen && !ow.disabled && ow.where == nil {
+			out = append(out, g)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Locate records what the directory knows about a departed objectGUID.
+func (p *Planner) Locate(guid string, w Whereabouts) {
+	if ow := p.owners[NormalizeGUID(guid)]; ow != nil {
+		ow.where = &w
+	}
+}
+
+// departures lists the people upnsync added entries for who were not in
+// the read and, with RemoveDeparted after a complete read, plans the
+// removal of those entries.
+func (p *Planner) departures(read ReadResult) []Departure {
+	guids := make([]string, 0)
+	for g, ow := range p.owners {
+		if !ow.seen {
+			guids = append(guids, g)
+		}
+	}
+	sort.Strings(guids)
+	deps := make([]Departure, 0, len(guids))
+	for _, g := range guids {
+		ow := p.owners[g]
+		d := Departure{GUID: g}
+		switch {
+		case ow.disabled:
+			d.Whereabouts = Whereabouts{Reason: DepartedDisabled, Detail: "the account is disabled and --skip-disabled leaves it out"}
+		case ow.where != nil:
+			d.Whereabouts = *ow.where
+		}
+		for _, r := range ow.refs {
+			u := &p.ix.users[r.pos]
+			if indexFold(SplitEntries(u.WindowsUsernames), r.entry) < 0 {
+				continue // someone removed it already
+			}
+			d.Entries = append(d.Entries, DepartedEntry{UserID: u.ID, UserName: u.Name(), Entry: r.entry})
+		}
+		switch {
+		case len(d.Entries) == 0:
+			d.Kept = "nothing left to remove: the entries upnsync added are no longer in the lists"
+		case !p.opts.RemoveDeparted:
+			d.Kept = "kept: --remove-departed not given"
+		case !read.Complete:
+			d.Kept = "kept: the directory read was not proven complete"
+		case d.Reason == DepartedUnknown:
+			d.Kept = "kept: the directory could not tell why this person is gone"
+		case !d.Reason.Removable():
+			d.Kept = "kept: " + string(d.Reason)
+		default:
+			d.Kept = p.removeDeparted(ow, &d)
+			d.Removed = d.Kept == ""
+		}
+		deps = append(deps, d)
+	}
+	return deps
+}
+
+// removeDeparted plans the removal of a departed person's entries, user by
+// user, merged into the change already planned for a user if there is
+// one. It returns why something was kept, or "".
+func (p *Planner) removeDeparted(ow *owner, d *Departure) string {
+	var kept []string
+	for _, r := range ow.refs {
+		u := &p.ix.users[r.pos]
+		if indexFold(SplitEntries(u.WindowsUsernames), r.entry) < 0 {
+			continue
+		}
+		if holder, ok := p.seen[maphash.String(p.seed, strings.ToLower(r.entry))]; ok && p.sameUPN(holder, r.entry) {
+			kept = append(kept, fmt.Sprintf("%s is now the UPN of %s", r.entry, p.label(holder)))
+			continue
+		}
+		if c, ok := p.claims[r.pos]; ok && c.kind == refConflict {
+			kept = append(kept, fmt.Sprintf("user %s has a conflict", u.ID))
+			continue
+		}
+		var c *Change
+		if i, ok := p.removals[r.pos]; ok {
+			c = &p.changes[i]
+		} else if cl, ok := p.claims[r.pos]; ok && cl.kind == refChange && !p.withdrawn[cl.idx] {
+			c = &p.changes[cl.idx]
+			p.removals[r.pos] = int(cl.idx)
+		} else {
+			p.changes = append(p.changes, Change{
+				UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID,
+				Before: u.WindowsUsernames, After: u.WindowsUsernames,
+				Person: Person{GUID: d.GUID, DN: d.DN}, Departed: d.Reason,
+			})
+			p.withdrawn = append(p.withdrawn, false)
+			p.removals[r.pos] = len(p.changes) - 1
+			c = &p.changes[len(p.changes)-1]
+		}
+		entries := SplitEntries(c.After)
+		i := indexFold(entries, r.entry)
+		if i < 0 {
+			continue
+		}
+		c.Removed = append(c.Removed, entries[i])
+		c.After = JoinEntries(append(entries[:i], entries[i+1:]...))
+		if c.Departed == "" {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", r.entry, d.GUID, d.Reason))
+		}
+		p.stats.Removals++
+	}
+	if len(kept) > 0 {
+		return "kept: " + strings.Join(kept, "; ")
+	}
+	return ""
+}
+
+// Plan returns the plan for everything added so far. Call it once: it
+// plans the removals of departed people's entries as it goes.
 func (p *Planner) Plan(read ReadResult) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
+	plan.Departures = p.departures(read)
 	for i, c := range p.changes {
 		if !p.withdrawn[i] {
 			plan.Changes = append(plan.Changes, c)
@@ -331,6 +555,7 @@ func (p *Planner) Plan(read ReadResult) Plan {
 	st.Conflicts = len(plan.Conflicts)
 	st.Unmatched = len(plan.Unmatched)
 	st.Skipped = len(plan.Skipped)
+	st.Departed = len(plan.Departures)
 	plan.Stats = st
 	return plan
 }
@@ -362,7 +587,34 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 		}
 		return p.Plan(read), &ReadError{Err: err}
 	}
+	if opts.RemoveDeparted && read.Complete {
+		if err := LocateDeparted(ctx, p, dir); err != nil {
+			return Plan{}, err
+		}
+	}
 	return p.Plan(read), nil
+}
+
+// LocateDeparted asks the directory where each departed person went. A
+// directory that cannot look objects up leaves them unclassified (never
+// removed); a lookup that fails marks that person only. Cancellation stops
+// it with an error.
+func LocateDeparted(ctx context.Context, p *Planner, dir Directory) error {
+	loc, ok := dir.(GUIDLocator)
+	if !ok {
+		return nil
+	}
+	for _, g := range p.Departed() {
+		w, err := loc.LocateGUID(ctx, g)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("looking up departed people in %s was cancelled: %w", dir.Describe(), ctxErr)
+		}
+		if err != nil {
+			w = Whereabouts{Reason: DepartedLookupFailed, Detail: err.Error()}
+		}
+		p.Locate(g, w)
+	}
+	return nil
 }
 
 // compact keeps only what reports need of a person.

@@ -104,11 +104,22 @@ type Change struct {
 	After      string
 	Added      []string
 	Replaced   []Replacement
-	Person     Person
+	// Removed are entries upnsync added earlier that this change takes out:
+	// a departed person's UPN (--remove-departed), or a renamed person's old
+	// UPN when the new one is already in the list. Never a manual entry.
+	Removed []string
+	Person  Person
+	// Departed is set on a change made only to remove a departed person's
+	// entries: why the person is gone. Person then names that person.
+	Departed DepartureReason
 	// Notes are facts worth telling the administrator that do not stop the
 	// change (for example a manual entry equal to an old UPN kept as is).
 	Notes []string
 }
+
+// Removal reports whether the change takes out entries of a person who
+// left (as opposed to a rename's clean-up).
+func (c *Change) Removal() bool { return c.Departed != "" }
 
 // Conflict reasons. Programs read these strings from the JSON report.
 const (
@@ -145,7 +156,11 @@ type Stats struct {
 	Conflicts int
 	Unmatched int
 	Skipped   int
-	ByRule    map[MatchRule]int
+	// Departed counts people upnsync added entries for who were not in the
+	// read; Removals the entries of theirs the plan removes.
+	Departed int
+	Removals int
+	ByRule   map[MatchRule]int
 	// Octopus users loaded from the store.
 	StoreUsers int
 }
@@ -177,8 +192,11 @@ type Plan struct {
 	Conflicts []Conflict
 	Unmatched []Person
 	Skipped   []Skip
-	Stats     Stats
-	Read      ReadResult
+	// Departures are the people upnsync added entries for who were not in
+	// the read, with why they are gone when the directory could tell.
+	Departures []Departure
+	Stats      Stats
+	Read       ReadResult
 }
 
 // Directory is where people come from.
@@ -191,11 +209,152 @@ type Directory interface {
 	Close() error
 }
 
+// DepartureReason says why a person upnsync added entries for was not in
+// a complete read. Programs read these strings from the JSON report.
+type DepartureReason string
+
+// Departure reasons. DepartedUnknown and DepartedPresent never lead to a
+// removal.
+const (
+	// DepartedUnknown: not classified (--remove-departed not given, or the
+	// directory could not be asked).
+	DepartedUnknown DepartureReason = ""
+	// DepartedDisabled: the account is disabled (and the filter or
+	// --skip-disabled leaves disabled accounts out).
+	DepartedDisabled DepartureReason = "disabled"
+	// DepartedDeleted: a tombstone, or no object with that objectGUID.
+	DepartedDeleted DepartureReason = "deleted"
+	// DepartedMoved: the object exists outside every searched base.
+	DepartedMoved DepartureReason = "moved-out-of-scope"
+	// DepartedFiltered: inside a searched base, but the user filter no
+	// longer selects it.
+	DepartedFiltered DepartureReason = "filtered-out"
+	// DepartedNotInExport: an export (LDIF) cannot tell more than that.
+	DepartedNotInExport DepartureReason = "not-in-export"
+	// DepartedPresent: found in scope and selected by the filter after the
+	// read (created or moved back meanwhile): not gone at all.
+	DepartedPresent DepartureReason = "present"
+	// DepartedLookupFailed: asking the directory failed.
+	DepartedLookupFailed DepartureReason = "lookup-failed"
+)
+
+// Removable reports whether entries of a person gone for this reason may
+// be removed (with --remove-departed, after a complete read).
+func (r DepartureReason) Removable() bool {
+	switch r {
+	case DepartedDisabled, DepartedDeleted, DepartedMoved, DepartedFiltered, DepartedNotInExport:
+		return true
+	}
+	return false
+}
+
+// Whereabouts is what a directory found out about an objectGUID that was
+// not in its read.
+type Whereabouts struct {
+	Reason DepartureReason
+	// DN is where the object is now, when it was found.
+	DN string
+	// Detail says how the directory knows, in words.
+	Detail string
+}
+
+// GUIDLocator is implemented by directories that can look an objectGUID
+// up wherever the object is (AD: a base search on <GUID=...>), so that a
+// departure can be classified before anything is removed.
+type GUIDLocator interface {
+	LocateGUID(ctx context.Context, guid string) (Whereabouts, error)
+}
+
+// DepartedEntry is one entry upnsync added to one user for a departed
+// person.
+type DepartedEntry struct {
+	UserID   string
+	UserName string
+	Entry    string
+}
+
+// Departure is a person upnsync added entries for who was not in the read.
+type Departure struct {
+	GUID string
+	Whereabouts
+	// Entries upnsync added for this person that are still in a list.
+	Entries []DepartedEntry
+	// Removed is set when the plan removes the entries; Kept says why not.
+	Removed bool
+	Kept    string
+}
+
+// Run kinds, as `upnsync runs` lists them.
+const (
+	RunSync  = "sync"
+	RunPlan  = "apply-plan"
+	RunUndo  = "undo"
+	RunOther = "other"
+)
+
 // Run identifies one apply for the journal.
 type Run struct {
 	ID        string
 	Started   time.Time
 	Directory string
+	// Kind is RunSync, RunPlan or RunUndo ("" is RunSync).
+	Kind string
+	// Undoes is the run an undo reverses.
+	Undoes string
+	// PlanSHA256 is the digest of the saved plan an apply-plan run applied.
+	PlanSHA256 string
+	// Forced lists the guards --force let through, as their messages.
+	Forced []string
+	// Host, User and Command say who ran it (never a password).
+	Host    string
+	User    string
+	Command string
+}
+
+// RunInfo is a recorded run, as `upnsync runs` lists it.
+type RunInfo struct {
+	Run
+	Finished time.Time
+	Written  int
+	Stale    int
+	// UndoneBy lists the undo runs that reversed this one.
+	UndoneBy []string
+}
+
+// JournalEntry is one user written by a run: the exact values before and
+// after, and the provenance changes made with it, so that an undo can
+// reverse both.
+type JournalEntry struct {
+	Seq      int
+	UserID   string
+	Before   string
+	After    string
+	GUID     string
+	Added    []string
+	Replaced []Replacement
+	Removed  []string
+}
+
+// Journal is implemented by stores that record runs: `upnsync runs` and
+// `upnsync undo` need it.
+type Journal interface {
+	// Runs streams the recorded runs, newest first.
+	Runs(ctx context.Context, fn func(RunInfo) error) error
+	// RunJournal returns a run and streams what it wrote, in order. A run
+	// that is not recorded is an error naming it.
+	RunJournal(ctx context.Context, runID string, fn func(JournalEntry) error) (RunInfo, error)
+}
+
+// Inverse is the change that restores a journal entry's before value: a
+// compare-and-swap on the after value, with the provenance changes
+// reversed.
+func (e JournalEntry) Inverse() Change {
+	c := Change{UserID: e.UserID, Before: e.After, After: e.Before, Person: Person{GUID: e.GUID},
+		Added: e.Removed, Removed: e.Added}
+	for _, r := range e.Replaced {
+		c.Replaced = append(c.Replaced, Replacement{Old: r.New, New: r.Old})
+	}
+	return c
 }
 
 // Stale is a planned change not written because the user's value changed
@@ -205,7 +364,13 @@ type Stale struct {
 	Expected string
 	Found    string
 	Missing  bool
+	// Planned is the value the change would have written: when Found
+	// equals it, the change was already made (a plan applied twice).
+	Planned string
 }
+
+// AlreadyApplied reports whether the user already holds the planned value.
+func (s Stale) AlreadyApplied() bool { return !s.Missing && s.Found == s.Planned }
 
 // Applied is the store's account of an apply.
 type Applied struct {

@@ -89,7 +89,18 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 			return fail(stderr, "cannot read %s: %v", args[0], unwrapPathErr(err))
 		}
 		defer f.Close()
-		store, err := octopus.Open(ctx, s.Store, octopus.Options{Create: true})
+		log, closeLog, err := newLogger(s, stderr)
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		defer closeLog()
+		// An import writes the store too: not while a sync writes it.
+		lock, err := lockStore(ctx, s.Store, s.State, s.WaitLock, "upnsync store import", log)
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		defer lock.Release()
+		store, err := octopus.Open(ctx, s.Store, octopus.Options{Create: true, State: s.State})
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}

@@ -64,7 +64,7 @@ func TestLogFileOfRealRunHoldsSearchChangesSummaryAndNoPassword(t *testing.T) {
 		t.Errorf("%d conflict lines for %d conflicts", n, len(plan.Conflicts))
 	}
 	summary := regexp.MustCompile(`msg="upnsync finished" exit_code=2 result=changes-pending mode=dry-run elapsed=[0-9.]+m?s read=` +
-		itoa(env.Users) + ` pages=[0-9]+ complete=true changes=[0-9]+ conflicts=[0-9]+ unmatched=[0-9]+ skipped=[0-9]+ peak_memory="[0-9.]+ MiB"`)
+		itoa(env.Users) + ` pages=[0-9]+ complete=true changes=[0-9]+ conflicts=[0-9]+ unmatched=[0-9]+ skipped=[0-9]+ departed=[0-9]+ removals=[0-9]+ peak_memory="[0-9.]+ MiB"`)
 	if !summary.MatchString(log) {
 		t.Errorf("the log lacks the summary line:\n%s", lastLines(log, 3))
 	}

@@ -59,6 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runMapping(s, stdout, stderr)
 	case "store":
 		return runStore(ctx, s, stdout, stderr)
+	case "plan":
+		return runPlan(ctx, s, stdout, stderr)
+	case "apply":
+		return runApply(ctx, s, stdout, stderr)
+	case "runs":
+		return runRuns(ctx, s, stdout, stderr)
+	case "undo":
+		return runUndo(ctx, s, stdout, stderr)
 	}
 	return runSync(ctx, s, stdout, stderr)
 }

@@ -119,7 +119,8 @@ func logSummary(log *slog.Logger, rec *runRecord) {
 		"read", rec.Read.Entries, "pages", rec.Read.Pages, "complete", rec.Read.Complete}
 	if rec.Planned {
 		st := rec.Stats
-		attrs = append(attrs, "changes", st.Changes, "conflicts", st.Conflicts, "unmatched", st.Unmatched, "skipped", st.Skipped)
+		attrs = append(attrs, "changes", st.Changes, "conflicts", st.Conflicts, "unmatched", st.Unmatched, "skipped", st.Skipped,
+			"departed", st.Departed, "removals", st.Removals)
 	}
 	if rec.Applied != nil {
 		attrs = append(attrs, "written", len(rec.Applied.Written), "stale", len(rec.Applied.Stale))

@@ -35,6 +35,157 @@ func runSync(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 	return runOnce(ctx, s, l, stdout, stderr)
 }
 
+// planned is one read of the directory against the store: what sync and
+// plan share.
+type planned struct {
+	plan    upnsync.Plan
+	meta    report.Meta
+	store   octopus.Store
+	dir     upnsync.Directory
+	mapping []byte
+	inputs  *inputsHash // nil unless asked for
+}
+
+func (p *planned) close() {
+	if p.dir != nil {
+		p.dir.Close()
+	}
+	if p.store != nil {
+		p.store.Close()
+	}
+}
+
+// makePlan opens everything and plans. On failure it returns the exit code
+// (the report and the log have said why) and a nil plan.
+func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writable, hashInputs bool, stdout, stderr io.Writer, rec *runRecord) (*planned, int) {
+	if rec == nil {
+		rec = &runRecord{Started: time.Now()}
+	}
+	started := rec.Started
+	failed := func(format string, a ...any) (*planned, int) {
+		rec.Err = fmt.Sprintf(format, a...)
+		log.Error(rec.Err)
+		return nil, exitError
+	}
+	m, err := mapping.Load(s.ConfigFile)
+	if err != nil {
+		return failed("%v", err)
+	}
+	if _, err := octopus.StateOf(s.Store, s.State); err != nil {
+		return failed("%v", err)
+	}
+	p := &planned{}
+	// Local variables first: a failed Open returns a typed nil that would
+	// not compare equal to nil in the struct.
+	store0, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: !writable, State: s.State})
+	if err != nil {
+		return failed("%v", err)
+	}
+	p.store = store0
+	rec.Store = p.store.Describe()
+	dir0, err := directory.Open(directory.Options{
+		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
+		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
+		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log,
+	})
+	if err != nil {
+		p.close()
+		return failed("%v", err)
+	}
+	p.dir = dir0
+	rec.Directory = p.dir.Describe()
+	store, dir := upnsync.Store(p.store), withProgress(p.dir, s, stderr)
+	if hashInputs {
+		data, err := os.ReadFile(s.ConfigFile)
+		if err != nil {
+			p.close()
+			return failed("cannot read %s: %v", s.ConfigFile, unwrapPathErr(err))
+		}
+		p.inputs = newInputsHash(data, settingsMap(s))
+		store, dir = p.inputs.store(store), p.inputs.directory(dir)
+	}
+
+	p.plan, err = upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
+		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
+		RemoveDeparted: s.RemoveDeparted,
+	})
+	rec.plan(&p.plan)
+	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: p.store.Describe(), Started: started,
+		ApplyHint: "run the same command with --apply (or /Apply)"}
+	var readErr *upnsync.ReadError
+	switch {
+	case errors.As(err, &readErr):
+		// Exit 1, not 3: the read failed (an error, of which "not proven
+		// complete" is a consequence); 1 wins over 3 anyway.
+		p.meta.Stopped = "the directory read failed, so nothing was written: " + readErr.Error()
+		p.meta.Finished = time.Now()
+		// A text report of a read that got nowhere would only repeat the
+		// error; programs still get their JSON or CSV with complete=false.
+		if p.plan.Read.Entries > 0 || s.Report != "text" || s.ReportFile != "" {
+			if code := writeReport(s, &p.plan, p.meta, stdout, stderr); code != exitOK {
+				p.close()
+				return nil, code
+			}
+		}
+		p.close()
+		return failed("%s", readErr.Error())
+	case err != nil:
+		p.close()
+		return failed("%v", err)
+	case !p.plan.Read.Complete:
+		p.meta.Stopped = "the directory read was not proven complete (" + p.plan.Read.Why + "); nothing was written, and nothing is replaced or removed after such a read"
+		p.meta.Finished = time.Now()
+		log.Error("stopped by the completeness guard: nothing written", "why", p.plan.Read.Why)
+		code := writeReport(s, &p.plan, p.meta, stdout, stderr)
+		p.close()
+		if code != exitOK {
+			return nil, code
+		}
+		return nil, exitGuard
+	}
+	logPlan(log, &p.plan)
+	return p, exitOK
+}
+
+// limits are the threshold guards the settings ask for.
+func limits(s *config.Settings) upnsync.Limits {
+	return upnsync.Limits{MaxChanges: s.MaxChanges, MaxChangePercent: s.MaxChangePercent,
+		MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent}
+}
+
+// guard checks the thresholds before anything is written. It returns
+// exitGuard when a guard stops the run (the report says why), else exitOK
+// and, with --force, the messages of the guards let through.
+func guard(s *config.Settings, log *slog.Logger, p *planned, stdout, stderr io.Writer) (int, []string) {
+	stops := limits(s).Check(&p.plan)
+	if len(stops) == 0 {
+		return exitOK, nil
+	}
+	p.meta.Guards = stops
+	var msgs []string
+	for _, st := range stops {
+		msgs = append(msgs, st.Message)
+	}
+	if s.Force {
+		p.meta.Forced = true
+		for _, st := range stops {
+			log.Warn("--force lets this run through a safety guard", "guard", st.Guard, "count", st.Count,
+				"threshold", st.Threshold, "message", st.Message)
+		}
+		return exitOK, msgs
+	}
+	for _, st := range stops {
+		log.Error("stopped by a safety guard: nothing written: "+st.Message, "guard", st.Guard)
+	}
+	p.meta.Stopped = "a safety guard stopped the run: " + joinLines(msgs)
+	p.meta.Finished = time.Now()
+	if code := writeReport(s, &p.plan, p.meta, stdout, stderr); code != exitOK {
+		return code, nil
+	}
+	return exitGuard, nil
+}
+
 func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout, stderr io.Writer, rec *runRecord) int {
 	started := rec.Started
 	for _, w := range s.Warnings {
@@ -42,67 +193,28 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	}
 	log.Info("upnsync starting", "version", version, "mode", mode(s), slog.GroupAttrs("settings", s.LogAttrs()...))
 
-	failed := func(format string, a ...any) int {
-		rec.Err = fmt.Sprintf(format, a...)
-		log.Error(rec.Err)
-		return exitError
-	}
-
-	m, err := mapping.Load(s.ConfigFile)
-	if err != nil {
-		return failed("%v", err)
-	}
-	store, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: !s.Apply})
-	if err != nil {
-		return failed("%v", err)
-	}
-	defer store.Close()
-	rec.Store = store.Describe()
-	dir, err := directory.Open(directory.Options{
-		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
-		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
-		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log,
-	})
-	if err != nil {
-		return failed("%v", err)
-	}
-	defer dir.Close()
-	rec.Directory = dir.Describe()
-
-	plan, err := upnsync.BuildPlan(ctx, store, withProgress(dir, s, stderr), upnsync.Options{
-		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
-	})
-	rec.plan(&plan)
-	meta := report.Meta{Mode: mode(s), Directory: dir.Describe(), Store: store.Describe(), Started: started,
-		ApplyHint: "run the same command with --apply (or /Apply)"}
-	var readErr *upnsync.ReadError
-	switch {
-	case errors.As(err, &readErr):
-		meta.Stopped = "the directory read failed, so nothing was written: " + readErr.Error()
-		meta.Finished = time.Now()
-		// A text report of a read that got nowhere would only repeat the
-		// error; programs still get their JSON or CSV with complete=false.
-		if plan.Read.Entries > 0 || s.Report != "text" || s.ReportFile != "" {
-			if code := writeReport(s, &plan, meta, stdout, stderr); code != exitOK {
-				return code
-			}
+	if s.Apply {
+		// Before the store is read: a run waiting for the lock then plans
+		// from what the run before it wrote.
+		lock, err := lockStore(ctx, s.Store, s.State, s.WaitLock, "upnsync sync --apply", log)
+		if err != nil {
+			rec.Err = err.Error()
+			log.Error(rec.Err)
+			return exitError
 		}
-		return failed("%s", readErr.Error())
-	case err != nil:
-		return failed("%v", err)
-	case !plan.Read.Complete:
-		meta.Stopped = "the directory read was not proven complete (" + plan.Read.Why + "); nothing was written"
-		meta.Finished = time.Now()
-		log.Warn("stopped by the completeness guard", "why", plan.Read.Why)
-		if code := writeReport(s, &plan, meta, stdout, stderr); code != exitOK {
-			return code
-		}
-		return exitGuard
+		defer lock.Release()
 	}
-	logPlan(log, &plan)
+	p, code := makePlan(ctx, s, log, s.Apply, false, stdout, stderr, rec)
+	if p == nil {
+		return code
+	}
+	defer p.close()
+	plan := &p.plan
+	code, forced := guard(s, log, p, stdout, stderr)
+	if code != exitOK {
+		return code
+	}
 
-	code := exitOK
 	if !s.Apply {
 		switch {
 		case len(plan.Changes) > 0:
@@ -113,30 +225,45 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	} else {
 		var applied upnsync.Applied
 		if len(plan.Changes) > 0 {
-			run := upnsync.Run{ID: newRunID(started), Started: started, Directory: dir.Describe()}
-			applied, err = applyWithProgress(ctx, store, run, plan.Changes, s, stderr)
-			meta.Applied = &applied
+			run := runOf(newRunID(started), started, upnsync.RunSync, "upnsync sync --apply")
+			run.Directory, run.Forced = p.dir.Describe(), forced
+			var err error
+			applied, err = applyWithProgress(ctx, p.store, run, plan.Changes, s, stderr)
+			p.meta.Applied = &applied
 			rec.Applied = &applied
 			logApplied(log, &applied)
 			if err != nil {
-				meta.Stopped = err.Error()
-				meta.Finished = time.Now()
-				_ = writeReport(s, &plan, meta, stdout, stderr)
-				return failed("%v", err)
+				p.meta.Stopped = err.Error()
+				p.meta.Finished = time.Now()
+				_ = writeReport(s, plan, p.meta, stdout, stderr)
+				rec.Err = err.Error()
+				log.Error(rec.Err)
+				return exitError
 			}
 		} else {
-			meta.Applied = &upnsync.Applied{}
-			rec.Applied = meta.Applied
+			p.meta.Applied = &upnsync.Applied{}
+			rec.Applied = p.meta.Applied
 		}
 		if len(plan.Conflicts) > 0 || len(applied.Stale) > 0 {
 			code = exitConflicts
 		}
 	}
-	meta.Finished = time.Now()
-	if c := writeReport(s, &plan, meta, stdout, stderr); c != exitOK {
+	p.meta.Finished = time.Now()
+	if c := writeReport(s, plan, p.meta, stdout, stderr); c != exitOK {
 		return c
 	}
 	return code
+}
+
+func joinLines(msgs []string) string {
+	out := ""
+	for i, m := range msgs {
+		if i > 0 {
+			out += "; and "
+		}
+		out += m
+	}
+	return out
 }
 
 func mode(s *config.Settings) string {
@@ -195,11 +322,19 @@ func logPlan(log *slog.Logger, plan *upnsync.Plan) {
 	for _, c := range plan.Conflicts {
 		log.Info("conflict", "reason", c.Reason, "upn", c.UPN, "users", c.Users, "people", c.People, "detail", c.Detail)
 	}
+	for _, d := range plan.Departures {
+		log.Info("departed", "guid", d.GUID, "reason", string(d.Reason), "dn", d.DN, "detail", d.Detail,
+			"removed", d.Removed, "kept", d.Kept)
+	}
 }
 
 func logApplied(log *slog.Logger, a *upnsync.Applied) {
 	log.Info("applied", "run", a.RunID, "written", len(a.Written), "stale", len(a.Stale))
 	for _, st := range a.Stale {
+		if st.AlreadyApplied() {
+			log.Warn("user already holds the planned value; left as it is", "user", st.UserID, "value", st.Found)
+			continue
+		}
 		log.Warn("user changed since the plan; left as it is", "user", st.UserID, "expected", st.Expected,
 			"found", st.Found, "missing", st.Missing)
 	}

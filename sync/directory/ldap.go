@@ -40,6 +40,10 @@ type ldapDirectory struct {
 
 	mu   sync.Mutex
 	conn *ldap.Conn
+	// noGUIDDN is set once the server refused a <GUID=...> DN (not AD);
+	// nc is the naming context searched instead.
+	noGUIDDN bool
+	nc       string
 }
 
 func openLDAP(opts Options) (*ldapDirectory, error) {

@@ -45,10 +45,3 @@ func (s *sqliteStore) CheckWritable(ctx context.Context) error {
 	}
 	return nil
 }
-
-func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}

@@ -18,18 +18,12 @@ import (
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
-// schemaVersion is the version of the tables below; a store written by a
-// newer upnsync is refused rather than half understood.
-const schemaVersion = 1
-
-// The users table has the columns of Octopus's user import; the upnsync_
-// tables are ours. users and upnsync_owned are WITHOUT ROWID so that each is
-// one b-tree in id order: every run reads them whole in that order, and the
+// The users table has the columns of Octopus's user import; upnsync's own
+// tables are the ledger (ledger.go). users is WITHOUT ROWID so that it is
+// one b-tree in id order: every run reads it whole in that order, and the
 // read of 100k users took 1.6 times as long through the separate index of a
-// rowid table. upnsync_owned.entry compares case-insensitively because UPNs
-// do; it keeps the letter case it was written with.
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS users (
+// rowid table.
+const usersSchema = `CREATE TABLE IF NOT EXISTS users (
 		id                TEXT PRIMARY KEY,
 		first_name        TEXT,
 		last_name         TEXT,
@@ -37,39 +31,7 @@ var schema = []string{
 		windows_usernames TEXT NOT NULL DEFAULT '',
 		external_id       TEXT,
 		active            INTEGER NOT NULL DEFAULT 1
-	) WITHOUT ROWID`,
-	`CREATE TABLE IF NOT EXISTS upnsync_owned (
-		user_id  TEXT NOT NULL,
-		entry    TEXT NOT NULL COLLATE NOCASE,
-		guid     TEXT NOT NULL DEFAULT '',
-		run_id   TEXT,
-		added_at TEXT,
-		PRIMARY KEY (user_id, entry)
-	) WITHOUT ROWID`,
-	`CREATE TABLE IF NOT EXISTS upnsync_runs (
-		id        TEXT PRIMARY KEY,
-		started   TEXT,
-		finished  TEXT,
-		directory TEXT,
-		written   INTEGER NOT NULL DEFAULT 0,
-		stale     INTEGER NOT NULL DEFAULT 0
-	)`,
-	`CREATE TABLE IF NOT EXISTS upnsync_journal (
-		run_id  TEXT NOT NULL,
-		seq     INTEGER NOT NULL,
-		user_id TEXT NOT NULL,
-		"before" TEXT NOT NULL,
-		"after"  TEXT NOT NULL,
-		PRIMARY KEY (run_id, seq)
-	)`,
-	`CREATE TABLE IF NOT EXISTS upnsync_meta (
-		key   TEXT PRIMARY KEY,
-		value TEXT
-	)`,
-	`INSERT OR IGNORE INTO upnsync_meta(key, value) VALUES ('schema_version', '` + strconv.Itoa(schemaVersion) + `')`,
-}
-
-var upnsyncTables = []string{"upnsync_owned", "upnsync_runs", "upnsync_journal", "upnsync_meta"}
+	) WITHOUT ROWID`
 
 // sqliteStore is the embedded store: one SQLite file in the default
 // rollback-journal mode, so that a read-only open leaves every byte of it as
@@ -87,10 +49,10 @@ type sqliteStore struct {
 	// created by the first write, so that an import that fails validation
 	// leaves nothing behind.
 	pending bool
-	// hasOwned tells whether upnsync_owned exists (a store from elsewhere,
-	// opened read-only, may lack our tables).
-	hasOwned bool
-	// schemaReady is set once every upnsync table is known to exist.
+	// ledger is what the file holds of upnsync's tables (a store from
+	// elsewhere, opened read-only, may lack them).
+	ledger ledgerState
+	// schemaReady is set once every table of this version is known to exist.
 	schemaReady bool
 
 	batch int
@@ -179,45 +141,21 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 // inspect checks an existing file without writing to it: it is a database,
 // it holds users, its schema is one we understand.
 func (s *sqliteStore) inspect(ctx context.Context, opts Options) error {
-	tables := map[string]bool{}
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	ledger, err := inspectLedger(ctx, s.db)
 	if err != nil {
-		return s.explain("cannot open it", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return s.explain("cannot read its tables", err)
-		}
-		tables[name] = true
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
 		return s.explain("cannot read its tables", err)
 	}
-	rows.Close()
-
+	tables := ledger.tables
 	if !tables["users"] && (opts.ReadOnly || !opts.Create) {
 		return fmt.Errorf("store %s: %s has no users table, so it is not an upnsync store; create one with `upnsync store import --store sqlite:%s FILE.csv`",
 			s.Describe(), s.where(), s.path)
 	}
-	if tables["upnsync_meta"] {
-		var v string
-		err := s.db.QueryRowContext(ctx, `SELECT value FROM upnsync_meta WHERE key = 'schema_version'`).Scan(&v)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return s.explain("cannot read its schema version", err)
-		}
-		if n, _ := strconv.Atoi(v); n > schemaVersion {
-			return fmt.Errorf("store %s: %s was written by a newer upnsync (schema version %s, this one knows %d); use that version or newer",
-				s.Describe(), s.where(), v, schemaVersion)
-		}
+	if ledger.version > ledgerVersion {
+		return fmt.Errorf("store %s: %s was written by a newer upnsync (schema version %d, this one knows %d); use that version or newer",
+			s.Describe(), s.where(), ledger.version, ledgerVersion)
 	}
-	s.hasOwned = tables["upnsync_owned"]
-	s.schemaReady = tables["users"]
-	for _, t := range upnsyncTables {
-		s.schemaReady = s.schemaReady && tables[t]
-	}
+	s.ledger = ledger
+	s.schemaReady = tables["users"] && ledger.current
 
 	if !opts.ReadOnly {
 		ro, err := s.connReadOnly(ctx)
@@ -266,15 +204,20 @@ func (s *sqliteStore) ensureSchema(ctx context.Context) error {
 		return s.explain("cannot create its tables", err)
 	}
 	defer tx.Rollback()
-	for _, stmt := range schema {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return s.explain("cannot create its tables", err)
-		}
+	if _, err := tx.ExecContext(ctx, usersSchema); err != nil {
+		return s.explain("cannot create its tables", err)
+	}
+	if err := createLedger(ctx, tx); err != nil {
+		return s.explain("cannot create or upgrade upnsync's tables", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return s.explain("cannot create its tables", err)
 	}
-	s.pending, s.schemaReady, s.hasOwned = false, true, true
+	s.pending, s.schemaReady = false, true
+	s.ledger, err = inspectLedger(ctx, s.db)
+	if err != nil {
+		return s.explain("cannot read its tables", err)
+	}
 	return nil
 }
 
@@ -427,7 +370,7 @@ func (s *sqliteStore) Users(ctx context.Context, fn func(upnsync.User) error) er
 	defer tx.Rollback()
 
 	var own *ownedCursor
-	if s.hasOwned {
+	if s.ledger.tables["upnsync_owned"] {
 		rows, err := tx.QueryContext(ctx, `SELECT user_id, entry, guid FROM upnsync_owned ORDER BY user_id, entry`)
 		if err != nil {
 			return s.explain("cannot read what upnsync owns", err)
@@ -508,10 +451,7 @@ func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upns
 	if err := s.ensureSchema(ctx); err != nil {
 		return applied, err
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO upnsync_runs(id, started, directory, written, stale) VALUES (?, ?, ?, 0, 0)`,
-		run.ID, stamp(run.Started), run.Directory)
-	if err != nil {
+	if err := beginRun(ctx, s.db, run); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
 			return applied, fmt.Errorf("store %s: run %s is already recorded; each apply needs a new run id; nothing was written", s.Describe(), run.ID)
@@ -554,10 +494,7 @@ func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upns
 // finishRun records the outcome of a run even when ctx is already done:
 // the summary must say what the committed batches wrote.
 func (s *sqliteStore) finishRun(ctx context.Context, runID string, a *upnsync.Applied) error {
-	_, err := s.db.ExecContext(context.WithoutCancel(ctx),
-		`UPDATE upnsync_runs SET finished = ?, written = ?, stale = ? WHERE id = ?`,
-		stamp(time.Now()), len(a.Written), len(a.Stale), runID)
-	if err != nil {
+	if err := finishRun(ctx, s.db, runID, a); err != nil {
 		return s.explain("cannot record the end of run "+runID, err)
 	}
 	return nil
@@ -573,35 +510,22 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 	}
 	defer tx.Rollback()
 
-	stmts := make([]*sql.Stmt, 0, 5)
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var st *sql.Stmt
-		st, err = tx.PrepareContext(ctx, q)
-		stmts = append(stmts, st)
-		return st
-	}
-	defer func() {
-		for _, st := range stmts {
-			if st != nil {
-				st.Close()
-			}
-		}
-	}()
-	update := prep(`UPDATE users SET windows_usernames = ? WHERE id = ? AND windows_usernames = ?`)
-	current := prep(`SELECT COALESCE(windows_usernames, '') FROM users WHERE id = ?`)
-	own := prep(`INSERT INTO upnsync_owned(user_id, entry, guid, run_id, added_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(user_id, entry) DO UPDATE SET entry = excluded.entry, guid = excluded.guid,
-			run_id = excluded.run_id, added_at = excluded.added_at`)
-	disown := prep(`DELETE FROM upnsync_owned WHERE user_id = ? AND entry = ?`)
-	journal := prep(`INSERT INTO upnsync_journal(run_id, seq, user_id, "before", "after") VALUES (?, ?, ?, ?, ?)`)
+	update, err := tx.PrepareContext(ctx, `UPDATE users SET windows_usernames = ? WHERE id = ? AND windows_usernames = ?`)
 	if err != nil {
 		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
 	}
+	defer update.Close()
+	current, err := tx.PrepareContext(ctx, `SELECT COALESCE(windows_usernames, '') FROM users WHERE id = ?`)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+	defer current.Close()
+	lw, err := newLedgerWriter(ctx, tx, runID, seq)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+	defer lw.close()
 
-	now := stamp(time.Now())
 	for i := range batch {
 		c := &batch[i]
 		fail := func(what string, err error) ([]string, []upnsync.Stale, int, string, error) {
@@ -616,7 +540,7 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 			return fail("cannot update the Windows usernames", err)
 		}
 		if n == 0 {
-			st := upnsync.Stale{UserID: c.UserID, Expected: c.Before}
+			st := upnsync.Stale{UserID: c.UserID, Expected: c.Before, Planned: c.After}
 			switch err := current.QueryRowContext(ctx, c.UserID).Scan(&st.Found); {
 			case errors.Is(err, sql.ErrNoRows):
 				st.Missing = true
@@ -626,25 +550,12 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 			stale = append(stale, st)
 			continue
 		}
-		for _, e := range c.Added {
-			if _, err := own.ExecContext(ctx, c.UserID, e, c.Person.GUID, runID, now); err != nil {
-				return fail("cannot record the provenance of "+e, err)
-			}
-		}
-		for _, r := range c.Replaced {
-			if _, err := disown.ExecContext(ctx, c.UserID, r.Old); err != nil {
-				return fail("cannot record the provenance of "+r.New, err)
-			}
-			if _, err := own.ExecContext(ctx, c.UserID, r.New, c.Person.GUID, runID, now); err != nil {
-				return fail("cannot record the provenance of "+r.New, err)
-			}
-		}
-		seq++
-		if _, err := journal.ExecContext(ctx, runID, seq, c.UserID, c.Before, c.After); err != nil {
-			return fail("cannot journal the change", err)
+		if what, err := lw.record(ctx, c); err != nil {
+			return fail(what, err)
 		}
 		written = append(written, c.UserID)
 	}
+	seq = lw.seq
 	if err := tx.Commit(); err != nil {
 		return nil, nil, seq, "", s.explain("cannot commit", err)
 	}
@@ -653,9 +564,6 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 
 // testAfterBatch lets tests act (cancel a context) between two batches.
 var testAfterBatch func(batch int)
-
-// stamp formats times in the store: UTC, sortable as text.
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func writtenBefore(n int) string {
 	switch n {
@@ -672,4 +580,33 @@ func users(n int) string {
 		return "1 user"
 	}
 	return strconv.Itoa(n) + " users"
+}
+
+// Runs lists the recorded runs, newest first. See upnsync.Journal.
+func (s *sqliteStore) Runs(ctx context.Context, fn func(upnsync.RunInfo) error) error {
+	if s.db == nil {
+		return fmt.Errorf("store %s: the store is closed", s.Describe())
+	}
+	if s.pending {
+		return nil
+	}
+	if err := listRuns(ctx, s.db, s.ledger, fn); err != nil {
+		return s.explain("cannot read the recorded runs", err)
+	}
+	return nil
+}
+
+// RunJournal returns a run and streams its journal. See upnsync.Journal.
+func (s *sqliteStore) RunJournal(ctx context.Context, runID string, fn func(upnsync.JournalEntry) error) (upnsync.RunInfo, error) {
+	if s.db == nil {
+		return upnsync.RunInfo{}, fmt.Errorf("store %s: the store is closed", s.Describe())
+	}
+	info, err := runJournal(ctx, s.db, s.ledger, runID, fn)
+	if errors.Is(err, errNoRun) {
+		return info, fmt.Errorf("store %s: %w", s.Describe(), err)
+	}
+	if err != nil {
+		return info, s.explain("cannot read the journal of run "+runID, err)
+	}
+	return info, nil
 }

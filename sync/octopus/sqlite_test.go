@@ -170,7 +170,7 @@ func TestOpenNotAStore(t *testing.T) {
 	_, path := newStore(t, "users.csv", Options{})
 	execT(t, rawT(t, path), `UPDATE upnsync_meta SET value = '7' WHERE key = 'schema_version'`)
 	_, err = Open(context.Background(), "sqlite:"+path, Options{ReadOnly: true})
-	if err == nil || !strings.Contains(err.Error(), "was written by a newer upnsync (schema version 7, this one knows 1)") {
+	if err == nil || !strings.Contains(err.Error(), "was written by a newer upnsync (schema version 7, this one knows 2)") {
 		t.Errorf("newer schema: %v", err)
 	}
 }
@@ -237,7 +237,7 @@ func TestApply(t *testing.T) {
 		Scan(&started2, &finished, &dir, &written, &stale); err != nil {
 		t.Fatal(err)
 	}
-	if started2 != "2026-03-01T02:00:00Z" || finished == "" || dir != "ldaps://dc1.corp.example.com" || written != 3 || stale != 0 {
+	if started2 != "2026-03-01T02:00:00.000000000Z" || finished == "" || dir != "ldaps://dc1.corp.example.com" || written != 3 || stale != 0 {
 		t.Errorf("run row: %s %s %s %d %d", started2, finished, dir, written, stale)
 	}
 
@@ -334,8 +334,9 @@ func TestApplyStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := upnsync.Applied{RunID: "r1", Written: []string{"1006"}, Stale: []upnsync.Stale{
-		{UserID: "1003", Expected: "bsmith;bob.smith@corp.example.com", Found: "bsmith;robert.smith"},
-		{UserID: "1009", Expected: "oadeyemi", Missing: true},
+		{UserID: "1003", Expected: "bsmith;bob.smith@corp.example.com", Found: "bsmith;robert.smith",
+			Planned: "bsmith;bob.smith@corp.example.com;robert.smith@corp.example.com"},
+		{UserID: "1009", Expected: "oadeyemi", Missing: true, Planned: "oadeyemi;olumide.adeyemi@corp.example.com"},
 	}}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("applied:\n got %+v\nwant %+v", a, want)

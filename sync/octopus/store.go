@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type Options struct {
 	// BusyTimeout is how long to wait for another process that holds the
 	// store locked before giving up (DefaultBusyTimeout when zero).
 	BusyTimeout time.Duration
+	// State is --state: the state database of a store without tables of
+	// its own (see StateOf and WithState). Such stores are opened wrapped
+	// in WithState; the embedded store refuses it.
+	State string
 }
 
 // ImportResult counts what an import did.
@@ -135,6 +140,28 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 	default:
 		return nil, fmt.Errorf("store %s: DataImporter workbooks are not supported yet; use sqlite:PATH", url)
 	}
+}
+
+// PortableURL is a --store URL as a saved plan records it: a file path
+// made absolute, so that `upnsync apply` finds the store from any folder.
+// A URL holding a password is refused: a plan file must not carry one.
+func PortableURL(url string) (string, error) {
+	kind, loc, err := ParseURL(url)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case KindPostgres:
+		if redactURL(url) != url {
+			return "", fmt.Errorf("store %s: the URL holds a password, which a saved plan must not; give it through PGPASSWORD or a .pgpass file", redactURL(url))
+		}
+		return url, nil
+	}
+	abs, err := filepath.Abs(loc)
+	if err != nil {
+		return "", fmt.Errorf("store %s: cannot resolve the path: %v", url, err)
+	}
+	return kind + ":" + abs, nil
 }
 
 // redactURL hides a password in a postgres URL so that errors can quote it.

@@ -11,7 +11,7 @@ import (
 // CSVHeader is the CSV report's header: one row per change, conflict,
 // unmatched and skipped person, like a staging export of pending changes.
 var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "after",
-	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid"}
+	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes"}
 
 // CSV writes the report as RFC 4180 CSV.
 func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
@@ -30,6 +30,7 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 			"user_id": c.UserID, "name": c.UserName, "match": string(c.Match), "upn": c.Person.UPN,
 			"before": c.Before, "after": c.After, "added": strings.Join(c.Added, ";"),
 			"replaced": joinReplaced(c.Replaced), "dn": c.Person.DN, "guid": c.Person.GUID,
+			"removed": strings.Join(c.Removed, ";"), "reason": string(c.Departed), "notes": strings.Join(c.Notes, " | "),
 		})
 	}
 	for _, c := range plan.Conflicts {
@@ -43,6 +44,29 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 	}
 	for _, s := range plan.Skipped {
 		row("skipped", map[string]string{"dn": s.DN, "reason": s.Reason})
+	}
+	for _, d := range plan.Departures {
+		var users, entries []string
+		for _, e := range d.Entries {
+			users = append(users, e.UserID)
+			entries = append(entries, e.Entry)
+		}
+		reason := string(d.Reason)
+		if reason == "" {
+			reason = "unknown"
+		}
+		detail := d.Detail
+		if d.Kept != "" {
+			detail = strings.TrimPrefix(strings.TrimSpace(detail+"; "+d.Kept), "; ")
+		}
+		f := map[string]string{"reason": reason, "detail": detail, "users": strings.Join(users, ";"),
+			"dn": d.DN, "guid": d.GUID}
+		if d.Removed {
+			f["removed"] = strings.Join(entries, ";")
+		} else {
+			f["upn"] = strings.Join(entries, ";")
+		}
+		row("departure", f)
 	}
 	w.Flush()
 	return w.Error()

@@ -27,6 +27,36 @@ type jsonReport struct {
 	Unmatched []jsonPerson `json:"unmatched"`
 	Skipped   []jsonSkip   `json:"skipped"`
 	Applied   *jsonApplied `json:"applied,omitempty"`
+	// Added in version 1 by the safety features.
+	Departures []jsonDeparture `json:"departures"`
+	Guards     []jsonGuard     `json:"guards,omitempty"`
+	Forced     bool            `json:"forced,omitempty"`
+	Notes      []string        `json:"notes,omitempty"`
+	Source     string          `json:"source,omitempty"`
+}
+
+type jsonDeparture struct {
+	GUID    string             `json:"guid"`
+	Reason  string             `json:"reason"`
+	DN      string             `json:"dn"`
+	Detail  string             `json:"detail"`
+	Entries []jsonDepartedItem `json:"entries"`
+	Removed bool               `json:"removed"`
+	Kept    string             `json:"kept,omitempty"`
+}
+
+type jsonDepartedItem struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Entry  string `json:"entry"`
+}
+
+type jsonGuard struct {
+	Guard     string `json:"guard"`
+	Count     int    `json:"count"`
+	Threshold int    `json:"threshold"`
+	Option    string `json:"option"`
+	Message   string `json:"message"`
 }
 
 type jsonSummary struct {
@@ -37,6 +67,8 @@ type jsonSummary struct {
 	Conflicts int `json:"conflicts"`
 	Unmatched int `json:"unmatched"`
 	Skipped   int `json:"skipped"`
+	Departed  int `json:"departed"`
+	Removals  int `json:"removals"`
 }
 
 type jsonRead struct {
@@ -65,6 +97,9 @@ type jsonChange struct {
 	DN         string                `json:"dn"`
 	UPN        string                `json:"upn"`
 	GUID       string                `json:"guid"`
+	Removed    []string              `json:"removed"`
+	Departed   string                `json:"departed,omitempty"`
+	Notes      []string              `json:"notes,omitempty"`
 }
 
 type jsonConfl struct {
@@ -97,6 +132,8 @@ type jsonStale struct {
 	Expected string `json:"expected"`
 	Found    string `json:"found"`
 	Missing  bool   `json:"missing,omitempty"`
+	// AlreadyApplied: the user already holds the planned value.
+	AlreadyApplied bool `json:"already_applied,omitempty"`
 }
 
 func stamp(t time.Time) string {
@@ -123,13 +160,32 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 			Read: plan.Stats.Read, Matched: plan.Stats.Matched, Unchanged: plan.Stats.Unchanged,
 			Changes: plan.Stats.Changes, Conflicts: plan.Stats.Conflicts,
 			Unmatched: plan.Stats.Unmatched, Skipped: plan.Stats.Skipped,
+			Departed: plan.Stats.Departed, Removals: plan.Stats.Removals,
 		},
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
 			StoreUsers: plan.Stats.StoreUsers},
-		Changes:   make([]jsonChange, 0, len(plan.Changes)),
-		Conflicts: make([]jsonConfl, 0, len(plan.Conflicts)),
-		Unmatched: make([]jsonPerson, 0, len(plan.Unmatched)),
-		Skipped:   make([]jsonSkip, 0, len(plan.Skipped)),
+		Changes:    make([]jsonChange, 0, len(plan.Changes)),
+		Conflicts:  make([]jsonConfl, 0, len(plan.Conflicts)),
+		Unmatched:  make([]jsonPerson, 0, len(plan.Unmatched)),
+		Skipped:    make([]jsonSkip, 0, len(plan.Skipped)),
+		Departures: make([]jsonDeparture, 0, len(plan.Departures)),
+		Forced:     meta.Forced,
+		Notes:      meta.Notes,
+		Source:     meta.Source,
+	}
+	for _, g := range meta.Guards {
+		r.Guards = append(r.Guards, jsonGuard(g))
+	}
+	for _, d := range plan.Departures {
+		jd := jsonDeparture{GUID: d.GUID, Reason: string(d.Reason), DN: d.DN, Detail: d.Detail,
+			Entries: make([]jsonDepartedItem, 0, len(d.Entries)), Removed: d.Removed, Kept: d.Kept}
+		if jd.Reason == "" {
+			jd.Reason = "unknown"
+		}
+		for _, e := range d.Entries {
+			jd.Entries = append(jd.Entries, jsonDepartedItem{UserID: e.UserID, Name: e.UserName, Entry: e.Entry})
+		}
+		r.Departures = append(r.Departures, jd)
 	}
 	for _, b := range plan.Read.Bases {
 		r.Read.Bases = append(r.Read.Bases, jsonBase(b))
@@ -139,6 +195,7 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 			UserID: c.UserID, Name: c.UserName, ExternalID: c.ExternalID, Match: string(c.Match),
 			Before: c.Before, After: c.After, Added: nonNil(c.Added), Replaced: nonNil(c.Replaced),
 			DN: c.Person.DN, UPN: c.Person.UPN, GUID: c.Person.GUID,
+			Removed: nonNil(c.Removed), Departed: string(c.Departed), Notes: c.Notes,
 		})
 	}
 	for _, c := range plan.Conflicts {
@@ -154,7 +211,8 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 	if a := meta.Applied; a != nil {
 		r.Applied = &jsonApplied{RunID: a.RunID, Written: len(a.Written), Stale: []jsonStale{}}
 		for _, s := range a.Stale {
-			r.Applied.Stale = append(r.Applied.Stale, jsonStale(s))
+			r.Applied.Stale = append(r.Applied.Stale, jsonStale{UserID: s.UserID, Expected: s.Expected, Found: s.Found,
+				Missing: s.Missing, AlreadyApplied: s.AlreadyApplied()})
 		}
 	}
 	enc := json.NewEncoder(w)

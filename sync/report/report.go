@@ -29,8 +29,18 @@ type Meta struct {
 	Applied *upnsync.Applied
 	// Stopped is set when a safety guard stopped the run before writing.
 	Stopped string
+	// Guards are the threshold guards the plan trips; Forced is set when
+	// --force let the run through them.
+	Guards []upnsync.GuardStop
+	Forced bool
+	// Notes are facts about the run as a whole (a plan applied twice, a
+	// run already undone).
+	Notes []string
 	// ApplyHint is the command that applies this plan (dry runs only).
 	ApplyHint string
+	// Source replaces the directory line when the changes did not come
+	// from a read (an undo, a saved plan).
+	Source string
 }
 
 // Formats lists the report formats.

@@ -215,3 +215,101 @@ func TestWriteUnknownFormat(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Renames, removals, notes, departures and guards reach all three reports.
+func TestSafetyInAllReports(t *testing.T) {
+	plan := samplePlan()
+	plan.Changes[1].Notes = []string{"bob.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry"}
+	plan.Changes = append(plan.Changes, upnsync.Change{UserID: "14", UserName: "Ann", Before: "ann;ann@corp.example.com",
+		After: "ann", Removed: []string{"ann@corp.example.com"}, Departed: upnsync.DepartedMoved,
+		Person: upnsync.Person{GUID: "g-ann", DN: "CN=Ann,OU=Elsewhere,DC=corp"}})
+	plan.Departures = []upnsync.Departure{
+		{GUID: "g-ann", Whereabouts: upnsync.Whereabouts{Reason: upnsync.DepartedMoved, DN: "CN=Ann,OU=Elsewhere,DC=corp", Detail: "now at CN=Ann,OU=Elsewhere,DC=corp, outside the searched bases"},
+			Entries: []upnsync.DepartedEntry{{UserID: "14", UserName: "Ann", Entry: "ann@corp.example.com"}}, Removed: true},
+		{GUID: "g-eve", Entries: []upnsync.DepartedEntry{{UserID: "15", Entry: "eve@corp.example.com"}}, Kept: "kept: --remove-departed not given"},
+	}
+	plan.Stats.Departed, plan.Stats.Removals = 2, 1
+	meta := sampleMeta()
+	meta.Guards = []upnsync.GuardStop{{Guard: "max-removals", Count: 1, Threshold: 0, Option: "--max-removals", Message: "1 entry of departed people to remove exceed the removal limit of 0 (--max-removals 0); ... --force (/Force)"}}
+	meta.Forced = true
+
+	var text, js, cs bytes.Buffer
+	if err := Text(&text, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"replaced: bob.old@corp.example.com -> bob@corp.example.com",
+		"note:     bob.old@corp.example.com, an earlier UPN",
+		"user 14 (Ann): CN=Ann,OU=Elsewhere,DC=corp is gone (moved-out-of-scope)",
+		"removed:  ann@corp.example.com",
+		"Departed (upnsync added their UPN; they were not in this read): 2",
+		"objectGUID g-eve: not classified",
+		"kept: --remove-departed not given",
+		"Safety guards tripped, let through by --force: 1",
+		"departed 2, removals 1",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	if err := JSON(&js, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Summary map[string]int
+		Changes []struct {
+			Replaced []map[string]string
+			Removed  []string
+			Departed string
+			Notes    []string
+		}
+		Departures []struct {
+			GUID, Reason, DN, Kept string
+			Removed                bool
+			Entries                []map[string]string
+		}
+		Guards []map[string]any
+		Forced bool
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.Changes[1].Replaced; len(r) != 1 || r[0]["old"] != "bob.old@corp.example.com" || r[0]["new"] != "bob@corp.example.com" {
+		t.Errorf("JSON replaced = %v", r)
+	}
+	if c := got.Changes[2]; c.Departed != "moved-out-of-scope" || len(c.Removed) != 1 || got.Changes[0].Removed == nil || len(got.Changes[1].Notes) != 1 {
+		t.Errorf("JSON changes = %+v", got.Changes)
+	}
+	if len(got.Departures) != 2 || got.Departures[0].Reason != "moved-out-of-scope" || !got.Departures[0].Removed ||
+		got.Departures[1].Reason != "unknown" || got.Departures[1].Entries[0]["entry"] != "eve@corp.example.com" ||
+		got.Summary["removals"] != 1 || got.Summary["departed"] != 2 || !got.Forced || got.Guards[0]["guard"] != "max-removals" {
+		t.Errorf("JSON = %s", js.String())
+	}
+
+	if err := CSV(&cs, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cs).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var sawRename, sawRemoval, sawDeparture bool
+	for _, r := range rows[1:] {
+		switch {
+		case r[0] == "change" && r[col["replaced"]] == "bob.old@corp.example.com -> bob@corp.example.com":
+			sawRename = true
+		case r[0] == "change" && r[col["removed"]] == "ann@corp.example.com" && r[col["reason"]] == "moved-out-of-scope":
+			sawRemoval = true
+		case r[0] == "departure" && r[col["guid"]] == "g-eve" && r[col["upn"]] == "eve@corp.example.com" && strings.Contains(r[col["detail"]], "--remove-departed"):
+			sawDeparture = true
+		}
+	}
+	if !sawRename || !sawRemoval || !sawDeparture {
+		t.Errorf("CSV rename %t removal %t departure %t:\n%v", sawRename, sawRemoval, sawDeparture, rows)
+	}
+}

@@ -25,7 +25,11 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		title += ", " + meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	fmt.Fprintln(w, title)
-	fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+	if meta.Source != "" {
+		fmt.Fprintf(w, "Source:    %s\n", meta.Source)
+	} else {
+		fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+	}
 	for _, b := range plan.Read.Bases {
 		fmt.Fprintf(w, "           %s: %s, %s\n", b.Base, plural(b.Entries, "entry"), plural(b.Pages, "page"))
 	}
@@ -33,7 +37,14 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 
 	section(w, "Changes", len(plan.Changes))
 	for _, c := range plan.Changes {
-		fmt.Fprintf(w, "  user %s%s, matched by %s to %s\n", c.UserID, nameSuffix(c.UserName), c.Match, c.Person.Label())
+		switch {
+		case c.Departed != "":
+			fmt.Fprintf(w, "  user %s%s: %s is gone (%s)\n", c.UserID, nameSuffix(c.UserName), c.Person.Label(), c.Departed)
+		case c.Match != "":
+			fmt.Fprintf(w, "  user %s%s, matched by %s to %s\n", c.UserID, nameSuffix(c.UserName), c.Match, c.Person.Label())
+		default:
+			fmt.Fprintf(w, "  user %s%s\n", c.UserID, nameSuffix(c.UserName))
+		}
 		fmt.Fprintf(w, "    before:   %s\n", orEmpty(c.Before))
 		fmt.Fprintf(w, "    after:    %s\n", c.After)
 		if len(c.Added) > 0 {
@@ -41,6 +52,12 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 		if len(c.Replaced) > 0 {
 			fmt.Fprintf(w, "    replaced: %s\n", joinReplaced(c.Replaced))
+		}
+		if len(c.Removed) > 0 {
+			fmt.Fprintf(w, "    removed:  %s\n", strings.Join(c.Removed, ", "))
+		}
+		for _, n := range c.Notes {
+			fmt.Fprintf(w, "    note:     %s\n", n)
 		}
 	}
 
@@ -73,9 +90,58 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
 	}
 
+	if len(plan.Departures) > 0 {
+		section(w, "Departed (upnsync added their UPN; they were not in this read)", len(plan.Departures))
+		for i, d := range plan.Departures {
+			if i == TextListLimit {
+				fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", len(plan.Departures)-i)
+				break
+			}
+			who := d.DN
+			if who == "" {
+				who = "objectGUID " + d.GUID
+			}
+			reason := string(d.Reason)
+			if reason == "" {
+				reason = "not classified"
+			}
+			fmt.Fprintf(w, "  %s: %s", who, reason)
+			if d.Detail != "" && d.Detail != who {
+				fmt.Fprintf(w, " (%s)", d.Detail)
+			}
+			fmt.Fprintln(w)
+			for _, e := range d.Entries {
+				fmt.Fprintf(w, "    user %s%s: %s\n", e.UserID, nameSuffix(e.UserName), e.Entry)
+			}
+			if d.Removed {
+				fmt.Fprintln(w, "    removed")
+			} else if d.Kept != "" {
+				fmt.Fprintf(w, "    %s\n", d.Kept)
+			}
+		}
+	}
+
+	if len(meta.Guards) > 0 {
+		title := "Safety guards tripped (nothing written)"
+		if meta.Forced {
+			title = "Safety guards tripped, let through by --force"
+		}
+		section(w, title, len(meta.Guards))
+		for _, g := range meta.Guards {
+			fmt.Fprintf(w, "  %s\n", g.Message)
+		}
+	}
+
 	st := plan.Stats
-	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d\n",
+	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d",
 		st.Read, st.Matched, st.Unchanged, st.Changes, st.Conflicts, st.Unmatched, st.Skipped)
+	if st.Departed > 0 {
+		fmt.Fprintf(w, ", departed %d, removals %d", st.Departed, st.Removals)
+	}
+	fmt.Fprintln(w)
+	for _, n := range meta.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
 	fmt.Fprintln(w, closing(plan, meta))
 	return w.Flush()
 }
@@ -103,11 +169,16 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 	case meta.Applied != nil:
 		a := meta.Applied
 		s := fmt.Sprintf("Applied: %s written (run %s).", plural(len(a.Written), "user"), a.RunID)
+		if a.RunID == "" {
+			s = "Applied: nothing to write."
+		}
 		if len(a.Stale) > 0 {
 			s += fmt.Sprintf(" %s changed since the plan and were left as they are:", plural(len(a.Stale), "user"))
 			for _, st := range a.Stale {
 				if st.Missing {
 					s += fmt.Sprintf("\n  user %s no longer exists", st.UserID)
+				} else if st.AlreadyApplied() {
+					s += fmt.Sprintf("\n  user %s already holds %q", st.UserID, st.Found)
 				} else {
 					s += fmt.Sprintf("\n  user %s now holds %q (the plan saw %q)", st.UserID, st.Found, st.Expected)
 				}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/upnsync/upnsync/config"
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// inputsHash is the digest of everything a saved plan was made from: the
+// mapping file, the settings, the store's users with what upnsync added,
+// and the people read (with where departed ones went). It streams: nothing
+// is kept but the hash state.
+type inputsHash struct{ h hash.Hash }
+
+func newInputsHash(mappingFile []byte, settings map[string]string) *inputsHash {
+	i := &inputsHash{h: sha256.New()}
+	i.field("mapping", string(mappingFile))
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		i.field(k, settings[k])
+	}
+	return i
+}
+
+// field writes length-prefixed strings, so that no two different inputs
+// hash alike by running into each other.
+func (i *inputsHash) field(parts ...string) {
+	var n [8]byte
+	for _, p := range parts {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
+		i.h.Write(n[:])
+		i.h.Write([]byte(p))
+	}
+}
+
+func (i *inputsHash) sum() string { return hex.EncodeToString(i.h.Sum(nil)) }
+
+func (i *inputsHash) store(s upnsync.Store) upnsync.Store { return hashingStore{s, i} }
+
+func (i *inputsHash) directory(d upnsync.Directory) upnsync.Directory { return hashingDir{d, i} }
+
+type hashingStore struct {
+	upnsync.Store
+	i *inputsHash
+}
+
+func (s hashingStore) Users(ctx context.Context, fn func(upnsync.User) error) error {
+	return s.Store.Users(ctx, func(u upnsync.User) error {
+		s.i.field("user", u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames, u.ExternalID, strconv.FormatBool(u.Active))
+		for _, o := range u.Owned {
+			s.i.field("owned", o.Entry, o.GUID)
+		}
+		return fn(u)
+	})
+}
+
+type hashingDir struct {
+	upnsync.Directory
+	i *inputsHash
+}
+
+func (d hashingDir) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
+	return d.Directory.Read(ctx, func(p upnsync.Person) error {
+		d.i.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
+			strconv.FormatBool(p.Disabled))
+		return fn(p)
+	})
+}
+
+// LocateGUID passes lookups through (a directory that cannot look up
+// leaves departures unclassified, as without the hash).
+func (d hashingDir) LocateGUID(ctx context.Context, guid string) (upnsync.Whereabouts, error) {
+	loc, ok := d.Directory.(upnsync.GUIDLocator)
+	if !ok {
+		return upnsync.Whereabouts{}, nil
+	}
+	w, err := loc.LocateGUID(ctx, guid)
+	if err == nil {
+		d.i.field("located", guid, string(w.Reason), w.DN)
+	}
+	return w, err
+}
+
+// settingsMap lists the effective settings that shape a plan (never a
+// password), for the saved plan and its inputs digest.
+func settingsMap(s *config.Settings) map[string]string {
+	return map[string]string{
+		"config-file-path":    s.ConfigFile,
+		"directory":           s.Directory,
+		"domain":              strings.Join(s.Domains, ";"),
+		"login":               s.Login,
+		"user-filter":         s.UserFilter,
+		"netbios-domain":      s.NetBIOSDomain,
+		"store":               s.Store,
+		"state":               s.State,
+		"implicit-upn":        strconv.FormatBool(s.ImplicitUPN),
+		"skip-disabled":       strconv.FormatBool(s.SkipDisabled),
+		"max-length":          strconv.Itoa(s.MaxLength),
+		"remove-departed":     strconv.FormatBool(s.RemoveDeparted),
+		"max-changes":         strconv.Itoa(s.MaxChanges),
+		"max-change-percent":  strconv.FormatFloat(s.MaxChangePercent, 'f', -1, 64),
+		"max-removals":        strconv.Itoa(s.MaxRemovals),
+		"max-removal-percent": strconv.FormatFloat(s.MaxRemovalPercent, 'f', -1, 64),
+	}
+}
