@@ -43,6 +43,15 @@ type Settings struct {
 
 	Store        string
 	Apply        bool
+	// StoreTable, StoreColumns, StorePasswordFile and StorePassword are
+	// for a PostgreSQL store; OctopusExport for a DataImporter store;
+	// Columns for csv: and xlsx: directories.
+	StoreTable        string
+	StoreColumns      string
+	StorePasswordFile string
+	StorePassword     Secret
+	OctopusExport     string
+	Columns           string
 	ImplicitUPN  bool
 	SkipDisabled bool
 	MaxLength    int
@@ -97,6 +106,9 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 		}
 	}
 	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	if err := resolveStorePassword(s, getenv); err != nil {
 		return nil, err
 	}
 	s.defaults()

@@ -39,6 +39,13 @@ Examples:
     upnsync.exe /ConfigFilePath:"C:\Octopus config\ADSIReaderLDAPMappings.xml" ^
                 /Directory:ldaps://dc1.corp.example.com /Login:svc-upnsync@corp.example.com ^
                 /PasswordFile:"C:\Octopus config\upnsync.pw" /Apply /LogFilePath:"C:\Octopus config\logs"
+  From an Entra ID or PowerShell export, into a PostgreSQL table:
+    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory csv:entra-users.csv \
+            --store "postgres://upnsync@db.corp.example.com/octopus?sslmode=verify-full" \
+            --store-password-file /etc/upnsync/db.pw --apply
+  Prepare a DataImporter import instead of writing (then run DataImporter with upn-import.xml):
+    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com \
+            --store dataimporter:upn-import.xlsx --octopus-export octopus-users.xlsx --apply
 
 Exit codes:
   0  in sync, or applied without conflicts

@@ -103,7 +103,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 			return fail(stderr, "cannot read %s: %v", args[0], unwrapPathErr(err))
 		}
 		defer f.Close()
-		store, err := octopus.Open(ctx, s.Store, octopus.Options{Create: true})
+		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{Create: true}))
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
@@ -119,7 +119,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if len(args) > 1 {
 			return fail(stderr, "usage: upnsync store export --store URL [FILE.csv]")
 		}
-		store, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: true})
+		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: true}))
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}

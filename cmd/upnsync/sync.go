@@ -48,7 +48,7 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	if err != nil {
 		return failed("%v", err)
 	}
-	store, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: !s.Apply})
+	store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: !s.Apply}))
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -57,7 +57,7 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log, Columns: s.Columns,
 	})
 	if err != nil {
 		return failed("%v", err)
@@ -67,8 +67,13 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	plan, err := upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
 		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
 	})
+	if v, ok := store.(octopus.Vetter); ok && err == nil {
+		plan.Withdraw(v.Vet(plan.Changes))
+	}
 	meta := report.Meta{Mode: mode(s), Directory: dir.Describe(), Store: store.Describe(), Started: started,
-		ApplyHint: "run the same command with --apply (or /Apply)"}
+		ApplyHint:     "run the same command with --apply (or /Apply)",
+		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
+	guide, _ := store.(octopus.Guide)
 	var readErr *upnsync.ReadError
 	switch {
 	case errors.As(err, &readErr):
@@ -97,6 +102,9 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 
 	code := exitOK
 	if !s.Apply {
+		if guide != nil {
+			meta.NextSteps = guide.NextSteps(nil)
+		}
 		switch {
 		case len(plan.Changes) > 0:
 			code = exitPending
@@ -110,6 +118,9 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 			applied, err = store.Apply(ctx, run, plan.Changes)
 			meta.Applied = &applied
 			logApplied(log, &applied)
+			if guide != nil && err == nil {
+				meta.NextSteps = guide.NextSteps(&applied)
+			}
 			if err != nil {
 				meta.Stopped = err.Error()
 				meta.Finished = time.Now()

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -14,9 +13,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
-
+	"github.com/upnsync/upnsync/internal/textfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -61,59 +58,6 @@ func checkExportFile(kind, path string) error {
 func (d *csvDirectory) Describe() string { return "csv:" + d.path }
 func (d *csvDirectory) Close() error     { return nil }
 
-// textEncoding is what the first bytes of a text file say it is.
-type textEncoding struct {
-	name string
-	bom  bool
-	dec  transform.Transformer // nil: UTF-8
-}
-
-// sniffEncoding recognises UTF-8 (with or without BOM) and UTF-16 with a
-// BOM (PowerShell's Out-File, `>` and Export-Csv -Encoding Unicode) or
-// without one (every other byte zero in ASCII text). It returns the
-// reader positioned after any BOM.
-func sniffEncoding(br *bufio.Reader) textEncoding {
-	b, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
-		br.Discard(3)
-		return textEncoding{name: "UTF-8 with BOM", bom: true}
-	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}):
-		br.Discard(2)
-		return textEncoding{name: "UTF-16 LE", bom: true, dec: unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()}
-	case bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
-		br.Discard(2)
-		return textEncoding{name: "UTF-16 BE", bom: true, dec: unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()}
-	case len(b) >= 4 && b[0] != 0 && b[1] == 0 && b[2] != 0 && b[3] == 0:
-		return textEncoding{name: "UTF-16 LE (no BOM)", dec: unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()}
-	case len(b) >= 4 && b[0] == 0 && b[1] != 0 && b[2] == 0 && b[3] != 0:
-		return textEncoding{name: "UTF-16 BE (no BOM)", dec: unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()}
-	}
-	return textEncoding{name: "UTF-8"}
-}
-
-// sniffSeparator picks ',', ';' or tab, whichever the header line has most
-// of outside quotes (Excel writes ';' where the decimal mark is a comma).
-func sniffSeparator(line string) rune {
-	counts := map[rune]int{}
-	quoted := false
-	for _, r := range line {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case !quoted && (r == ',' || r == ';' || r == '\t'):
-			counts[r]++
-		}
-	}
-	best := ','
-	for _, r := range []rune{';', '\t'} {
-		if counts[r] > counts[best] {
-			best = r
-		}
-	}
-	return best
-}
-
 // Read streams the people of the file to fn. The read is complete at a
 // clean end of file.
 func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
@@ -130,12 +74,7 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 	}
 	defer f.Close()
 
-	raw := bufio.NewReaderSize(f, 64<<10)
-	enc := sniffEncoding(raw)
-	var text io.Reader = raw
-	if enc.dec != nil {
-		text = transform.NewReader(raw, enc.dec)
-	}
+	text, enc := textfile.Reader(bufio.NewReaderSize(f, 64<<10))
 	br := bufio.NewReaderSize(text, 64<<10)
 
 	// PowerShell 5's Export-Csv starts with "#TYPE <type name>" unless
@@ -147,16 +86,7 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 		}
 		skipped = 1
 	}
-	headLine, _ := br.Peek(br.Buffered())
-	if len(headLine) == 0 {
-		if b, err := br.Peek(1); err == nil {
-			headLine = b
-		}
-	}
-	if i := bytes.IndexByte(headLine, '\n'); i >= 0 {
-		headLine = headLine[:i]
-	}
-	sep := sniffSeparator(string(headLine))
+	sep := textfile.Separator(textfile.FirstLine(br))
 
 	cr := csv.NewReader(br)
 	cr.Comma = sep
@@ -180,7 +110,7 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 	if err != nil {
 		return fail(newError(err, "%s: %v", where(1), err))
 	}
-	d.log.Info("reading a CSV export", "file", d.path, "encoding", enc.name, "separator", string(sep), "columns", cols.describe())
+	d.log.Info("reading a CSV export", "file", d.path, "encoding", enc.Name, "separator", string(sep), "columns", cols.describe())
 
 	var domains domainCache
 	for {
@@ -210,7 +140,7 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 		if cerr != nil {
 			return fail(newError(nil, "%s: column %s: %s", where(line), header[cerr.col], cerr.msg))
 		}
-		if !enc.bom && strings.Contains(p.UPN, "?") {
+		if !enc.BOM && strings.Contains(p.UPN, "?") {
 			// Windows PowerShell 5.1's Export-Csv writes ASCII unless told
 			// otherwise and turns every other letter into '?': writing such
 			// a UPN would put a wrong name into Octopus.

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/upnsync/upnsync/internal/testenv"
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/report"
 )
 
 // backend is one kind of store under the store contract: how to make a new
@@ -484,5 +486,60 @@ func sqliteBackend() backend {
 		addOwned: func(t *testing.T, url, id, entry, guid string) {
 			exec(t, url, `INSERT INTO upnsync_owned(user_id, entry, guid) VALUES (?, ?, ?)`, id, entry, guid)
 		},
+	}
+}
+
+// demoReports runs the core's merge scenarios (the demo data) through a
+// store of backend b: the dry run, the apply, and the run after it, each
+// rendered as the JSON report with the times and the store's name
+// normalised. Every store must give the same three reports.
+func demoReports(t *testing.T, b backend) []string {
+	t.Helper()
+	ctx := context.Background()
+	url, opts := b.fresh(t)
+	opts.Create = true
+	s := openStoreT(t, url, opts)
+	f, err := os.Open("../../testdata/demo/octopus-users.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := s.ImportCSV(ctx, f, "octopus-users.csv"); err != nil {
+		t.Fatal(err)
+	}
+	render := func(plan *upnsync.Plan, meta report.Meta) string {
+		meta.Directory, meta.Store = "ldif:directory.ldif", "-"
+		var buf bytes.Buffer
+		if err := report.JSON(&buf, plan, meta); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	var out []string
+	plan := planDemo(t, s)
+	out = append(out, render(&plan, report.Meta{Mode: report.ModeDryRun}))
+	a, err := s.Apply(ctx, upnsync.Run{ID: "demo-run"}, plan.Changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, render(&plan, report.Meta{Mode: report.ModeApply, Applied: &a}))
+	again := planDemo(t, s)
+	out = append(out, render(&again, report.Meta{Mode: report.ModeDryRun}))
+	if !strings.Contains(out[0], `"changes": 9`) || !strings.Contains(out[1], `"written": 9`) || !strings.Contains(out[2], `"changes": 0`) {
+		t.Errorf("%s: the demo did not plan, write and settle as expected:\n%s", b.name, strings.Join(out, "\n"))
+	}
+	return out
+}
+
+// The core's merge scenarios give identical JSON reports through SQLite
+// and PostgreSQL.
+func TestContractDemoReportsIdentical(t *testing.T) {
+	testenv.Postgres(t)
+	sqlite := demoReports(t, sqliteBackend())
+	pg := demoReports(t, pgBackend())
+	for i, name := range []string{"dry run", "apply", "second run"} {
+		if sqlite[i] != pg[i] {
+			t.Errorf("%s: the reports differ\n--- sqlite\n%s\n--- postgres\n%s", name, sqlite[i], pg[i])
+		}
 	}
 }

@@ -83,6 +83,7 @@ type pgStore struct {
 	readOnly  bool
 	batch     int
 	customTbl bool
+	tableText string // --store-table as written, for reports
 }
 
 var _ Store = (*pgStore)(nil)
@@ -218,7 +219,8 @@ func openPostgres(ctx context.Context, raw string, opts Options) (*pgStore, erro
 		return nil, fmt.Errorf("store %s: %v", s.url, err)
 	}
 	s.tableName = s.table.Sanitize()
-	s.customTbl = strings.TrimSpace(opts.Table) != "" && strings.TrimSpace(opts.Table) != DefaultTable
+	s.tableText = strings.TrimSpace(opts.Table)
+	s.customTbl = s.tableText != "" && s.tableText != DefaultTable
 	if s.cols, err = ParseColumns(opts.Columns); err != nil {
 		return nil, fmt.Errorf("store %s: %v", s.url, err)
 	}
@@ -366,7 +368,7 @@ func (s *pgStore) tableHint() string {
 // the table when it is not the default.
 func (s *pgStore) Describe() string {
 	if s.customTbl {
-		return s.url + " (table " + s.tableName + ")"
+		return s.url + " (table " + s.tableText + ")"
 	}
 	return s.url
 }

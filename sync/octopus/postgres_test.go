@@ -320,7 +320,7 @@ func TestPostgresForeignTable(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("users:\n got %+v\nwant %+v", got, want)
 	}
-	if d := s.Describe(); !strings.HasSuffix(d, ` (table "octopus"."Person")`) || strings.Contains(d, pw) {
+	if d := s.Describe(); !strings.HasSuffix(d, ` (table octopus.Person)`) || strings.Contains(d, pw) {
 		t.Errorf("Describe = %q", d)
 	}
 	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, []upnsync.Change{

@@ -27,6 +27,10 @@ type jsonReport struct {
 	Unmatched []jsonPerson `json:"unmatched"`
 	Skipped   []jsonSkip   `json:"skipped"`
 	Applied   *jsonApplied `json:"applied,omitempty"`
+	// Added after version 1's first release; programs may ignore them.
+	DirectoryKind string   `json:"directory_kind,omitempty"`
+	StoreKind     string   `json:"store_kind,omitempty"`
+	NextSteps     []string `json:"next_steps,omitempty"`
 }
 
 type jsonSummary struct {
@@ -130,6 +134,8 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		Conflicts: make([]jsonConfl, 0, len(plan.Conflicts)),
 		Unmatched: make([]jsonPerson, 0, len(plan.Unmatched)),
 		Skipped:   make([]jsonSkip, 0, len(plan.Skipped)),
+
+		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
 	}
 	for _, b := range plan.Read.Bases {
 		r.Read.Bases = append(r.Read.Bases, jsonBase(b))

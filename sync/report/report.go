@@ -31,6 +31,13 @@ type Meta struct {
 	Stopped string
 	// ApplyHint is the command that applies this plan (dry runs only).
 	ApplyHint string
+	// DirectoryKind and StoreKind name the kinds of source and store
+	// (ldap, ldif, csv, xlsx; sqlite, postgres, dataimporter).
+	DirectoryKind string
+	StoreKind     string
+	// NextSteps are what the administrator must do after this run, in
+	// order (for a DataImporter workbook: how to import it).
+	NextSteps []string
 }
 
 // Formats lists the report formats.

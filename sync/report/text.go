@@ -77,6 +77,12 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d\n",
 		st.Read, st.Matched, st.Unchanged, st.Changes, st.Conflicts, st.Unmatched, st.Skipped)
 	fmt.Fprintln(w, closing(plan, meta))
+	if len(meta.NextSteps) > 0 {
+		fmt.Fprintln(w, "\nNext steps:")
+		for i, step := range meta.NextSteps {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, step)
+		}
+	}
 	return w.Flush()
 }
 
