@@ -41,8 +41,8 @@ type Settings struct {
 	NetBIOSDomain      string
 	Timeout            time.Duration
 
-	Store        string
-	Apply        bool
+	Store string
+	Apply bool
 	// StoreTable, StoreColumns, StorePasswordFile and StorePassword are
 	// for a PostgreSQL store; OctopusExport for a DataImporter store;
 	// Columns for csv: and xlsx: directories.
@@ -52,9 +52,9 @@ type Settings struct {
 	StorePassword     Secret
 	OctopusExport     string
 	Columns           string
-	ImplicitUPN  bool
-	SkipDisabled bool
-	MaxLength    int
+	ImplicitUPN       bool
+	SkipDisabled      bool
+	MaxLength         int
 
 	Report     string
 	ReportFile string
