@@ -414,7 +414,8 @@ func yesNo(b bool) string {
 	return "No"
 }
 
-// The XML configuration DataImporter reads, as its documentation shows it.
+// The XML configuration DataImporter reads, as its documentation shows it
+// (tests read it back through these types).
 type xmlSources struct {
 	XMLName xml.Name    `xml:"Sources"`
 	Sources []xmlSource `xml:"Source"`
@@ -428,31 +429,33 @@ type xmlSource struct {
 	UserIdentificationMethod string `xml:"UserIdentificationMethod"`
 }
 
+// xmlText escapes element text; quotes stay as they are, so that the
+// connection string reads as in Octopus's documentation.
+var xmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// xmlAttr escapes an attribute value in double quotes.
+var xmlAttr = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+
 // configuration writes DataImporter's XML configuration: one source per
 // sheet, each with its identification method. The Data Source is the
 // workbook's absolute path here; if the workbook moves, edit it.
 func (s *diStore) configuration(w io.Writer, sources []source, run upnsync.Run) error {
-	doc := xmlSources{}
-	for _, src := range sources {
-		doc.Sources = append(doc.Sources, xmlSource{
-			Name: "upnsync " + src.sheet,
-			ConnectionString: `Provider=Microsoft.ACE.OLEDB.12.0;Data Source=` + s.abs +
-				`;Extended Properties="Excel 12.0 Xml;HDR=YES";`,
-			ViewName:                 "[" + src.sheet + "$]",
-			Content:                  "User",
-			UserIdentificationMethod: src.method,
-		})
-	}
-	fmt.Fprintln(w, `<?xml version="1.0" encoding="utf-8"?>`)
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n")
 	comment := fmt.Sprintf("Written by upnsync (run %s, %s) with %s: DataImporter adds the UPN column to each user's Windows usernames.",
 		run.ID, run.Started.UTC().Format(time.RFC3339), filepath.Base(s.abs))
-	fmt.Fprintf(w, "<!-- %s -->\n", strings.ReplaceAll(comment, "--", "- -"))
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
+	fmt.Fprintf(&b, "<!-- %s -->\n<Sources>\n", strings.ReplaceAll(comment, "--", "- -"))
+	for _, src := range sources {
+		fmt.Fprintf(&b, "  <Source Name=\"%s\">\n", xmlAttr.Replace("upnsync "+src.sheet))
+		fmt.Fprintf(&b, "    <ConnectionString>%s</ConnectionString>\n", xmlText.Replace(
+			`Provider=Microsoft.ACE.OLEDB.12.0;Data Source=`+s.abs+`;Extended Properties="Excel 12.0 Xml;HDR=YES";`))
+		fmt.Fprintf(&b, "    <ViewName>%s</ViewName>\n", xmlText.Replace("["+src.sheet+"$]"))
+		b.WriteString("    <Content>User</Content>\n")
+		fmt.Fprintf(&b, "    <UserIdentificationMethod>%s</UserIdentificationMethod>\n", src.method)
+		b.WriteString("  </Source>\n")
 	}
-	_, err := fmt.Fprintln(w)
+	b.WriteString("</Sources>\n")
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
