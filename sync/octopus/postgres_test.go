@@ -1,14 +1,17 @@
 package octopus
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,5 +459,147 @@ func TestRedactPostgres(t *testing.T) {
 		if got := redactPostgres(in); got != want {
 			t.Errorf("redactPostgres(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// cutProxy forwards TCP connections to target; once armed, it lets the
+// next client message containing "commit" reach the server, waits for the
+// server to act on it, then cuts the connection before any reply comes
+// back: the commit happened, and the client cannot know.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	armed  atomic.Bool
+	fired  atomic.Bool
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) serve(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	defer client.Close()
+	defer server.Close()
+	// cut is set before the commit goes out: the server's reply is dropped
+	// and the client's side closed, as when a network path fails.
+	var cut atomic.Bool
+	go func() {
+		defer client.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if cut.Load() {
+				return
+			}
+			if n > 0 {
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			commit := p.armed.Load() && bytes.Contains(bytes.ToLower(buf[:n]), []byte("commit"))
+			if commit {
+				p.armed.Store(false)
+				cut.Store(true)
+				p.fired.Store(true)
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
+			}
+			if commit {
+				time.Sleep(500 * time.Millisecond) // the server commits
+				return                             // both connections close
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// The connection breaks after the server committed a batch but before
+// upnsync heard so: the journal, read on a new connection, shows the batch
+// was written, and Applied, the error and the run summary say so.
+func TestPostgresCommitReplyLost(t *testing.T) {
+	u, pw := pgDatabase(t)
+	ctx := context.Background()
+	s := openStoreT(t, u, Options{Create: true, Password: pw})
+	importT(t, s, "users.csv")
+
+	pu, _ := url.Parse(u)
+	proxy := newCutProxy(t, pu.Host)
+	pu.Host = proxy.ln.Addr().String()
+	q := pu.Query()
+	q.Set("sslmode", "disable") // the proxy must see the commit go by
+	q.Del("sslrootcert")
+	pu.RawQuery = q.Encode()
+	ps := openStoreT(t, pu.String(), Options{Password: pw, BatchSize: 5})
+	changes := planEvery(t, ps)
+
+	testBeforeCommit = func(batch int, _ uint32) {
+		if batch == 2 {
+			proxy.armed.Store(true)
+		}
+	}
+	defer func() { testBeforeCommit = nil }()
+	a, err := ps.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+	if !proxy.fired.Load() {
+		t.Fatalf("the proxy never cut a commit: %+v %v", a, err)
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		"apply stopped in batch 2 of 3 (changes 6 to 10)",
+		"that batch was committed before the connection broke (5 users, per the journal)",
+		"10 users written before it stay written (run r1)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	want := []string{"1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010"}
+	if !reflect.DeepEqual(a.Written, want) {
+		t.Errorf("written = %v, want %v", a.Written, want)
+	}
+	for _, usr := range allUsersT(t, s) {
+		if changed := strings.Contains(usr.WindowsUsernames, "u"+usr.ID+"@"); changed != (usr.ID <= "1010") {
+			t.Errorf("user %s changed = %v", usr.ID, changed)
+		}
+	}
+	admin := pgConnT(t, u, pw)
+	var journal, written int
+	admin.QueryRow(ctx, `SELECT count(*) FROM upnsync.journal WHERE run_id = 'r1'`).Scan(&journal)
+	admin.QueryRow(ctx, `SELECT written FROM upnsync.runs WHERE id = 'r1'`).Scan(&written)
+	if journal != 10 || written != 10 {
+		t.Errorf("journal %d rows, run summary %d written; want 10 each", journal, written)
 	}
 }
