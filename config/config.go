@@ -51,11 +51,20 @@ type Settings struct {
 	NetBIOSDomain      string
 	Timeout            time.Duration
 
-	Store        string
-	Apply        bool
-	ImplicitUPN  bool
-	SkipDisabled bool
-	MaxLength    int
+	Store string
+	Apply bool
+	// StoreTable, StoreColumns, StorePasswordFile and StorePassword are
+	// for a PostgreSQL store; OctopusExport for a DataImporter store;
+	// Columns for csv: and xlsx: directories.
+	StoreTable        string
+	StoreColumns      string
+	StorePasswordFile string
+	StorePassword     Secret
+	OctopusExport     string
+	Columns           string
+	ImplicitUPN       bool
+	SkipDisabled      bool
+	MaxLength         int
 
 	// Safety. Thresholds are -1 when off.
 	RemoveDeparted    bool
@@ -143,6 +152,9 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 		}
 	}
 	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	if err := resolveStorePassword(s, getenv); err != nil {
 		return nil, err
 	}
 	s.defaults()

@@ -83,7 +83,7 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.String("domain", strings.Join(s.Domains, ";")),
 		slog.String("login", s.Login),
 		slog.String("password", s.PasswordSource()),
-		slog.String("store", s.Store),
+		slog.String("store", RedactStoreURL(s.Store)),
 		slog.Bool("apply", s.Apply),
 		slog.Int("page-size", s.PageSize),
 		slog.String("user-filter", s.UserFilter),

@@ -48,6 +48,13 @@ Examples:
     upnsync doctor --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com ...
   Keep running and sync every night at 01:30 Paris time, logs in a folder (newest 60 kept):
     upnsync ... --apply --schedule "CRON_TZ=Europe/Paris 30 1 * * *" --log-file-path /var/log/upnsync/ --log-keep 60
+  From an Entra ID or PowerShell export, into a PostgreSQL table:
+    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory csv:entra-users.csv \
+            --store "postgres://upnsync@db.corp.example.com/octopus?sslmode=verify-full" \
+            --store-password-file /etc/upnsync/db.pw --apply
+  Prepare a DataImporter import instead of writing (then run DataImporter with upn-import.xml):
+    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com \
+            --store dataimporter:upn-import.xlsx --octopus-export octopus-users.xlsx --apply
 
 Exit codes:
   0  in sync, or applied without conflicts

@@ -7,15 +7,17 @@
 #   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
 #   scripts/testdirs.sh restart [SERVER...]
 #
-# Servers: slapd (OpenLDAP with AD's attributes and AD-like size limits).
+# Servers: slapd (OpenLDAP with AD's attributes and AD-like size limits),
+# postgres (a private PostgreSQL cluster on 127.0.0.1 for the SQL store).
 # Everything lives in .testdirs/ at the repository root (UPNSYNC_TESTDIRS
 # overrides it). After start, .testdirs/env holds shell-sourceable lines for
 # tests (set -a; . .testdirs/env; set +a), read by internal/testenv.
 #
 # Settings (environment): UPNSYNC_TEST_USER_COUNT (3000), UPNSYNC_TEST_SEED
-# (1), UPNSYNC_SLAPD_LDAP_PORT (1389), UPNSYNC_SLAPD_LDAPS_PORT (1636).
+# (1), UPNSYNC_SLAPD_LDAP_PORT (1389), UPNSYNC_SLAPD_LDAPS_PORT (1636),
+# UPNSYNC_POSTGRES_PORT (15432).
 #
-# To add a server (Samba AD DC, PostgreSQL): write NAME_packages, NAME_start,
+# To add a server (Samba AD DC): write NAME_packages, NAME_start,
 # NAME_stop, NAME_running, NAME_status and NAME_env functions like the
 # slapd_* ones below and add NAME to SERVERS.
 set -euo pipefail
@@ -26,7 +28,7 @@ TESTDIRS=${UPNSYNC_TESTDIRS:-$REPO_ROOT/.testdirs}
 USER_COUNT=${UPNSYNC_TEST_USER_COUNT:-3000}
 SEED=${UPNSYNC_TEST_SEED:-1}
 BASE_DN=dc=corp,dc=example,dc=com
-SERVERS=(slapd)
+SERVERS=(slapd postgres)
 
 log() { printf 'testdirs: %s\n' "$*" >&2; }
 die() {
@@ -364,6 +366,187 @@ slapd_env() {
 	envline UPNSYNC_TEST_USERS "$(slapd_user_count)"
 	envline UPNSYNC_TEST_LDIF "$SLAPD_LDIF"
 	envline UPNSYNC_TEST_OCTOPUS_CSV "$SLAPD_CSV"
+}
+
+# ---------------------------------------------------------------- postgres
+
+PG_DIR=$TESTDIRS/postgres
+PG_PORT=${UPNSYNC_POSTGRES_PORT:-15432}
+PG_ROLE=upnsync_test
+PG_DB=upnsync_test
+PG_PASSWORD_FILE=$TESTDIRS/postgres.password
+PG_URL="postgres://$PG_ROLE@127.0.0.1:$PG_PORT/$PG_DB?sslmode=verify-full&sslrootcert=$TESTDIRS/ca.crt"
+
+# pg_bindir: the newest installed server's programs (Debian keeps them out of PATH).
+pg_bindir() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	if [[ -n $d && -x $d/initdb ]]; then
+		echo "$d"
+	elif command -v initdb >/dev/null 2>&1; then
+		dirname "$(command -v initdb)"
+	else
+		return 1
+	fi
+}
+
+postgres_packages() {
+	pg_bindir >/dev/null || echo postgresql
+	need psql postgresql-client
+}
+
+# pg_as CMD...: run a server program as the postgres account when we are
+# root (initdb and postgres refuse to run as root), else as ourselves.
+pg_as() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+postgres_pid() {
+	local pid
+	[[ -s $PG_DIR/data/postmaster.pid ]] || return 1
+	pid=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	[[ $(cat "/proc/$pid/comm" 2>/dev/null || echo postgres) == postgres ]] || return 1
+	echo "$pid"
+}
+
+postgres_running() { postgres_pid >/dev/null; }
+
+# pg_admin ARGS...: psql as the cluster's superuser over its private socket.
+pg_admin() {
+	pg_as psql -X -q -h "$PG_DIR/run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# postgres_verify: the test role logs in over TCP with its password and TLS.
+postgres_verify() {
+	[[ -s $PG_DIR/pgpass ]] || return 1
+	PGPASSFILE=$PG_DIR/pgpass PGCONNECT_TIMEOUT=2 \
+		psql -X -q -d "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1
+}
+
+postgres_build() {
+	local bin
+	bin=$(pg_bindir) || die "PostgreSQL is not installed (apt-get install postgresql)"
+	mkdir -p "$PG_DIR"
+	if [[ ! -s $PG_PASSWORD_FILE ]]; then
+		(
+			umask 077
+			printf '%s' "$(openssl rand -hex 18)" >"$PG_PASSWORD_FILE"
+		)
+	fi
+	chmod 600 "$PG_PASSWORD_FILE"
+	(
+		umask 077
+		printf '127.0.0.1:%s:*:%s:%s\n' "$PG_PORT" "$PG_ROLE" "$(<"$PG_PASSWORD_FILE")" >"$PG_DIR/pgpass"
+	)
+	if [[ ! -s $PG_DIR/data/PG_VERSION || ! -s $PG_DIR/data/pg_hba.conf ]]; then
+		log "creating a PostgreSQL cluster in $PG_DIR/data"
+		rm -rf "$PG_DIR/data"
+		mkdir -p "$PG_DIR/data" "$PG_DIR/run"
+		[[ $(id -u) -ne 0 ]] || chown postgres: "$PG_DIR" "$PG_DIR/data" "$PG_DIR/run"
+		# A locale whose collation is not byte order, as production servers
+		# have: the store must not depend on the server's sort order.
+		local locale=C.UTF-8
+		locale -a 2>/dev/null | grep -qix 'en_US.utf8' && locale=en_US.UTF-8
+		pg_as "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale="$locale" \
+			>"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+		# The superuser only over the private socket; everyone else over TCP
+		# with a password, as a real server would ask.
+		printf '%s\n' \
+			"local all postgres trust" \
+			"host all all 127.0.0.1/32 scram-sha-256" \
+			"host all all ::1/128 scram-sha-256" | pg_as tee "$PG_DIR/data/pg_hba.conf" >/dev/null
+	fi
+	# TLS from the test CA; the key must belong to the server's account.
+	install -m 600 "$TESTDIRS/server.key" "$PG_DIR/data/server.key"
+	install -m 644 "$TESTDIRS/server.crt" "$PG_DIR/data/server.crt"
+	[[ $(id -u) -ne 0 ]] || chown postgres: "$PG_DIR/data/server.key" "$PG_DIR/data/server.crt"
+}
+
+postgres_start() {
+	if postgres_running; then
+		if postgres_verify; then
+			log "postgres is already running (pid $(postgres_pid)) and answers"
+			return 0
+		fi
+		log "postgres (pid $(postgres_pid)) does not answer: restarting it"
+		postgres_stop
+	fi
+	make_certs
+	postgres_build
+	port_busy "$PG_PORT" && die "port $PG_PORT on 127.0.0.1 is taken by another program; stop it or set UPNSYNC_POSTGRES_PORT"
+	local bin
+	bin=$(pg_bindir)
+	# -w waits until the server accepts connections; the server detaches,
+	# its PID is the first line of postmaster.pid.
+	if ! pg_as "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR/run -c ssl=on -c fsync=off -c max_connections=100" \
+		start >"$PG_DIR/pg_ctl.log" 2>&1; then
+		cat "$PG_DIR/pg_ctl.log" "$PG_DIR/postgres.log" >&2 2>/dev/null || true
+		postgres_stop
+		die "postgres did not start (its log is above)"
+	fi
+	# The test role (it creates a database per test) and its database. The
+	# password goes through standard input, never the process list.
+	local pw
+	pw=$(<"$PG_PASSWORD_FILE")
+	pg_admin -d postgres >"$PG_DIR/setup.log" 2>&1 <<SQL || { cat "$PG_DIR/setup.log" >&2; postgres_stop; die "cannot create the test role and database"; }
+SELECT 'CREATE ROLE $PG_ROLE LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE')
+\gexec
+ALTER ROLE $PG_ROLE PASSWORD '$pw';
+SELECT 'CREATE DATABASE $PG_DB OWNER $PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')
+\gexec
+SQL
+	local deadline=$((SECONDS + 20))
+	until postgres_verify; do
+		if ((SECONDS >= deadline)); then
+			cat "$PG_DIR/postgres.log" >&2
+			postgres_stop
+			die "postgres did not accept the test role within 20 s (its log is above)"
+		fi
+		sleep 0.1
+	done
+	log "postgres ready (pid $(postgres_pid)): 127.0.0.1:$PG_PORT database $PG_DB, role $PG_ROLE"
+}
+
+postgres_stop() {
+	local pid
+	if ! pid=$(postgres_pid); then
+		return 0
+	fi
+	# SIGINT is PostgreSQL's fast shutdown: clients are disconnected.
+	kill -INT "$pid" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "postgres (pid $pid) did not stop in 15 s: sending SIGQUIT"
+		kill -QUIT "$pid" 2>/dev/null || true
+		sleep 1
+	fi
+	log "postgres stopped"
+}
+
+postgres_status() {
+	local pid
+	if pid=$(postgres_pid); then
+		echo "postgres: running (pid $pid) 127.0.0.1:$PG_PORT database $PG_DB"
+	else
+		echo "postgres: stopped"
+		return 3
+	fi
+}
+
+postgres_env() {
+	envline UPNSYNC_TEST_POSTGRES_URL "$PG_URL"
+	envline UPNSYNC_TEST_POSTGRES_PASSWORD_FILE "$PG_PASSWORD_FILE"
 }
 
 # ---------------------------------------------------------------- env file

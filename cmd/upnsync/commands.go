@@ -100,7 +100,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 			return fail(stderr, "%v", err)
 		}
 		defer lock.Release()
-		store, err := octopus.Open(ctx, s.Store, octopus.Options{Create: true, State: s.State})
+		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{Create: true, State: s.State}))
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
@@ -116,7 +116,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if len(args) > 1 {
 			return fail(stderr, "usage: upnsync store export --store URL [FILE.csv]")
 		}
-		store, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: true})
+		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: true}))
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}

@@ -77,7 +77,7 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	p := &planned{}
 	// Local variables first: a failed Open returns a typed nil that would
 	// not compare equal to nil in the struct.
-	store0, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: !writable, State: s.State})
+	store0, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: !writable, State: s.State}))
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -87,7 +87,7 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log, Columns: s.Columns,
 	})
 	if err != nil {
 		p.close()
@@ -110,9 +110,13 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
 		RemoveDeparted: s.RemoveDeparted,
 	})
+	if v, ok := p.store.(octopus.Vetter); ok && err == nil {
+		p.plan.Withdraw(v.Vet(p.plan.Changes))
+	}
 	rec.plan(&p.plan)
 	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: p.store.Describe(), Started: started,
-		ApplyHint: "run the same command with --apply (or /Apply)"}
+		ApplyHint:     "run the same command with --apply (or /Apply)",
+		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
 	var readErr *upnsync.ReadError
 	switch {
 	case errors.As(err, &readErr):
@@ -214,8 +218,12 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	if code != exitOK {
 		return code
 	}
+	guide, _ := p.store.(octopus.Guide)
 
 	if !s.Apply {
+		if guide != nil {
+			p.meta.NextSteps = guide.NextSteps(nil)
+		}
 		switch {
 		case len(plan.Changes) > 0:
 			code = exitPending
@@ -232,6 +240,9 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 			p.meta.Applied = &applied
 			rec.Applied = &applied
 			logApplied(log, &applied)
+			if guide != nil && err == nil {
+				p.meta.NextSteps = guide.NextSteps(&applied)
+			}
 			if err != nil {
 				p.meta.Stopped = err.Error()
 				p.meta.Finished = time.Now()

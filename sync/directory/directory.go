@@ -1,6 +1,7 @@
 // Package directory is where upnsync's people come from: Active Directory
 // or any LDAP server (read page by page, streaming, with a proof that the
-// read is complete) and LDIF exports. Open picks the reader from the URL.
+// read is complete), LDIF exports, and CSV or Excel exports from PowerShell
+// or Entra ID. Open picks the reader from the URL.
 package directory
 
 import (
@@ -66,6 +67,9 @@ type Options struct {
 	// Logger receives warnings (such as objectGUID values of the wrong
 	// length); nil discards them.
 	Logger *slog.Logger
+	// Columns maps the columns of a csv: or xlsx: export to fields when
+	// their names are not the usual ones: upn=Email Address,guid=Object ID.
+	Columns string
 }
 
 // String describes the options without the password, so that printing
@@ -110,21 +114,39 @@ var ErrNotSupported = errors.New("not supported yet")
 func Open(opts Options) (upnsync.Directory, error) {
 	raw := strings.TrimSpace(opts.URL)
 	if raw == "" {
-		return nil, errors.New("no directory given: use --directory ldaps://dc1.corp.example.com, ldap://HOST with --start-tls, or ldif:PATH")
+		return nil, errors.New("no directory given: use --directory ldaps://dc1.corp.example.com, ldap://HOST with --start-tls, ldif:PATH, csv:PATH or xlsx:PATH")
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
-		return nil, fmt.Errorf("directory %q has no kind: use ldaps://HOST, ldap://HOST or ldif:PATH", redactURL(raw))
+		return nil, fmt.Errorf("directory %q has no kind: use ldaps://HOST, ldap://HOST, ldif:PATH, csv:PATH or xlsx:PATH", redactURL(raw))
 	}
 	switch strings.ToLower(scheme) {
 	case "ldap", "ldaps":
 		return openLDAP(opts)
 	case "ldif":
 		return openLDIF(rest, opts)
-	case "csv", "xlsx":
-		return nil, fmt.Errorf("directory %s: %s exports are %w; use ldaps://HOST, ldap://HOST or ldif:PATH", raw, strings.ToUpper(scheme), ErrNotSupported)
+	case "csv":
+		return openCSV(rest, opts)
+	case "xlsx":
+		return openXLSX(rest, opts)
 	}
-	return nil, fmt.Errorf("directory %q: unknown kind %q: use ldaps://HOST, ldap://HOST or ldif:PATH", redactURL(raw), scheme)
+	return nil, fmt.Errorf("directory %q: unknown kind %q: use ldaps://HOST, ldap://HOST, ldif:PATH, csv:PATH or xlsx:PATH", redactURL(raw), scheme)
+}
+
+// Kind tells which kind of directory a --directory value names (ldap,
+// ldif, csv or xlsx), for reports; "" when it names none.
+func Kind(url string) string {
+	scheme, _, ok := strings.Cut(strings.TrimSpace(url), ":")
+	if !ok {
+		return ""
+	}
+	switch s := strings.ToLower(scheme); s {
+	case "ldap", "ldaps":
+		return "ldap"
+	case "ldif", "csv", "xlsx":
+		return s
+	}
+	return ""
 }
 
 // oneLine makes a message fit on one line: servers' diagnostics may carry

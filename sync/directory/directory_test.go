@@ -80,8 +80,9 @@ func TestOpenRefusesBeforeSending(t *testing.T) {
 			"cannot read the CA file given with --ca-file"},
 		{"CA file without PEM", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, CAFile: "directory_test.go"},
 			"holds no PEM certificate"},
-		{"csv", Options{URL: "csv:users.csv"}, "CSV exports are not supported yet"},
-		{"xlsx", Options{URL: `xlsx:C:\exports\users.xlsx`}, "XLSX exports are not supported yet"},
+		{"csv missing", Options{URL: "csv:no-such-users.csv"}, "cannot read CSV file no-such-users.csv"},
+		{"xlsx missing", Options{URL: `xlsx:C:\exports\users.xlsx`}, `cannot read XLSX file C:\exports\users.xlsx`},
+		{"csv bad columns", Options{URL: "csv:directory_test.go", Columns: "nick=Nickname"}, `--columns: unknown key "nick"`},
 		{"unknown kind", Options{URL: "http://dc1"}, `unknown kind "http"`},
 		{"empty URL", Options{}, "no directory given"},
 		{"no kind", Options{URL: "dc1.corp.example.com"}, "has no kind"},
@@ -106,10 +107,6 @@ func TestOpenRefusesBeforeSending(t *testing.T) {
 	}
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("%d connections reached the server; Open must refuse before sending anything", n)
-	}
-	var u *Error
-	if _, err := Open(Options{URL: "csv:x"}); !errors.Is(err, ErrNotSupported) || errors.As(err, &u) {
-		t.Errorf("csv: error %v should wrap ErrNotSupported", err)
 	}
 }
 

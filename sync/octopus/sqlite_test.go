@@ -51,20 +51,6 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-func TestOpenUnsupported(t *testing.T) {
-	ctx := context.Background()
-	_, err := Open(ctx, "postgres://octo:s3cret@db.corp.example.com:5432/octopus", Options{})
-	want := "store postgres://octo:xxxxx@db.corp.example.com:5432/octopus: PostgreSQL stores are not supported yet; use sqlite:PATH"
-	if err == nil || err.Error() != want {
-		t.Errorf("postgres: %v\nwant %s", err, want)
-	}
-	_, err = Open(ctx, "dataimporter:out.xlsx", Options{})
-	want = "store dataimporter:out.xlsx: DataImporter workbooks are not supported yet; use sqlite:PATH"
-	if err == nil || err.Error() != want {
-		t.Errorf("dataimporter: %v\nwant %s", err, want)
-	}
-}
-
 func TestSlashURI(t *testing.T) {
 	tests := map[string]string{
 		"/tmp/o.db":            "file:///tmp/o.db",

@@ -353,6 +353,22 @@ func (w *stateStore) RunJournal(ctx context.Context, runID string, fn func(upnsy
 	return w.st.RunJournal(ctx, runID, fn)
 }
 
+// Vet and NextSteps pass on what the wrapped store says, so that wrapping
+// it in its state database hides none of its own rules.
+func (w *stateStore) Vet(changes []upnsync.Change) map[int]upnsync.Conflict {
+	if v, ok := w.Store.(Vetter); ok {
+		return v.Vet(changes)
+	}
+	return nil
+}
+
+func (w *stateStore) NextSteps(applied *upnsync.Applied) []string {
+	if g, ok := w.Store.(Guide); ok {
+		return g.NextSteps(applied)
+	}
+	return nil
+}
+
 func (w *stateStore) Describe() string {
 	return w.Store.Describe() + " (state " + w.st.path + ")"
 }

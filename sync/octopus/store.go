@@ -46,7 +46,35 @@ type Options struct {
 	// its own (see StateOf and WithState). Such stores are opened wrapped
 	// in WithState; the embedded store refuses it.
 	State string
+
+	// Table is the users table of a PostgreSQL store, optionally
+	// schema-qualified (octopus.users); DefaultTable when empty.
+	Table string
+	// Columns renames the users table's columns of a PostgreSQL store:
+	// id=...,windows_usernames=...,first_name=... (see ParseColumns).
+	Columns string
+	// Password is the PostgreSQL password when the URL has none (from
+	// --store-password-file or UPNSYNC_STORE_PASSWORD). It never appears in
+	// Describe, errors or String.
+	Password string
+
+	// OctopusExport is the file a DataImporter store reads the current
+	// Octopus users from (.csv or .xlsx).
+	OctopusExport string
 }
+
+// String describes the options without the password.
+func (o Options) String() string {
+	pw := ""
+	if o.Password != "" {
+		pw = "(set)"
+	}
+	return fmt.Sprintf("{ReadOnly:%t Create:%t BatchSize:%d BusyTimeout:%s Table:%q Columns:%q Password:%s OctopusExport:%q}",
+		o.ReadOnly, o.Create, o.BatchSize, o.BusyTimeout, o.Table, o.Columns, pw, o.OctopusExport)
+}
+
+// GoString is used by %#v: it is as careful as String.
+func (o Options) GoString() string { return "octopus.Options" + o.String() }
 
 // ImportResult counts what an import did.
 type ImportResult struct {
@@ -136,10 +164,30 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 	case KindSQLite:
 		return openSQLite(ctx, loc, opts)
 	case KindPostgres:
-		return nil, fmt.Errorf("store %s: PostgreSQL stores are not supported yet; use sqlite:PATH", redactURL(url))
+		return openPostgres(ctx, loc, opts)
 	default:
-		return nil, fmt.Errorf("store %s: DataImporter workbooks are not supported yet; use sqlite:PATH", url)
+		return openWithState(ctx, url, opts, func() (Store, error) { return openDataImporter(ctx, loc, opts) })
 	}
+}
+
+// openWithState opens a store that has no tables of its own together with
+// its state database (--state, or beside the store), which keeps what
+// upnsync added, the runs and their journal.
+func openWithState(ctx context.Context, url string, opts Options, open func() (Store, error)) (Store, error) {
+	st, err := StateOf(url, opts.State)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := open()
+	if err != nil {
+		return nil, err
+	}
+	sdb, err := OpenState(ctx, st.Path, opts.ReadOnly)
+	if err != nil {
+		inner.Close()
+		return nil, err
+	}
+	return WithState(inner, sdb), nil
 }
 
 // PortableURL is a --store URL as a saved plan records it: a file path
@@ -162,6 +210,16 @@ func PortableURL(url string) (string, error) {
 		return "", fmt.Errorf("store %s: cannot resolve the path: %v", url, err)
 	}
 	return kind + ":" + abs, nil
+}
+
+// Kind tells which kind of store a --store value names (sqlite, postgres
+// or dataimporter), for reports; "" when it names none.
+func Kind(url string) string {
+	kind, _, err := ParseURL(url)
+	if err != nil {
+		return ""
+	}
+	return kind
 }
 
 // redactURL hides a password in a postgres URL so that errors can quote it.

@@ -33,6 +33,10 @@ type jsonReport struct {
 	Forced     bool            `json:"forced,omitempty"`
 	Notes      []string        `json:"notes,omitempty"`
 	Source     string          `json:"source,omitempty"`
+	// Added after version 1's first release; programs may ignore them.
+	DirectoryKind string   `json:"directory_kind,omitempty"`
+	StoreKind     string   `json:"store_kind,omitempty"`
+	NextSteps     []string `json:"next_steps,omitempty"`
 }
 
 type jsonDeparture struct {
@@ -172,6 +176,8 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		Forced:     meta.Forced,
 		Notes:      meta.Notes,
 		Source:     meta.Source,
+
+		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
 	}
 	for _, g := range meta.Guards {
 		r.Guards = append(r.Guards, jsonGuard(g))

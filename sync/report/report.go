@@ -41,6 +41,13 @@ type Meta struct {
 	// Source replaces the directory line when the changes did not come
 	// from a read (an undo, a saved plan).
 	Source string
+	// DirectoryKind and StoreKind name the kinds of source and store
+	// (ldap, ldif, csv, xlsx; sqlite, postgres, dataimporter).
+	DirectoryKind string
+	StoreKind     string
+	// NextSteps are what the administrator must do after this run, in
+	// order (for a DataImporter workbook: how to import it).
+	NextSteps []string
 }
 
 // Formats lists the report formats.

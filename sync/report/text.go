@@ -143,6 +143,12 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
 	fmt.Fprintln(w, closing(plan, meta))
+	if len(meta.NextSteps) > 0 {
+		fmt.Fprintln(w, "\nNext steps:")
+		for i, step := range meta.NextSteps {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, step)
+		}
+	}
 	return w.Flush()
 }
 

@@ -1,0 +1,134 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// xlsxDirectory reads people from the first sheet of an Excel workbook (an
+// export saved from Excel, or Export-Excel), row by row.
+type xlsxDirectory struct {
+	path string
+	opts Options
+	log  *slog.Logger
+	mu   sync.Mutex
+}
+
+func openXLSX(path string, opts Options) (*xlsxDirectory, error) {
+	if err := checkExportFile("xlsx", path); err != nil {
+		return nil, err
+	}
+	if _, err := parseColumnSpec(opts.Columns); err != nil {
+		return nil, err
+	}
+	d := &xlsxDirectory{path: path, opts: opts, log: opts.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	return d, nil
+}
+
+func (d *xlsxDirectory) Describe() string { return "xlsx:" + d.path }
+func (d *xlsxDirectory) Close() error     { return nil }
+
+// cellName is the Excel name of a cell (C12), for errors.
+func cellName(col, row int) string {
+	n, err := excelize.CoordinatesToCellName(col+1, row)
+	if err != nil {
+		return fmt.Sprintf("row %d column %d", row, col+1)
+	}
+	return n
+}
+
+// Read streams the people of the first sheet to fn: the first non-empty
+// row is the header, empty rows are skipped.
+func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var res upnsync.ReadResult
+	fail := func(err error) (upnsync.ReadResult, error) {
+		res.Complete, res.Why = false, err.Error()
+		return res, err
+	}
+	f, err := excelize.OpenFile(d.path)
+	if err != nil {
+		return fail(newError(err, "cannot read workbook %s: %v; is it an .xlsx file (not .xls or .csv)?", d.path, err))
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return fail(newError(nil, "workbook %s has no sheet", d.path))
+	}
+	sheet := sheets[0]
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return fail(newError(err, "cannot read sheet %q of %s: %v", sheet, d.path, err))
+	}
+	defer rows.Close()
+	where := func(col, row int) string {
+		return fmt.Sprintf("%s: sheet %q, cell %s", d.path, sheet, cellName(col, row))
+	}
+
+	var (
+		header  []string
+		cols    columnMap
+		domains domainCache
+	)
+	for row := 1; rows.Next(); row++ {
+		if err := ctx.Err(); err != nil {
+			return fail(newError(err, "the read of %s was cancelled at row %d; the read is incomplete", d.Describe(), row))
+		}
+		rec, err := rows.Columns()
+		if err != nil {
+			return fail(newError(err, "%s: sheet %q, row %d: %v", d.path, sheet, row, err))
+		}
+		if blank(rec) {
+			continue
+		}
+		for i, v := range rec {
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				return fail(newError(nil, "%s: the value is not valid text", where(i, row)))
+			}
+		}
+		if header == nil {
+			header = append([]string(nil), rec...)
+			cols, err = resolveColumns(header, d.opts.Columns, withDefaults(d.opts.Fields))
+			if err != nil {
+				return fail(newError(err, "%s: sheet %q, row %d: %v", d.path, sheet, row, err))
+			}
+			d.log.Info("reading a workbook export", "file", d.path, "sheet", sheet, "columns", cols.describe())
+			if len(sheets) > 1 {
+				d.log.Warn("the workbook has several sheets; only the first is read", "file", d.path, "sheet", sheet)
+			}
+			continue
+		}
+		p, cerr := cols.person(rec, &domains, d.opts.NetBIOSDomain)
+		if cerr != nil {
+			return fail(newError(nil, "%s (%s): %s", where(cerr.col, row), header[cerr.col], cerr.msg))
+		}
+		res.Entries++
+		if err := fn(p); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return fail(newError(err, "the read of %s was cancelled at row %d; the read is incomplete", d.Describe(), row))
+			}
+			return fail(newError(err, "the read of %s stopped at row %d: %v; the read is incomplete", d.Describe(), row, err))
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return fail(newError(err, "cannot read sheet %q of %s: %v; the read is incomplete", sheet, d.path, err))
+	}
+	if header == nil {
+		return fail(newError(nil, "%s: sheet %q is empty; export the users with a header row", d.path, sheet))
+	}
+	res.Pages, res.Complete = 1, true
+	return res, nil
+}
