@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/upnsync/upnsync/internal/runlock"
 	"github.com/upnsync/upnsync/internal/testenv"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/report"
@@ -39,6 +42,37 @@ type backend struct {
 	ownedCount func(t *testing.T, url string) int
 	// addOwned records provenance directly (as an earlier run would have).
 	addOwned func(t *testing.T, url, id, entry, guid string)
+	// open opens a store of this backend (Open when nil).
+	open func(ctx context.Context, url string, opts Options) (Store, error)
+	// lock takes the store's run lock (LockRun when nil).
+	lock func(ctx context.Context, url string, opts Options, me runlock.Holder, wait time.Duration) (*RunLock, error)
+	// lockChild is the environment of a child process (lockChildMain)
+	// that takes the same lock: secrets go there, never in its arguments.
+	lockChild func(url string, opts Options) []string
+}
+
+func (b backend) openStore(ctx context.Context, url string, opts Options) (Store, error) {
+	if b.open != nil {
+		return b.open(ctx, url, opts)
+	}
+	return Open(ctx, url, opts)
+}
+
+func (b backend) openT(t testing.TB, url string, opts Options) Store {
+	t.Helper()
+	s, err := b.openStore(context.Background(), url, opts)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (b backend) lockRun(ctx context.Context, url string, opts Options, me runlock.Holder, wait time.Duration) (*RunLock, error) {
+	if b.lock != nil {
+		return b.lock(ctx, url, opts, me, wait)
+	}
+	return LockRun(ctx, url, opts, me, wait)
 }
 
 func openStoreT(t testing.TB, url string, opts Options) Store {
@@ -103,7 +137,7 @@ func seeded(t *testing.T, b backend, opts Options) (Store, string) {
 	url, o := b.fresh(t)
 	o.BatchSize = opts.BatchSize
 	o.Create = true
-	s := openStoreT(t, url, o)
+	s := b.openT(t, url, o)
 	importT(t, s, "users.csv")
 	return s, url
 }
@@ -130,7 +164,7 @@ func testContract(t *testing.T, b backend) {
 	t.Run("ImportExport", func(t *testing.T) {
 		url, opts := b.fresh(t)
 		opts.Create = true
-		s := openStoreT(t, url, opts)
+		s := b.openT(t, url, opts)
 		if n := len(allUsersT(t, s)); n != 0 {
 			t.Fatalf("%d users in a new store", n)
 		}
@@ -254,11 +288,24 @@ func testContract(t *testing.T, b backend) {
 			t.Fatal(err)
 		}
 		want := upnsync.Applied{RunID: "r1", Written: []string{"1006"}, Stale: []upnsync.Stale{
-			{UserID: "1003", Expected: "bsmith;bob.smith@corp.example.com", Found: "bsmith;robert.smith"},
-			{UserID: "1009", Expected: "oadeyemi", Missing: true},
+			{UserID: "1003", Expected: "bsmith;bob.smith@corp.example.com", Found: "bsmith;robert.smith",
+				Planned: "bsmith;bob.smith@corp.example.com;robert.smith@corp.example.com"},
+			{UserID: "1009", Expected: "oadeyemi", Missing: true, Planned: "oadeyemi;olumide.adeyemi@corp.example.com"},
 		}}
 		if !reflect.DeepEqual(a, want) {
 			t.Errorf("applied:\n got %+v\nwant %+v", a, want)
+		}
+		for _, st := range a.Stale {
+			if st.AlreadyApplied() {
+				t.Errorf("%s: a user changed otherwise (or gone) counts as already applied", st.UserID)
+			}
+		}
+		// The same change applied twice (a saved plan applied again): the
+		// second finds the planned value already there.
+		again := change("1006", `pnatarajan;TORONTO\pnatarajan`, `pnatarajan;TORONTO\pnatarajan;priya.natarajan@corp.example.com`, "g6", "priya.natarajan@corp.example.com")
+		a, err = s.Apply(ctx, upnsync.Run{ID: "r2"}, []upnsync.Change{again})
+		if err != nil || len(a.Written) != 0 || len(a.Stale) != 1 || !a.Stale[0].AlreadyApplied() || a.Stale[0].Found != again.After {
+			t.Errorf("applied twice: %+v %v", a, err)
 		}
 		if u := oneUserT(t, s, "1003"); u.WindowsUsernames != "bsmith;robert.smith" || u.Owned != nil {
 			t.Errorf("1003 = %q owned %+v", u.WindowsUsernames, u.Owned)
@@ -396,7 +443,7 @@ func testContract(t *testing.T, b backend) {
 		before := exportBytesT(t, s)
 		_, opts := b.fresh(t)
 		opts.ReadOnly = true
-		ro := openStoreT(t, url, opts)
+		ro := b.openT(t, url, opts)
 		us := allUsersT(t, ro)
 		if len(us) != 12 || len(us[0].Owned) != 1 {
 			t.Fatalf("users: %d, owned of first %v", len(us), us[0].Owned)
@@ -420,16 +467,89 @@ func testContract(t *testing.T, b backend) {
 		url, opts := b.fresh(t)
 		for _, ro := range []bool{true, false} {
 			opts.ReadOnly = ro
-			_, err := Open(ctx, url, opts)
+			_, err := b.openStore(ctx, url, opts)
 			if err == nil || !strings.Contains(err.Error(), "upnsync store import --store") {
 				t.Errorf("read-only %v: a missing store opened, or without the way out: %v", ro, err)
 			}
 		}
 	})
+
+	t.Run("Journal", func(t *testing.T) {
+		s, _ := seeded(t, b, Options{})
+		j, ok := s.(journalStore)
+		if !ok {
+			t.Fatalf("%T keeps no journal: `upnsync runs` and `upnsync undo` cannot work on it", s)
+		}
+		journalContract(t, j)
+	})
+
+	t.Run("RemoveOwnedOnly", func(t *testing.T) {
+		s, url := seeded(t, b, Options{})
+		const g1, g2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+		r1 := []upnsync.Change{
+			change("1001", `jdoe;CORP\jdoe`, `jdoe;CORP\jdoe;jane@corp.example.com`, g1, "jane@corp.example.com"),
+			change("1002", "elefevre", "elefevre;jane@corp.example.com", g1, "jane@corp.example.com"),
+			change("1004", "kobrien", "kobrien;kate@corp.example.com", g2, "kate@corp.example.com"),
+		}
+		if a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, r1); err != nil || len(a.Written) != 3 {
+			t.Fatalf("r1: %+v %v", a, err)
+		}
+		// A departure removes what upnsync added for that person from one
+		// user (named in another letter case, as UPNs compare); someone
+		// edited 1004 meanwhile, so its removal is stale and nothing of
+		// its provenance goes.
+		b.setWU(t, url, "1004", "kobrien;kate@corp.example.com;typed")
+		r2 := []upnsync.Change{
+			{UserID: "1001", Before: r1[0].After, After: r1[0].Before, Removed: []string{"JANE@corp.example.com"},
+				Person: upnsync.Person{GUID: g1}, Departed: upnsync.DepartedDeleted},
+			{UserID: "1004", Before: r1[2].After, After: r1[2].Before, Removed: []string{"kate@corp.example.com"},
+				Person: upnsync.Person{GUID: g2}, Departed: upnsync.DepartedDeleted},
+		}
+		a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, r2)
+		if err != nil || !reflect.DeepEqual(a.Written, []string{"1001"}) || len(a.Stale) != 1 || a.Stale[0].UserID != "1004" {
+			t.Fatalf("r2: %+v %v", a, err)
+		}
+		if u := oneUserT(t, s, "1001"); u.WindowsUsernames != `jdoe;CORP\jdoe` || u.Owned != nil {
+			t.Errorf("1001 after the removal = %q owned %+v", u.WindowsUsernames, u.Owned)
+		}
+		if o := oneUserT(t, s, "1002").Owned; !reflect.DeepEqual(o, []upnsync.Owned{{Entry: "jane@corp.example.com", GUID: g1}}) {
+			t.Errorf("another user's provenance of the same entry went too: %+v", o)
+		}
+		if o := oneUserT(t, s, "1004").Owned; !reflect.DeepEqual(o, []upnsync.Owned{{Entry: "kate@corp.example.com", GUID: g2}}) {
+			t.Errorf("a stale removal changed provenance: %+v", o)
+		}
+		if n := b.ownedCount(t, url); n != 2 {
+			t.Errorf("%d provenance rows, want 2", n)
+		}
+		var got []upnsync.JournalEntry
+		if _, err := s.(upnsync.Journal).RunJournal(ctx, "r2", func(e upnsync.JournalEntry) error { got = append(got, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := []upnsync.JournalEntry{{Seq: 1, UserID: "1001", Before: r1[0].After, After: r1[0].Before, GUID: g1, Removed: []string{"JANE@corp.example.com"}}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("journal of the removal:\n got %+v\nwant %+v", got, want)
+		}
+	})
+
+	t.Run("Lock", func(t *testing.T) {
+		url, opts := b.fresh(t)
+		opts.Create = true
+		s := b.openT(t, url, opts)
+		importT(t, s, "users.csv")
+		lockContract(t, b, url, opts)
+	})
 }
 
 func TestContractSQLite(t *testing.T) {
 	testContract(t, sqliteBackend())
+}
+
+// TestContractStateDB runs the contract against a store without tables of
+// its own wrapped in its state database, as a DataImporter workbook is
+// opened: provenance, journal and runs come from the state database, the
+// lock is a file beside it.
+func TestContractStateDB(t *testing.T) {
+	testContract(t, stateBackend())
 }
 
 func sqliteBackend() backend {
@@ -486,19 +606,80 @@ func sqliteBackend() backend {
 		addOwned: func(t *testing.T, url, id, entry, guid string) {
 			exec(t, url, `INSERT INTO upnsync_owned(user_id, entry, guid) VALUES (?, ?, ?)`, id, entry, guid)
 		},
+		lockChild: func(url string, _ Options) []string {
+			return []string{lockChildEnv + "=" + lockChildSpec{URL: url}.String()}
+		},
 	}
 }
 
+// ownerless is a store without tables of its own: it writes
+// (compare-and-swap, through the real SQLite store underneath) but reports
+// no provenance, as a DataImporter workbook does.
+type ownerless struct{ *sqliteStore }
+
+func (o ownerless) Users(ctx context.Context, fn func(upnsync.User) error) error {
+	return o.sqliteStore.Users(ctx, func(u upnsync.User) error { u.Owned = nil; return fn(u) })
+}
+
+// stateBackend is an ownerless store in an SQLite file, wrapped in its
+// state database beside it. Edits behind the store's back go to the
+// store's file; the record is read from the state database.
+func stateBackend() backend {
+	b := sqliteBackend()
+	store := b
+	statePath := func(url string) string { return strings.TrimPrefix(url, "sqlite:") + StateSuffix }
+	record := func(url string) string { return "sqlite:" + statePath(url) }
+	b.name = "state"
+	b.open = func(ctx context.Context, url string, opts Options) (Store, error) {
+		inner, err := Open(ctx, url, opts)
+		if err != nil {
+			return nil, err
+		}
+		st, err := OpenState(ctx, statePath(url), opts.ReadOnly)
+		if err != nil {
+			inner.Close()
+			return nil, err
+		}
+		return WithState(ownerless{inner.(*sqliteStore)}, st), nil
+	}
+	b.lock = func(ctx context.Context, url string, _ Options, me runlock.Holder, wait time.Duration) (*RunLock, error) {
+		return lockFile(ctx, url, State{Path: statePath(url)}.LockPath(), me, wait)
+	}
+	b.lockChild = func(url string, _ Options) []string {
+		return []string{lockChildEnv + "=" + lockChildSpec{URL: url, File: State{Path: statePath(url)}.LockPath()}.String()}
+	}
+	b.journal = func(t *testing.T, url, runID string) []string { return store.journal(t, record(url), runID) }
+	b.run = func(t *testing.T, url, runID string) (int, int, bool) { return store.run(t, record(url), runID) }
+	b.ownedRun = func(t *testing.T, url, id, entry string) string { return store.ownedRun(t, record(url), id, entry) }
+	b.ownedCount = func(t *testing.T, url string) int { return store.ownedCount(t, record(url)) }
+	b.addOwned = func(t *testing.T, url, id, entry, guid string) {
+		// The state database exists once a run recorded something.
+		st, err := OpenState(context.Background(), statePath(url), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ensure(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		store.addOwned(t, record(url), id, entry, guid)
+	}
+	return b
+}
+
 // demoReports runs the core's merge scenarios (the demo data) through a
-// store of backend b: the dry run, the apply, and the run after it, each
-// rendered as the JSON report with the times and the store's name
-// normalised. Every store must give the same three reports.
-func demoReports(t *testing.T, b backend) []string {
+// store of backend b: the dry run, the apply, and the run after it; then a
+// rename (Jane Doe's UPN changes) and two departures with
+// --remove-departed (Maria Garcia, whose UPN upnsync added, and John
+// Smith, whose UPN was typed by a person and must stay): dry run, apply,
+// and the run after it. Each is rendered as the JSON report with the times
+// and the store's name normalised. Every store must give the same reports.
+func demoReports(t *testing.T, b backend, edited string) []string {
 	t.Helper()
 	ctx := context.Background()
 	url, opts := b.fresh(t)
 	opts.Create = true
-	s := openStoreT(t, url, opts)
+	s := b.openT(t, url, opts)
 	f, err := os.Open("../../testdata/demo/octopus-users.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -516,30 +697,95 @@ func demoReports(t *testing.T, b backend) []string {
 		return buf.String()
 	}
 	var out []string
-	plan := planDemo(t, s)
-	out = append(out, render(&plan, report.Meta{Mode: report.ModeDryRun}))
-	a, err := s.Apply(ctx, upnsync.Run{ID: "demo-run"}, plan.Changes)
-	if err != nil {
-		t.Fatal(err)
+	scenario := func(dir upnsync.Directory, o upnsync.Options, runID string) {
+		plan := planDemoWith(t, s, dir, o)
+		out = append(out, render(&plan, report.Meta{Mode: report.ModeDryRun}))
+		a, err := s.Apply(ctx, upnsync.Run{ID: runID}, plan.Changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, render(&plan, report.Meta{Mode: report.ModeApply, Applied: &a}))
+		again := planDemoWith(t, s, dir, o)
+		out = append(out, render(&again, report.Meta{Mode: report.ModeDryRun}))
 	}
-	out = append(out, render(&plan, report.Meta{Mode: report.ModeApply, Applied: &a}))
-	again := planDemo(t, s)
-	out = append(out, render(&again, report.Meta{Mode: report.ModeDryRun}))
+	scenario(demoDirectory(t), upnsync.Options{}, "demo-run")
 	if !strings.Contains(out[0], `"changes": 9`) || !strings.Contains(out[1], `"written": 9`) || !strings.Contains(out[2], `"changes": 0`) {
 		t.Errorf("%s: the demo did not plan, write and settle as expected:\n%s", b.name, strings.Join(out, "\n"))
+	}
+
+	scenario(demoDirectoryAt(t, edited), upnsync.Options{RemoveDeparted: true}, "demo-run-2")
+	for _, want := range []string{`"old": "jane.doe@corp.example.com"`, `"new": "jane.smith@corp.example.com"`,
+		`"removed": [
+        "maria.garcia@corp.example.com"`, `"departed": 1`, `"removals": 1`} {
+		if !strings.Contains(out[3], want) {
+			t.Errorf("%s: the rename and departures plan lacks %s:\n%s", b.name, want, out[3])
+		}
+	}
+	if !strings.Contains(out[4], `"written": 2`) || !strings.Contains(out[5], `"changes": 0`) {
+		t.Errorf("%s: the rename and removal did not write and settle as expected:\n%s\n%s", b.name, out[4], out[5])
+	}
+	if u := oneUserT(t, s, "1002"); u.WindowsUsernames != "jsmith;john.smith@corp.example.com" {
+		t.Errorf("%s: a departed person's manual entry was removed: %q", b.name, u.WindowsUsernames)
 	}
 	return out
 }
 
-// The core's merge scenarios give identical JSON reports through SQLite
-// and PostgreSQL.
+// The core's merge scenarios, a rename and departures give identical JSON
+// reports through SQLite, PostgreSQL and a store wrapped in its state
+// database.
 func TestContractDemoReportsIdentical(t *testing.T) {
 	testenv.Postgres(t)
-	sqlite := demoReports(t, sqliteBackend())
-	pg := demoReports(t, pgBackend())
-	for i, name := range []string{"dry run", "apply", "second run"} {
-		if sqlite[i] != pg[i] {
-			t.Errorf("%s: the reports differ\n--- sqlite\n%s\n--- postgres\n%s", name, sqlite[i], pg[i])
+	edited := renamedAndDeparted(t)
+	sqlite := demoReports(t, sqliteBackend(), edited)
+	for _, b := range []backend{pgBackend(), stateBackend()} {
+		other := demoReports(t, b, edited)
+		for i, name := range []string{"dry run", "apply", "second run", "rename and departures: dry run", "rename and departures: apply", "rename and departures: run after"} {
+			if sqlite[i] != other[i] {
+				t.Errorf("%s: %s: the reports differ:\n%s", b.name, name, lineDiff(sqlite[i], other[i]))
+			}
 		}
 	}
+}
+
+// renamedAndDeparted writes the demo directory after Jane Doe's UPN
+// changed and Maria Garcia and John Smith left.
+func renamedAndDeparted(t *testing.T) string {
+	t.Helper()
+	ldif, err := os.ReadFile("../../testdata/demo/directory.ldif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(ldif), "userPrincipalName: jane.doe@corp.example.com", "userPrincipalName: jane.smith@corp.example.com", 1)
+	for _, dn := range []string{"CN=Maria Garcia,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com", "CN=John Smith,OU=Staff,DC=corp,DC=example,DC=com"} {
+		re := regexp.MustCompile(`(?ms)^dn: ` + regexp.QuoteMeta(dn) + `\n.*?\n\n`)
+		if !re.MatchString(edited) {
+			t.Fatalf("the demo directory has no %s", dn)
+		}
+		edited = re.ReplaceAllString(edited, "")
+	}
+	path := filepath.Join(t.TempDir(), "directory.ldif")
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lineDiff shows the lines of two reports that differ, with their line
+// numbers.
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := range max(len(al), len(bl)) {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("%d:\n  sqlite: %s\n  other:  %s", i+1, x, y))
+		}
+	}
+	return strings.Join(out, "\n")
 }

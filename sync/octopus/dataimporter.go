@@ -66,11 +66,13 @@ const (
 // from an export of Octopus (--octopus-export), since the workbook is
 // write-only.
 //
-// Provenance: this store has no tables of its own, so Users reports no
-// owned entries and a rename can only be reported, not carried out. The
-// state database (--state, being added separately) is where the entries
-// upnsync added will be recorded for stores like this one: Users should
-// then fill Owned from it, and Apply record the added UPNs in it.
+// Provenance: this store has no tables of its own, so its Users report no
+// owned entries; Open wraps it in its state database (WithState), which
+// records the UPNs written to the workbook as upnsync's and gives them
+// back as Owned on the next runs. With that record the engine plans
+// renames (an owned entry replaced) and, with --remove-departed, removals;
+// DataImporter's UPN column can only add, so Vet refuses both as
+// store-cannot-replace, and the report tells what to edit by hand.
 type diStore struct {
 	path     string // the workbook, as given
 	abs      string
@@ -157,6 +159,28 @@ func entries(list string) []string {
 	return out
 }
 
+var _ WriteChecker = (*diStore)(nil)
+
+// CheckWritable proves an apply could write the workbook and its
+// configuration without writing them: their folder takes new files (both
+// are written to a temporary file there and renamed into place).
+func (s *diStore) CheckWritable(context.Context) error {
+	if s.readOnly {
+		return fmt.Errorf("store %s: it cannot be written: the store was opened read-only (dry run)", s.Describe())
+	}
+	dir := filepath.Dir(s.abs)
+	f, err := os.CreateTemp(dir, ".upnsync-check-*.tmp")
+	if err != nil {
+		return fmt.Errorf("store %s: its folder %s does not take new files (%v); make it writable for this account", s.Describe(), dir, unwrapPathError(err))
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("store %s: cannot remove the test file %s: %v", s.Describe(), name, unwrapPathError(err))
+	}
+	return nil
+}
+
 // Describe names the store for reports.
 func (s *diStore) Describe() string {
 	return "dataimporter:" + s.path
@@ -222,6 +246,19 @@ func (s *diStore) row(c *upnsync.Change) (diRow, *upnsync.Conflict) {
 	}
 	if len(c.Replaced) > 0 {
 		return conflict(ConflictStoreCannotEdit, fmt.Sprintf("the UPN changed (%s), and DataImporter can only add to the Windows usernames; replace the old entry by hand in Octopus", joinReplacements(c.Replaced)))
+	}
+	if len(c.Removed) > 0 {
+		if upn == "" {
+			upn = c.Removed[0]
+		}
+		why := "upnsync added it for a person who is gone from the directory"
+		if c.Departed != "" {
+			why = fmt.Sprintf("upnsync added it for a person who is gone from the directory (%s)", c.Departed)
+		} else if len(c.Added) == 0 {
+			why = "it is an earlier UPN of this person, whose new UPN someone already added"
+		}
+		return conflict(ConflictStoreCannotEdit, fmt.Sprintf("%s should be removed (%s), and DataImporter can only add to the Windows usernames; remove it by hand in Octopus",
+			strings.Join(c.Removed, ", "), why))
 	}
 	if len(c.Added) != 1 {
 		return conflict(ConflictStoreCannotEdit, "DataImporter's UPN column adds exactly one entry per user")

@@ -64,14 +64,21 @@ func octopusExport(t *testing.T, edit func(rec []string)) string {
 
 func demoDirectory(t *testing.T) upnsync.Directory {
 	t.Helper()
+	return demoDirectoryAt(t, "../../testdata/demo/directory.ldif")
+}
+
+// demoDirectoryAt reads an LDIF file with the demo's mapping.
+func demoDirectoryAt(t *testing.T, ldif string) upnsync.Directory {
+	t.Helper()
 	m, err := mapping.Load("../../testdata/demo/ADSIReaderLDAPMappings.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := directory.Open(directory.Options{URL: "ldif:../../testdata/demo/directory.ldif", Fields: m.Fields()})
+	d, err := directory.Open(directory.Options{URL: "ldif:" + ldif, Fields: m.Fields()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	return d
 }
 
@@ -79,7 +86,12 @@ func demoDirectory(t *testing.T) upnsync.Directory {
 // engine's plan, then the store's refusals as conflicts.
 func planDemo(t *testing.T, s upnsync.Store) upnsync.Plan {
 	t.Helper()
-	plan, err := upnsync.BuildPlan(context.Background(), s, demoDirectory(t), upnsync.Options{})
+	return planDemoWith(t, s, demoDirectory(t), upnsync.Options{})
+}
+
+func planDemoWith(t *testing.T, s upnsync.Store, dir upnsync.Directory, o upnsync.Options) upnsync.Plan {
+	t.Helper()
+	plan, err := upnsync.BuildPlan(context.Background(), s, dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +261,9 @@ func TestDataImporterRefusals(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("a dry run wrote the workbook")
 	}
+	if _, err := os.Stat(out + StateSuffix); !os.IsNotExist(err) {
+		t.Error("a dry run created the state database")
+	}
 
 	noActive := filepath.Join(t.TempDir(), "no-active.csv")
 	os.WriteFile(noActive, []byte("ID,FirstName,LastName,WindowsUsername\n1,A,B,ab\n"), 0o600)
@@ -311,5 +326,89 @@ func TestDataImporterImportExport(t *testing.T) {
 	_, err := s.ImportCSV(context.Background(), strings.NewReader("ID\n1\n"), "x.csv")
 	if err == nil || !strings.Contains(err.Error(), "columns upnsync does not keep (Department)") {
 		t.Errorf("import into a foreign export: %v", err)
+	}
+}
+
+// The UPNs written to the workbook are recorded in the state database as
+// upnsync's. Once DataImporter has imported them (here: a new export with
+// the planned values), a rename and a departure are planned from that
+// record, and Vet refuses both, since DataImporter can only add: the
+// report says what to edit by hand. An undo of the run is refused the same
+// way.
+func TestDataImporterProvenanceThroughStateDB(t *testing.T) {
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "out.xlsx")
+	s := openStoreT(t, "dataimporter:"+out, Options{OctopusExport: octopusExport(t, nil)})
+	plan := planDemo(t, s)
+	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, plan.Changes)
+	if err != nil || len(a.Written) == 0 {
+		t.Fatalf("apply: %+v %v", a, err)
+	}
+	after := map[string]string{}
+	for _, c := range plan.Changes {
+		after[c.UserID] = c.After
+	}
+	if after["1001"] == "" || after["1003"] == "" {
+		t.Fatalf("the demo plan writes neither 1001 nor 1003: %v", after)
+	}
+
+	// DataImporter imported the workbook; Octopus is exported again.
+	imported := octopusExport(t, func(rec []string) {
+		if v, ok := after[rec[0]]; ok {
+			rec[4] = v
+		}
+	})
+	s = openStoreT(t, "dataimporter:"+out, Options{OctopusExport: imported})
+	if o := oneUserT(t, s, "1001").Owned; len(o) != 1 || o[0].Entry != "jane.doe@corp.example.com" {
+		t.Fatalf("1001 owned = %+v: the state database did not record the UPN written to the workbook", o)
+	}
+	if p := planDemo(t, s); len(p.Changes) != 0 {
+		t.Fatalf("after the import: %d changes", len(p.Changes))
+	}
+
+	raw, err := upnsync.BuildPlan(ctx, s, demoDirectoryAt(t, renamedAndDeparted(t)), upnsync.Options{RemoveDeparted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUser := map[string]upnsync.Change{}
+	for _, c := range raw.Changes {
+		byUser[c.UserID] = c
+	}
+	if len(byUser["1001"].Replaced) != 1 || len(byUser["1003"].Removed) != 1 {
+		t.Fatalf("the engine did not plan the rename and the removal from the record: %+v", raw.Changes)
+	}
+	refused := s.(Vetter).Vet(raw.Changes)
+	for i, c := range raw.Changes {
+		conf, ok := refused[i]
+		var want []string
+		switch c.UserID {
+		case "1001":
+			want = []string{"jane.doe@corp.example.com -> jane.smith@corp.example.com", "DataImporter can only add", "replace the old entry by hand"}
+		case "1003":
+			want = []string{"maria.garcia@corp.example.com should be removed", "gone from the directory (not-in-export)", "DataImporter can only add", "remove it by hand"}
+		default:
+			continue
+		}
+		if !ok || conf.Reason != ConflictStoreCannotEdit {
+			t.Errorf("user %s: %+v, want %s", c.UserID, conf, ConflictStoreCannotEdit)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(conf.Detail, w) {
+				t.Errorf("user %s: detail %q lacks %q", c.UserID, conf.Detail, w)
+			}
+		}
+	}
+
+	// Undoing r1 would remove what it added: refused the same way.
+	var inverse []upnsync.Change
+	if _, err := s.(upnsync.Journal).RunJournal(ctx, "r1", func(e upnsync.JournalEntry) error {
+		inverse = append(inverse, e.Inverse())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if refused := s.(Vetter).Vet(inverse); len(inverse) == 0 || len(refused) != len(inverse) {
+		t.Errorf("undo: %d of %d reversals refused", len(refused), len(inverse))
 	}
 }

@@ -2,6 +2,7 @@ package octopus
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -167,41 +168,33 @@ func journalContract(t *testing.T, s journalStore) {
 	}
 }
 
-func TestJournalAndUndoSQLite(t *testing.T) {
-	s, _ := newStore(t, "users.csv", Options{})
-	journalContract(t, s)
-}
-
-// ownerless is a store without tables of its own: it writes
-// (compare-and-swap, through the real SQLite store underneath) but reports
-// no provenance, as a DataImporter workbook would.
-type ownerless struct{ *sqliteStore }
-
-func (o ownerless) Users(ctx context.Context, fn func(upnsync.User) error) error {
-	return o.sqliteStore.Users(ctx, func(u upnsync.User) error { u.Owned = nil; return fn(u) })
-}
-
-func TestJournalAndUndoStateDB(t *testing.T) {
-	s, path := newStore(t, "users.csv", Options{})
-	statePath := filepath.Join(filepath.Dir(path), "octopus.db"+StateSuffix)
-	st, err := OpenState(context.Background(), statePath, false)
-	if err != nil {
-		t.Fatal(err)
+// A read-only open of a missing state database is an empty record, and
+// opening one for writing creates nothing until a run records something.
+func TestStateDBOpensWithoutWriting(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "none.db")
+	for _, ro := range []bool{true, false} {
+		st, err := OpenState(ctx, path, ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owned, err := st.Owned(ctx); err != nil || len(owned) != 0 {
+			t.Fatalf("empty state: %v %v", owned, err)
+		}
+		if runs := runsT(t, st); len(runs) != 0 {
+			t.Fatalf("runs of an empty state: %+v", runs)
+		}
+		err = st.BeginRun(ctx, upnsync.Run{ID: "x"})
+		if ro && (err == nil || !strings.Contains(err.Error(), "opened read-only (dry run); nothing was written")) {
+			t.Fatalf("write to a read-only state: %v", err)
+		}
+		if _, serr := os.Stat(path); ro != os.IsNotExist(serr) {
+			t.Fatalf("read-only %v: the file exists = %v after BeginRun (%v)", ro, serr == nil, err)
+		}
+		st.Close()
 	}
-	w := WithState(ownerless{s}, st)
-	defer w.Close()
-	journalContract(t, w.(journalStore))
-
-	// A read-only open of a missing state database is an empty record.
-	empty, err := OpenState(context.Background(), filepath.Join(t.TempDir(), "none.db"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if owned, err := empty.Owned(context.Background()); err != nil || len(owned) != 0 {
-		t.Fatalf("empty state: %v %v", owned, err)
-	}
-	if err := empty.BeginRun(context.Background(), upnsync.Run{ID: "x"}); err == nil || !strings.Contains(err.Error(), "read-only") {
-		t.Fatalf("write to a read-only state: %v", err)
+	if _, err := OpenState(ctx, filepath.Join(t.TempDir(), "missing", "s.db"), false); err == nil || !strings.Contains(err.Error(), "does not exist; create it or give --state another path") {
+		t.Fatalf("missing folder: %v", err)
 	}
 }
 
@@ -216,7 +209,8 @@ func TestStateOf(t *testing.T) {
 		{url: "sqlite:" + filepath.Join(dir, "o.db"), state: "x.db", err: "--state is for stores without tables of their own"},
 		{url: "dataimporter:" + filepath.Join(dir, "out.xlsx"), want: State{Path: filepath.Join(dir, "out.xlsx.upnsync-state.db")}},
 		{url: "dataimporter:" + filepath.Join(dir, "out.xlsx"), state: filepath.Join(dir, "s.db"), want: State{Path: filepath.Join(dir, "s.db")}},
-		{url: "postgres://u@db/octopus", want: State{Own: true}},
+		{url: "postgres://u@db/octopus", want: State{Own: true, InDatabase: true}},
+		{url: "postgres://u:secret@db/octopus", state: "x.db", err: "takes its run lock there; --state is for stores without tables of their own"},
 	}
 	for _, tt := range tests {
 		got, err := StateOf(tt.url, tt.state)
@@ -230,8 +224,11 @@ func TestStateOf(t *testing.T) {
 			t.Errorf("StateOf(%s, %s) = %+v %v, want %+v", tt.url, tt.state, got, err, tt.want)
 		}
 	}
-	if (State{Path: "/x/o.db"}).LockPath() != "/x/o.db.lock" || (State{Own: true}).LockPath() != "" {
+	if (State{Path: "/x/o.db"}).LockPath() != "/x/o.db.lock" || (State{Own: true, InDatabase: true}).LockPath() != "" {
 		t.Error("LockPath")
+	}
+	if _, err := StateOf("postgres://u:secret@db/octopus", "x.db"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("the password in an error: %v", err)
 	}
 }
 

@@ -21,8 +21,11 @@ import (
 )
 
 // pgSchemaVersion is the version of the upnsync schema in PostgreSQL (its
-// own numbering: the SQLite ledger's tables differ).
-const pgSchemaVersion = 1
+// own numbering: the SQLite ledger's tables differ). Version 2 added what
+// the SQLite ledger's version 2 has (run kinds and who ran them, the
+// provenance changes of each journal entry, which undo needs) and the
+// holders of the run lock (upnsync.locks).
+const pgSchemaVersion = 2
 
 // DefaultTable is the users table of a PostgreSQL store.
 const DefaultTable = "users"
@@ -33,6 +36,10 @@ const DefaultTable = "users"
 // --store-table values) keep separate provenance and journals.
 const pgSchema = "upnsync"
 
+// pgSchemaDDL creates the tables of the current version; pgUpgradeDDL
+// brings a version 1 schema to it (IF NOT EXISTS: both are safe to run
+// again). Lists in the journal are jsonb arrays, as readable to a DBA as
+// to upnsync.
 var pgSchemaDDL = []string{
 	`CREATE TABLE IF NOT EXISTS upnsync.owned (
 		tbl      text NOT NULL,
@@ -46,13 +53,20 @@ var pgSchemaDDL = []string{
 	// written with, as in the SQLite store.
 	`CREATE UNIQUE INDEX IF NOT EXISTS owned_key ON upnsync.owned (tbl, user_id, lower(entry))`,
 	`CREATE TABLE IF NOT EXISTS upnsync.runs (
-		id        text PRIMARY KEY,
-		tbl       text NOT NULL,
-		started   timestamptz,
-		finished  timestamptz,
-		directory text,
-		written   integer NOT NULL DEFAULT 0,
-		stale     integer NOT NULL DEFAULT 0
+		id          text PRIMARY KEY,
+		tbl         text NOT NULL,
+		started     timestamptz,
+		finished    timestamptz,
+		directory   text,
+		written     integer NOT NULL DEFAULT 0,
+		stale       integer NOT NULL DEFAULT 0,
+		kind        text NOT NULL DEFAULT 'sync',
+		undoes      text NOT NULL DEFAULT '',
+		plan_sha256 text NOT NULL DEFAULT '',
+		forced      jsonb NOT NULL DEFAULT '[]',
+		host        text NOT NULL DEFAULT '',
+		os_user     text NOT NULL DEFAULT '',
+		command     text NOT NULL DEFAULT ''
 	)`,
 	`CREATE TABLE IF NOT EXISTS upnsync.journal (
 		run_id   text NOT NULL,
@@ -61,13 +75,48 @@ var pgSchemaDDL = []string{
 		user_id  text NOT NULL,
 		"before" text NOT NULL,
 		"after"  text NOT NULL,
+		guid     text NOT NULL DEFAULT '',
+		added    jsonb NOT NULL DEFAULT '[]',
+		replaced jsonb NOT NULL DEFAULT '[]',
+		removed  jsonb NOT NULL DEFAULT '[]',
 		PRIMARY KEY (run_id, seq)
 	)`,
 	`CREATE TABLE IF NOT EXISTS upnsync.meta (
 		key   text PRIMARY KEY,
 		value text
 	)`,
-	`INSERT INTO upnsync.meta(key, value) VALUES ('schema_version', '` + strconv.Itoa(pgSchemaVersion) + `') ON CONFLICT (key) DO NOTHING`,
+	// The run lock itself is a session-level advisory lock (postgres_lock.go);
+	// this table only says who holds it, for the run that finds it taken.
+	// backend_pid is the holder's server session: a row whose session no
+	// longer holds the lock was left by a run that died.
+	`CREATE TABLE IF NOT EXISTS upnsync.locks (
+		key         bigint PRIMARY KEY,
+		tbl         text NOT NULL,
+		pid         integer NOT NULL,
+		host        text NOT NULL DEFAULT '',
+		os_user     text NOT NULL DEFAULT '',
+		command     text NOT NULL DEFAULT '',
+		since       timestamptz NOT NULL,
+		backend_pid integer NOT NULL
+	)`,
+}
+
+var pgUpgradeDDL = []string{
+	`ALTER TABLE upnsync.runs
+		ADD COLUMN IF NOT EXISTS kind        text NOT NULL DEFAULT 'sync',
+		ADD COLUMN IF NOT EXISTS undoes      text NOT NULL DEFAULT '',
+		ADD COLUMN IF NOT EXISTS plan_sha256 text NOT NULL DEFAULT '',
+		ADD COLUMN IF NOT EXISTS forced      jsonb NOT NULL DEFAULT '[]',
+		ADD COLUMN IF NOT EXISTS host        text NOT NULL DEFAULT '',
+		ADD COLUMN IF NOT EXISTS os_user     text NOT NULL DEFAULT '',
+		ADD COLUMN IF NOT EXISTS command     text NOT NULL DEFAULT ''`,
+	`ALTER TABLE upnsync.journal
+		ADD COLUMN IF NOT EXISTS guid     text NOT NULL DEFAULT '',
+		ADD COLUMN IF NOT EXISTS added    jsonb NOT NULL DEFAULT '[]',
+		ADD COLUMN IF NOT EXISTS replaced jsonb NOT NULL DEFAULT '[]',
+		ADD COLUMN IF NOT EXISTS removed  jsonb NOT NULL DEFAULT '[]'`,
+	`INSERT INTO upnsync.meta(key, value) VALUES ('schema_version', '` + strconv.Itoa(pgSchemaVersion) + `')
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 }
 
 // pgStore is a users table in a PostgreSQL database.
@@ -83,7 +132,9 @@ type pgStore struct {
 	types     [numColumns]string // format_type of each column ("" when unknown)
 	exists    bool               // the users table exists
 	hasOwned  bool               // upnsync.owned exists
-	ready     bool               // every upnsync table exists
+	hasRuns   bool               // upnsync.runs and upnsync.journal exist
+	version   int                // upnsync's schema version (0: none yet)
+	ready     bool               // every upnsync table of this version exists
 	readOnly  bool
 	batch     int
 	customTbl bool
@@ -214,51 +265,16 @@ func redactPostgres(raw string) string {
 }
 
 func openPostgres(ctx context.Context, raw string, opts Options) (*pgStore, error) {
-	s := &pgStore{url: redactPostgres(raw), readOnly: opts.ReadOnly, batch: opts.BatchSize, password: opts.Password}
-	if s.batch <= 0 {
-		s.batch = DefaultBatchSize
-	}
-	var err error
-	if s.table, err = ParseTable(opts.Table); err != nil {
-		return nil, fmt.Errorf("store %s: %v", s.url, err)
-	}
-	s.tableName = s.table.Sanitize()
-	s.tableText = strings.TrimSpace(opts.Table)
-	s.customTbl = s.tableText != "" && s.tableText != DefaultTable
-	if s.cols, err = ParseColumns(opts.Columns); err != nil {
-		return nil, fmt.Errorf("store %s: %v", s.url, err)
-	}
-
-	cfg, err := pgxpool.ParseConfig(raw)
+	s, cfg, err := newPgStore(raw, opts)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: not a valid PostgreSQL URL: %s; the form is postgres://USER@HOST[:PORT]/DATABASE?sslmode=verify-full",
-			s.url, s.scrub(unwrapParse(err)))
+		return nil, err
 	}
-	u, _ := url.Parse(raw)
-	urlHasPassword := false
-	if u != nil {
-		_, urlHasPassword = u.User.Password()
-		urlHasPassword = urlHasPassword || u.Query().Has("password")
-	}
-	if opts.Password != "" {
-		if urlHasPassword {
-			return nil, fmt.Errorf("store %s: the URL holds a password and one was also given (--store-password-file or UPNSYNC_STORE_PASSWORD); give it once, preferably not in the URL", s.url)
-		}
-		cfg.ConnConfig.Password = opts.Password
-	}
-	if p := cfg.ConnConfig.Password; p != "" && s.password == "" {
-		s.password = p
-	}
-	s.database = cfg.ConnConfig.Database
 	cfg.MaxConns = 4
 	cfg.ConnConfig.RuntimeParams["application_name"] = "upnsync"
 	if opts.ReadOnly {
 		// A dry run cannot write, whatever a bug might try: the server
 		// refuses every write in these sessions.
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 30 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -270,6 +286,52 @@ func openPostgres(ctx context.Context, raw string, opts Options) (*pgStore, erro
 		return nil, err
 	}
 	return s, nil
+}
+
+// newPgStore reads what a store's URL and options say, without
+// connecting: the store (to name it and explain its errors) and the
+// connection settings. The run lock connects with them too.
+func newPgStore(raw string, opts Options) (*pgStore, *pgxpool.Config, error) {
+	s := &pgStore{url: redactPostgres(raw), readOnly: opts.ReadOnly, batch: opts.BatchSize, password: opts.Password}
+	if s.batch <= 0 {
+		s.batch = DefaultBatchSize
+	}
+	var err error
+	if s.table, err = ParseTable(opts.Table); err != nil {
+		return nil, nil, fmt.Errorf("store %s: %v", s.url, err)
+	}
+	s.tableName = s.table.Sanitize()
+	s.tableText = strings.TrimSpace(opts.Table)
+	s.customTbl = s.tableText != "" && s.tableText != DefaultTable
+	if s.cols, err = ParseColumns(opts.Columns); err != nil {
+		return nil, nil, fmt.Errorf("store %s: %v", s.url, err)
+	}
+
+	cfg, err := pgxpool.ParseConfig(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %s: not a valid PostgreSQL URL: %s; the form is postgres://USER@HOST[:PORT]/DATABASE?sslmode=verify-full",
+			s.url, s.scrub(unwrapParse(err)))
+	}
+	u, _ := url.Parse(raw)
+	urlHasPassword := false
+	if u != nil {
+		_, urlHasPassword = u.User.Password()
+		urlHasPassword = urlHasPassword || u.Query().Has("password")
+	}
+	if opts.Password != "" {
+		if urlHasPassword {
+			return nil, nil, fmt.Errorf("store %s: the URL holds a password and one was also given (--store-password-file or UPNSYNC_STORE_PASSWORD); give it once, preferably not in the URL", s.url)
+		}
+		cfg.ConnConfig.Password = opts.Password
+	}
+	if p := cfg.ConnConfig.Password; p != "" && s.password == "" {
+		s.password = p
+	}
+	s.database = cfg.ConnConfig.Database
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 30 * time.Second
+	}
+	return s, cfg, nil
 }
 
 // unwrapParse drops pgx's "cannot parse `URL`:" prefix (the URL is quoted by
@@ -342,22 +404,24 @@ func (s *pgStore) inspect(ctx context.Context, opts Options) error {
 			s.types[i] = t
 		}
 	}
+	var hasMeta, hasLocks bool
 	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('upnsync.owned') IS NOT NULL,
-		to_regclass('upnsync.owned') IS NOT NULL AND to_regclass('upnsync.runs') IS NOT NULL
-		AND to_regclass('upnsync.journal') IS NOT NULL AND to_regclass('upnsync.meta') IS NOT NULL`).Scan(&s.hasOwned, &s.ready); err != nil {
+		to_regclass('upnsync.runs') IS NOT NULL AND to_regclass('upnsync.journal') IS NOT NULL,
+		to_regclass('upnsync.meta') IS NOT NULL, to_regclass('upnsync.locks') IS NOT NULL`).Scan(&s.hasOwned, &s.hasRuns, &hasMeta, &hasLocks); err != nil {
 		return s.explain("cannot look for upnsync's tables", err)
 	}
-	if s.ready {
+	if hasMeta {
 		var v string
 		err := s.pool.QueryRow(ctx, `SELECT value FROM upnsync.meta WHERE key = 'schema_version'`).Scan(&v)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return s.explain("cannot read upnsync's schema version", err)
 		}
-		if n, _ := strconv.Atoi(v); n > pgSchemaVersion {
+		if s.version, _ = strconv.Atoi(v); s.version > pgSchemaVersion {
 			return fmt.Errorf("store %s: schema %s was written by a newer upnsync (schema version %s, this one knows %d); use that version or newer",
 				s.Describe(), pgSchema, v, pgSchemaVersion)
 		}
 	}
+	s.ready = s.hasOwned && s.hasRuns && hasMeta && hasLocks && s.version == pgSchemaVersion
 	return nil
 }
 
@@ -630,12 +694,19 @@ func (s *pgStore) Users(ctx context.Context, fn func(upnsync.User) error) error 
 	return nil
 }
 
-// ensureSchema creates upnsync's schema and tables when missing, in one
-// transaction under an advisory lock, so two first runs do not race.
+// ensureSchema creates upnsync's schema and tables when missing, or
+// upgrades them from an earlier version, in one transaction under an
+// advisory lock, so two first runs do not race.
 func (s *pgStore) ensureSchema(ctx context.Context, tx pgx.Tx) error {
 	if s.ready {
 		return nil
 	}
+	return s.createSchema(ctx, tx)
+}
+
+// createSchema does the work of ensureSchema whatever s knows; the run
+// lock calls it on its own connection.
+func (s *pgStore) createSchema(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('upnsync schema'))`); err != nil {
 		return s.explain("cannot create schema "+pgSchema, err)
 	}
@@ -648,12 +719,33 @@ func (s *pgStore) ensureSchema(ctx context.Context, tx pgx.Tx) error {
 			return s.explain("cannot create schema "+pgSchema, err)
 		}
 	}
-	for _, stmt := range pgSchemaDDL {
+	// Two statements: a statement naming upnsync.meta fails to parse
+	// while the table does not exist.
+	var hasMeta bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('upnsync.meta') IS NOT NULL`).Scan(&hasMeta); err != nil {
+		return s.explain("cannot read upnsync's schema version", err)
+	}
+	var v string
+	if hasMeta {
+		if err := tx.QueryRow(ctx, `SELECT value FROM upnsync.meta WHERE key = 'schema_version'`).Scan(&v); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return s.explain("cannot read upnsync's schema version", err)
+		}
+	}
+	if n, _ := strconv.Atoi(v); n > pgSchemaVersion {
+		return fmt.Errorf("store %s: schema %s was written by a newer upnsync (schema version %s, this one knows %d) meanwhile; use that version or newer",
+			s.Describe(), pgSchema, v, pgSchemaVersion)
+	}
+	for _, stmt := range append(pgSchemaDDL[:len(pgSchemaDDL):len(pgSchemaDDL)], pgUpgradeDDL...) {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return s.explain("cannot create upnsync's tables in schema "+pgSchema, err)
+			return s.explain("cannot create or upgrade upnsync's tables in schema "+pgSchema, err)
 		}
 	}
 	return nil
+}
+
+// schemaCreated records that ensureSchema's transaction committed.
+func (s *pgStore) schemaCreated() {
+	s.ready, s.hasOwned, s.hasRuns, s.version = true, true, true, pgSchemaVersion
 }
 
 // Apply writes changes in batches of compare-and-swap updates, one
@@ -677,10 +769,16 @@ func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 		if err != nil {
 			return applied, fmt.Errorf("%w; nothing was written", err)
 		}
-		s.ready, s.hasOwned = true, true
+		s.schemaCreated()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO upnsync.runs(id, tbl, started, directory) VALUES ($1, $2, $3, $4)`,
-		run.ID, s.tableName, run.Started, run.Directory)
+	kind := run.Kind
+	if kind == "" {
+		kind = upnsync.RunSync
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO upnsync.runs(id, tbl, started, directory, kind, undoes, plan_sha256, forced, host, os_user, command)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		run.ID, s.tableName, run.Started, run.Directory, kind, run.Undoes, run.PlanSHA256, jsonArray(run.Forced),
+		run.Host, run.User, run.Command)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
@@ -816,7 +914,7 @@ func (s *pgStore) applyBatch(ctx context.Context, runID string, batchNo, seq int
 			if !st {
 				continue
 			}
-			sv := upnsync.Stale{UserID: batch[i].UserID, Expected: batch[i].Before}
+			sv := upnsync.Stale{UserID: batch[i].UserID, Expected: batch[i].Before, Planned: batch[i].After}
 			switch err := res.QueryRow().Scan(&sv.Found); {
 			case errors.Is(err, pgx.ErrNoRows):
 				sv.Missing = true
@@ -835,7 +933,8 @@ func (s *pgStore) applyBatch(ctx context.Context, runID string, batchNo, seq int
 		ON CONFLICT (tbl, user_id, lower(entry)) DO UPDATE SET entry = excluded.entry, guid = excluded.guid,
 			run_id = excluded.run_id, added_at = excluded.added_at`
 	const disown = `DELETE FROM upnsync.owned WHERE tbl = $1 AND user_id = $2 AND lower(entry) = lower($3)`
-	const journal = `INSERT INTO upnsync.journal(run_id, seq, tbl, user_id, "before", "after") VALUES ($1, $2, $3, $4, $5, $6)`
+	const journal = `INSERT INTO upnsync.journal(run_id, seq, tbl, user_id, "before", "after", guid, added, replaced, removed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	now := time.Now()
 	var w pgx.Batch
 	var who []string // the user of each queued statement, for errors
@@ -843,9 +942,11 @@ func (s *pgStore) applyBatch(ctx context.Context, runID string, batchNo, seq int
 		if st {
 			continue
 		}
+		// In the order of the SQLite ledger (ledgerWriter.record): removals,
+		// then replacements, then additions.
 		c := &batch[i]
-		for _, e := range c.Added {
-			w.Queue(own, s.tableName, c.UserID, e, c.Person.GUID, runID, now)
+		for _, e := range c.Removed {
+			w.Queue(disown, s.tableName, c.UserID, e)
 			who = append(who, c.UserID)
 		}
 		for _, r := range c.Replaced {
@@ -853,8 +954,13 @@ func (s *pgStore) applyBatch(ctx context.Context, runID string, batchNo, seq int
 			w.Queue(own, s.tableName, c.UserID, r.New, c.Person.GUID, runID, now)
 			who = append(who, c.UserID, c.UserID)
 		}
+		for _, e := range c.Added {
+			w.Queue(own, s.tableName, c.UserID, e, c.Person.GUID, runID, now)
+			who = append(who, c.UserID)
+		}
 		seq++
-		w.Queue(journal, runID, seq, s.tableName, c.UserID, c.Before, c.After)
+		w.Queue(journal, runID, seq, s.tableName, c.UserID, c.Before, c.After, c.Person.GUID,
+			jsonArray(c.Added), jsonArray(c.Replaced), jsonArray(c.Removed))
 		who = append(who, c.UserID)
 		written = append(written, c.UserID)
 	}

@@ -158,7 +158,8 @@ func (s *pgStore) ImportCSV(ctx context.Context, r io.Reader, name string) (Impo
 	if err := tx.Commit(ctx); err != nil {
 		return ImportResult{Read: res.Read}, s.explain("cannot import "+name+"; nothing was imported", err)
 	}
-	s.exists, s.ready, s.hasOwned = true, true, true
+	s.exists = true
+	s.schemaCreated()
 	return res, nil
 }
 

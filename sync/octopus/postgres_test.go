@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/upnsync/upnsync/internal/runlock"
 	"github.com/upnsync/upnsync/internal/testenv"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
@@ -149,6 +152,9 @@ func pgBackend() backend {
 		addOwned: func(t *testing.T, u, id, entry, guid string) {
 			pgExecT(t, conn(t, u), `INSERT INTO upnsync.owned(tbl, user_id, entry, guid) VALUES ('"users"', $1, $2, $3)`, id, entry, guid)
 		},
+		lockChild: func(u string, opts Options) []string {
+			return []string{lockChildEnv + "=" + lockChildSpec{URL: u, Table: opts.Table}.String(), lockChildPasswordEnv + "=" + opts.Password}
+		},
 	}
 }
 
@@ -215,7 +221,8 @@ func TestPostgresConcurrentEditDuringApply(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	wantStale := []upnsync.Stale{{UserID: "1008", Expected: "wli;wei.li@corp.example.com", Found: "wli;wei.li@corp.example.com;wl@corp.example.com"}}
+	wantStale := []upnsync.Stale{{UserID: "1008", Expected: "wli;wei.li@corp.example.com", Found: "wli;wei.li@corp.example.com;wl@corp.example.com",
+		Planned: "wli;wei.li@corp.example.com;u1008@corp.example.com"}}
 	if !reflect.DeepEqual(r.a.Stale, wantStale) || len(r.a.Written) != 11 {
 		t.Errorf("applied: written %v, stale %+v", r.a.Written, r.a.Stale)
 	}
@@ -601,5 +608,196 @@ func TestPostgresCommitReplyLost(t *testing.T) {
 	admin.QueryRow(ctx, `SELECT written FROM upnsync.runs WHERE id = 'r1'`).Scan(&written)
 	if journal != 10 || written != 10 {
 		t.Errorf("journal %d rows, run summary %d written; want 10 each", journal, written)
+	}
+}
+
+// A database written by the previous version (schema upnsync version 1,
+// without run kinds or journal provenance) is read as it is by a dry run
+// and upgraded by the first write, keeping its runs, which undo can then
+// reverse.
+func TestPostgresUpgradeFromVersion1(t *testing.T) {
+	u, pw := pgDatabase(t)
+	ctx := context.Background()
+	c := pgConnT(t, u, pw)
+	for _, q := range []string{
+		`CREATE TABLE users (id text COLLATE "C" PRIMARY KEY, first_name text, last_name text, email text,
+			windows_usernames text NOT NULL DEFAULT '', external_id text, active boolean NOT NULL DEFAULT true)`,
+		`INSERT INTO users(id, windows_usernames) VALUES ('1', 'a;a@x'), ('2', 'b')`,
+		// Version 1, as upnsync wrote it.
+		`CREATE SCHEMA upnsync`,
+		`CREATE TABLE upnsync.owned (tbl text NOT NULL, user_id text NOT NULL, entry text NOT NULL, guid text NOT NULL DEFAULT '', run_id text, added_at timestamptz)`,
+		`CREATE UNIQUE INDEX owned_key ON upnsync.owned (tbl, user_id, lower(entry))`,
+		`CREATE TABLE upnsync.runs (id text PRIMARY KEY, tbl text NOT NULL, started timestamptz, finished timestamptz, directory text,
+			written integer NOT NULL DEFAULT 0, stale integer NOT NULL DEFAULT 0)`,
+		`CREATE TABLE upnsync.journal (run_id text NOT NULL, seq integer NOT NULL, tbl text NOT NULL, user_id text NOT NULL,
+			"before" text NOT NULL, "after" text NOT NULL, PRIMARY KEY (run_id, seq))`,
+		`CREATE TABLE upnsync.meta (key text PRIMARY KEY, value text)`,
+		`INSERT INTO upnsync.meta VALUES ('schema_version', '1')`,
+		`INSERT INTO upnsync.owned VALUES ('"users"', '1', 'a@x', 'g', 'old', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO upnsync.runs VALUES ('old', '"users"', '2025-01-01T00:00:00Z', '2025-01-01T00:00:01Z', 'ldif:x', 1, 0)`,
+		`INSERT INTO upnsync.journal VALUES ('old', 1, '"users"', '1', 'a', 'a;a@x')`,
+	} {
+		pgExecT(t, c, q)
+	}
+	columns := func() int {
+		var n int
+		c.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'upnsync'`).Scan(&n)
+		return n
+	}
+	v1 := columns()
+
+	ro := openStoreT(t, u, Options{Password: pw, ReadOnly: true}).(*pgStore)
+	runs := runsT(t, ro)
+	if len(runs) != 1 || runs[0].ID != "old" || runs[0].Kind != upnsync.RunSync || runs[0].Written != 1 {
+		t.Fatalf("v1 runs = %+v", runs)
+	}
+	var entries []upnsync.JournalEntry
+	if _, err := ro.RunJournal(ctx, "old", func(e upnsync.JournalEntry) error { entries = append(entries, e); return nil }); err != nil ||
+		len(entries) != 1 || entries[0].After != "a;a@x" || entries[0].Added != nil {
+		t.Fatalf("v1 journal: %+v %v", entries, err)
+	}
+	if o := oneUserT(t, ro, "1").Owned; len(o) != 1 || o[0].Entry != "a@x" {
+		t.Fatalf("v1 owned: %+v", o)
+	}
+	if columns() != v1 {
+		t.Fatal("reading a version 1 schema changed it")
+	}
+
+	rw := openStoreT(t, u, Options{Password: pw})
+	if _, err := rw.Apply(ctx, upnsync.Run{ID: "new", Kind: upnsync.RunUndo, Undoes: "old", Host: "h"},
+		[]upnsync.Change{{UserID: "1", Before: "a;a@x", After: "a", Removed: []string{"a@x"}, Person: upnsync.Person{GUID: "g"}}}); err != nil {
+		t.Fatal(err)
+	}
+	runs = runsT(t, rw.(upnsync.Journal))
+	if len(runs) != 2 || runs[0].ID != "new" || runs[0].Kind != upnsync.RunUndo || runs[0].Host != "h" ||
+		runs[1].ID != "old" || !reflect.DeepEqual(runs[1].UndoneBy, []string{"new"}) {
+		t.Fatalf("after the upgrade: %+v", runs)
+	}
+	if o := oneUserT(t, rw, "1").Owned; o != nil {
+		t.Fatalf("the removal left provenance: %+v", o)
+	}
+	var v string
+	c.QueryRow(ctx, `SELECT value FROM upnsync.meta WHERE key = 'schema_version'`).Scan(&v)
+	if v != "2" || columns() <= v1 {
+		t.Fatalf("schema_version = %s, columns %d (were %d)", v, columns(), v1)
+	}
+	// A newer schema is refused, not half understood.
+	pgExecT(t, c, `UPDATE upnsync.meta SET value = '3' WHERE key = 'schema_version'`)
+	if _, err := Open(ctx, u, Options{Password: pw}); err == nil || !strings.Contains(err.Error(), "written by a newer upnsync (schema version 3, this one knows 2)") {
+		t.Fatalf("newer schema: %v", err)
+	}
+}
+
+// The run lock is the table's: the same table named with or without its
+// schema is one lock; another table in the same database is another.
+func TestPostgresLockIsTheTables(t *testing.T) {
+	u, pw := pgDatabase(t)
+	ctx := context.Background()
+	s := openStoreT(t, u, Options{Create: true, Password: pw})
+	importT(t, s, "users.csv")
+	l, err := LockRun(ctx, u, Options{Password: pw}, lockHolder("upnsync sync --apply"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if !strings.Contains(l.Where, `on table public.users of postgres://`) || strings.Contains(l.Where, pw) {
+		t.Errorf("where = %q", l.Where)
+	}
+	var held *runlock.HeldError
+	if _, err := LockRun(ctx, u, Options{Password: pw, Table: "public.users"}, lockHolder("x"), 0); !errors.As(err, &held) {
+		t.Errorf("public.users is users, but its lock was free: %v", err)
+	}
+	other, err := LockRun(ctx, u, Options{Password: pw, Table: "octopus.users"}, lockHolder("y"), 0)
+	if err != nil {
+		t.Fatalf("another table's lock: %v", err)
+	}
+	other.Release()
+	// The holder is on record while it holds the lock, and gone after.
+	admin := pgConnT(t, u, pw)
+	var n int
+	admin.QueryRow(ctx, `SELECT count(*) FROM upnsync.locks WHERE tbl = 'public.users' AND pid = $1`, os.Getpid()).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d holder rows for public.users", n)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	admin.QueryRow(ctx, `SELECT count(*) FROM upnsync.locks`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d holder rows after a clean release", n)
+	}
+}
+
+// A lock whose session the server ends (an administrator's
+// pg_terminate_backend, a failover) is lost: Release says so, since
+// another run may then have written.
+func TestPostgresLockLost(t *testing.T) {
+	u, pw := pgDatabase(t)
+	ctx := context.Background()
+	importT(t, openStoreT(t, u, Options{Create: true, Password: pw}), "users.csv")
+	l, err := LockRun(ctx, u, Options{Password: pw}, lockHolder("upnsync sync --apply"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pgConnT(t, u, pw)
+	pgExecT(t, admin, `SELECT pg_terminate_backend(backend_pid) FROM upnsync.locks`)
+	l2, err := LockRun(ctx, u, Options{Password: pw}, lockHolder("next"), 10*time.Second)
+	if err != nil {
+		t.Fatalf("after the holder's session ended: %v", err)
+	}
+	defer l2.Release()
+	err = l.Release()
+	if err == nil || !strings.Contains(err.Error(), "ended before the run did") || !strings.Contains(err.Error(), "another run may have written meanwhile") ||
+		strings.Contains(err.Error(), pw) || strings.HasSuffix(err.Error(), "EOF") {
+		t.Fatalf("release of a lost lock: %v", err)
+	}
+}
+
+// The doctor's check proves the right to write without writing: it passes
+// for the owner, names each missing right with the GRANT that gives it,
+// and changes nothing (no schema upnsync appears).
+func TestPostgresCheckWritable(t *testing.T) {
+	u, pw := pgDatabase(t)
+	ctx := context.Background()
+	c := pgConnT(t, u, pw)
+	pgExecT(t, c, `CREATE TABLE users (id text PRIMARY KEY, windows_usernames text NOT NULL DEFAULT '')`)
+	cols := "first_name=,last_name=,email=,external_id=,active="
+	s := openStoreT(t, u, Options{Password: pw, Columns: cols}).(*pgStore)
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Fatalf("owner: %v", err)
+	}
+	pgExecT(t, c, `REVOKE CREATE ON DATABASE `+s.database+` FROM PUBLIC, CURRENT_USER`)
+	err := s.CheckWritable(ctx)
+	if err == nil || !strings.Contains(err.Error(), "lacks CREATE on database "+s.database+" (the first write creates schema upnsync)") ||
+		!strings.Contains(err.Error(), `GRANT CREATE ON DATABASE "`+s.database+`" TO "upnsync_test"`) {
+		t.Fatalf("no CREATE on the database: %v", err)
+	}
+	var has bool
+	c.QueryRow(ctx, `SELECT to_regnamespace('upnsync') IS NOT NULL`).Scan(&has)
+	if has {
+		t.Fatal("the check created schema upnsync")
+	}
+	pgExecT(t, c, `GRANT CREATE ON DATABASE `+s.database+` TO CURRENT_USER`)
+
+	// With the schema in place: rights on the table and on upnsync's.
+	if _, err := s.Apply(ctx, upnsync.Run{ID: "r0"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s = openStoreT(t, u, Options{Password: pw, Columns: cols}).(*pgStore)
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Fatalf("with the schema: %v", err)
+	}
+	pgExecT(t, c, `REVOKE UPDATE ON users FROM CURRENT_USER`)
+	pgExecT(t, c, `REVOKE INSERT ON upnsync.journal FROM CURRENT_USER`)
+	err = s.CheckWritable(ctx)
+	for _, want := range []string{`lacks UPDATE on column "windows_usernames" of "users", INSERT on upnsync.journal`,
+		`GRANT UPDATE ("windows_usernames") ON "users" TO "upnsync_test"; GRANT INSERT ON upnsync.journal TO "upnsync_test"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing rights: %v\nwant %s", err, want)
+		}
+	}
+	ro := openStoreT(t, u, Options{Password: pw, Columns: cols, ReadOnly: true}).(*pgStore)
+	if err := ro.CheckWritable(ctx); err == nil || !strings.Contains(err.Error(), "opened read-only") {
+		t.Errorf("read-only: %v", err)
 	}
 }

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -26,18 +29,20 @@ const LockSuffix = ".lock"
 // and their journal) and so where the run lock lives.
 type State struct {
 	// Path is the SQLite file holding the record: the store itself for
-	// sqlite:, else the state database. Empty when the store keeps its
-	// record elsewhere (a PostgreSQL store's own schema) and no --state
-	// was given.
+	// sqlite:, else the state database. Empty for a PostgreSQL store,
+	// which keeps its record in its own schema.
 	Path string
 	// Own is set when the store keeps the record in its own tables.
 	Own bool
+	// InDatabase is set when the run lock is taken in the store's
+	// database (PostgreSQL: an advisory lock) rather than on a file.
+	InDatabase bool
 }
 
-// LockPath is the run lock's file, beside the record; "" when there is no
-// file to put it beside.
+// LockPath is the run lock's file, beside the record; "" when the lock is
+// not a file (InDatabase).
 func (s State) LockPath() string {
-	if s.Path == "" {
+	if s.Path == "" || s.InDatabase {
 		return ""
 	}
 	return s.Path + LockSuffix
@@ -45,8 +50,8 @@ func (s State) LockPath() string {
 
 // StateOf tells where the store a --store URL names keeps its record.
 // statePath is --state: the state database for stores without tables of
-// their own (default: beside the store); the embedded store keeps its own
-// tables and refuses it.
+// their own (default: beside the store); the stores with tables of their
+// own (sqlite:, postgres://) refuse it.
 func StateOf(url, statePath string) (State, error) {
 	kind, loc, err := ParseURL(url)
 	if err != nil {
@@ -68,13 +73,11 @@ func StateOf(url, statePath string) (State, error) {
 		p, err := abs(loc)
 		return State{Path: p, Own: true}, err
 	case KindPostgres:
-		// The PostgreSQL store keeps its record in its own schema; --state
-		// then only places the lock file.
-		if statePath == "" {
-			return State{Own: true}, nil
+		if statePath != "" {
+			return State{}, fmt.Errorf("--state %s: the store %s keeps what upnsync added and its runs in schema %s of its database, and takes its run lock there; --state is for stores without tables of their own (dataimporter:); leave it out",
+				statePath, redactPostgres(url), pgSchema)
 		}
-		p, err := abs(statePath)
-		return State{Path: p, Own: true}, err
+		return State{Own: true, InDatabase: true}, nil
 	}
 	if statePath == "" {
 		statePath = loc + StateSuffix
@@ -89,70 +92,107 @@ func StateOf(url, statePath string) (State, error) {
 // crash between them loses the record of that write: the entries then look
 // typed by a person, and upnsync never replaces or removes them. That is
 // the safe way to fail.
+//
+// Opening it writes nothing: the file is created, or its tables upgraded,
+// by the first run that records something (BeginRun), so that a dry run or
+// `upnsync doctor` leaves no file behind.
 type StateDB struct {
-	path   string
-	db     *sql.DB // nil: opened read-only and the file does not exist yet
-	ledger ledgerState
+	path     string
+	readOnly bool
+	db       *sql.DB // nil while the file does not exist
+	ledger   ledgerState
 }
 
-// OpenState opens (or, unless read-only, creates) the state database at
-// path.
+// OpenState opens the state database at path (a missing file is an empty
+// record until the first write creates it).
 func OpenState(ctx context.Context, path string, readOnly bool) (*StateDB, error) {
-	st := &StateDB{path: path}
+	st := &StateDB{path: path, readOnly: readOnly}
 	_, err := os.Stat(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && readOnly:
-		return st, nil // nothing recorded yet: nothing owned, no runs
 	case errors.Is(err, fs.ErrNotExist):
-		if d, err := os.Stat(filepath.Dir(path)); err != nil || !d.IsDir() {
+		if d, err := os.Stat(filepath.Dir(path)); !readOnly && (err != nil || !d.IsDir()) {
 			return nil, fmt.Errorf("state database %s: the folder %s does not exist; create it or give --state another path", path, filepath.Dir(path))
 		}
+		return st, nil // nothing recorded yet: nothing owned, no runs
 	case err != nil:
 		return nil, fmt.Errorf("state database %s: %v", path, pathErr(err))
 	}
-	mode := "rwc"
-	if readOnly {
-		mode = "ro"
+	if err := st.open(ctx, false); err != nil {
+		return nil, err
 	}
-	abs, err := filepath.Abs(path)
+	return st, nil
+}
+
+// open opens the file: read-only or read-write as the StateDB was opened,
+// and creating it when create is set.
+func (st *StateDB) open(ctx context.Context, create bool) error {
+	mode := "rw"
+	switch {
+	case st.readOnly:
+		mode = "ro"
+	case create:
+		mode = "rwc"
+	}
+	abs, err := filepath.Abs(st.path)
 	if err != nil {
-		return nil, fmt.Errorf("state database %s: %v", path, err)
+		return fmt.Errorf("state database %s: %v", st.path, err)
 	}
 	db, err := sql.Open("sqlite", fileURI(abs)+"?mode="+mode+"&_pragma=busy_timeout("+
 		strconv.FormatInt(DefaultBusyTimeout.Milliseconds(), 10)+")&_txlock=immediate")
 	if err != nil {
-		return nil, fmt.Errorf("state database %s: %v", path, err)
+		return fmt.Errorf("state database %s: %v", st.path, err)
 	}
 	db.SetMaxOpenConns(1)
-	st.db = db
 	if st.ledger, err = inspectLedger(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state database %s: cannot read it: %v; is it an SQLite file?", path, err)
+		return fmt.Errorf("state database %s: cannot read it: %v; is it an SQLite file?", st.path, err)
 	}
 	if st.ledger.version > ledgerVersion {
 		db.Close()
-		return nil, fmt.Errorf("state database %s was written by a newer upnsync (schema version %d, this one knows %d); use that version or newer",
-			path, st.ledger.version, ledgerVersion)
+		return fmt.Errorf("state database %s was written by a newer upnsync (schema version %d, this one knows %d); use that version or newer",
+			st.path, st.ledger.version, ledgerVersion)
 	}
-	if !readOnly && !st.ledger.current {
-		tx, err := db.BeginTx(ctx, nil)
-		if err == nil {
-			if err = createLedger(ctx, tx); err == nil {
-				err = tx.Commit()
-			} else {
-				tx.Rollback()
-			}
-		}
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("state database %s: cannot create its tables: %v", path, err)
-		}
-		if st.ledger, err = inspectLedger(ctx, db); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("state database %s: %v", path, err)
+	st.db = db
+	return nil
+}
+
+// opened opens the file if another run created it since: a missing file
+// is an empty record only until it exists.
+func (st *StateDB) opened(ctx context.Context) error {
+	if st.db != nil {
+		return nil
+	}
+	if _, err := os.Stat(st.path); err != nil {
+		return nil
+	}
+	return st.open(ctx, false)
+}
+
+// ensure creates the file or upgrades its tables, before a first record.
+func (st *StateDB) ensure(ctx context.Context) error {
+	if st.db == nil {
+		if err := st.open(ctx, true); err != nil {
+			return err
 		}
 	}
-	return st, nil
+	if st.ledger.current {
+		return nil
+	}
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err == nil {
+		if err = createLedger(ctx, tx); err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("state database %s: cannot create its tables: %v", st.path, err)
+	}
+	if st.ledger, err = inspectLedger(ctx, st.db); err != nil {
+		return fmt.Errorf("state database %s: %v", st.path, err)
+	}
+	return nil
 }
 
 // Path is the state database's file.
@@ -176,6 +216,9 @@ func (st *StateDB) fail(what string, err error) error {
 // entry added, so it grows with the Octopus users, never the directory.
 func (st *StateDB) Owned(ctx context.Context) (map[string][]upnsync.Owned, error) {
 	out := map[string][]upnsync.Owned{}
+	if err := st.opened(ctx); err != nil {
+		return nil, err
+	}
 	if st.db == nil || !st.ledger.tables["upnsync_owned"] {
 		return out, nil
 	}
@@ -199,18 +242,29 @@ func (st *StateDB) Owned(ctx context.Context) (map[string][]upnsync.Owned, error
 }
 
 func (st *StateDB) writable(what string) error {
+	if st.readOnly {
+		return fmt.Errorf("state database %s: %s: it was opened read-only (dry run); nothing was written", st.path, what)
+	}
 	if st.db == nil || !st.ledger.current {
-		return fmt.Errorf("state database %s: %s: it was opened read-only (dry run)", st.path, what)
+		return fmt.Errorf("state database %s: %s: no run was begun", st.path, what)
 	}
 	return nil
 }
 
-// BeginRun records a run before its store writes anything.
+// BeginRun records a run before its store writes anything; the first one
+// creates the file.
 func (st *StateDB) BeginRun(ctx context.Context, run upnsync.Run) error {
-	if err := st.writable("cannot record run " + run.ID); err != nil {
+	if st.readOnly {
+		return st.writable("cannot record run " + run.ID)
+	}
+	if err := st.ensure(ctx); err != nil {
 		return err
 	}
 	if err := beginRun(ctx, st.db, run); err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+			return fmt.Errorf("state database %s: run %s is already recorded; each apply needs a new run id; nothing was written", st.path, run.ID)
+		}
 		return st.fail("cannot record run "+run.ID+"; nothing was written", err)
 	}
 	return nil
@@ -265,6 +319,9 @@ func (st *StateDB) FinishRun(ctx context.Context, runID string, a *upnsync.Appli
 
 // Runs lists the recorded runs, newest first.
 func (st *StateDB) Runs(ctx context.Context, fn func(upnsync.RunInfo) error) error {
+	if err := st.opened(ctx); err != nil {
+		return err
+	}
 	if st.db == nil {
 		return nil
 	}
@@ -276,6 +333,9 @@ func (st *StateDB) Runs(ctx context.Context, fn func(upnsync.RunInfo) error) err
 
 // RunJournal returns a run and streams its journal.
 func (st *StateDB) RunJournal(ctx context.Context, runID string, fn func(upnsync.JournalEntry) error) (upnsync.RunInfo, error) {
+	if err := st.opened(ctx); err != nil {
+		return upnsync.RunInfo{}, err
+	}
 	if st.db == nil {
 		return upnsync.RunInfo{}, fmt.Errorf("state database %s: run %s: %w (nothing was ever applied with this state database)", st.path, runID, errNoRun)
 	}
@@ -317,6 +377,10 @@ func (w *stateStore) Users(ctx context.Context, fn func(upnsync.User) error) err
 }
 
 func (w *stateStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+	// As every store says it: a dry run's store refuses before anything.
+	if w.st.readOnly {
+		return upnsync.Applied{RunID: run.ID}, fmt.Errorf("store %s: cannot apply changes: the store was opened read-only (dry run); nothing was written", w.Describe())
+	}
 	if err := w.st.BeginRun(ctx, run); err != nil {
 		return upnsync.Applied{RunID: run.ID}, err
 	}
@@ -365,6 +429,40 @@ func (w *stateStore) Vet(changes []upnsync.Change) map[int]upnsync.Conflict {
 func (w *stateStore) NextSteps(applied *upnsync.Applied) []string {
 	if g, ok := w.Store.(Guide); ok {
 		return g.NextSteps(applied)
+	}
+	return nil
+}
+
+// CheckWritable proves an apply could write both the store (when it can
+// tell) and its state database, without writing either: the state
+// database's folder takes new files (SQLite writes its journal there) and
+// the file, when it exists, opens read-write.
+func (w *stateStore) CheckWritable(ctx context.Context) error {
+	if w.st.readOnly {
+		return fmt.Errorf("store %s: it cannot be written: the store was opened read-only (dry run)", w.Describe())
+	}
+	if wc, ok := w.Store.(WriteChecker); ok {
+		if err := wc.CheckWritable(ctx); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Dir(w.st.path)
+	f, err := os.CreateTemp(dir, ".upnsync-check-*.tmp")
+	if err != nil {
+		return fmt.Errorf("state database %s: its folder %s does not take new files (%v); make it writable for this account, or give --state another path",
+			w.st.path, dir, pathErr(err))
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("state database %s: cannot remove the test file %s: %v", w.st.path, name, pathErr(err))
+	}
+	if w.st.db != nil {
+		f, err := os.OpenFile(w.st.path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("state database %s: cannot be written (%v); make it writable for this account", w.st.path, pathErr(err))
+		}
+		f.Close()
 	}
 	return nil
 }
