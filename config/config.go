@@ -368,7 +368,7 @@ func (s *Settings) validate() error {
 		if len(s.Args) != 1 {
 			return usagef("usage: upnsync apply PLAN-FILE (a plan saved by upnsync plan --out PLAN-FILE)")
 		}
-		for _, o := range []string{"store", "state", "directory", "config-file-path", "domain", "remove-departed", "force"} {
+		for _, o := range []string{"store", "state", "store-table", "store-columns", "octopus-export", "directory", "config-file-path", "domain", "remove-departed", "force"} {
 			if s.cli[o] {
 				return usagef("upnsync apply applies the saved plan exactly as it was made, to the store it names: --%s cannot change it; make a new plan instead", o)
 			}

@@ -70,8 +70,11 @@ Safety:
   (a rename) or removed (--remove-departed). Nothing is written after a read that was not proven
   complete. The removal guard is on by default: more than 500 removals, or more than 10% of the
   Octopus users, stops the run before it writes; --force lets one run through and is logged.
-  Writing runs (--apply, apply, undo --apply, store import) take a lock beside the store, so a
-  scheduled run and a manual one never write at the same time.
+  Writing runs (--apply, apply, undo --apply, store import) take the store's lock, so a
+  scheduled run and a manual one never write at the same time: a file beside an sqlite: store
+  or a dataimporter: store's state database, an advisory lock in the database for postgres://.
+  upnsync runs and upnsync undo work with every store; a dataimporter: store can only add, so
+  renames, removals and undos are reported as store-cannot-replace for you to do by hand.
 `
 
 // Usage writes the help.

@@ -247,7 +247,7 @@ var options = []*option{
 		help: "upnsync apply: refuse a saved plan older than this (default 168h, a week)",
 		set:  duration(func(s *Settings) *time.Duration { return &s.MaxPlanAge })},
 	{long: "state", win: "State", arg: "FILE", group: groupSafety,
-		help: "state database (SQLite) recording what upnsync added and its runs, for stores without tables of their own; default beside the store (the sqlite: store keeps its own)",
+		help: "dataimporter: stores: the state database (SQLite) recording what upnsync added and its runs, with the run lock beside it; default OUT.xlsx.upnsync-state.db beside the workbook (sqlite: and postgres:// stores keep their own and refuse it)",
 		set:  str(func(s *Settings) *string { return &s.State })},
 	{long: "wait-lock", win: "WaitLock", kind: kDuration, arg: "DURATION", group: groupSafety,
 		help: "when another run holds the store's lock, wait up to DURATION for it instead of exiting 1",

@@ -95,11 +95,11 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		}
 		defer closeLog()
 		// An import writes the store too: not while a sync writes it.
-		lock, err := lockStore(ctx, s.Store, s.State, s.WaitLock, "upnsync store import", log)
+		lock, err := lockStore(ctx, s.Store, storeOptions(s, octopus.Options{State: s.State}), s.WaitLock, "upnsync store import", log)
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
-		defer lock.Release()
+		defer releaseLock(lock, log)
 		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{Create: true, State: s.State}))
 		if err != nil {
 			return fail(stderr, "%v", err)
@@ -116,7 +116,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if len(args) > 1 {
 			return fail(stderr, "usage: upnsync store export --store URL [FILE.csv]")
 		}
-		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: true}))
+		store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: true, State: s.State}))
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}

@@ -423,7 +423,9 @@ func doctorFileDirectory(ctx context.Context, d *doctor, s *config.Settings, fie
 }
 
 func doctorStore(ctx context.Context, d *doctor, s *config.Settings) {
-	store, err := octopus.Open(ctx, s.Store, octopus.Options{})
+	// Opened as a run with --apply opens it (which writes nothing by
+	// itself), so that the store can tell whether it could be written.
+	store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{State: s.State}))
 	if err != nil {
 		d.fail("store", err.Error(), "")
 		return

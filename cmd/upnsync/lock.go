@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
@@ -36,33 +34,30 @@ func runOf(id string, started time.Time, kind, command string) upnsync.Run {
 	return upnsync.Run{ID: id, Started: started, Kind: kind, Host: me.Host, User: me.User, Command: command}
 }
 
-// lockStore takes the lock of the store a --store URL names (beside its
-// record) so that only one run writes to it at a time. A dry run does not
-// call it: it only reads, from one snapshot of the store.
-func lockStore(ctx context.Context, storeURL, statePath string, wait time.Duration, command string, log *slog.Logger) (*runlock.Lock, error) {
-	st, err := octopus.StateOf(storeURL, statePath)
+// lockStore takes the run lock of the store a --store URL names (beside
+// its record, or in its database) so that only one run writes to it at a
+// time. A dry run does not call it: it only reads, from one snapshot of
+// the store.
+func lockStore(ctx context.Context, storeURL string, opts octopus.Options, wait time.Duration, command string, log *slog.Logger) (*octopus.RunLock, error) {
+	if wait > 0 {
+		log.Info("taking the store's lock", "wait", wait.String())
+	}
+	l, err := octopus.LockRun(ctx, storeURL, opts, whoAmI(command), wait)
 	if err != nil {
 		return nil, err
 	}
-	path := st.LockPath()
-	if path == "" {
-		return nil, fmt.Errorf("store %s keeps no file beside it to lock; give --state FILE (/State:FILE) to place the lock file, so that two runs never write at the same time", storeURL)
-	}
-	if wait > 0 {
-		log.Info("taking the store's lock", "lock", path, "wait", wait.String())
-	}
-	l, err := runlock.Acquire(ctx, path, whoAmI(command), wait)
-	if err != nil {
-		var held *runlock.HeldError
-		if errors.As(err, &held) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("store %s: %w", storeURL, err)
-	}
 	if l.Stale != nil {
-		log.Warn("a previous run ended without releasing the store's lock (killed or crashed); the operating system released it",
-			"lock", path, "previous", l.Stale.Describe(time.Now()))
+		log.Warn("a previous run ended without releasing the store's lock (killed or crashed); "+l.ReleasedBy+" released it",
+			"lock", l.Where, "previous", l.Stale.Describe(time.Now()))
 	}
-	log.Info("holding the store's lock", "lock", path)
+	log.Info("holding the store's lock", "lock", l.Where)
 	return l, nil
+}
+
+// releaseLock lets the next run in, and says so when the lock was lost
+// before the run ended (the run's writes are done by then).
+func releaseLock(l *octopus.RunLock, log *slog.Logger) {
+	if err := l.Release(); err != nil {
+		log.Warn(err.Error())
+	}
 }

@@ -51,6 +51,14 @@ func runPlan(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 	me := whoAmI("upnsync plan")
 	settings := settingsMap(s)
 	settings["store"], settings["state"] = storeURL, state
+	if s.OctopusExport != "" {
+		// The export is part of the store (a DataImporter store's users):
+		// `upnsync apply` must find it from any folder.
+		if settings["octopus-export"], err = filepath.Abs(s.OctopusExport); err != nil {
+			log.Error(fmt.Sprintf("--octopus-export %s: %v", s.OctopusExport, err))
+			return exitError
+		}
+	}
 	body := planfile.Plan{Created: time.Now().UTC(), CreatedBy: versionLine(), Host: me.Host, User: me.User,
 		Store: storeURL, State: state, Directory: p.dir.Describe(), InputsSHA256: p.inputs.sum(),
 		Settings: settings, Forced: forced}
@@ -94,13 +102,18 @@ func runApply(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		return exitError
 	}
 	command := "upnsync apply " + filepath.Base(file)
-	lock, err := lockStore(ctx, body.Store, body.State, s.WaitLock, command, log)
+	// The store as the plan names it (URL, state, table, columns, export);
+	// only the password comes from this command's settings, since a plan
+	// never holds one.
+	opts := storeOptions(s, octopus.Options{State: body.State})
+	opts.Table, opts.Columns, opts.OctopusExport = body.Settings["store-table"], body.Settings["store-columns"], body.Settings["octopus-export"]
+	lock, err := lockStore(ctx, body.Store, opts, s.WaitLock, command, log)
 	if err != nil {
 		log.Error(err.Error())
 		return exitError
 	}
-	defer lock.Release()
-	store, err := octopus.Open(ctx, body.Store, octopus.Options{State: body.State})
+	defer releaseLock(lock, log)
+	store, err := octopus.Open(ctx, body.Store, opts)
 	if err != nil {
 		log.Error(err.Error())
 		return exitError

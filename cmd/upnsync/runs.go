@@ -20,7 +20,7 @@ func openJournal(ctx context.Context, s *config.Settings, writable bool) (octopu
 	if _, err := octopus.StateOf(s.Store, s.State); err != nil {
 		return nil, nil, err
 	}
-	store, err := octopus.Open(ctx, s.Store, octopus.Options{ReadOnly: !writable, State: s.State})
+	store, err := octopus.Open(ctx, s.Store, storeOptions(s, octopus.Options{ReadOnly: !writable, State: s.State}))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,12 +156,12 @@ func runUndo(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 	command := "upnsync undo " + runID
 	if s.Apply {
 		command += " --apply"
-		lock, err := lockStore(ctx, s.Store, s.State, s.WaitLock, command, log)
+		lock, err := lockStore(ctx, s.Store, storeOptions(s, octopus.Options{State: s.State}), s.WaitLock, command, log)
 		if err != nil {
 			log.Error(err.Error())
 			return exitError
 		}
-		defer lock.Release()
+		defer releaseLock(lock, log)
 	}
 	store, j, err := openJournal(ctx, s, s.Apply)
 	if err != nil {
@@ -195,6 +195,14 @@ func runUndo(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 	}
 
 	plan := upnsync.Plan{Read: upnsync.ReadResult{Complete: true}, Stats: upnsync.Stats{StoreUsers: users}}
+	// A store that cannot write some of the reversals (a DataImporter
+	// workbook only adds) says so now, as for a sync: those users become
+	// conflicts and the rest is restored.
+	if v, ok := store.(octopus.Vetter); ok {
+		plan.Changes = inverse
+		plan.Withdraw(v.Vet(inverse))
+		inverse = plan.Changes
+	}
 	code := exitOK
 	if !s.Apply {
 		pending, skipped, err := undoPreview(ctx, store, inverse)
@@ -234,6 +242,10 @@ func runUndo(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) 
 		}
 	}
 	plan.Stats.Changes = len(plan.Changes)
+	plan.Stats.Conflicts = len(plan.Conflicts)
+	if len(plan.Conflicts) > 0 && code == exitOK {
+		code = exitConflicts
+	}
 	meta.Finished = time.Now()
 	if c := writeReport(s, &plan, meta, stdout, stderr); c != exitOK {
 		return c

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,18 +19,17 @@ import (
 	"github.com/upnsync/upnsync/internal/testenv"
 )
 
-var storeFields = regexp.MustCompile(`"(store|store_kind|run_id)": "(?:[^"\\]|\\.)*"`)
+var storeFields = regexp.MustCompile(`"(store|store_kind|run_id|source)": "(?:[^"\\]|\\.)*"`)
 
 func withoutStore(s string) string { return storeFields.ReplaceAllString(withoutTimes(s), `"$1": "-"`) }
 
-// The whole job through a PostgreSQL store, from the command line: the
-// same reports as through SQLite, the same export afterwards, and the
-// password in none of the output.
-func TestSyncThroughPostgres(t *testing.T) {
-	env := testenv.Postgres(t)
+// pgTable is a users table of its own (in a schema of its own) on the test
+// server, dropped at the end with upnsync's rows about it.
+func pgTable(t *testing.T, env testenv.PostgresEnv) string {
+	t.Helper()
 	var b [4]byte
 	rand.Read(b[:])
-	table := "octopus_" + hex.EncodeToString(b[:]) + ".users"
+	schema := "octopus_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		cfg, err := pgx.ParseConfig(env.URL)
 		if err != nil {
@@ -40,12 +41,49 @@ func TestSyncThroughPostgres(t *testing.T) {
 			return
 		}
 		defer c.Close(context.Background())
-		schema, _, _ := strings.Cut(table, ".")
 		c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
 		for _, t := range []string{"owned", "journal", "runs"} {
 			c.Exec(context.Background(), `DELETE FROM upnsync.`+t+` WHERE tbl = $1`, `"`+schema+`"."users"`)
 		}
+		c.Exec(context.Background(), `DELETE FROM upnsync.locks WHERE tbl = $1`, schema+".users")
 	})
+	return schema + ".users"
+}
+
+var runIDs = regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{6}`)
+
+// runsOf is `upnsync runs --report json` without what differs between
+// two stores (ids, times).
+func runsOf(t *testing.T, env map[string]string, args ...string) []string {
+	t.Helper()
+	code, out, errOut := cli(t, env, append([]string{"runs", "--report", "json"}, args...)...)
+	var runs struct {
+		Runs []struct {
+			Kind, Directory, Command string
+			Written, Stale           int
+			Undoes                   string
+			UndoneBy                 []string `json:"undone_by"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || code != exitOK {
+		t.Fatalf("runs: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	var lines []string
+	for _, r := range runs.Runs {
+		line := fmt.Sprintf("%s written %d stale %d undoes=%v undone=%d %s %s", r.Kind, r.Written, r.Stale, r.Undoes != "", len(r.UndoneBy), r.Command, r.Directory)
+		lines = append(lines, runIDs.ReplaceAllString(line, "RUN"))
+	}
+	return lines
+}
+
+// The whole job through a PostgreSQL store, from the command line: the
+// same reports as through SQLite (a first sync, a rename and a departure,
+// an undo), the same runs, the same export afterwards, a saved plan that
+// finds its table, doctor's store check, and the password in none of the
+// output.
+func TestSyncThroughPostgres(t *testing.T) {
+	env := testenv.Postgres(t)
+	table := pgTable(t, env)
 
 	d := newDemo(t)
 	pwEnv := map[string]string{"UPNSYNC_STORE_PASSWORD": env.Password}
@@ -81,10 +119,90 @@ func TestSyncThroughPostgres(t *testing.T) {
 			t.Errorf("store %q kind %q", rep.Store, rep.StoreKind)
 		}
 	}
-	_, fromSQLite, _ := cli(t, nil, "store", "export", "--store", d.store)
-	code, fromPG, errOut := cli(t, pwEnv, "store", "export", "--store", env.URL, "--store-table", table)
-	if code != 0 || fromPG != fromSQLite {
-		t.Errorf("exports differ (%d %s):\n%s\n---\n%s", code, errOut, fromSQLite, fromPG)
+	exportsEqual := func(what string) {
+		t.Helper()
+		_, fromSQLite, _ := cli(t, nil, "store", "export", "--store", d.store)
+		code, fromPG, errOut := cli(t, pwEnv, "store", "export", "--store", env.URL, "--store-table", table)
+		if code != 0 || fromPG != fromSQLite {
+			t.Fatalf("%s: exports differ (%d %s):\n%s\n---\n%s", what, code, errOut, fromSQLite, fromPG)
+		}
+	}
+	exportsEqual("after the sync")
+
+	// A rename and a departure (Maria Garcia, whose UPN upnsync added).
+	d.editLDIF(t, "userPrincipalName: jane.doe@corp.example.com", "userPrincipalName: jane.smith@corp.example.com")
+	d.dropPerson(t, "CN=Maria Garcia,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com")
+	var lastRun [2]string
+	for i, step := range [][]string{nil, {"--apply"}, nil} {
+		c1, viaSQLite, _ := cli(t, nil, d.gnu(append([]string{"--report", "json", "--remove-departed"}, step...)...)...)
+		c2, viaPG, errOut := cli(t, pwEnv, pgArgs(append([]string{"--remove-departed"}, step...)...)...)
+		check("rename and departure", c2, viaPG, errOut)
+		if c1 != c2 || withoutStore(viaSQLite) != withoutStore(viaPG) {
+			t.Fatalf("rename and departure, step %d: exit %d vs %d, reports differ:\n--- sqlite\n%s\n--- postgres\n%s\n%s", i+1, c1, c2, viaSQLite, viaPG, errOut)
+		}
+		if i == 1 {
+			rs, rp := parseSafety(t, viaSQLite), parseSafety(t, viaPG)
+			if rp.Applied == nil || rp.Applied.Written != 2 || len(rp.Changes) != 2 {
+				t.Fatalf("rename and departure through PostgreSQL: %+v", rp.Applied)
+			}
+			lastRun = [2]string{rs.Applied.RunID, rp.Applied.RunID}
+		}
+	}
+	exportsEqual("after the rename and departure")
+
+	// runs and undo: the same through both stores.
+	sqliteRuns, pgRuns := runsOf(t, nil, "--store", d.store), runsOf(t, pwEnv, "--store", env.URL, "--store-table", table)
+	if len(pgRuns) != 2 || !reflect.DeepEqual(sqliteRuns, pgRuns) {
+		t.Fatalf("runs differ:\n%s\n---\n%s", strings.Join(sqliteRuns, "\n"), strings.Join(pgRuns, "\n"))
+	}
+	code, text, _ := cli(t, pwEnv, "runs", "--store", env.URL, "--store-table", table)
+	if code != exitOK || !strings.HasPrefix(text, lastRun[1]+"  ") {
+		t.Fatalf("runs (text) through PostgreSQL: exit %d\n%s", code, text)
+	}
+	for _, step := range [][]string{nil, {"--apply"}} {
+		c1, viaSQLite, _ := cli(t, nil, append([]string{"undo", lastRun[0], "--store", d.store, "--report", "json"}, step...)...)
+		c2, viaPG, errOut := cli(t, pwEnv, append([]string{"undo", lastRun[1], "--store", env.URL, "--store-table", table, "--report", "json"}, step...)...)
+		check("undo", c2, viaPG, errOut)
+		if c1 != c2 || withoutStore(viaSQLite) != withoutStore(viaPG) {
+			t.Fatalf("undo %v: exit %d vs %d, reports differ:\n--- sqlite\n%s\n--- postgres\n%s\n%s", step, c1, c2, viaSQLite, viaPG, errOut)
+		}
+	}
+	exportsEqual("after the undo")
+	if sqliteRuns, pgRuns = runsOf(t, nil, "--store", d.store), runsOf(t, pwEnv, "--store", env.URL, "--store-table", table); len(pgRuns) != 3 ||
+		!reflect.DeepEqual(sqliteRuns, pgRuns) || !strings.HasPrefix(pgRuns[0], "undo written 2") {
+		t.Fatalf("runs after the undo differ:\n%s\n---\n%s", strings.Join(sqliteRuns, "\n"), strings.Join(pgRuns, "\n"))
+	}
+
+	// A saved plan names its table: `upnsync apply` needs only the password.
+	planFile := filepath.Join(d.dir, "pg-plan.json")
+	code, _, errOut = cli(t, pwEnv, append([]string{"plan", "--out", planFile, "--remove-departed"}, pgArgs()...)...)
+	if code != exitPending {
+		t.Fatalf("plan: exit %d %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(planFile); strings.Contains(string(data), env.Password) || !strings.Contains(string(data), table) {
+		t.Fatalf("the plan holds the password, or not the table:\n%s", data)
+	}
+	code, out, errOut = cli(t, pwEnv, "apply", planFile, "--report", "json")
+	check("apply", code, out, errOut)
+	if rep := parseSafety(t, out); code != exitConflicts || rep.Applied == nil || rep.Applied.Written != 2 {
+		t.Fatalf("apply of a saved plan: exit %d %+v\n%s", code, rep.Applied, errOut)
+	}
+	if code, _, errOut := cli(t, pwEnv, "apply", planFile, "--store-table", "other"); code != exitError || !strings.Contains(errOut, "--store-table cannot change it") {
+		t.Fatalf("apply with another table: exit %d %s", code, errOut)
+	}
+
+	// doctor checks the store's rights without writing.
+	code, out, errOut = cli(t, pwEnv, "doctor", "--config-file-path", d.mapping, "--directory", "ldif:"+d.ldif,
+		"--store", env.URL, "--store-table", table, "--apply")
+	check("doctor", code, out, errOut)
+	if code != exitOK || !regexp.MustCompile(`(?m)^PASS  store +postgres://.*: 32 users; writable \(checked without writing to it\)$`).MatchString(out) {
+		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// --state has nothing to place for a PostgreSQL store.
+	code, _, errOut = cli(t, pwEnv, pgArgs("--state", filepath.Join(d.dir, "x.db"), "--apply")...)
+	if code != exitError || !strings.Contains(errOut, "takes its run lock there; --state is for stores without tables of their own") {
+		t.Errorf("--state with postgres: exit %d %s", code, errOut)
 	}
 
 	// A password in the URL works, with a warning; it is shown nowhere.
@@ -134,6 +252,9 @@ func TestSyncThroughDataImporter(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatal("the dry run wrote the workbook")
 	}
+	if _, err := os.Stat(out + ".upnsync-state.db"); !os.IsNotExist(err) {
+		t.Fatal("the dry run created the state database")
+	}
 
 	code, stdout, errOut = cli(t, nil, append(args, "/Apply")...)
 	rep.NextSteps = nil
@@ -154,5 +275,39 @@ func TestSyncThroughDataImporter(t *testing.T) {
 	code, stdout, _ = cli(t, nil, append(args[:4], "/Apply")...)
 	if code != exitConflicts || !strings.Contains(stdout, "Next steps:\n  1. Check "+out) {
 		t.Errorf("text report: exit %d\n%s", code, stdout)
+	}
+
+	// The runs are recorded in the state database beside the workbook; an
+	// undo would remove what they added, which DataImporter cannot: each
+	// user is a store-cannot-replace conflict and nothing is written.
+	storeArgs := []string{"--store", "dataimporter:" + out, "--octopus-export", export}
+	code, stdout, errOut = cli(t, nil, append([]string{"runs"}, storeArgs...)...)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != exitOK || len(lines) != 2 || !strings.Contains(lines[1], fmt.Sprintf("written %d", rep.Summary["changes"])) {
+		t.Fatalf("runs: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	runID, _, _ := strings.Cut(lines[1], " ")
+	before, _ := os.ReadFile(out)
+	code, stdout, errOut = cli(t, nil, append([]string{"undo", runID, "--apply", "--report", "json"}, storeArgs...)...)
+	var undo struct {
+		Summary   map[string]int
+		Conflicts []struct{ Reason, Detail string }
+		Applied   *struct{ Written int }
+	}
+	if err := json.Unmarshal([]byte(stdout), &undo); err != nil {
+		t.Fatalf("undo: %v\n%s\n%s", err, stdout, errOut)
+	}
+	if code != exitConflicts || undo.Summary["changes"] != 0 || len(undo.Conflicts) != rep.Summary["changes"] ||
+		undo.Conflicts[0].Reason != "store-cannot-replace" || !strings.Contains(undo.Conflicts[0].Detail, "remove it by hand") {
+		t.Fatalf("undo: exit %d %+v\n%s", code, undo, errOut)
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Fatal("a refused undo rewrote the workbook")
+	}
+
+	// doctor: the workbook's folder and the state database can be written.
+	code, stdout, _ = cli(t, nil, append([]string{"doctor", "/ConfigFilePath:" + d.mapping, "/Directory:ldif:" + d.ldif, "/Apply"}, storeArgs...)...)
+	if code != exitOK || !strings.Contains(stdout, "writable (checked without writing to it)") {
+		t.Errorf("doctor: exit %d\n%s", code, stdout)
 	}
 }

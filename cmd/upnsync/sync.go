@@ -200,13 +200,13 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 	if s.Apply {
 		// Before the store is read: a run waiting for the lock then plans
 		// from what the run before it wrote.
-		lock, err := lockStore(ctx, s.Store, s.State, s.WaitLock, "upnsync sync --apply", log)
+		lock, err := lockStore(ctx, s.Store, storeOptions(s, octopus.Options{State: s.State}), s.WaitLock, "upnsync sync --apply", log)
 		if err != nil {
 			rec.Err = err.Error()
 			log.Error(rec.Err)
 			return exitError
 		}
-		defer lock.Release()
+		defer releaseLock(lock, log)
 	}
 	p, code := makePlan(ctx, s, log, s.Apply, false, stdout, stderr, rec)
 	if p == nil {

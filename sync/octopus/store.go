@@ -201,7 +201,7 @@ func PortableURL(url string) (string, error) {
 	switch kind {
 	case KindPostgres:
 		if redactURL(url) != url {
-			return "", fmt.Errorf("store %s: the URL holds a password, which a saved plan must not; give it through PGPASSWORD or a .pgpass file", redactURL(url))
+			return "", fmt.Errorf("store %s: the URL holds a password, which a saved plan must not; give it with --store-password-file FILE, UPNSYNC_STORE_PASSWORD or a PGPASSFILE instead", redactURL(url))
 		}
 		return url, nil
 	}
