@@ -99,7 +99,8 @@ func journalContract(t *testing.T, s journalStore) {
 		{UserID: "1004", Before: r1[2].After, After: r1[2].Before, Removed: []string{"gone@corp.example.com"},
 			Person: upnsync.Person{GUID: g3}, Departed: upnsync.DepartedDeleted},
 	}
-	if a, err := s.Apply(ctx, upnsync.Run{ID: "r2", Started: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Forced: []string{"too many"}}, r2); err != nil || len(a.Written) != 2 {
+	if a, err := s.Apply(ctx, upnsync.Run{ID: "r2", Started: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Forced: []string{"too many", "and more"},
+		Kind: upnsync.RunPlan, PlanSHA256: "5e1f"}, r2); err != nil || len(a.Written) != 2 {
 		t.Fatalf("r2: %+v %v", a, err)
 	}
 	if o := ownedOf(t, s, "1004"); len(o) != 0 {
@@ -107,7 +108,9 @@ func journalContract(t *testing.T, s journalStore) {
 	}
 	runs := runsT(t, s)
 	if len(runs) != 3 || runs[0].ID != "r2" || runs[1].ID != "r1" || runs[1].Written != 3 || runs[1].Kind != upnsync.RunSync ||
-		runs[1].Host != "h" || runs[1].Command != "upnsync sync --apply" || !reflect.DeepEqual(runs[0].Forced, []string{"too many"}) {
+		runs[1].Host != "h" || runs[1].User != "u" || runs[1].Command != "upnsync sync --apply" || runs[1].Forced != nil ||
+		!reflect.DeepEqual(runs[0].Forced, []string{"too many", "and more"}) || runs[0].Kind != upnsync.RunPlan || runs[0].PlanSHA256 != "5e1f" ||
+		runs[1].Finished.IsZero() || !runs[1].Started.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("runs = %+v", runs)
 	}
 
