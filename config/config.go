@@ -19,6 +19,12 @@ const (
 	DefaultStore    = "sqlite:octopus-users.db"
 	DefaultPageSize = 1000
 	DefaultTimeout  = 2 * time.Minute
+	// DefaultRetries and DefaultRetryDelay: a directory that failed in a
+	// way that may pass gets three more attempts, 2 s, 4 s and 8 s later
+	// (each with jitter), which rides out a domain controller's restart or
+	// a dropped VPN without holding a scheduled task for long.
+	DefaultRetries    = 3
+	DefaultRetryDelay = 2 * time.Second
 )
 
 // Settings are everything a run needs to know.
@@ -40,6 +46,8 @@ type Settings struct {
 	UserFilter         string
 	NetBIOSDomain      string
 	Timeout            time.Duration
+	Retries            int
+	RetryDelay         time.Duration
 
 	Store        string
 	Apply        bool
@@ -234,6 +242,12 @@ func (s *Settings) defaults() {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
+	}
+	if !s.explicit["retries"] {
+		s.Retries = DefaultRetries
+	}
+	if s.RetryDelay == 0 {
+		s.RetryDelay = DefaultRetryDelay
 	}
 	if s.MaxLength == 0 {
 		s.MaxLength = 250

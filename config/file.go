@@ -93,5 +93,7 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.Bool("skip-disabled", s.SkipDisabled),
 		slog.Int("max-length", s.MaxLength),
 		slog.Duration("timeout", s.Timeout),
+		slog.Int("retries", s.Retries),
+		slog.Duration("retry-delay", s.RetryDelay),
 	}
 }

@@ -53,20 +53,20 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		return failed("%v", err)
 	}
 	defer store.Close()
-	dir, err := directory.Open(directory.Options{
+	dirOpts := directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log,
-	})
-	if err != nil {
+	}
+	dir, plan, err := planWithRetries(ctx, s, log, store,
+		func() (upnsync.Directory, error) { return directory.Open(dirOpts) },
+		upnsync.Options{MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled})
+	if dir == nil {
 		return failed("%v", err)
 	}
 	defer dir.Close()
 
-	plan, err := upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
-		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
-	})
 	meta := report.Meta{Mode: mode(s), Directory: dir.Describe(), Store: store.Describe(), Started: started,
 		ApplyHint: "run the same command with --apply (or /Apply)"}
 	var readErr *upnsync.ReadError
