@@ -66,10 +66,18 @@ type Settings struct {
 	// Warnings are things the administrator should know, such as a
 	// password typed on the command line.
 	Warnings []string
+	// SecretArgs say where in Parse's args a secret was given (--password
+	// VALUE, --password=VALUE, /Password:VALUE), so that the command can
+	// scrub it from its process's command line. Settings never share
+	// memory with args there: Password is a copy.
+	SecretArgs []SecretArg
 
 	passwordFrom string
 	explicit     map[string]bool // options given on the command line or in the environment
 }
+
+// SecretArg is a secret inside the arguments: args[Index][From:].
+type SecretArg struct{ Index, From int }
 
 // UsageError is a mistake in the command line or settings: exit code 1 and
 // a pointer to --help.
@@ -134,8 +142,13 @@ func parseArgs(s *Settings, args []string) error {
 				if i+1 >= len(args) {
 					return usagef("--%s needs a value (%s)", o.long, o.arg)
 				}
+				if o.secret {
+					s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i + 1})
+				}
 				i++
 				value = args[i]
+			} else if o.secret {
+				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
 			if err := s.set(o, value, "--"+o.long); err != nil {
 				return err
@@ -145,6 +158,9 @@ func parseArgs(s *Settings, args []string) error {
 			o := lookupWin(name)
 			if !hasValue && o.kind != kBool {
 				return usagef("/%s needs a value: /%s:%s", o.win, o.win, o.arg)
+			}
+			if o.secret {
+				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
 			if err := s.set(o, unquote(value), "/"+o.win); err != nil {
 				return err
