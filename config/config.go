@@ -183,6 +183,22 @@ func parseArgs(s *Settings, args []string) error {
 	return nil
 }
 
+// looksLikeWindowsOption tells an option upnsync does not know, such as
+// ADSIReader's /NoPrintersDetection, from a stray Unix path: a slash, a
+// name of letters, and a value after a colon or nothing.
+func looksLikeWindowsOption(a string) bool {
+	name, _, _ := strings.Cut(strings.TrimPrefix(a, "/"), ":")
+	if !strings.HasPrefix(a, "/") || name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // isWindowsOption tells /ConfigFilePath:x from a Unix path such as
 // /etc/upnsync/mapping.xml given as an argument.
 func isWindowsOption(a string) bool {
@@ -282,6 +298,9 @@ func (s *Settings) validate() error {
 	}
 	if s.Command == "sync" {
 		if len(s.Args) > 0 {
+			if looksLikeWindowsOption(s.Args[0]) {
+				return usagef("unknown option %s; see upnsync --help", s.Args[0])
+			}
 			return usagef("unexpected argument %q; commands are %s; see upnsync --help", s.Args[0], strings.Join(Commands, ", "))
 		}
 		if s.ConfigFile == "" {
