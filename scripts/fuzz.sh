@@ -44,6 +44,7 @@ for t in "${TARGETS[@]}"; do
 	log=$(mktemp)
 	rc=0
 	go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$log" | grep -v '^fuzz: elapsed' || rc=${PIPESTATUS[0]}
+	grep '^fuzz: elapsed' "$log" | tail -n 1 || true
 	if ((rc != 0)); then
 		# Go 1.26's fuzz coordinator can report its own -fuzztime deadline
 		# as a failure ("context deadline exceeded", no failing input):
