@@ -364,7 +364,7 @@ func TestFaultStallLongerThanTimeout(t *testing.T) {
 
 // A server that accepts the connection and then never answers: the
 // connection phase (TLS handshake, StartTLS, bind) is bounded by --timeout
-// too.
+// too, and retried.
 func TestFaultStallWhileConnecting(t *testing.T) {
 	e := newFaultEnv(t)
 	for _, tt := range []struct {
@@ -387,7 +387,7 @@ func TestFaultStallWhileConnecting(t *testing.T) {
 			var errOut string
 			go func() {
 				defer close(done)
-				code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "0")...)
+				code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "1")...)
 			}()
 			select {
 			case <-done:
@@ -400,7 +400,41 @@ func TestFaultStallWhileConnecting(t *testing.T) {
 			if code != exitError || !strings.Contains(errOut, want) {
 				t.Fatalf("exit %d\n%s\nwant %q", code, errOut, want)
 			}
+			// A server that does not answer may answer the next time.
+			if !strings.Contains(errOut, "attempt 1 of 2 failed: "+want) || !strings.Contains(errOut, "gave up after 2 attempts (--retries 1)") || p.Connections() != 2 {
+				t.Fatalf("not retried once on a new connection (%d connections):\n%s", p.Connections(), errOut)
+			}
 		})
+	}
+}
+
+// A connection cut while connecting (during the TLS handshake, StartTLS or
+// the bind) is retried on a new connection like one cut during the read.
+func TestFaultConnectionLostWhileConnecting(t *testing.T) {
+	e := newFaultEnv(t)
+	for _, tr := range transports {
+		for _, f := range []faultproxy.Fault{
+			{Action: faultproxy.Drop}, {Action: faultproxy.Reset},
+			{Action: faultproxy.Drop, AfterBytes: 20}, {Action: faultproxy.Reset, AfterBytes: 20},
+		} {
+			t.Run(tr+"/"+f.String(), func(t *testing.T) {
+				p := e.proxy(t, tr)
+				p.Always(f)
+				before := fileHash(t, e.db)
+				code, out, errOut := cli(t, nil, e.args(p, tr, "--apply", "--retries", "1")...)
+				noStack(t, out, errOut)
+				msg := errorLine(t, errOut)
+				if code != exitError || !strings.Contains(msg, directoryURL(p, tr)) || !strings.HasSuffix(msg, "; gave up after 2 attempts (--retries 1)") {
+					t.Fatalf("exit %d\n%s", code, errOut)
+				}
+				if n := p.Connections(); n < 2 {
+					t.Fatalf("%d connections: not retried\n%s", n, errOut)
+				}
+				if fileHash(t, e.db) != before {
+					t.Fatal("the store changed")
+				}
+			})
+		}
 	}
 }
 

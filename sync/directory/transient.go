@@ -19,14 +19,17 @@ import (
 // unavailable. A wrong password, an untrusted certificate, a missing base,
 // a bad filter, a size limit or a malformed LDIF file fail the same way
 // every time, and a run the administrator cancelled must stop: none of
-// these is transient.
+// these is transient. (Nor is anything once the run's own context is done:
+// the caller checks that.)
 func Transient(err error) bool {
 	if err == nil {
 		return false
 	}
-	// Cancelled by the administrator (or the scheduler): stop. go-ldap's
-	// own time-outs are not context errors.
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	// Cancelled by the administrator (or the scheduler): stop. Not so a
+	// deadline: the dialer reports a TLS handshake that took longer than
+	// the timeout as context.DeadlineExceeded itself, so a deadline is a
+	// time-out here, and whoever retries checks its own context first.
+	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, ErrLDIF) || isCertError(err) {
@@ -65,6 +68,13 @@ func Transient(err error) bool {
 	var lost *lostError
 	if errors.As(err, &lost) {
 		return true
+	}
+	// go-ldap's reader reports a connection that broke (EOF, reset, a
+	// deadline) in words only, under the message upnsync put on it.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if timedOut(e) || strings.Contains(e.Error(), "unable to read LDAP response packet") {
+			return true
+		}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

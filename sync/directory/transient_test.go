@@ -10,6 +10,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -40,6 +41,10 @@ func TestTransient(t *testing.T) {
 		{"connection refused", opErr(syscall.ECONNREFUSED), true},
 		{"dial time-out", &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}, true},
 		{"bare EOF", io.EOF, true},
+		{"go-ldap's reader, reset", errors.New("unable to read LDAP response packet: read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer"), true},
+		{"go-ldap's reader, deadline", errors.New("unable to read LDAP response packet: read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"), true},
+		{"go-ldap's reader, under a message", newError(errors.New("unable to read LDAP response packet: read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"),
+			"no answer from ldap://dc1 within 2m0s during the bind (--timeout)"), true},
 		{"broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), true},
 		{"LDAP 51 busy", ldap.NewError(ldap.LDAPResultBusy, errors.New("busy")), true},
 		{"LDAP 52 unavailable", ldap.NewError(ldap.LDAPResultUnavailable, errors.New("shutting down")), true},
@@ -75,6 +80,48 @@ func TestTransient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Real time-outs, as the dialer returns them (a TLS handshake that takes
+// too long is context.DeadlineExceeded itself): transient.
+func TestTransientRealTimeouts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() { // accept, then say nothing
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	_, tlsErr := tls.DialWithDialer(&net.Dialer{Timeout: 100 * time.Millisecond}, "tcp", l.Addr().String(), &tls.Config{ServerName: "x"})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, readErr := c.Read(make([]byte, 1))
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"TLS handshake time-out", tlsErr, true},
+		{"read deadline", readErr, true},
+	} {
+		if tt.err == nil {
+			t.Fatalf("%s: no error", tt.name)
+		}
+		if got := Transient(newError(tt.err, "x")); got != tt.want {
+			t.Errorf("%s (%v, matches DeadlineExceeded: %v): Transient = %v", tt.name, tt.err, errors.Is(tt.err, context.DeadlineExceeded), got)
+		}
 	}
 }
 
