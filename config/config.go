@@ -29,6 +29,12 @@ const (
 	// Removal guard defaults (see upnsync.DefaultLimits).
 	DefaultMaxRemovals       = 500
 	DefaultMaxRemovalPercent = 10.0
+	// DefaultRetries and DefaultRetryDelay: a directory that failed in a
+	// way that may pass gets three more attempts, 2 s, 4 s and 8 s later
+	// (each with jitter), which rides out a domain controller's restart or
+	// a dropped VPN without holding a scheduled task for long.
+	DefaultRetries    = 3
+	DefaultRetryDelay = 2 * time.Second
 )
 
 // Settings are everything a run needs to know.
@@ -50,6 +56,8 @@ type Settings struct {
 	UserFilter         string
 	NetBIOSDomain      string
 	Timeout            time.Duration
+	Retries            int
+	RetryDelay         time.Duration
 
 	Store string
 	Apply bool
@@ -98,6 +106,11 @@ type Settings struct {
 	// Warnings are things the administrator should know, such as a
 	// password typed on the command line.
 	Warnings []string
+	// SecretArgs say where in Parse's args a secret was given (--password
+	// VALUE, --password=VALUE, /Password:VALUE), so that the command can
+	// scrub it from its process's command line. Settings never share
+	// memory with args there: Password is a copy.
+	SecretArgs []SecretArg
 
 	passwordFrom string
 	explicit     map[string]bool // options given on the command line or in the environment
@@ -118,6 +131,9 @@ type parseSource struct {
 // command line itself.
 func (s *Settings) OnCommandLine(long string) bool { return s.cli[long] }
 
+// SecretArg is a secret inside the arguments: args[Index][From:].
+type SecretArg struct{ Index, From int }
+
 // UsageError is a mistake in the command line or settings: exit code 1 and
 // a pointer to --help.
 type UsageError struct{ Msg string }
@@ -132,7 +148,7 @@ var Commands = []string{"sync", "plan", "apply", "runs", "undo", "demo", "doctor
 // Parse reads args (without the program name) and the environment
 // (getenv may be os.Getenv). It does not touch the network or the store.
 func Parse(args []string, getenv func(string) string) (*Settings, error) {
-	s := &Settings{explicit: map[string]bool{}, cli: map[string]bool{}, source: &parseSource{args: slices.Clone(args), getenv: getenv}}
+	s := &Settings{explicit: map[string]bool{}, cli: map[string]bool{}, source: &parseSource{args: deepClone(args), getenv: getenv}}
 	if err := parseArgs(s, args); err != nil {
 		return nil, err
 	}
@@ -184,8 +200,13 @@ func parseArgs(s *Settings, args []string) error {
 				if i+1 >= len(args) {
 					return usagef("--%s needs a value (%s)", o.long, o.arg)
 				}
+				if o.secret {
+					s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i + 1})
+				}
 				i++
 				value = args[i]
+			} else if o.secret {
+				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
 			if err := s.set(o, value, "--"+o.long); err != nil {
 				return err
@@ -195,6 +216,9 @@ func parseArgs(s *Settings, args []string) error {
 			o := lookupWin(name)
 			if !hasValue && o.kind != kBool {
 				return usagef("/%s needs a value: /%s:%s", o.win, o.win, o.arg)
+			}
+			if o.secret {
+				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
 			if err := s.set(o, unquote(value), "/"+o.win); err != nil {
 				return err
@@ -215,6 +239,22 @@ func parseArgs(s *Settings, args []string) error {
 		s.Args = positional
 	}
 	return nil
+}
+
+// looksLikeWindowsOption tells an option upnsync does not know, such as
+// ADSIReader's /NoPrintersDetection, from a stray Unix path: a slash, a
+// name of letters, and a value after a colon or nothing.
+func looksLikeWindowsOption(a string) bool {
+	name, _, _ := strings.Cut(strings.TrimPrefix(a, "/"), ":")
+	if !strings.HasPrefix(a, "/") || name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // isWindowsOption tells /ConfigFilePath:x from a Unix path such as
@@ -294,6 +334,12 @@ func (s *Settings) defaults() {
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
 	}
+	if !s.explicit["retries"] {
+		s.Retries = DefaultRetries
+	}
+	if s.RetryDelay == 0 {
+		s.RetryDelay = DefaultRetryDelay
+	}
 	if s.MaxLength == 0 {
 		s.MaxLength = 250
 	}
@@ -348,6 +394,9 @@ func (s *Settings) validate() error {
 	switch s.Command {
 	case "sync", "plan":
 		if len(s.Args) > 0 {
+			if looksLikeWindowsOption(s.Args[0]) {
+				return usagef("unknown option %s; see upnsync --help", s.Args[0])
+			}
 			return usagef("unexpected argument %q; commands are %s; see upnsync --help", s.Args[0], strings.Join(Commands, ", "))
 		}
 		if s.ConfigFile == "" {
@@ -454,4 +503,15 @@ func (s *Settings) PasswordSource() string {
 		return "none"
 	}
 	return s.passwordFrom
+}
+
+// deepClone copies the arguments' bytes, not only the slice: the command
+// scrubs a password out of the process's own argument memory after
+// parsing (see cmd/upnsync), and a scheduler's Reload must still see it.
+func deepClone(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.Clone(a)
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func noenv(string) string { return "" }
@@ -359,5 +360,23 @@ func TestSafetyCommands(t *testing.T) {
 	// A settings file that names the store does not stop apply.
 	if _, err := Parse([]string{"apply", "p.json"}, envOf(map[string]string{"UPNSYNC_STORE": "sqlite:x.db"})); err != nil {
 		t.Errorf("apply with UPNSYNC_STORE set: %v", err)
+	}
+}
+
+// The command scrubs a command-line password out of its own argument
+// memory after parsing; a scheduler's Reload must still have it.
+func TestReloadAfterArgumentsScrubbed(t *testing.T) {
+	args := []string{"--config-file-path", "m", "--directory", "d", "--password", string([]byte("s3cret-pw"))}
+	s := mustParse(t, args, noenv)
+	b := unsafe.Slice(unsafe.StringData(args[5]), len(args[5]))
+	for i := range b {
+		b[i] = '*'
+	}
+	again, err := s.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Password.Reveal() != "s3cret-pw" || again.Password.Reveal() != "s3cret-pw" {
+		t.Fatalf("password after scrubbing: %q, after reload: %q", s.Password.Reveal(), again.Password.Reveal())
 	}
 }

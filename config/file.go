@@ -24,10 +24,15 @@ func applySettingsFile(s *Settings, path string) error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 64*1024)
 	seen := map[string]int{}
+	lineNo := 0
 	for n := 1; sc.Scan(); n++ {
+		lineNo = n
 		line := sc.Text()
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
+			if strings.HasPrefix(line, "\xff\xfe") || strings.HasPrefix(line, "\xfe\xff") {
+				return usagef("%s:1: the file is UTF-16 (Notepad's \"Unicode\"); save it as UTF-8", path)
+			}
 		}
 		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
 			return usagef("%s:%d: not UTF-8 text", path, n)
@@ -66,6 +71,9 @@ func applySettingsFile(s *Settings, path string) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return usagef("%s:%d: line longer than 64 KiB: this is not a settings file of name = value lines", path, lineNo+1)
+		}
 		return usagef("settings file %s: %v", path, err)
 	}
 	for name := range seen {
@@ -105,5 +113,7 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.String("summary-file", s.SummaryFile),
 		slog.String("metrics-file", s.MetricsFile),
 		slog.String("schedule", s.Schedule),
+		slog.Int("retries", s.Retries),
+		slog.Duration("retry-delay", s.RetryDelay),
 	}
 }

@@ -211,6 +211,12 @@ var options = []*option{
 	{long: "timeout", win: "Timeout", kind: kDuration, arg: "DURATION", group: groupDirectory,
 		help: "limit for each directory operation: connect, bind, one page (default 2m)",
 		set:  duration(func(s *Settings) *time.Duration { return &s.Timeout })},
+	{long: "retries", win: "Retries", kind: kInt, arg: "N", group: groupDirectory,
+		help: "new attempts after the directory failed in a way that may pass (connection lost, no answer in time, server busy): each opens a new connection and reads from the first page again; never after a wrong password, an untrusted certificate or a missing base (default 3; 0: none)",
+		set:  integer(0, func(s *Settings) *int { return &s.Retries })},
+	{long: "retry-delay", win: "RetryDelay", kind: kDuration, arg: "DURATION", group: groupDirectory,
+		help: "pause before the first retry, doubled for each next one, with random jitter, at most 1m or this value (default 2s)",
+		set:  duration(func(s *Settings) *time.Duration { return &s.RetryDelay })},
 
 	{long: "implicit-upn", win: "ImplicitUPN", kind: kBool, group: groupMatch,
 		help: "for accounts with an empty userPrincipalName, use sAMAccountName@<DNS domain>",

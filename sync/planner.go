@@ -72,6 +72,8 @@ type Planner struct {
 
 	stats Stats
 	buf   []int32
+
+	unchangedGone map[int32]bool // users whose unchanged person was taken back
 }
 
 // owner is one objectGUID that owns entries, and what the read saw of it.
@@ -350,7 +352,15 @@ func (p *Planner) withdraw(r ref) {
 	case refUnmatched:
 		p.gone[r.idx] = true
 	case refUnchanged:
-		p.stats.Unchanged--
+		// The same person can be taken back twice (another person claims
+		// the user, a third repeats the UPN): count it once.
+		if p.unchangedGone == nil {
+			p.unchangedGone = map[int32]bool{}
+		}
+		if !p.unchangedGone[r.idx] {
+			p.unchangedGone[r.idx] = true
+			p.stats.Unchanged--
+		}
 	}
 }
 

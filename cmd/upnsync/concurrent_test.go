@@ -20,23 +20,6 @@ import (
 	"github.com/upnsync/upnsync/internal/testenv"
 )
 
-// buildBinary builds upnsync into the test's folder: these tests need
-// real, separate processes.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "upnsync")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/upnsync")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 type binProc struct {
 	cmd            *exec.Cmd
 	stdout, stderr bytes.Buffer
@@ -114,7 +97,7 @@ func fifoDirectory(t *testing.T, d demoFiles) (string, func()) {
 // holder of the lock, or, with --wait-lock, waits and then plans from what
 // the first wrote.
 func TestConcurrentRunsNeverBothWrite(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testBinary(t)
 	d := newDemo(t)
 	fifo, feed := fifoDirectory(t, d)
 	args := func(dir string, extra ...string) []string {
@@ -163,7 +146,7 @@ func TestConcurrentRunsNeverBothWrite(t *testing.T) {
 // A run killed while it holds the lock does not block the next one, which
 // says that it found a stale lock.
 func TestKilledRunLeavesNoBlockingLock(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testBinary(t)
 	d := newDemo(t)
 	fifo, _ := fifoDirectory(t, d)
 	before := fileHash(t, d.db)
@@ -237,7 +220,7 @@ func pgRun(t *testing.T) (testenv.PostgresEnv, demoFiles, string, []string) {
 // with --wait-lock, waits and then plans from what the first wrote.
 func TestConcurrentRunsThroughPostgres(t *testing.T) {
 	env, d, table, pw := pgRun(t)
-	bin := buildBinary(t)
+	bin := testBinary(t)
 	fifo, feed := fifoDirectory(t, d)
 	args := func(dir string, extra ...string) []string {
 		return append([]string{"--config-file-path", d.mapping, "--directory", "ldif:" + dir, "--store", env.URL,
@@ -291,7 +274,7 @@ func TestConcurrentRunsThroughPostgres(t *testing.T) {
 // that it found a stale lock.
 func TestKilledRunThroughPostgresLeavesNoBlockingLock(t *testing.T) {
 	env, d, table, pw := pgRun(t)
-	bin := buildBinary(t)
+	bin := testBinary(t)
 	fifo, _ := fifoDirectory(t, d)
 	pwEnv := map[string]string{"UPNSYNC_STORE_PASSWORD": env.Password}
 	_, before, _ := cli(t, pwEnv, "store", "export", "--store", env.URL, "--store-table", table)

@@ -28,6 +28,9 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Only the process's own arguments are scrubbed: tests call run with
+	// strings of their own, which may be read-only.
+	scrub = scrubArgs
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -43,6 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			fmt.Fprintln(stderr, "Run upnsync --help for the options.")
 		}
 		return exitError
+	}
+	if scrub != nil {
+		scrub(args, s.SecretArgs)
 	}
 	switch s.Command {
 	case "help":
@@ -70,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	return runSync(ctx, s, stdout, stderr)
 }
+
+// scrub, when set, overwrites the secrets in the arguments once parsed.
+var scrub func(args []string, secrets []config.SecretArg)
 
 func hasHint(msg string) bool {
 	return strings.Contains(msg, "--help") || strings.Contains(msg, "/ConfigFilePath") || strings.Contains(msg, "/Directory")

@@ -276,8 +276,8 @@ func TestDirectoryAndStoreErrorsExit1(t *testing.T) {
 		t.Errorf("missing LDIF: %d %q", code, errOut)
 	}
 	code, _, errOut = cli(t, map[string]string{"UPNSYNC_PASSWORD": "pw"}, "--config-file-path", d.mapping, "--directory", "ldaps://127.0.0.1:1", "--login", "x@corp", "--store", d.store,
-		"--timeout", "3s")
-	if code != exitError || !strings.Contains(errOut, "127.0.0.1:1") {
+		"--timeout", "3s", "--retry-delay", "10ms")
+	if code != exitError || !strings.Contains(errOut, "127.0.0.1:1") || !strings.Contains(errOut, "gave up after 4 attempts (--retries 3)") {
 		t.Errorf("unreachable directory: %d %q", code, errOut)
 	}
 }

@@ -15,13 +15,23 @@ import (
 // again with it set, which is the same code as the built upnsync.
 const execMainVar = "UPNSYNC_TEST_EXEC_MAIN"
 
+// TestMain lets the test binary play other processes: upnsync itself
+// (the scheduler's tests send it real signals), or a second process holding
+// an SQLite lock (the store fault tests).
 func TestMain(m *testing.M) {
 	if os.Getenv(execMainVar) == "1" {
 		os.Args = append([]string{"upnsync"}, os.Args[1:]...)
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	if path := os.Getenv("UPNSYNC_TEST_HOLD_LOCK"); path != "" {
+		os.Exit(holdLock(path, os.Getenv("UPNSYNC_TEST_LOCK_MODE")))
+	}
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // proc is upnsync running as a process of its own.

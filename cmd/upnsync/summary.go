@@ -79,7 +79,9 @@ func runOnce(ctx context.Context, s *config.Settings, l *runLog, stdout, stderr 
 	if code == exitError && rec.Err == "" {
 		// The report could not be written; its error went to standard error.
 		rec.Err = "the report could not be written (the reason is on standard error)"
-		log.Error(rec.Err, "report_file", s.ReportFile)
+		// Info, not Error: standard error already has the one line that
+		// says why; this puts the fact in the log file and the summary.
+		log.Info(rec.Err, "report_file", s.ReportFile)
 	}
 	rec.ExitCode = code
 	rec.Finished = time.Now()

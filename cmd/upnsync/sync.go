@@ -83,33 +83,40 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	}
 	p.store = store0
 	rec.Store = p.store.Describe()
-	dir0, err := directory.Open(directory.Options{
+	dirOpts := directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log, Columns: s.Columns,
-	})
-	if err != nil {
-		p.close()
-		return failed("%v", err)
 	}
-	p.dir = dir0
-	rec.Directory = p.dir.Describe()
-	store, dir := upnsync.Store(p.store), withProgress(p.dir, s, stderr)
+	var mappingData []byte
 	if hashInputs {
-		data, err := os.ReadFile(s.ConfigFile)
-		if err != nil {
+		if mappingData, err = os.ReadFile(s.ConfigFile); err != nil {
 			p.close()
 			return failed("cannot read %s: %v", s.ConfigFile, unwrapPathErr(err))
 		}
-		p.inputs = newInputsHash(data, settingsMap(s))
-		store, dir = p.inputs.store(store), p.inputs.directory(dir)
 	}
-
-	p.plan, err = upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
-		MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
-		RemoveDeparted: s.RemoveDeparted,
-	})
+	// Each attempt plans from scratch through fresh wrappers: the inputs
+	// hash must cover the people of the read that succeeded, not of a
+	// failed one.
+	build := func(d upnsync.Directory) (upnsync.Plan, error) {
+		store, dir := upnsync.Store(p.store), withProgress(d, s, stderr)
+		if hashInputs {
+			p.inputs = newInputsHash(mappingData, settingsMap(s))
+			store, dir = p.inputs.store(store), p.inputs.directory(dir)
+		}
+		return upnsync.BuildPlan(ctx, store, dir, upnsync.Options{
+			MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
+			RemoveDeparted: s.RemoveDeparted,
+		})
+	}
+	dir0, plan, err := planWithRetries(ctx, s, log, func() (upnsync.Directory, error) { return directory.Open(dirOpts) }, build)
+	if dir0 == nil {
+		p.close()
+		return failed("%v", err)
+	}
+	p.dir, p.plan = dir0, plan
+	rec.Directory = p.dir.Describe()
 	if v, ok := p.store.(octopus.Vetter); ok && err == nil {
 		p.plan.Withdraw(v.Vet(p.plan.Changes))
 	}

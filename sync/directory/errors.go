@@ -165,6 +165,9 @@ func (d *ldapDirectory) startTLSError(err error) error {
 	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
 		return newError(err, "%s refused StartTLS (%s: %s): use ldaps:// instead", d.url, resultName(le.ResultCode), ldapErrText(err))
 	}
+	if timedOut(err) {
+		return newError(err, "no answer from %s within %s during StartTLS (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
+	}
 	text := ldapErrText(err)
 	if strings.Contains(text, "certificate") || strings.Contains(text, "x509") {
 		if chain, perr := d.probeCertificates(); perr == nil && len(chain) > 0 {
@@ -208,6 +211,9 @@ var adDataCode = regexp.MustCompile(`(?i)\bdata ([0-9a-f]{3,8})\b`)
 func (d *ldapDirectory) bindError(err error) error {
 	var le *ldap.Error
 	if !errors.As(err, &le) || le.ResultCode == ldap.ErrorNetwork {
+		if timedOut(err) {
+			return newError(err, "no answer from %s within %s during the bind (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
+		}
 		if d.connLost(err) {
 			return newError(err, "%s closed the connection during the bind (%s): check the port and the scheme (ldaps:// is usually 636, ldap:// 389)", d.url, ldapErrText(err))
 		}

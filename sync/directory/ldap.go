@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -165,9 +164,7 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 
 // connect dials, upgrades with StartTLS if asked, and binds.
 func (d *ldapDirectory) connect() error {
-	conn, err := ldap.DialURL(d.url,
-		ldap.DialWithDialer(&net.Dialer{Timeout: d.timeout}),
-		ldap.DialWithTLSConfig(d.tls.Clone()))
+	conn, raw, err := d.dial()
 	if err != nil {
 		return d.dialError(err)
 	}
@@ -175,17 +172,20 @@ func (d *ldapDirectory) connect() error {
 	if d.opts.StartTLS {
 		cfg := d.tls.Clone()
 		cfg.ServerName = d.host // StartTLS does not take it from the URL
+		deadline(raw, d.timeout)
 		if err := conn.StartTLS(cfg); err != nil {
 			conn.Close()
 			return d.startTLSError(err)
 		}
 	}
 	if !d.opts.Anonymous {
+		deadline(raw, d.timeout)
 		if err := conn.Bind(d.opts.Login, d.opts.Password); err != nil {
 			conn.Close()
 			return d.bindError(err)
 		}
 	}
+	deadline(raw, 0)
 	d.conn = conn
 	return nil
 }

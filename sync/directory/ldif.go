@@ -186,6 +186,9 @@ func (p *ldifParser) physical() ([]byte, error) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if p.line == 1 {
 		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+		if bytes.HasPrefix(line, []byte("\xff\xfe")) || bytes.HasPrefix(line, []byte("\xfe\xff")) {
+			return nil, p.errorf(1, "the file is UTF-16, as ldifde -u writes it: export again without -u, or save the file as UTF-8")
+		}
 	}
 	if bytes.IndexByte(line, 0) >= 0 {
 		return nil, p.errorf(p.line, "NUL byte in the line: this is not a text LDIF file (binary values must be base64, written attr:: ...)")

@@ -53,6 +53,9 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == string(utf8BOM) {
 		br.Discard(len(utf8BOM))
 	}
+	if err := sniffCSV(br, name); err != nil {
+		return present, err
+	}
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 
@@ -148,6 +151,9 @@ func parseHeader(name string, line int, header []string, present *[numColumns]bo
 		}
 	}
 	if known == 0 {
+		if err := semicolonHeader(name, line, header); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s:%d: the first line is not a header; add the header line %s (any order, any letter case)", name, line, strings.Join(Columns, ","))
 	}
 	for _, i := range unknown {

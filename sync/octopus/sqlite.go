@@ -293,6 +293,12 @@ func (s *sqliteStore) explain(what string, err error) error {
 		return fmt.Errorf("store %s: %s: %s is damaged; restore it from a backup: %w", s.Describe(), what, s.where(), err)
 	case sqlite3.SQLITE_FULL:
 		return fmt.Errorf("store %s: %s: the disk is full; free some space and retry: %w", s.Describe(), what, err)
+	case sqlite3.SQLITE_IOERR:
+		// A write the operating system refused: a full disk (SQLite says
+		// SQLITE_FULL only for ENOSPC), a file size limit, a failing disk
+		// or a network share gone.
+		return fmt.Errorf("store %s: %s: the system could not write %s (disk full, a file size limit, or a disk or network share failing); free some space or check the disk, then retry: %w",
+			s.Describe(), what, s.where(), err)
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
 		return fmt.Errorf("store %s: %s: cannot open %s; check that it exists and that this account may read and write it and its folder: %w",
 			s.Describe(), what, s.where(), err)

@@ -16,6 +16,7 @@ const TextListLimit = 100
 
 // Text writes the report for people.
 func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
+	plan, meta = forTerminal(plan, meta)
 	w := bufio.NewWriter(out)
 	title := "upnsync dry run"
 	if meta.Mode == ModeApply {

@@ -1,0 +1,58 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// Text from the directory cannot drive the administrator's terminal or add
+// lines to the report: control characters, bidirectional overrides and
+// invalid UTF-8 are printed escaped; the plan itself is left as it is.
+func TestTextReportEscapesHostileText(t *testing.T) {
+	hostile := "jane\x1b[2J\x1b[1;32mOK\x1b[0m@corp.example.com"
+	plan := &upnsync.Plan{
+		Changes: []upnsync.Change{{UserID: "1001", UserName: "Jane\u202eeoD", Match: upnsync.MatchExternalID, Before: "jdoe", After: "jdoe;" + hostile,
+			Added: []string{hostile}, Person: upnsync.Person{DN: "CN=Jane\nApplied: 999 users written,DC=corp", UPN: hostile}}},
+		Conflicts: []upnsync.Conflict{{Reason: upnsync.ConflictInvalidUPN, UPN: "eve\a\xff@corp.example.com",
+			Detail: "userPrincipalName cannot be written", People: []string{"CN=Eve\r,DC=corp"}}},
+		Unmatched: []upnsync.Person{{DN: "CN=Bob\u2066,DC=corp", UPN: "bob\x00@corp.example.com"}},
+		Skipped:   []upnsync.Skip{{DN: "CN=Tom\x7f,DC=corp", Reason: "no userPrincipalName"}},
+		Read:      upnsync.ReadResult{Complete: true, Entries: 4, Pages: 1},
+	}
+	var out bytes.Buffer
+	if err := Text(&out, plan, Meta{Mode: ModeDryRun, Directory: "ldif:x\x1b.ldif", Store: "sqlite:o.db"}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, r := range text {
+		if r != '\n' && (unicode.IsControl(r) || r == unicode.ReplacementChar || r == '\u202e' || r == '\u2066') {
+			t.Fatalf("the report holds %U:\n%q", r, text)
+		}
+	}
+	for _, want := range []string{`jane\x1b[2J\x1b[1;32mOK\x1b[0m@corp.example.com`, `Jane\u202eeoD`, `CN=Jane\x0aApplied: 999 users written`,
+		`eve\x07\xff@corp.example.com`, `CN=Eve\x0d,DC=corp`, `CN=Bob\u2066,DC=corp`, `bob\x00@`, `CN=Tom\x7f,DC=corp`, `ldif:x\x1b.ldif`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\nApplied: 999") {
+		t.Error("a DN added a line to the report")
+	}
+	if plan.Changes[0].Person.UPN != hostile || plan.Conflicts[0].UPN != "eve\a\xff@corp.example.com" {
+		t.Error("the plan was changed")
+	}
+}
+
+// A plan with nothing to escape is printed as it is, without a copy.
+func TestForTerminalKeepsCleanPlans(t *testing.T) {
+	plan := &upnsync.Plan{Changes: []upnsync.Change{{UserID: "1001", After: "jdoe;jane.doe@corp.example.com",
+		Person: upnsync.Person{DN: "CN=Zoë Müller,DC=corp", UPN: "zoë@corp.example.com"}}}}
+	got, _ := forTerminal(plan, Meta{Directory: "ldaps://dc1"})
+	if got != plan {
+		t.Error("a clean plan was copied")
+	}
+}
