@@ -1,10 +1,11 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -46,17 +47,26 @@ type Planner struct {
 	opts Options
 	ix   *userIndex
 
-	changes   []Change
+	// changes are kept small (pending) until Plan builds the Change
+	// values: a Change is over 300 bytes, and a first run at a million
+	// users plans hundreds of thousands.
+	changes   []pending
 	withdrawn []bool // changes taken back by a later conflict
 	conflicts []Conflict
 	unmatched []Person
 	gone      []bool // unmatched people moved into a conflict
 	skipped   []Skip
 
-	seed   maphash.Seed
-	seen   map[uint64]ref // by UPN (lower case): the first person with it
-	dups   map[uint64]int32
-	claims map[int32]ref // by user position: the person that matched it
+	seed maphash.Seed
+	// seen maps each UPN (lower case) to where its first holder went; once
+	// a second holder shows up, to their duplicate-upn conflict.
+	seen upnTable
+	key  []byte
+	// claims holds, by user position, the person that matched the user
+	// (kind refNone: nobody yet). A slice, not a map: most users are
+	// matched, and a position is a dense index.
+	claims []ref
+	byRule [3]int // MatchExternalID, MatchWindowsUsername, MatchEmail
 
 	stats Stats
 	buf   []int32
@@ -68,13 +78,10 @@ func NewPlanner(opts Options) *Planner {
 		opts.MaxLength = DefaultMaxLength
 	}
 	return &Planner{
-		opts:   opts,
-		ix:     newUserIndex(),
-		seed:   maphash.MakeSeed(),
-		seen:   map[uint64]ref{},
-		dups:   map[uint64]int32{},
-		claims: map[int32]ref{},
-		stats:  Stats{ByRule: map[MatchRule]int{}},
+		opts:  opts,
+		ix:    newUserIndex(),
+		seed:  maphash.MakeSeed(),
+		stats: Stats{ByRule: map[MatchRule]int{}},
 	}
 }
 
@@ -108,7 +115,11 @@ func (p *Planner) Add(person Person) {
 
 	users, rule := p.ix.match(&person, upn, p.buf)
 	p.buf = users[:0]
+	// From here on, anything but an unchanged user keeps the person: give
+	// what it keeps memory of its own (see retain), and only then.
 	if len(users) > 1 {
+		retain(&person)
+		upn = person.UPN
 		p.conflict(Conflict{
 			Reason: ConflictAmbiguousMatch, UPN: upn,
 			Detail: fmt.Sprintf("matches %d Octopus users by %s; none is written", len(users), rule),
@@ -117,6 +128,8 @@ func (p *Planner) Add(person Person) {
 		return
 	}
 	if why := ValidateUPN(upn); why != "" {
+		retain(&person)
+		upn = person.UPN
 		p.conflict(Conflict{
 			Reason: ConflictInvalidUPN, UPN: upn,
 			Detail: "userPrincipalName cannot be written: " + why,
@@ -125,34 +138,50 @@ func (p *Planner) Add(person Person) {
 		return
 	}
 
-	key := maphash.String(p.seed, strings.ToLower(upn))
-	if first, ok := p.seen[key]; ok && p.sameUPN(first, upn) {
-		p.duplicate(key, first, &person, upn, users)
+	p.key = lowerInto(p.key[:0], upn)
+	key := maphash.Bytes(p.seed, p.key)
+	if slot := p.findSeen(key, upn); slot >= 0 {
+		retain(&person)
+		p.duplicate(slot, &person, users)
 		return
 	}
 	if len(users) == 0 {
-		p.seen[key] = ref{refUnmatched, int32(len(p.unmatched))}
-		p.unmatched = append(p.unmatched, compact(&person))
+		retain(&person)
+		p.seen.add(key, ref{refUnmatched, int32(len(p.unmatched))})
+		p.unmatched = append(p.unmatched, person)
 		p.gone = append(p.gone, false)
 		return
 	}
 
 	pos := users[0]
 	p.stats.Matched++
-	p.stats.ByRule[rule]++
-	if prev, ok := p.claims[pos]; ok {
+	p.byRule[ruleIndex(rule)]++
+	if int(pos) >= len(p.claims) {
+		p.claims = append(p.claims, make([]ref, int(p.ix.n)-len(p.claims))...)
+	}
+	if prev := p.claims[pos]; prev.kind != refNone {
+		retain(&person)
 		p.claimedTwice(pos, prev, &person, rule)
-		p.seen[key] = p.claims[pos]
+		p.seen.add(key, p.claims[pos])
 		return
 	}
 	r := p.merge(pos, &person, upn, rule)
-	p.seen[key] = r
+	p.seen.add(key, r)
 	p.claims[pos] = r
 }
 
 // merge decides the outcome for a person matched to exactly one user.
 func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) ref {
-	u := &p.ix.users[pos]
+	// Most people are in sync: answer them from the record, without
+	// rebuilding the user.
+	if containsFold(p.ix.windows(pos), upn) {
+		p.stats.Unchanged++
+		return ref{refUnchanged, pos}
+	}
+	retain(person)
+	upn = person.UPN
+	user := p.ix.user(pos)
+	u := &user
 	m := MergeUPN(u.WindowsUsernames, upn, NormalizeGUID(person.GUID), u.Owned, p.opts.MaxLength)
 	if m.Unchanged {
 		p.stats.Unchanged++
@@ -160,7 +189,8 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 	}
 	for _, h := range p.ix.holders(upn, p.buf) {
 		if h != pos {
-			other := &p.ix.users[h]
+			otherUser := p.ix.user(h)
+			other := &otherUser
 			return p.conflict(Conflict{
 				Reason: ConflictOwnedByOther, UPN: upn,
 				Detail: fmt.Sprintf("already a Windows username of Octopus user %s%s; not added to user %s",
@@ -177,11 +207,11 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 			Users: []string{u.ID}, People: []string{person.Label()},
 		})
 	}
-	p.changes = append(p.changes, Change{
-		UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID, Match: rule,
-		Before: u.WindowsUsernames, After: m.After, Added: m.Added, Replaced: m.Replaced,
-		Person: compact(person),
-	})
+	pd := pending{pos: pos, rule: uint8(ruleIndex(rule)), after: m.After, person: pack(person)}
+	if len(m.Replaced) > 0 {
+		pd.replaced = m.Replaced[0].Old
+	}
+	p.changes = append(p.changes, pd)
 	p.withdrawn = append(p.withdrawn, false)
 	return ref{refChange, int32(len(p.changes) - 1)}
 }
@@ -189,7 +219,8 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 // claimedTwice handles a second person matching a user another person
 // already matched: neither may write, both are reported.
 func (p *Planner) claimedTwice(pos int32, prev ref, person *Person, rule MatchRule) {
-	u := &p.ix.users[pos]
+	user := p.ix.user(pos)
+	u := &user
 	if prev.kind == refConflict {
 		c := &p.conflicts[prev.idx]
 		if c.Reason == ConflictAmbiguousMatch {
@@ -211,9 +242,11 @@ func (p *Planner) claimedTwice(pos int32, prev ref, person *Person, rule MatchRu
 }
 
 // duplicate handles a UPN seen before: neither person is written.
-func (p *Planner) duplicate(key uint64, first ref, person *Person, upn string, users []int32) {
-	if i, ok := p.dups[key]; ok {
-		c := &p.conflicts[i]
+func (p *Planner) duplicate(slot int, person *Person, users []int32) {
+	first := p.seen.at(slot)
+	upn := person.UPN
+	if first.kind == refConflict && p.conflicts[first.idx].Reason == ConflictDuplicateUPN {
+		c := &p.conflicts[first.idx]
 		c.People = append(c.People, person.Label())
 		c.Users = appendNew(c.Users, p.userIDs(users)...)
 		c.Detail = fmt.Sprintf("%d directory users have this UPN; none is written", len(c.People))
@@ -227,8 +260,7 @@ func (p *Planner) duplicate(key uint64, first ref, person *Person, upn string, u
 		Detail: "2 directory users have this UPN; neither is written",
 		Users:  ids, People: people,
 	})
-	p.dups[key] = r.idx
-	p.seen[key] = r
+	p.seen.set(slot, r)
 }
 
 func (p *Planner) conflict(c Conflict) ref {
@@ -237,6 +269,7 @@ func (p *Planner) conflict(c Conflict) ref {
 }
 
 func (p *Planner) skip(person *Person, reason string) {
+	retain(person)
 	p.skipped = append(p.skipped, Skip{DN: person.Label(), Reason: reason})
 }
 
@@ -257,13 +290,13 @@ func (p *Planner) withdraw(r ref) {
 func (p *Planner) sameUPN(r ref, upn string) bool {
 	switch r.kind {
 	case refChange:
-		return strings.EqualFold(p.changes[r.idx].Person.UPN, upn)
+		return strings.EqualFold(p.changes[r.idx].person.upn(), upn)
 	case refUnmatched:
 		return strings.EqualFold(p.unmatched[r.idx].UPN, upn)
 	case refConflict:
 		return strings.EqualFold(p.conflicts[r.idx].UPN, upn)
 	case refUnchanged:
-		return indexFold(SplitEntries(p.ix.users[r.idx].WindowsUsernames), upn) >= 0
+		return containsFold(p.ix.windows(r.idx), upn)
 	}
 	return false
 }
@@ -274,7 +307,8 @@ func (p *Planner) sameUPN(r ref, upn string) bool {
 func (p *Planner) label(r ref) string {
 	switch r.kind {
 	case refChange:
-		return p.changes[r.idx].Person.Label()
+		pn := p.changes[r.idx].person.unpack()
+		return pn.Label()
 	case refUnmatched:
 		return p.unmatched[r.idx].Label()
 	case refConflict:
@@ -282,7 +316,7 @@ func (p *Planner) label(r ref) string {
 			return c.People[0]
 		}
 	case refUnchanged:
-		return "the directory user already in Octopus user " + p.ix.users[r.idx].ID
+		return "the directory user already in Octopus user " + p.ix.id(r.idx)
 	}
 	return "another directory user"
 }
@@ -290,9 +324,9 @@ func (p *Planner) label(r ref) string {
 func (p *Planner) refUsers(r ref) []string {
 	switch r.kind {
 	case refChange:
-		return []string{p.changes[r.idx].UserID}
+		return []string{p.ix.id(p.changes[r.idx].pos)}
 	case refUnchanged:
-		return []string{p.ix.users[r.idx].ID}
+		return []string{p.ix.id(r.idx)}
 	case refConflict:
 		return append([]string(nil), p.conflicts[r.idx].Users...)
 	}
@@ -305,34 +339,204 @@ func (p *Planner) userIDs(pos []int32) []string {
 	}
 	ids := make([]string, len(pos))
 	for i, q := range pos {
-		ids[i] = p.ix.users[q].ID
+		ids[i] = p.ix.id(q)
 	}
 	return ids
 }
 
 // Plan returns the plan for everything added so far.
 func (p *Planner) Plan(read ReadResult) Plan {
+	return p.plan(read, false)
+}
+
+// plan builds the plan. With final, the planner is done: the plan takes
+// over its lists instead of copying them (at a million users the changes
+// alone are tens of megabytes).
+func (p *Planner) plan(read ReadResult, final bool) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
-	for i, c := range p.changes {
-		if !p.withdrawn[i] {
-			plan.Changes = append(plan.Changes, c)
-		}
+	if final {
+		// Matching is over: let the lookups go before the changes are built.
+		p.ix.dropLookups()
+		p.seen, p.claims = upnTable{}, nil
 	}
-	for i, u := range p.unmatched {
-		if !p.gone[i] {
-			plan.Unmatched = append(plan.Unmatched, u)
-		}
-	}
-	sort.SliceStable(plan.Changes, func(i, j int) bool {
-		return lessID(plan.Changes[i].UserID, plan.Changes[j].UserID)
-	})
+	plan.Changes = p.buildChanges()
+	plan.Unmatched = keep(p.unmatched, p.gone, final)
 	st := p.stats
+	st.ByRule = make(map[MatchRule]int, len(p.byRule))
+	for i, n := range p.byRule {
+		if n > 0 {
+			st.ByRule[rules[i]] = n
+		}
+	}
 	st.Changes = len(plan.Changes)
 	st.Conflicts = len(plan.Conflicts)
 	st.Unmatched = len(plan.Unmatched)
 	st.Skipped = len(plan.Skipped)
 	plan.Stats = st
+	if final {
+		*p = Planner{}
+	}
 	return plan
+}
+
+// pending is a decided change, small: the user's position, the rule, the
+// merged list and the person; buildChanges makes the Change of it.
+type pending struct {
+	pos    int32
+	rule   uint8
+	person packed
+	after  string
+	// replaced is the owned entry the UPN replaces ("": the UPN is added).
+	replaced string
+}
+
+// buildChanges makes the Change values of the changes not withdrawn, each
+// allocated once in a slice of the right size.
+func (p *Planner) buildChanges() []Change {
+	n := 0
+	for _, w := range p.withdrawn {
+		if !w {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Change, 0, n)
+	for i := range p.changes {
+		if p.withdrawn[i] {
+			continue
+		}
+		pd := &p.changes[i]
+		c := Change{Match: rules[pd.rule], After: pd.after, Person: pd.person.unpack()}
+		c.UserID, c.UserName, c.ExternalID, c.Before = p.ix.changeFields(pd.pos)
+		if pd.replaced != "" {
+			c.Replaced = []Replacement{{Old: pd.replaced, New: c.Person.UPN}}
+		} else {
+			c.Added = []string{c.Person.UPN}
+		}
+		out = append(out, c)
+	}
+	sortChanges(out)
+	return out
+}
+
+// packed is a person as the planner keeps it: DN, UPN, sAMAccountName and
+// GUID in one string.
+type packed struct {
+	s          string
+	dn, upnEnd uint32
+	samEnd     uint32
+	disabled   bool
+}
+
+// pack keeps what reports need of a person, copied into one new string: a
+// reader may hand over all of a person's values in one allocation (the
+// LDAP reader does), and a kept substring would keep all of it.
+func pack(p *Person) packed {
+	s := strings.Join([]string{p.DN, p.UPN, p.SAMAccountName, p.GUID}, "")
+	dn := len(p.DN)
+	return packed{s: s, dn: uint32(dn), upnEnd: uint32(dn + len(p.UPN)),
+		samEnd: uint32(dn + len(p.UPN) + len(p.SAMAccountName)), disabled: p.Disabled}
+}
+
+func (k packed) upn() string { return k.s[k.dn:k.upnEnd] }
+
+func (k packed) unpack() Person {
+	return Person{DN: k.s[:k.dn], UPN: k.s[k.dn:k.upnEnd], SAMAccountName: k.s[k.upnEnd:k.samEnd],
+		GUID: k.s[k.samEnd:], Disabled: k.disabled}
+}
+
+// rules are the match rules in the order of Planner.byRule.
+var rules = [...]MatchRule{MatchExternalID, MatchWindowsUsername, MatchEmail}
+
+func ruleIndex(r MatchRule) int {
+	switch r {
+	case MatchExternalID:
+		return 0
+	case MatchWindowsUsername:
+		return 1
+	}
+	return 2
+}
+
+// keep returns the items not dropped, in place when the planner is done.
+func keep[T any](items []T, dropped []bool, inPlace bool) []T {
+	var out []T
+	if inPlace {
+		out = items[:0]
+	}
+	for i := range items {
+		if !dropped[i] {
+			out = append(out, items[i])
+		}
+	}
+	if inPlace {
+		clear(items[len(out):]) // let the dropped ones go
+		if len(out) == 0 {
+			return nil
+		}
+	}
+	return out
+}
+
+// sortChanges orders changes by user id (numerically when both are
+// numbers), keeping the directory's order for one user. The ids are
+// parsed once, not at each comparison.
+func sortChanges(changes []Change) {
+	if len(changes) < 2 {
+		return
+	}
+	type key struct {
+		num   uint64
+		isNum bool
+		i     int32
+	}
+	keys := make([]key, len(changes))
+	for i := range changes {
+		n, err := strconv.ParseUint(changes[i].UserID, 10, 64)
+		keys[i] = key{num: n, isNum: err == nil, i: int32(i)}
+	}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		switch {
+		case a.isNum && b.isNum:
+			return cmp.Compare(a.num, b.num)
+		case a.isNum != b.isNum:
+			if a.isNum {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(changes[a.i].UserID, changes[b.i].UserID)
+	})
+	sorted := true
+	for i, k := range keys {
+		if int(k.i) != i {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return
+	}
+	// Apply the permutation in place, cycle by cycle.
+	for i := range keys {
+		if keys[i].i < 0 {
+			continue
+		}
+		j := i
+		tmp := changes[i]
+		for {
+			next := int(keys[j].i)
+			keys[j].i = -1
+			if next == i {
+				changes[j] = tmp
+				break
+			}
+			changes[j] = changes[next]
+			j = next
+		}
+	}
 }
 
 // ReadError is a directory read that failed part way: the plan covers
@@ -346,12 +550,35 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // planner and returns the plan. When the read fails the plan covers what
 // was read, Read.Complete is false and the error is a *ReadError; any
 // other error comes from the store.
+//
+// The store loads while the directory read starts (connection, bind, the
+// server's first pages); the first person waits until every user is
+// loaded. A store error stops the read and is returned as is.
 func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (Plan, error) {
 	p := NewPlanner(opts)
-	if err := store.Users(ctx, func(u User) error { p.AddUser(u); return nil }); err != nil {
+	loaded := make(chan error, 1)
+	go func() {
+		loaded <- store.Users(ctx, func(u User) error { p.AddUser(u); return nil })
+	}()
+	var storeErr error
+	waiting := true
+	wait := func() error {
+		if waiting {
+			waiting = false
+			storeErr = <-loaded
+		}
+		return storeErr
+	}
+	read, err := dir.Read(ctx, func(person Person) error {
+		if err := wait(); err != nil {
+			return err
+		}
+		p.Add(person)
+		return nil
+	})
+	if err := wait(); err != nil {
 		return Plan{}, err
 	}
-	read, err := dir.Read(ctx, func(person Person) error { p.Add(person); return nil })
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -360,14 +587,36 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 		if read.Why == "" {
 			read.Why = err.Error()
 		}
-		return p.Plan(read), &ReadError{Err: err}
+		return p.plan(read, true), &ReadError{Err: err}
 	}
-	return p.Plan(read), nil
+	return p.plan(read, true), nil
 }
 
-// compact keeps only what reports need of a person.
-func compact(p *Person) Person {
-	return Person{GUID: p.GUID, UPN: p.UPN, SAMAccountName: p.SAMAccountName, DN: p.DN, Disabled: p.Disabled}
+// retain reduces a person the planner keeps to what reports need (see
+// pack).
+func retain(p *Person) {
+	*p = pack(p).unpack()
+}
+
+// findSeen returns the slot of upn in p.seen, or -1.
+func (p *Planner) findSeen(h uint64, upn string) int {
+	t := &p.seen
+	if len(t.slots) == 0 {
+		return -1
+	}
+	fp := uint32(h >> 32)
+	for i := t.home(fp); ; {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if uint32(s>>32) == fp && p.sameUPN(unpackRef(uint32(s)), upn) {
+			return i
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+	}
 }
 
 func paren(name string) string {
@@ -391,18 +640,4 @@ func appendNew(list []string, more ...string) []string {
 		}
 	}
 	return list
-}
-
-// lessID orders user ids numerically when both are numbers, so user 9
-// comes before user 10.
-func lessID(a, b string) bool {
-	x, errA := strconv.ParseUint(a, 10, 64)
-	y, errB := strconv.ParseUint(b, 10, 64)
-	if errA == nil && errB == nil {
-		return x < y
-	}
-	if (errA == nil) != (errB == nil) {
-		return errA == nil
-	}
-	return a < b
 }

@@ -1,0 +1,351 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Pieces of keys that make case comparisons hard: letters whose lower
+// case differs in length (İ), folds that ToLower does not make (ς/σ, K/K
+// Kelvin), invalid UTF-8 and white space around entries.
+var keyParts = []string{"jdoe", "JDoe", "jDOE", "anna", "ANNA", "İstanbul", "i̇stanbul", "ς", "σ", "Σ",
+	"K", "k", "K", "\xff", "\xfe", "ß", "SS", "é", "É", "x", "@corp.example.com", "@CORP.example.com", "CORP\\", "corp\\"}
+
+var guids = []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", "0b3f7c1e-2d4a-4c5b-8e6f-7a8b9c0d1e2f",
+	"11111111-2222-3333-4444-555555555555"}
+
+func randKey(r *rand.Rand) string {
+	var b strings.Builder
+	for n := 1 + r.IntN(3); n > 0; n-- {
+		b.WriteString(keyParts[r.IntN(len(keyParts))])
+	}
+	return b.String()
+}
+
+func randGUID(r *rand.Rand) string {
+	g := guids[r.IntN(len(guids))]
+	switch r.IntN(6) {
+	case 0:
+		return strings.ToUpper(g)
+	case 1:
+		return "{" + g + "}"
+	case 2:
+		return " " + g + " "
+	case 3:
+		return "CN=Someone,DC=corp" // older installs kept a DN
+	case 4:
+		return ""
+	}
+	return g
+}
+
+func randUser(r *rand.Rand, i int) User {
+	u := User{ID: fmt.Sprint(i), FirstName: randKey(r), LastName: randKey(r), Active: r.IntN(2) == 0}
+	var entries []string
+	for n := r.IntN(4); n > 0; n-- {
+		e := randKey(r)
+		if r.IntN(4) == 0 {
+			e = " " + e + " "
+		}
+		entries = append(entries, e)
+	}
+	if r.IntN(5) == 0 {
+		entries = append(entries, "") // an empty entry (;;)
+	}
+	u.WindowsUsernames = strings.Join(entries, ";")
+	if r.IntN(3) > 0 {
+		u.Email = randKey(r)
+		if r.IntN(3) == 0 {
+			u.Email = " " + strings.ToUpper(u.Email)
+		}
+	}
+	u.ExternalID = randGUID(r)
+	for n := r.IntN(3); n > 0; n-- {
+		o := Owned{Entry: randKey(r), GUID: randGUID(r)}
+		if len(entries) > 0 && r.IntN(2) == 0 {
+			o.Entry = strings.TrimSpace(entries[r.IntN(len(entries))])
+		}
+		u.Owned = append(u.Owned, o)
+	}
+	return u
+}
+
+func randPerson(r *rand.Rand) Person {
+	p := Person{SAMAccountName: randKey(r), Mail: randKey(r)}
+	if r.IntN(3) > 0 {
+		p.GUID = randGUID(r)
+	}
+	if r.IntN(2) == 0 {
+		p.Domain = []string{"CORP", "corp", "Other"}[r.IntN(3)]
+	}
+	if r.IntN(4) == 0 {
+		p.SAMAccountName = ""
+	}
+	if r.IntN(4) == 0 {
+		p.Mail = ""
+	}
+	return p
+}
+
+// TestIndexMatchesReference checks the compact index against the
+// map-based index it replaces (index_ref_test.go), on random users and
+// people built from keys that are hard to compare.
+func TestIndexMatchesReference(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		ix, ref := newUserIndex(), newRefIndex()
+		users := make([]User, 50+r.IntN(300))
+		for i := range users {
+			users[i] = randUser(r, i)
+			ix.add(users[i])
+			ref.add(users[i])
+		}
+		for i, u := range users {
+			got := ix.user(int32(i))
+			if !reflect.DeepEqual(got, u) {
+				t.Fatalf("seed %d: user %d comes back as\n%#v\nwant\n%#v", seed, i, got, u)
+			}
+			if ix.isPinned(int32(i)) != ref.extGUID[i] {
+				t.Fatalf("seed %d: user %d pinned %t, reference %t", seed, i, ix.isPinned(int32(i)), ref.extGUID[i])
+			}
+		}
+		for k := 0; k < 2000; k++ {
+			p := randPerson(r)
+			upn := randKey(r)
+			got, rule := ix.match(&p, upn, nil)
+			want, wantRule := ref.match(&p, upn, nil)
+			if rule != wantRule || !slices.Equal(got, want) {
+				t.Fatalf("seed %d: match(%+v, %q) = %v %q, reference %v %q", seed, p, upn, got, rule, want, wantRule)
+			}
+			h := ix.holders(upn, nil)
+			hw := ref.holders(upn, nil)
+			slices.Sort(hw)
+			hw = slices.Compact(hw) // the reference lists a user once per key
+			hs := slices.Clone(h)
+			slices.Sort(hs)
+			if !slices.Equal(hs, hw) || len(hs) != len(h) {
+				t.Fatalf("seed %d: holders(%q) = %v, reference %v", seed, upn, h, hw)
+			}
+		}
+	}
+}
+
+// TestIndexCollisions gives every key the same hash: only the check of
+// each candidate against its user's record tells keys apart.
+func TestIndexCollisions(t *testing.T) {
+	ix := newUserIndex()
+	ix.collide = true
+	users := []User{
+		{ID: "1", WindowsUsernames: "jdoe;CORP\\jdoe", Email: "a@x", ExternalID: guids[0]},
+		{ID: "2", WindowsUsernames: "JDOE", Email: "b@x"},
+		{ID: "3", WindowsUsernames: "anna", Email: "A@X", ExternalID: "{" + strings.ToUpper(guids[1]) + "}"},
+	}
+	for _, u := range users {
+		ix.add(u)
+	}
+	tests := []struct {
+		person Person
+		upn    string
+		want   []int32
+		rule   MatchRule
+	}{
+		{Person{SAMAccountName: "JDoe"}, "", []int32{0, 1}, MatchWindowsUsername},
+		{Person{SAMAccountName: "jdoe", Domain: "corp", GUID: guids[2]}, "", []int32{1}, MatchWindowsUsername}, // 0 is pinned
+		{Person{SAMAccountName: "x"}, "ANNA", []int32{2}, MatchWindowsUsername},
+		{Person{SAMAccountName: "nobody"}, "", nil, ""},
+		{Person{Mail: " A@x"}, "", []int32{0, 2}, MatchEmail},
+		{Person{Mail: "b@X"}, "", []int32{1}, MatchEmail},
+		{Person{GUID: guids[1]}, "", []int32{2}, MatchExternalID},
+		{Person{GUID: guids[0], SAMAccountName: "anna"}, "", []int32{0}, MatchExternalID},
+		{Person{GUID: guids[2], SAMAccountName: "anna"}, "", nil, ""},
+	}
+	for _, tt := range tests {
+		got, rule := ix.match(&tt.person, tt.upn, nil)
+		if !slices.Equal(got, tt.want) || rule != tt.rule {
+			t.Errorf("match(%+v, %q) = %v %q, want %v %q", tt.person, tt.upn, got, rule, tt.want, tt.rule)
+		}
+	}
+	if got := ix.holders("CORP\\JDOE", nil); !slices.Equal(got, []int32{0}) {
+		t.Errorf("holders = %v", got)
+	}
+}
+
+// TestIndexUsersAfterBuild: users added after a lookup are found too.
+func TestIndexUsersAfterBuild(t *testing.T) {
+	ix := newUserIndex()
+	ix.add(User{ID: "1", WindowsUsernames: "jdoe"})
+	if got := ix.holders("JDOE", nil); !slices.Equal(got, []int32{0}) {
+		t.Fatalf("holders = %v", got)
+	}
+	ix.add(User{ID: "2", WindowsUsernames: "x;jdoe"})
+	if got := ix.holders("jdoe", nil); !slices.Equal(got, []int32{0, 1}) {
+		t.Fatalf("after a second add, holders = %v", got)
+	}
+}
+
+// TestArenaLargeRecords: a record larger than a chunk gets its own, and
+// earlier records stay as they were.
+func TestArenaLargeRecords(t *testing.T) {
+	ix := newUserIndex()
+	big := strings.Repeat("x", arenaChunk+10)
+	users := []User{{ID: "1", WindowsUsernames: "a"}, {ID: "2", WindowsUsernames: big}, {ID: "3", WindowsUsernames: "c"}}
+	for _, u := range users {
+		ix.add(u)
+	}
+	for i := 0; i < 3000; i++ { // several chunks of ordinary records
+		ix.add(User{ID: fmt.Sprint(4 + i), WindowsUsernames: strings.Repeat("y", 500)})
+	}
+	for i, u := range users {
+		if got := ix.user(int32(i)); !reflect.DeepEqual(got, u) {
+			t.Errorf("user %d: %q", i, got.ID)
+		}
+	}
+	if len(ix.arena.chunks) < 3 {
+		t.Errorf("%d chunks", len(ix.arena.chunks))
+	}
+}
+
+// lessID is the comparison the planner sorted with before sortChanges; it orders user ids numerically when both are numbers, so user 9
+// comes before user 10.
+func lessID(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	if (errA == nil) != (errB == nil) {
+		return errA == nil
+	}
+	return a < b
+}
+
+// TestSortChanges compares sortChanges with a stable sort by lessID on
+// random ids, repeated ids (one user, several changes: the directory's
+// order stays) and ids that are numbers or not.
+func TestSortChanges(t *testing.T) {
+	ids := []string{"1", "2", "9", "10", "010", "100", "18446744073709551615", "18446744073709551616", "-1", "a", "B", "Users-2", "Users-10", ""}
+	for seed := uint64(1); seed <= 200; seed++ {
+		r := rand.New(rand.NewPCG(seed, 3))
+		changes := make([]Change, r.IntN(40))
+		for i := range changes {
+			changes[i] = Change{UserID: ids[r.IntN(len(ids))], After: fmt.Sprint(i)}
+		}
+		want := slices.Clone(changes)
+		sort.SliceStable(want, func(i, j int) bool { return lessID(want[i].UserID, want[j].UserID) })
+		sortChanges(changes)
+		if !reflect.DeepEqual(changes, want) {
+			t.Fatalf("seed %d: sortChanges gives\n%v\nwant\n%v", seed, changes, want)
+		}
+	}
+}
+
+// randDirectory builds people and Octopus users that overlap in every way
+// the planner cares about: shared UPNs in any case, users matched by
+// several people, people matching several users, owned entries (renames),
+// invalid UPNs, long lists, disabled and UPN-less accounts.
+func randDirectory(r *rand.Rand) ([]User, []Person) {
+	names := []string{"ann", "bob", "cy", "dee", "ed", "fay", "gus", "hal"}
+	suffix := []string{"@corp.example.com", "@CORP.example.com", "@example.net", ""}
+	guid := func() string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", r.IntN(12), r.IntN(3)) }
+	upn := func() string {
+		n := names[r.IntN(len(names))]
+		if r.IntN(3) == 0 {
+			n = strings.ToUpper(n[:1]) + n[1:]
+		}
+		u := n + fmt.Sprint(r.IntN(4)) + suffix[r.IntN(len(suffix))]
+		switch r.IntN(20) {
+		case 0:
+			u = "bad upn@x"
+		case 1:
+			u = "two@@x"
+		}
+		return u
+	}
+	var users []User
+	for i := 0; i < 5+r.IntN(25); i++ {
+		u := User{ID: fmt.Sprint(r.IntN(40)), FirstName: names[r.IntN(len(names))], Active: true}
+		if r.IntN(5) == 0 {
+			u.ID = "u" + u.ID
+		}
+		var entries []string
+		for n := r.IntN(4); n > 0; n-- {
+			switch r.IntN(3) {
+			case 0:
+				entries = append(entries, upn())
+			case 1:
+				entries = append(entries, names[r.IntN(len(names))]+fmt.Sprint(r.IntN(4)))
+			default:
+				entries = append(entries, "CORP\\"+names[r.IntN(len(names))]+fmt.Sprint(r.IntN(4)))
+			}
+		}
+		if r.IntN(15) == 0 {
+			entries = append(entries, strings.Repeat("x", 240))
+		}
+		u.WindowsUsernames = strings.Join(entries, ";")
+		if r.IntN(2) == 0 {
+			u.ExternalID = guid()
+		}
+		if r.IntN(2) == 0 {
+			u.Email = names[r.IntN(len(names))] + "@mail.example"
+		}
+		if len(entries) > 0 && r.IntN(3) == 0 {
+			u.Owned = []Owned{{Entry: entries[r.IntN(len(entries))], GUID: guid()}}
+		}
+		users = append(users, u)
+	}
+	var people []Person
+	for i := 0; i < 5+r.IntN(40); i++ {
+		n := names[r.IntN(len(names))] + fmt.Sprint(r.IntN(4))
+		p := Person{UPN: upn(), SAMAccountName: n, Domain: "CORP", DNSDomain: "corp.example.com",
+			DN: fmt.Sprintf("CN=%s %d,DC=corp", n, i), Mail: names[r.IntN(len(names))] + "@mail.example",
+			Disabled: r.IntN(6) == 0}
+		if r.IntN(4) > 0 {
+			p.GUID = guid()
+		}
+		if r.IntN(8) == 0 {
+			p.UPN = ""
+		}
+		people = append(people, p)
+	}
+	return users, people
+}
+
+// TestPlannerMatchesReference runs the planner and the one it replaced
+// (planner_ref_test.go, on the map-based index) over random directories
+// and stores and wants the same plan from both.
+func TestPlannerMatchesReference(t *testing.T) {
+	for seed := uint64(1); seed <= 3000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 11))
+		users, people := randDirectory(r)
+		opts := Options{MaxLength: 60 + r.IntN(250), ImplicitUPN: r.IntN(2) == 0, SkipDisabled: r.IntN(3) == 0}
+		np, op := NewPlanner(opts), newOldPlanner(opts)
+		for _, u := range users {
+			np.AddUser(u)
+			op.AddUser(u)
+		}
+		for _, p := range people {
+			np.Add(p)
+			op.Add(p)
+		}
+		read := ReadResult{Complete: true, Entries: len(people)}
+		want := op.Plan(read)
+		got := np.Plan(read)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: plans differ\ngot  %+v\nwant %+v", seed, got, want)
+		}
+		// BuildPlan hands over the planner's lists: same plan.
+		built, err := BuildPlan(context.Background(), fakeStore{users: users}, fakeDir{people: people}, opts)
+		read.Pages = 1
+		want.Read = read
+		if err != nil || !reflect.DeepEqual(built, want) {
+			t.Fatalf("seed %d: BuildPlan differs (%v)\ngot  %+v\nwant %+v", seed, err, built, want)
+		}
+	}
+}
