@@ -3,6 +3,7 @@ package sync
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,11 +53,9 @@ const (
 	recExtGUID
 )
 
-// Owned entry encodings (a uvarint before the value).
-const (
-	ownedLiteral = 0 // then the entry as a string
-	ownedRefBit  = 1 // value>>1 is the position of the entry in the list
-)
+// A string that may be one of the user's Windows usernames (the e-mail,
+// an owned entry) is a uvarint: position<<1|1 when it is that entry of the
+// list, else length<<1 followed by the bytes.
 
 // Owned GUID encodings (one byte before the value).
 const (
@@ -87,8 +86,8 @@ func (ix *userIndex) add(u User) {
 	b = appendString(b, u.ID)
 	b = appendString(b, u.FirstName)
 	b = appendString(b, u.LastName)
-	b = appendString(b, u.Email)
 	b = appendString(b, u.WindowsUsernames)
+	b = appendEntryOr(b, u.WindowsUsernames, u.Email)
 	if canonical {
 		b = appendGUID(b, ext)
 	} else {
@@ -96,12 +95,7 @@ func (ix *userIndex) add(u User) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(u.Owned)))
 	for _, o := range u.Owned {
-		if k := entryIndex(u.WindowsUsernames, o.Entry); k >= 0 {
-			b = binary.AppendUvarint(b, uint64(k)<<1|ownedRefBit)
-		} else {
-			b = binary.AppendUvarint(b, ownedLiteral)
-			b = appendString(b, o.Entry)
-		}
+		b = appendEntryOr(b, u.WindowsUsernames, o.Entry)
 		if IsGUID(o.GUID) {
 			b = append(b, guidRaw)
 			b = appendGUID(b, o.GUID)
@@ -130,6 +124,18 @@ func entryIndex(list, entry string) int {
 		k++
 	}
 	return -1
+}
+
+// appendEntryOr appends s as the position of an entry of list equal to it,
+// or as itself.
+func appendEntryOr(b []byte, list, s string) []byte {
+	if s != "" {
+		if k := entryIndex(list, s); k >= 0 {
+			return binary.AppendUvarint(b, uint64(k)<<1|1)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(s))<<1)
+	return append(b, s...)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -218,6 +224,15 @@ func (r *record) str() string {
 	return v
 }
 
+// entryOr reads what appendEntryOr wrote.
+func (r *record) entryOr(list string) string {
+	v := r.uvarint()
+	if v&1 != 0 {
+		return nthEntry(list, int(v>>1))
+	}
+	return r.raw(int(v >> 1))
+}
+
 func (r *record) skip(fields int) {
 	for ; fields > 0; fields-- {
 		r.str()
@@ -256,12 +271,13 @@ func uvarint(s string) (uint64, int) {
 	return v, len(s)
 }
 
-// Field order in a record after the flags byte.
+// The first fields of a record, after the flags byte; then come the
+// e-mail (entryOr), the ExternalIdentifier (16 bytes with recExtGUID, else
+// a string) and the owned entries.
 const (
 	fieldID = iota
 	fieldFirst
 	fieldLast
-	fieldEmail
 	fieldWindows
 )
 
@@ -285,7 +301,8 @@ func (ix *userIndex) isPinned(pos int32) bool {
 func (ix *userIndex) user(pos int32) User {
 	r, flags := ix.record(pos)
 	u := User{Active: flags&recActive != 0}
-	u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames = r.str(), r.str(), r.str(), r.str(), r.str()
+	u.ID, u.FirstName, u.LastName, u.WindowsUsernames = r.str(), r.str(), r.str(), r.str()
+	u.Email = r.entryOr(u.WindowsUsernames)
 	if flags&recExtGUID != 0 {
 		var g [36]byte
 		formatGUID(&g, r.raw(16))
@@ -297,11 +314,7 @@ func (ix *userIndex) user(pos int32) User {
 		u.Owned = make([]Owned, n)
 		for i := range u.Owned {
 			o := &u.Owned[i]
-			if v := r.uvarint(); v&ownedRefBit != 0 {
-				o.Entry = nthEntry(u.WindowsUsernames, int(v>>1))
-			} else {
-				o.Entry = r.str()
-			}
+			o.Entry = r.entryOr(u.WindowsUsernames)
 			if r.byte() == guidRaw {
 				var g [36]byte
 				formatGUID(&g, r.raw(16))
@@ -312,30 +325,6 @@ func (ix *userIndex) user(pos int32) User {
 		}
 	}
 	return u
-}
-
-// changeFields are the user's fields a Change holds. Only the
-// ExternalIdentifier kept as bytes and the display name are allocated.
-func (ix *userIndex) changeFields(pos int32) (id, name, ext, windows string) {
-	r, flags := ix.record(pos)
-	u := User{ID: r.str(), FirstName: r.str(), LastName: r.str()}
-	r.str() // e-mail
-	windows = r.str()
-	if flags&recExtGUID != 0 {
-		var g [36]byte
-		formatGUID(&g, r.raw(16))
-		ext = string(g[:])
-	} else {
-		ext = r.str()
-	}
-	return u.ID, u.Name(), ext, windows
-}
-
-// dropLookups lets the lookup tables go once matching is over; the records
-// stay for the plan's strings.
-func (ix *userIndex) dropLookups() {
-	ix.byExt, ix.byEntry, ix.byEmail = keyTable{}, keyTable{}, keyTable{}
-	ix.built = false
 }
 
 func nthEntry(list string, k int) string {
@@ -372,16 +361,15 @@ func (t *keyTable) home(fp uint32) int {
 	return int(uint64(fp) * uint64(len(t.slots)) >> 32)
 }
 
-func (t *keyTable) insert(h uint64, pos int32) {
-	fp := uint32(h >> 32)
-	i := t.home(fp)
+func (t *keyTable) put(s uint64) {
+	i := t.home(uint32(s >> 32))
 	for t.slots[i] != 0 {
 		i++
 		if i == len(t.slots) {
 			i = 0
 		}
 	}
-	t.slots[i] = uint64(fp)<<32 | uint64(uint32(pos)+1)
+	t.slots[i] = s
 }
 
 // Which table a lookup uses; the candidate check depends on it.
@@ -410,56 +398,107 @@ func (ix *userIndex) build() {
 	if ix.built {
 		return
 	}
-	var exts, entries, emails int
+	n := int(ix.n)
+	ext, entry, email := make([]uint64, 0, n), make([]uint64, 0, 2*n), make([]uint64, 0, n)
 	for pos := range ix.n {
 		r, flags := ix.record(pos)
-		r.skip(fieldEmail)
-		if strings.TrimSpace(r.str()) != "" {
-			emails++
-		}
-		for part := range strings.SplitSeq(r.str(), ";") {
-			if strings.TrimSpace(part) != "" {
-				entries++
-			}
-		}
-		switch {
-		case flags&recExtGUID != 0:
-			exts++
-		case strings.TrimSpace(r.str()) != "":
-			exts++
-		}
-	}
-	ix.byExt.reset(exts)
-	ix.byEntry.reset(entries)
-	ix.byEmail.reset(emails)
-	for pos := range ix.n {
-		r, flags := ix.record(pos)
-		r.skip(fieldEmail)
-		if k := lowerTrimmed(ix.key[:0], r.str()); len(k) > 0 {
+		r.skip(fieldWindows)
+		windows := r.str()
+		if k := lowerTrimmed(ix.key[:0], r.entryOr(windows)); len(k) > 0 {
 			ix.key = k
-			ix.byEmail.insert(ix.hash(k), pos)
+			email = append(email, slotOf(ix.hash(k), pos))
 		}
-		for part := range strings.SplitSeq(r.str(), ";") {
+		for part := range strings.SplitSeq(windows, ";") {
 			if e := strings.TrimSpace(part); e != "" {
 				ix.key = lowerInto(ix.key[:0], e)
-				ix.byEntry.insert(ix.hash(ix.key), pos)
+				entry = append(entry, slotOf(ix.hash(ix.key), pos))
 			}
 		}
 		if flags&recExtGUID != 0 {
 			var g [36]byte
 			formatGUID(&g, r.raw(16))
-			ix.byExt.insert(ix.hash(g[:]), pos)
+			ext = append(ext, slotOf(ix.hash(g[:]), pos))
 		} else if k := normalizeGUIDInto(ix.key[:0], r.str()); len(k) > 0 {
 			ix.key = k
-			ix.byExt.insert(ix.hash(k), pos)
+			ext = append(ext, slotOf(ix.hash(k), pos))
 		}
 	}
+	var scratch []uint64
+	scratch = ix.byExt.fill(ext, scratch)
+	scratch = ix.byEntry.fill(entry, scratch)
+	ix.byEmail.fill(email, scratch)
 	ix.built = true
+}
+
+// slotOf is the slot of a key with hash h held by user pos.
+func slotOf(h uint64, pos int32) uint64 {
+	return h&^0xffffffff | uint64(uint32(pos)+1)
+}
+
+// fill sizes the table for the slots and inserts them in the order of
+// their fingerprints, so of their homes: a stable radix sort (slots of one
+// key stay in the order of their users), after which each slot goes to its
+// home or right after the one inserted before it: a walk through the table
+// instead of a cache miss per key. It returns scratch for reuse.
+func (t *keyTable) fill(slots, scratch []uint64) []uint64 {
+	t.reset(len(slots))
+	if cap(scratch) < len(slots) && len(slots) >= 1<<16 {
+		scratch = make([]uint64, len(slots))
+	}
+	if len(slots) < 1<<16 {
+		// Small: a plain sort (by fingerprint, then user) beats clearing
+		// the radix sort's counters.
+		slices.Sort(slots)
+	} else {
+		tmp := scratch[:len(slots)]
+		radix16(tmp, slots, 32)
+		radix16(slots, tmp, 48)
+	}
+	last, wrapped := -1, false
+	for _, s := range slots {
+		home := t.home(uint32(s >> 32))
+		i := home
+		if !wrapped && i <= last {
+			// Homes only grow: every slot from home to last is taken.
+			i = last + 1
+		}
+		if i == len(t.slots) {
+			i, wrapped = 0, true
+		}
+		if wrapped {
+			// Past the end, the first slots may be taken: probe.
+			for t.slots[i] != 0 {
+				if i++; i == len(t.slots) {
+					i = 0
+				}
+			}
+		}
+		t.slots[i] = s
+		last = i
+	}
+	return scratch
+}
+
+// radix16 copies src to dst ordered by the 16 bits at shift, stably.
+func radix16(dst, src []uint64, shift uint) {
+	var count [1<<16 + 1]int
+	for _, s := range src {
+		count[(s>>shift)&0xffff+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	for _, s := range src {
+		k := (s >> shift) & 0xffff
+		dst[count[k]] = s
+		count[k]++
+	}
 }
 
 func (ix *userIndex) hash(key []byte) uint64 {
 	if ix.collide {
-		return 7 << 32
+		// Near the end of the tables, so that slots wrap around too.
+		return 0xfffffff0 << 32
 	}
 	return maphash.Bytes(ix.seed, key)
 }
@@ -502,14 +541,11 @@ func containsPos(list []int32, pos int32) bool {
 // holds checks a candidate: does user pos really have key?
 func (ix *userIndex) holds(kind keyKind, pos int32, key []byte) bool {
 	r, flags := ix.record(pos)
+	r.skip(fieldWindows)
+	windows := r.str()
 	switch kind {
-	case kindEmail:
-		r.skip(fieldEmail)
-		ix.cmp = lowerTrimmed(ix.cmp[:0], r.str())
-		return string(ix.cmp) == string(key)
 	case kindEntry:
-		r.skip(fieldWindows)
-		for part := range strings.SplitSeq(r.str(), ";") {
+		for part := range strings.SplitSeq(windows, ";") {
 			if e := strings.TrimSpace(part); e != "" {
 				ix.cmp = lowerInto(ix.cmp[:0], e)
 				if string(ix.cmp) == string(key) {
@@ -518,8 +554,11 @@ func (ix *userIndex) holds(kind keyKind, pos int32, key []byte) bool {
 			}
 		}
 		return false
+	case kindEmail:
+		ix.cmp = lowerTrimmed(ix.cmp[:0], r.entryOr(windows))
+		return string(ix.cmp) == string(key)
 	}
-	r.skip(fieldWindows + 1)
+	r.entryOr(windows) // e-mail
 	if flags&recExtGUID != 0 {
 		var g [36]byte
 		formatGUID(&g, r.raw(16))

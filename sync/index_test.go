@@ -177,6 +177,68 @@ func TestIndexCollisions(t *testing.T) {
 	}
 }
 
+// TestIndexLargeBuild builds tables large enough for the radix sort and
+// finds every key of every user, and what the reference index finds.
+func TestIndexLargeBuild(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	ix, ref := newUserIndex(), newRefIndex()
+	const n = 40000 // 80k entries: over the radix sort's threshold
+	users := make([]User, n)
+	for i := range users {
+		users[i] = User{ID: fmt.Sprint(i), WindowsUsernames: fmt.Sprintf("u%d;CORP\\u%d", i%35000, i),
+			Email: fmt.Sprintf("m%d@x", i%30000), ExternalID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)}
+		ix.add(users[i])
+		ref.add(users[i])
+	}
+	ix.build()
+	if len(ix.byEntry.slots) < 1<<16 {
+		t.Fatalf("only %d entry slots", len(ix.byEntry.slots))
+	}
+	for i := range users {
+		for _, e := range SplitEntries(users[i].WindowsUsernames) {
+			got := ix.holders(e, nil)
+			if want := ref.holders(e, nil); !slices.Equal(got, want) {
+				t.Fatalf("holders(%q) = %v, reference %v", e, got, want)
+			}
+		}
+	}
+	for k := 0; k < 20000; k++ {
+		i := r.IntN(n + 5000)
+		p := Person{SAMAccountName: fmt.Sprintf("u%d", i), Domain: "corp", Mail: fmt.Sprintf("M%d@X", i)}
+		if r.IntN(2) == 0 {
+			p.GUID = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		}
+		got, rule := ix.match(&p, "", nil)
+		want, wantRule := ref.match(&p, "", nil)
+		if rule != wantRule || !slices.Equal(got, want) {
+			t.Fatalf("match(%+v) = %v %q, reference %v %q", p, got, rule, want, wantRule)
+		}
+	}
+}
+
+// TestIndexEntryReferences: an e-mail or owned entry equal to one of the
+// user's Windows usernames is kept as its position, and comes back exactly.
+func TestIndexEntryReferences(t *testing.T) {
+	same := User{ID: "1", Email: "jane@corp.example.com", WindowsUsernames: "jdoe; jane@corp.example.com ;x",
+		Owned: []Owned{{Entry: "jane@corp.example.com", GUID: guids[0]}, {Entry: "x", GUID: "not a guid"}}}
+	other := same
+	other.Email = "Jane@corp.example.com" // another letter case: kept as it is
+	other.Owned = []Owned{{Entry: "JANE@corp.example.com", GUID: strings.ToUpper(guids[0])}, {Entry: "x", GUID: "not a guid"}}
+	for _, u := range []User{same, other} {
+		ix := newUserIndex()
+		ix.add(u)
+		if got := ix.user(0); !reflect.DeepEqual(got, u) {
+			t.Errorf("user comes back as %#v, want %#v", got, u)
+		}
+	}
+	a, b := newUserIndex(), newUserIndex()
+	a.add(same)
+	b.add(other)
+	if la, lb := a.arena.chunks[0].Len(), b.arena.chunks[0].Len(); la+len(same.Email)+len(same.Owned[0].Entry)+36-16 > lb {
+		t.Errorf("record of %d bytes with references, %d without: references not used", la, lb)
+	}
+}
+
 // TestIndexUsersAfterBuild: users added after a lookup are found too.
 func TestIndexUsersAfterBuild(t *testing.T) {
 	ix := newUserIndex()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ type Planner struct {
 	changes   []pending
 	withdrawn []bool // changes taken back by a later conflict
 	conflicts []Conflict
-	unmatched []Person
+	unmatched []packed
 	gone      []bool // unmatched people moved into a conflict
 	skipped   []Skip
 
@@ -65,8 +66,8 @@ type Planner struct {
 	// claims holds, by user position, the person that matched the user
 	// (kind refNone: nobody yet). A slice, not a map: most users are
 	// matched, and a position is a dense index.
-	claims []ref
-	byRule [3]int // MatchExternalID, MatchWindowsUsername, MatchEmail
+	claims []uint32 // packRef; 0 is nobody
+	byRule [3]int   // MatchExternalID, MatchWindowsUsername, MatchEmail
 
 	stats Stats
 	buf   []int32
@@ -148,7 +149,7 @@ func (p *Planner) Add(person Person) {
 	if len(users) == 0 {
 		retain(&person)
 		p.seen.add(key, ref{refUnmatched, int32(len(p.unmatched))})
-		p.unmatched = append(p.unmatched, person)
+		p.unmatched = append(p.unmatched, pack(&person))
 		p.gone = append(p.gone, false)
 		return
 	}
@@ -157,17 +158,17 @@ func (p *Planner) Add(person Person) {
 	p.stats.Matched++
 	p.byRule[ruleIndex(rule)]++
 	if int(pos) >= len(p.claims) {
-		p.claims = append(p.claims, make([]ref, int(p.ix.n)-len(p.claims))...)
+		p.claims = append(p.claims, make([]uint32, int(p.ix.n)-len(p.claims))...)
 	}
-	if prev := p.claims[pos]; prev.kind != refNone {
+	if prev := unpackRef(p.claims[pos]); prev.kind != refNone {
 		retain(&person)
 		p.claimedTwice(pos, prev, &person, rule)
-		p.seen.add(key, p.claims[pos])
+		p.seen.add(key, unpackRef(p.claims[pos]))
 		return
 	}
 	r := p.merge(pos, &person, upn, rule)
 	p.seen.add(key, r)
-	p.claims[pos] = r
+	p.claims[pos] = packRef(r)
 }
 
 // merge decides the outcome for a person matched to exactly one user.
@@ -195,7 +196,7 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 				Reason: ConflictOwnedByOther, UPN: upn,
 				Detail: fmt.Sprintf("already a Windows username of Octopus user %s%s; not added to user %s",
 					other.ID, paren(other.Name()), u.ID),
-				Users: []string{u.ID, other.ID}, People: []string{person.Label()},
+				Users: []string{p.userID(pos), p.userID(h)}, People: []string{person.Label()},
 			})
 		}
 	}
@@ -204,12 +205,12 @@ func (p *Planner) merge(pos int32, person *Person, upn string, rule MatchRule) r
 			Reason: ConflictFieldTooLong, UPN: upn,
 			Detail: fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
 				m.Length, p.opts.MaxLength),
-			Users: []string{u.ID}, People: []string{person.Label()},
+			Users: []string{p.userID(pos)}, People: []string{person.Label()},
 		})
 	}
-	pd := pending{pos: pos, rule: uint8(ruleIndex(rule)), after: m.After, person: pack(person)}
+	pd := pending{rule: uint8(ruleIndex(rule)), after: m.After, person: pack(person), user: packUser(u)}
 	if len(m.Replaced) > 0 {
-		pd.replaced = m.Replaced[0].Old
+		pd.replaced = strings.Clone(m.Replaced[0].Old)
 	}
 	p.changes = append(p.changes, pd)
 	p.withdrawn = append(p.withdrawn, false)
@@ -236,9 +237,9 @@ func (p *Planner) claimedTwice(pos int32, prev ref, person *Person, rule MatchRu
 		Reason: ConflictAmbiguousMatch, UPN: person.UPN,
 		Detail: fmt.Sprintf("Octopus user %s%s is matched by 2 directory users (the second by %s); none is written",
 			u.ID, paren(u.Name()), rule),
-		Users: []string{u.ID}, People: people,
+		Users: []string{p.userID(pos)}, People: people,
 	})
-	p.claims[pos] = r
+	p.claims[pos] = packRef(r)
 }
 
 // duplicate handles a UPN seen before: neither person is written.
@@ -292,7 +293,7 @@ func (p *Planner) sameUPN(r ref, upn string) bool {
 	case refChange:
 		return strings.EqualFold(p.changes[r.idx].person.upn(), upn)
 	case refUnmatched:
-		return strings.EqualFold(p.unmatched[r.idx].UPN, upn)
+		return strings.EqualFold(p.unmatched[r.idx].upn(), upn)
 	case refConflict:
 		return strings.EqualFold(p.conflicts[r.idx].UPN, upn)
 	case refUnchanged:
@@ -310,7 +311,8 @@ func (p *Planner) label(r ref) string {
 		pn := p.changes[r.idx].person.unpack()
 		return pn.Label()
 	case refUnmatched:
-		return p.unmatched[r.idx].Label()
+		pn := p.unmatched[r.idx].unpack()
+		return pn.Label()
 	case refConflict:
 		if c := p.conflicts[r.idx]; len(c.People) > 0 {
 			return c.People[0]
@@ -324,9 +326,9 @@ func (p *Planner) label(r ref) string {
 func (p *Planner) refUsers(r ref) []string {
 	switch r.kind {
 	case refChange:
-		return []string{p.ix.id(p.changes[r.idx].pos)}
+		return []string{p.changes[r.idx].user.id()}
 	case refUnchanged:
-		return []string{p.ix.id(r.idx)}
+		return []string{p.userID(r.idx)}
 	case refConflict:
 		return append([]string(nil), p.conflicts[r.idx].Users...)
 	}
@@ -339,7 +341,7 @@ func (p *Planner) userIDs(pos []int32) []string {
 	}
 	ids := make([]string, len(pos))
 	for i, q := range pos {
-		ids[i] = p.ix.id(q)
+		ids[i] = p.userID(q)
 	}
 	return ids
 }
@@ -355,12 +357,24 @@ func (p *Planner) Plan(read ReadResult) Plan {
 func (p *Planner) plan(read ReadResult, final bool) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
 	if final {
-		// Matching is over: let the lookups go before the changes are built.
-		p.ix.dropLookups()
+		// Matching is over: let the lookups go before the changes are built
+		// (a fifth of the heap at a million users), and hand their memory
+		// back at once: the Change values need one block of their own, which
+		// the freed tables cannot provide, so without this the peak would be
+		// the sum of both.
+		big := len(p.ix.byEntry.slots) > 1<<20
+		p.ix = nil
 		p.seen, p.claims = upnTable{}, nil
+		if big {
+			debug.FreeOSMemory()
+		}
 	}
 	plan.Changes = p.buildChanges()
-	plan.Unmatched = keep(p.unmatched, p.gone, final)
+	for i := range p.unmatched {
+		if !p.gone[i] {
+			plan.Unmatched = append(plan.Unmatched, p.unmatched[i].unpack())
+		}
+	}
 	st := p.stats
 	st.ByRule = make(map[MatchRule]int, len(p.byRule))
 	for i, n := range p.byRule {
@@ -379,12 +393,13 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	return plan
 }
 
-// pending is a decided change, small: the user's position, the rule, the
-// merged list and the person; buildChanges makes the Change of it.
+// pending is a decided change, small: the rule, the merged list, the
+// person and what the Change shows of the user, copied out of the store's
+// snapshot so that the snapshot can go before the Change values are built.
 type pending struct {
-	pos    int32
 	rule   uint8
 	person packed
+	user   packedUser
 	after  string
 	// replaced is the owned entry the UPN replaces ("": the UPN is added).
 	replaced string
@@ -409,7 +424,7 @@ func (p *Planner) buildChanges() []Change {
 		}
 		pd := &p.changes[i]
 		c := Change{Match: rules[pd.rule], After: pd.after, Person: pd.person.unpack()}
-		c.UserID, c.UserName, c.ExternalID, c.Before = p.ix.changeFields(pd.pos)
+		c.UserID, c.UserName, c.Before, c.ExternalID = pd.user.unpack()
 		if pd.replaced != "" {
 			c.Replaced = []Replacement{{Old: pd.replaced, New: c.Person.UPN}}
 		} else {
@@ -447,6 +462,27 @@ func (k packed) unpack() Person {
 		GUID: k.s[k.samEnd:], Disabled: k.disabled}
 }
 
+// packedUser is what a Change shows of its user, in one string: id,
+// display name, the list before the change, ExternalIdentifier.
+type packedUser struct {
+	s                      string
+	idEnd, nameEnd, before uint32
+}
+
+func packUser(u *User) packedUser {
+	name := u.Name()
+	s := strings.Join([]string{u.ID, name, u.WindowsUsernames, u.ExternalID}, "")
+	id := len(u.ID)
+	return packedUser{s: s, idEnd: uint32(id), nameEnd: uint32(id + len(name)),
+		before: uint32(id + len(name) + len(u.WindowsUsernames))}
+}
+
+func (k packedUser) id() string { return k.s[:k.idEnd] }
+
+func (k packedUser) unpack() (id, name, before, ext string) {
+	return k.s[:k.idEnd], k.s[k.idEnd:k.nameEnd], k.s[k.nameEnd:k.before], k.s[k.before:]
+}
+
 // rules are the match rules in the order of Planner.byRule.
 var rules = [...]MatchRule{MatchExternalID, MatchWindowsUsername, MatchEmail}
 
@@ -458,26 +494,6 @@ func ruleIndex(r MatchRule) int {
 		return 1
 	}
 	return 2
-}
-
-// keep returns the items not dropped, in place when the planner is done.
-func keep[T any](items []T, dropped []bool, inPlace bool) []T {
-	var out []T
-	if inPlace {
-		out = items[:0]
-	}
-	for i := range items {
-		if !dropped[i] {
-			out = append(out, items[i])
-		}
-	}
-	if inPlace {
-		clear(items[len(out):]) // let the dropped ones go
-		if len(out) == 0 {
-			return nil
-		}
-	}
-	return out
 }
 
 // sortChanges orders changes by user id (numerically when both are
@@ -597,6 +613,10 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 func retain(p *Person) {
 	*p = pack(p).unpack()
 }
+
+// userID is a user's id for the plan: a copy, so that the plan does not
+// keep the store's snapshot alive once the planner is done.
+func (p *Planner) userID(pos int32) string { return strings.Clone(p.ix.id(pos)) }
 
 // findSeen returns the slot of upn in p.seen, or -1.
 func (p *Planner) findSeen(h uint64, upn string) int {
