@@ -17,6 +17,7 @@ import (
 
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
 
 // A scripted LDAP server on loopback, for what a real one will not do on
@@ -602,4 +603,16 @@ func envelopeContent(b []byte) []byte {
 // number (Index/Separator), to decode a value split as ADSIReader does.
 func mappingWithPhone() mapping.Fields {
 	return mapping.Fields{FirstName: mapping.Source{LDAP: "telephoneNumber", Separator: "x", Index: 1}}
+}
+
+// readerConn is a net.Conn that only reads from r.
+type readerConn struct {
+	writerConn
+	r io.Reader
+}
+
+func (c readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+func wireConnOver(r io.Reader) *wire.Conn {
+	return wire.NewConn(readerConn{writerConn: writerConn{io.Discard}, r: r}, time.Minute)
 }

@@ -53,6 +53,12 @@ func Dial(ctx context.Context, addr string, tlsConfig *tls.Config, timeout time.
 	return c, nil
 }
 
+// NewConn reads and writes LDAP on an established connection (after any
+// TLS and bind: tests use it on a byte stream).
+func NewConn(nc net.Conn, timeout time.Duration) *Conn {
+	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), timeout: timeout}
+}
+
 func (c *Conn) handshake(ctx context.Context, cfg *tls.Config) error {
 	tc := tls.Client(c.nc, cfg)
 	hctx, cancel := context.WithTimeout(ctx, c.timeout)
