@@ -51,6 +51,10 @@ func startProfiling(getenv func(string) string, stderr io.Writer) (stop func()) 
 		if memPath == "" {
 			return
 		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(stderr, "upnsync: memory: heap from the OS %d MB (%d MB of it in use at exit), %d garbage collections, %.1f%% of CPU in the collector\n",
+			ms.HeapSys>>20, ms.HeapInuse>>20, ms.NumGC, 100*ms.GCCPUFraction)
 		f, err := os.Create(memPath)
 		if err == nil {
 			err = pprof.Lookup("allocs").WriteTo(f, 0)
