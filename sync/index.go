@@ -347,8 +347,9 @@ type keyTable struct {
 }
 
 func (t *keyTable) reset(keys int) {
-	// Load at most 0.7: short probe sequences, also for keys not present.
-	n := max(8, keys+keys*3/7+1)
+	// Load at most 0.8: a key not present probes about a dozen slots, one
+	// or two cache lines.
+	n := max(8, keys+keys/4+1)
 	if cap(t.slots) >= n {
 		t.slots = t.slots[:n]
 		clear(t.slots)

@@ -437,29 +437,49 @@ func (p *Planner) buildChanges() []Change {
 }
 
 // packed is a person as the planner keeps it: DN, UPN, sAMAccountName and
-// GUID in one string.
+// GUID in one string, the GUID as its 16 bytes when it is canonical (as
+// readers give it).
 type packed struct {
 	s          string
 	dn, upnEnd uint32
 	samEnd     uint32
 	disabled   bool
+	rawGUID    bool
 }
 
 // pack keeps what reports need of a person, copied into one new string: a
 // reader may hand over all of a person's values in one allocation (the
 // LDAP reader does), and a kept substring would keep all of it.
 func pack(p *Person) packed {
-	s := strings.Join([]string{p.DN, p.UPN, p.SAMAccountName, p.GUID}, "")
+	k := packed{disabled: p.Disabled, rawGUID: IsGUID(p.GUID)}
 	dn := len(p.DN)
-	return packed{s: s, dn: uint32(dn), upnEnd: uint32(dn + len(p.UPN)),
-		samEnd: uint32(dn + len(p.UPN) + len(p.SAMAccountName)), disabled: p.Disabled}
+	k.dn, k.upnEnd, k.samEnd = uint32(dn), uint32(dn+len(p.UPN)), uint32(dn+len(p.UPN)+len(p.SAMAccountName))
+	var b strings.Builder
+	b.Grow(int(k.samEnd) + len(p.GUID))
+	b.WriteString(p.DN)
+	b.WriteString(p.UPN)
+	b.WriteString(p.SAMAccountName)
+	if k.rawGUID {
+		var raw [16]byte
+		b.Write(appendGUID(raw[:0], p.GUID))
+	} else {
+		b.WriteString(p.GUID)
+	}
+	k.s = b.String()
+	return k
 }
 
 func (k packed) upn() string { return k.s[k.dn:k.upnEnd] }
 
 func (k packed) unpack() Person {
-	return Person{DN: k.s[:k.dn], UPN: k.s[k.dn:k.upnEnd], SAMAccountName: k.s[k.upnEnd:k.samEnd],
+	p := Person{DN: k.s[:k.dn], UPN: k.s[k.dn:k.upnEnd], SAMAccountName: k.s[k.upnEnd:k.samEnd],
 		GUID: k.s[k.samEnd:], Disabled: k.disabled}
+	if k.rawGUID {
+		var g [36]byte
+		formatGUID(&g, p.GUID)
+		p.GUID = string(g[:])
+	}
+	return p
 }
 
 // packedUser is what a Change shows of its user, in one string: id,
