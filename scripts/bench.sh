@@ -214,7 +214,7 @@ report_table() {
 	END {
 		ref = median("reference")
 		printf "\nupnsync benchmark: %d directory users, %d Octopus users, %d planned changes\n", n, users, planned
-		printf "%s, page size 1000, %d runs each, alternating; load average before %s, after %s\n\n", url, runs, lb, la
+		printf "%s, page size 1000, %d %s each, alternating; load average before %s, after %s\n\n", url, runs, (runs == 1 ? "run" : "runs"), lb, la
 		printf "%-34s %9s %8s %8s %13s %12s\n", "step", "median s", "x ref", "max s", "peak RSS MB", "users/s"
 		split("reference dry apply dry2", order, " ")
 		label["reference"] = "ldapsearch -E pr=1000 (reference)"
