@@ -411,3 +411,65 @@ func TestPlannerMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestListLimit plans the same random directories with a small list limit
+// and with none: same counts, same changes, same conflicts (a person no
+// longer listed is named by its UPN), and the lists are the first people.
+func TestListLimit(t *testing.T) {
+	limited := 0
+	for seed := uint64(1); seed <= 2000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 13))
+		users, people := randDirectory(r)
+		opts := Options{MaxLength: 250, ImplicitUPN: r.IntN(2) == 0, SkipDisabled: r.IntN(2) == 0}
+		all, some := opts, opts
+		all.ListLimit, some.ListLimit = -1, 1+r.IntN(3)
+		pa, ps := NewPlanner(all), NewPlanner(some)
+		for _, u := range users {
+			pa.AddUser(u)
+			ps.AddUser(u)
+		}
+		for _, p := range people {
+			pa.Add(p)
+			ps.Add(p)
+		}
+		a, s := pa.Plan(ReadResult{}), ps.Plan(ReadResult{})
+		if !reflect.DeepEqual(a.Stats, s.Stats) || !reflect.DeepEqual(a.Changes, s.Changes) {
+			t.Fatalf("seed %d: stats or changes differ\nall  %+v\nsome %+v", seed, a.Stats, s.Stats)
+		}
+		if len(s.Unmatched) < len(a.Unmatched) || len(s.Skipped) < len(a.Skipped) {
+			limited++
+		}
+		if len(s.Skipped) > some.ListLimit || !reflect.DeepEqual(s.Skipped, a.Skipped[:len(s.Skipped)]) {
+			t.Fatalf("seed %d: skipped %v, all %v", seed, s.Skipped, a.Skipped)
+		}
+		if len(s.Unmatched) > some.ListLimit {
+			t.Fatalf("seed %d: %d unmatched listed over a limit of %d", seed, len(s.Unmatched), some.ListLimit)
+		}
+		j := 0
+		for _, u := range s.Unmatched {
+			for j < len(a.Unmatched) && a.Unmatched[j] != u {
+				j++
+			}
+			if j == len(a.Unmatched) {
+				t.Fatalf("seed %d: listed %+v is not among %+v", seed, u, a.Unmatched)
+			}
+		}
+		if len(a.Conflicts) != len(s.Conflicts) {
+			t.Fatalf("seed %d: %d conflicts, %d with a limit", seed, len(a.Conflicts), len(s.Conflicts))
+		}
+		for i, c := range s.Conflicts {
+			w := a.Conflicts[i]
+			if c.Reason != w.Reason || c.UPN != w.UPN || c.Detail != w.Detail || !slices.Equal(c.Users, w.Users) || len(c.People) != len(w.People) {
+				t.Fatalf("seed %d: conflict %+v, without a limit %+v", seed, c, w)
+			}
+			for k := range c.People {
+				if c.People[k] != w.People[k] && !strings.EqualFold(c.People[k], c.UPN) {
+					t.Fatalf("seed %d: conflict names %q, without a limit %q", seed, c.People[k], w.People[k])
+				}
+			}
+		}
+	}
+	if limited < 100 {
+		t.Fatalf("only %d of the directories hit the limit", limited)
+	}
+}

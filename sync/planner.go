@@ -20,7 +20,17 @@ type Options struct {
 	ImplicitUPN bool
 	// SkipDisabled leaves disabled accounts out of the sync.
 	SkipDisabled bool
+	// ListLimit is how many unmatched people, and how many skipped ones,
+	// the plan lists (DefaultListLimit when 0, all when negative). The
+	// others are counted in Stats but not listed, so that a directory much
+	// larger than the store does not fill the memory with people no
+	// Octopus user is waiting for.
+	ListLimit int
 }
+
+// DefaultListLimit bounds Plan.Unmatched and Plan.Skipped: a listed person
+// costs about 400 bytes, so 20 MB each at most.
+const DefaultListLimit = 50_000
 
 // refKind says where the first holder of a UPN (or the claim on a user)
 // lives in the planner.
@@ -32,6 +42,7 @@ const (
 	refUnchanged // idx is the user's position
 	refUnmatched
 	refConflict
+	refUnlisted // an unmatched person over the list limit: idx is in Planner.unlisted
 )
 
 type ref struct {
@@ -57,6 +68,12 @@ type Planner struct {
 	unmatched []packed
 	gone      []bool // unmatched people moved into a conflict
 	skipped   []Skip
+	// Over Options.ListLimit: unlisted holds the arena address of each
+	// unmatched person's UPN; unlistedGone and skippedOver are counts.
+	unlisted     []uint64
+	unlistedUPNs userArena
+	unlistedGone int
+	skippedOver  int
 
 	seed maphash.Seed
 	// seen maps each UPN (lower case) to where its first holder went; once
@@ -77,6 +94,9 @@ type Planner struct {
 func NewPlanner(opts Options) *Planner {
 	if opts.MaxLength <= 0 {
 		opts.MaxLength = DefaultMaxLength
+	}
+	if opts.ListLimit == 0 {
+		opts.ListLimit = DefaultListLimit
 	}
 	return &Planner{
 		opts:  opts,
@@ -147,6 +167,13 @@ func (p *Planner) Add(person Person) {
 		return
 	}
 	if len(users) == 0 {
+		if p.opts.ListLimit >= 0 && len(p.unmatched) >= p.opts.ListLimit {
+			// Over the limit: only the UPN, which the duplicate check needs.
+			p.key = appendString(p.key[:0], upn)
+			p.seen.add(key, ref{refUnlisted, int32(len(p.unlisted))})
+			p.unlisted = append(p.unlisted, p.unlistedUPNs.add(p.key))
+			return
+		}
 		retain(&person)
 		p.seen.add(key, ref{refUnmatched, int32(len(p.unmatched))})
 		p.unmatched = append(p.unmatched, pack(&person))
@@ -270,8 +297,18 @@ func (p *Planner) conflict(c Conflict) ref {
 }
 
 func (p *Planner) skip(person *Person, reason string) {
+	if p.opts.ListLimit >= 0 && len(p.skipped) >= p.opts.ListLimit {
+		p.skippedOver++
+		return
+	}
 	retain(person)
 	p.skipped = append(p.skipped, Skip{DN: person.Label(), Reason: reason})
+}
+
+// unlistedUPN is the UPN of an unmatched person over the list limit.
+func (p *Planner) unlistedUPN(i int32) string {
+	r := record{s: p.unlistedUPNs.at(p.unlisted[i])}
+	return r.str()
 }
 
 // withdraw takes back what the first holder of a UPN or claim would have
@@ -282,6 +319,8 @@ func (p *Planner) withdraw(r ref) {
 		p.withdrawn[r.idx] = true
 	case refUnmatched:
 		p.gone[r.idx] = true
+	case refUnlisted:
+		p.unlistedGone++
 	case refUnchanged:
 		p.stats.Unchanged--
 	}
@@ -294,6 +333,8 @@ func (p *Planner) sameUPN(r ref, upn string) bool {
 		return strings.EqualFold(p.changes[r.idx].person.upn(), upn)
 	case refUnmatched:
 		return strings.EqualFold(p.unmatched[r.idx].upn(), upn)
+	case refUnlisted:
+		return strings.EqualFold(p.unlistedUPN(r.idx), upn)
 	case refConflict:
 		return strings.EqualFold(p.conflicts[r.idx].UPN, upn)
 	case refUnchanged:
@@ -313,6 +354,9 @@ func (p *Planner) label(r ref) string {
 	case refUnmatched:
 		pn := p.unmatched[r.idx].unpack()
 		return pn.Label()
+	case refUnlisted:
+		// Not kept beyond its UPN (see Options.ListLimit).
+		return strings.Clone(p.unlistedUPN(r.idx))
 	case refConflict:
 		if c := p.conflicts[r.idx]; len(c.People) > 0 {
 			return c.People[0]
@@ -384,8 +428,8 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	}
 	st.Changes = len(plan.Changes)
 	st.Conflicts = len(plan.Conflicts)
-	st.Unmatched = len(plan.Unmatched)
-	st.Skipped = len(plan.Skipped)
+	st.Unmatched = len(plan.Unmatched) + len(p.unlisted) - p.unlistedGone
+	st.Skipped = len(plan.Skipped) + p.skippedOver
 	plan.Stats = st
 	if final {
 		*p = Planner{}

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/csv"
 	"io"
+	"strconv"
 	"strings"
 
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -43,6 +44,14 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 	}
 	for _, s := range plan.Skipped {
 		row("skipped", map[string]string{"dn": s.DN, "reason": s.Reason})
+	}
+	// People the plan counted but did not list (upnsync.Options.ListLimit):
+	// one row each kind, so that a program summing rows is not misled.
+	if n := unmatchedCount(plan) - len(plan.Unmatched); n > 0 {
+		row("not-listed", map[string]string{"reason": "unmatched", "detail": strconv.Itoa(n) + " more unmatched directory users are counted but not listed"})
+	}
+	if n := skippedCount(plan) - len(plan.Skipped); n > 0 {
+		row("not-listed", map[string]string{"reason": "skipped", "detail": strconv.Itoa(n) + " more skipped directory users are counted but not listed"})
 	}
 	w.Flush()
 	return w.Error()
