@@ -60,7 +60,7 @@ export UPNSYNC_SLAPD_LDAP_PORT=${UPNSYNC_BENCH_LDAP_PORT:-7389}
 export UPNSYNC_SLAPD_LDAPS_PORT=${UPNSYNC_BENCH_LDAPS_PORT:-7636}
 export UPNSYNC_TEST_USER_COUNT=$N
 export UPNSYNC_TEST_SEED=${UPNSYNC_BENCH_SEED:-1}
-# shellcheck source=testdirs.sh
+# shellcheck source=scripts/testdirs.sh
 . "$BENCH_SCRIPT_DIR/testdirs.sh"
 
 blog() { printf 'bench: %s\n' "$*" >&2; }
