@@ -47,6 +47,17 @@ func indexFold(entries []string, s string) int {
 	return -1
 }
 
+// containsFold reports whether the list holds s in any letter case, as
+// indexFold(SplitEntries(field), s) >= 0 does, without allocating.
+func containsFold(field, s string) bool {
+	for part := range strings.SplitSeq(field, ";") {
+		if e := strings.TrimSpace(part); e != "" && strings.EqualFold(e, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // ValidateUPN says why upn cannot be written to the field, or returns "".
 func ValidateUPN(upn string) string {
 	switch {

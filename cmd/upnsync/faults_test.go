@@ -26,6 +26,46 @@ import (
 // (--allow-plaintext-bind), where the proxy sees LDAP messages and can cut
 // the connection exactly after a page. Through TLS it cuts after a number
 // of bytes calibrated from a clean read, in the middle of the same page.
+//
+// An attempt opens two connections, in this order: directory.Open's
+// (go-ldap: the bind that checks the credentials, the rootDSE, later the
+// lookups of departed people), then the read's own (the wire reader,
+// sync/directory/wireread.go). Faults meant for the read either strike
+// past the bytes the first connection ever carries (a bind and its
+// answer), so that Always reaches the read only, or are scripted for the
+// second connection; attemptConns checks that layout and hands back the
+// read's connections.
+
+// connsPerAttempt is how many connections one attempt of an LDAP read opens.
+const connsPerAttempt = 2
+
+// readConns checks that the proxy saw whole attempts whose opening
+// connection the fault never struck, and returns each attempt's read
+// connection.
+func readConns(t *testing.T, st []faultproxy.ConnStats) []faultproxy.ConnStats {
+	t.Helper()
+	if len(st)%connsPerAttempt != 0 {
+		t.Fatalf("%d connections: not %d per attempt (Open's, then the read's): %+v", len(st), connsPerAttempt, st)
+	}
+	var reads []faultproxy.ConnStats
+	for i := 0; i < len(st); i += connsPerAttempt {
+		if open := st[i]; open.Struck || open.Pages != 0 {
+			t.Fatalf("connection %d, the opening one of attempt %d, carried %d pages (struck: %v): %+v", i+1, i/connsPerAttempt+1, open.Pages, open.Struck, open)
+		}
+		reads = append(reads, st[i+connsPerAttempt-1])
+	}
+	return reads
+}
+
+// forRead scripts faults for the read connections of the first attempts
+// (one fault per attempt); Open's connections pass.
+func forRead(faults ...faultproxy.Fault) []faultproxy.Fault {
+	var script []faultproxy.Fault
+	for _, f := range faults {
+		script = append(script, faultproxy.Fault{}, f)
+	}
+	return script
+}
 
 // faultPageSize gives the 3000 users of the test directory 6 pages.
 const faultPageSize = 500
@@ -143,9 +183,9 @@ func (e faultEnv) calibrate(t *testing.T) calibration {
 			if code, _, errOut := cli(t, nil, e.args(p, tr)...); code != exitPending {
 				t.Fatalf("calibration through %s: exit %d: %s", tr, code, errOut)
 			}
-			st := p.Stats()
+			st := readConns(t, p.Stats())
 			if len(st) != 1 {
-				t.Fatalf("calibration through %s: %d connections", tr, len(st))
+				t.Fatalf("calibration through %s: %d attempts", tr, len(st))
 			}
 			if tr == "plain" {
 				calibrated.plainEnds, calibrated.plainTotal = st[0].PageEnds, st[0].ServerBytes
@@ -214,9 +254,9 @@ func TestFaultConnectionLostOnEveryAttempt(t *testing.T) {
 				if action == faultproxy.Drop && !strings.Contains(out, "INCOMPLETE: connection to "+directoryURL(p, tr)+" lost after page 2") {
 					t.Errorf("the report does not say the read was incomplete:\n%s", out)
 				}
-				st := p.Stats()
+				st := readConns(t, p.Stats())
 				if len(st) != 3 {
-					t.Fatalf("%d connections, want 3 (one per attempt)", len(st))
+					t.Fatalf("%d read connections, want 3 (one per attempt)", len(st))
 				}
 				for i, c := range st {
 					if !c.Struck {
@@ -240,7 +280,7 @@ func TestFaultNoRetries(t *testing.T) {
 	p := e.proxy(t, "plain")
 	p.Always(e.midPage3(t, "plain", faultproxy.Drop))
 	code, _, errOut := cli(t, nil, e.args(p, "plain", "--retries", "0")...)
-	if code != exitError || p.Connections() != 1 || strings.Contains(errOut, "retrying") || strings.Contains(errOut, "gave up") {
+	if code != exitError || len(readConns(t, p.Stats())) != 1 || strings.Contains(errOut, "retrying") || strings.Contains(errOut, "gave up") {
 		t.Fatalf("exit %d, %d connections\n%s", code, p.Connections(), errOut)
 	}
 }
@@ -281,7 +321,7 @@ func TestFaultTransientDropThenCompleteRead(t *testing.T) {
 			want := decodePlan(t, out)
 
 			p := e.proxy(t, tr)
-			p.Script(e.midPage3(t, tr, faultproxy.Drop))
+			p.Script(forRead(e.midPage3(t, tr, faultproxy.Drop))...)
 			code, out, errOut = cli(t, nil, e.args(p, tr, "--report", "json")...)
 			noStack(t, out, errOut)
 			got := decodePlan(t, out)
@@ -291,8 +331,8 @@ func TestFaultTransientDropThenCompleteRead(t *testing.T) {
 			if !strings.Contains(errOut, "attempt 1 of 4 failed: connection to "+directoryURL(p, tr)+" lost after page 2 of the read") {
 				t.Errorf("stderr does not tell about the failed attempt:\n%s", errOut)
 			}
-			if st := p.Stats(); len(st) != 2 || !st[0].Struck || st[1].Struck {
-				t.Fatalf("connections %+v, want a broken one and a clean one", st)
+			if st := readConns(t, p.Stats()); len(st) != 2 || !st[0].Struck || st[1].Struck {
+				t.Fatalf("read connections %+v, want a broken one and a clean one", st)
 			}
 			if got.Read.Entries != e.ldap.Users || got.Read.Pages != e.pages || got.Summary["read"] != e.ldap.Users {
 				t.Errorf("read %d entries in %d pages (summary %v), want %d in %d", got.Read.Entries, got.Read.Pages, got.Summary, e.ldap.Users, e.pages)
@@ -309,7 +349,7 @@ func TestFaultTransientDropThenCompleteRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			args := e.args(p, tr, "--report", "json", "--store", "sqlite:"+db)
-			p.Script(e.midPage3(t, tr, faultproxy.Reset))
+			p.Script(forRead(e.midPage3(t, tr, faultproxy.Reset))...)
 			code, out, errOut = cli(t, nil, append(args, "--apply")...)
 			applied := decodePlan(t, out)
 			if (code != exitOK && code != exitConflicts) || applied.Applied == nil || applied.Applied.Written != len(want.Changes) {
@@ -355,16 +395,30 @@ func TestFaultStallLongerThanTimeout(t *testing.T) {
 			if !want.MatchString(errOut) {
 				t.Errorf("the error does not say the server did not answer in time, and where:\n%s", errOut)
 			}
-			if n := p.Connections(); n != 2 {
-				t.Errorf("%d connections, want 2", n)
+			if n := len(readConns(t, p.Stats())); n != 2 {
+				t.Errorf("%d attempts, want 2", n)
 			}
 		})
 	}
 }
 
+// strikeConnecting puts f on the connection phase of every attempt's
+// opening connection ("open", Open's), or of its read connection ("read",
+// for two attempts, Open's connections passing), and returns how many
+// connections two attempts then make.
+func strikeConnecting(p *faultproxy.Proxy, which string, f faultproxy.Fault) int {
+	if which == "read" {
+		p.Script(forRead(f, f)...)
+		return 2 * connsPerAttempt
+	}
+	p.Always(f)
+	return 2
+}
+
 // A server that accepts the connection and then never answers: the
 // connection phase (TLS handshake, StartTLS, bind) is bounded by --timeout
-// too, and retried.
+// too, and retried; on the connection that opens the directory and on the
+// read's own, with the same messages.
 func TestFaultStallWhileConnecting(t *testing.T) {
 	e := newFaultEnv(t)
 	for _, tt := range []struct {
@@ -379,32 +433,34 @@ func TestFaultStallWhileConnecting(t *testing.T) {
 		{"starttls", 20, "no answer from %s within 1s during StartTLS"},
 		{"plain", 0, "no answer from %s within 1s during the bind"},
 	} {
-		t.Run(fmt.Sprintf("%s/after %d bytes", tt.transport, tt.after), func(t *testing.T) {
-			p := e.proxy(t, tt.transport)
-			p.Always(faultproxy.Fault{Action: faultproxy.Stall, AfterBytes: tt.after})
-			done := make(chan struct{})
-			var code int
-			var errOut string
-			go func() {
-				defer close(done)
-				code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "1")...)
-			}()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				p.Close()
-				<-done
-				t.Fatalf("still waiting 30 s into a 1 s --timeout")
-			}
-			want := fmt.Sprintf(tt.want, directoryURL(p, tt.transport))
-			if code != exitError || !strings.Contains(errOut, want) {
-				t.Fatalf("exit %d\n%s\nwant %q", code, errOut, want)
-			}
-			// A server that does not answer may answer the next time.
-			if !strings.Contains(errOut, "attempt 1 of 2 failed: "+want) || !strings.Contains(errOut, "gave up after 2 attempts (--retries 1)") || p.Connections() != 2 {
-				t.Fatalf("not retried once on a new connection (%d connections):\n%s", p.Connections(), errOut)
-			}
-		})
+		for _, which := range []string{"open", "read"} {
+			t.Run(fmt.Sprintf("%s/%s/after %d bytes", which, tt.transport, tt.after), func(t *testing.T) {
+				p := e.proxy(t, tt.transport)
+				conns := strikeConnecting(p, which, faultproxy.Fault{Action: faultproxy.Stall, AfterBytes: tt.after})
+				done := make(chan struct{})
+				var code int
+				var errOut string
+				go func() {
+					defer close(done)
+					code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "1")...)
+				}()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					p.Close()
+					<-done
+					t.Fatalf("still waiting 30 s into a 1 s --timeout")
+				}
+				want := fmt.Sprintf(tt.want, directoryURL(p, tt.transport))
+				if code != exitError || !strings.Contains(errOut, want) {
+					t.Fatalf("exit %d\n%s\nwant %q", code, errOut, want)
+				}
+				// A server that does not answer may answer the next time.
+				if !strings.Contains(errOut, "attempt 1 of 2 failed: "+want) || !strings.Contains(errOut, "gave up after 2 attempts (--retries 1)") || p.Connections() != conns {
+					t.Fatalf("not retried once on a new connection (%d connections, want %d):\n%s", p.Connections(), conns, errOut)
+				}
+			})
+		}
 	}
 }
 
@@ -417,23 +473,25 @@ func TestFaultConnectionLostWhileConnecting(t *testing.T) {
 			{Action: faultproxy.Drop}, {Action: faultproxy.Reset},
 			{Action: faultproxy.Drop, AfterBytes: 20}, {Action: faultproxy.Reset, AfterBytes: 20},
 		} {
-			t.Run(tr+"/"+f.String(), func(t *testing.T) {
-				p := e.proxy(t, tr)
-				p.Always(f)
-				before := fileHash(t, e.db)
-				code, out, errOut := cli(t, nil, e.args(p, tr, "--apply", "--retries", "1")...)
-				noStack(t, out, errOut)
-				msg := errorLine(t, errOut)
-				if code != exitError || !strings.Contains(msg, directoryURL(p, tr)) || !strings.HasSuffix(msg, "; gave up after 2 attempts (--retries 1)") {
-					t.Fatalf("exit %d\n%s", code, errOut)
-				}
-				if n := p.Connections(); n < 2 {
-					t.Fatalf("%d connections: not retried\n%s", n, errOut)
-				}
-				if fileHash(t, e.db) != before {
-					t.Fatal("the store changed")
-				}
-			})
+			for _, which := range []string{"open", "read"} {
+				t.Run(which+"/"+tr+"/"+f.String(), func(t *testing.T) {
+					p := e.proxy(t, tr)
+					conns := strikeConnecting(p, which, f)
+					before := fileHash(t, e.db)
+					code, out, errOut := cli(t, nil, e.args(p, tr, "--apply", "--retries", "1")...)
+					noStack(t, out, errOut)
+					msg := errorLine(t, errOut)
+					if code != exitError || !strings.Contains(msg, directoryURL(p, tr)) || !strings.HasSuffix(msg, "; gave up after 2 attempts (--retries 1)") {
+						t.Fatalf("exit %d\n%s", code, errOut)
+					}
+					if n := p.Connections(); n < conns {
+						t.Fatalf("%d connections (want %d): not retried\n%s", n, conns, errOut)
+					}
+					if fileHash(t, e.db) != before {
+						t.Fatal("the store changed")
+					}
+				})
+			}
 		}
 	}
 }
@@ -447,8 +505,11 @@ func TestFaultShortStallIsNotAFailure(t *testing.T) {
 	p.Always(f)
 	code, out, errOut := cli(t, nil, e.args(p, "ldaps", "--report", "json", "--timeout", "10s")...)
 	got := decodePlan(t, out)
-	if code != exitPending || !got.Complete || p.Connections() != 1 || !p.Stats()[0].Struck {
+	if code != exitPending || !got.Complete {
 		t.Fatalf("exit %d, complete %v, %d connections\n%s", code, got.Complete, p.Connections(), errOut)
+	}
+	if reads := readConns(t, p.Stats()); len(reads) != 1 || !reads[0].Struck {
+		t.Fatalf("read connections %+v, want one the stall struck", reads)
 	}
 }
 
@@ -469,7 +530,8 @@ func TestFaultPermanentErrorsAreNotRetried(t *testing.T) {
 	}{
 		{"wrong password", "ldaps", []string{"--password-file", wrong}, 1, "wrong password"},
 		{"wrong password, StartTLS", "starttls", []string{"--password-file", wrong}, 1, "wrong password"},
-		{"missing base", "ldaps", []string{"--domain", "OU=Nowhere," + e.ldap.Base}, 1, "does not exist"},
+		// Open's connection, then the read's, which the server answers.
+		{"missing base", "ldaps", []string{"--domain", "OU=Nowhere," + e.ldap.Base}, 2, "does not exist"},
 		{"bad filter", "ldaps", []string{"--user-filter", "(&(objectClass=user)"}, 0, "is not a valid LDAP filter"},
 		{"untrusted certificate", "ldaps", []string{"--ca-file", filepath.Join("..", "..", "testdata", "bad", "certs", "other-ca.pem")}, 1, "is not trusted"},
 		// StartTLS diagnoses the certificate with a second connection.

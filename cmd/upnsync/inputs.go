@@ -17,35 +17,51 @@ import (
 // inputsHash is the digest of everything a saved plan was made from: the
 // mapping file, the settings, the store's users with what upnsync added,
 // and the people read (with where departed ones went). It streams: nothing
-// is kept but the hash state.
-type inputsHash struct{ h hash.Hash }
+// is kept but the hash states.
+//
+// The store and the directory have a digest each, combined at the end:
+// BuildPlan loads the store while the directory read starts, so the two
+// wrappers run at the same time, and one shared digest would be a data
+// race whose result depended on how they interleaved.
+type inputsHash struct{ head, users, people fieldHash }
 
 func newInputsHash(mappingFile []byte, settings map[string]string) *inputsHash {
-	i := &inputsHash{h: sha256.New()}
-	i.field("mapping", string(mappingFile))
+	i := &inputsHash{head: newFieldHash(), users: newFieldHash(), people: newFieldHash()}
+	i.head.field("mapping", string(mappingFile))
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		i.field(k, settings[k])
+		i.head.field(k, settings[k])
 	}
 	return i
 }
 
+type fieldHash struct{ h hash.Hash }
+
+func newFieldHash() fieldHash { return fieldHash{sha256.New()} }
+
 // field writes length-prefixed strings, so that no two different inputs
 // hash alike by running into each other.
-func (i *inputsHash) field(parts ...string) {
+func (f fieldHash) field(parts ...string) {
 	var n [8]byte
 	for _, p := range parts {
 		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
-		i.h.Write(n[:])
-		i.h.Write([]byte(p))
+		f.h.Write(n[:])
+		f.h.Write([]byte(p))
 	}
 }
 
-func (i *inputsHash) sum() string { return hex.EncodeToString(i.h.Sum(nil)) }
+// sum is the digest of the three digests: settings, the store's users and
+// the people read.
+func (i *inputsHash) sum() string {
+	f := newFieldHash()
+	f.field("settings", string(i.head.h.Sum(nil)), "users", string(i.users.h.Sum(nil)),
+		"people", string(i.people.h.Sum(nil)))
+	return hex.EncodeToString(f.h.Sum(nil))
+}
 
 func (i *inputsHash) store(s upnsync.Store) upnsync.Store { return hashingStore{s, i} }
 
@@ -58,9 +74,9 @@ type hashingStore struct {
 
 func (s hashingStore) Users(ctx context.Context, fn func(upnsync.User) error) error {
 	return s.Store.Users(ctx, func(u upnsync.User) error {
-		s.i.field("user", u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames, u.ExternalID, strconv.FormatBool(u.Active))
+		s.i.users.field("user", u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames, u.ExternalID, strconv.FormatBool(u.Active))
 		for _, o := range u.Owned {
-			s.i.field("owned", o.Entry, o.GUID)
+			s.i.users.field("owned", o.Entry, o.GUID)
 		}
 		return fn(u)
 	})
@@ -73,7 +89,7 @@ type hashingDir struct {
 
 func (d hashingDir) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
 	return d.Directory.Read(ctx, func(p upnsync.Person) error {
-		d.i.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
+		d.i.people.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
 			strconv.FormatBool(p.Disabled))
 		return fn(p)
 	})
@@ -88,7 +104,7 @@ func (d hashingDir) LocateGUID(ctx context.Context, guid string) (upnsync.Wherea
 	}
 	w, err := loc.LocateGUID(ctx, guid)
 	if err == nil {
-		d.i.field("located", guid, string(w.Reason), w.DN)
+		d.i.people.field("located", guid, string(w.Reason), w.DN)
 	}
 	return w, err
 }

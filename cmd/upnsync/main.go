@@ -31,7 +31,10 @@ func main() {
 	// Only the process's own arguments are scrubbed: tests call run with
 	// strings of their own, which may be read-only.
 	scrub = scrubArgs
+	tuneGC(os.Getenv)
+	stopProfiling := startProfiling(os.Getenv, os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stopProfiling()
 	stop()
 	os.Exit(code)
 }

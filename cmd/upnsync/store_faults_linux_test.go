@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,7 +102,7 @@ func TestStoreReadOnly(t *testing.T) {
 			if code != exitError || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, f.db) {
 				t.Fatalf("exit %d\n%s\nwant %q", code, errOut, tt.want)
 			}
-			if !strings.Contains(out, "Changes: 1200") {
+			if !strings.Contains(out, fmt.Sprintf("Changes: %d", storeFaultUsers)) {
 				t.Errorf("the report does not show the plan:\n%.300s", out)
 			}
 			if fileHash(t, f.db) != before {
@@ -195,7 +196,7 @@ func TestStoreDiskFullMidApply(t *testing.T) {
 	if code != exitError {
 		t.Fatalf("exit %d, want 1\n%s", code, errOut)
 	}
-	for _, want := range []string{"the system could not write " + f.db + " (disk full, a file size limit", "apply stopped in batch 2 of 3 (changes 501 to 1000)", "that batch was rolled back; 500 users written before it stay written", "run upnsync again to finish the job"} {
+	for _, want := range []string{"the system could not write " + f.db + " (disk full, a file size limit", batch2Stopped, batch1Stays, "run upnsync again to finish the job"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the error lacks %q", want)
 		}
@@ -205,11 +206,11 @@ func TestStoreDiskFullMidApply(t *testing.T) {
 	for id := range state.journal {
 		runID = id
 	}
-	if len(state.written) != 500 || len(state.journal) != 1 || !sameInts(state.journal[runID], ids(1, 500)) || state.runs[runID] != 500 {
-		t.Fatalf("after the failed apply: %d users written, journal %d runs, %d entries, run record %d; want users 1 to 500",
-			len(state.written), len(state.journal), len(state.journal[runID]), state.runs[runID])
+	if len(state.written) != batch || len(state.journal) != 1 || !sameInts(state.journal[runID], ids(1, batch)) || state.runs[runID] != batch {
+		t.Fatalf("after the failed apply: %d users written, journal %d runs, %d entries, run record %d; want users 1 to %d",
+			len(state.written), len(state.journal), len(state.journal[runID]), state.runs[runID], batch)
 	}
-	for i := 1; i <= 500; i++ {
+	for i := 1; i <= batch; i++ {
 		if !state.written[i] {
 			t.Fatalf("user %d of batch 1 not written", i)
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upnsync/upnsync/sync/octopus"
 )
 
 // Faults in the store during --apply, through the command: a failure in
@@ -17,9 +19,20 @@ import (
 // ever half written, the journal says exactly which users were written,
 // and running the command again finishes the job.
 
-// storeFaultUsers gives 3 batches of octopus.DefaultBatchSize (500): 500,
-// 500 and 200 changes.
-const storeFaultUsers = 1200
+// storeFaultUsers gives 3 batches of octopus.DefaultBatchSize (batch, 5000
+// since issue 7's measurements): batch, batch and batch*2/5 changes.
+// refusedUser is in the middle of batch 2.
+const (
+	batch           = octopus.DefaultBatchSize
+	storeFaultUsers = 2*batch + batch*2/5
+	refusedUser     = batch + batch*2/5
+)
+
+// batch2Stopped is what an apply that stopped in batch 2 says.
+var batch2Stopped = fmt.Sprintf("apply stopped in batch 2 of 3 (changes %d to %d)", batch+1, 2*batch)
+
+// batch1Stays is what it says about batch 1.
+var batch1Stays = fmt.Sprintf("that batch was rolled back; %d users written before it stay written", batch)
 
 type storeFiles struct {
 	dir, mapping, ldif, db, store string
@@ -151,8 +164,8 @@ func sameInts(a, b []int) bool {
 // A write refused in the middle of batch 2 (a trigger stands for any
 // failure inside a transaction): batch 1 stays written, batch 2 is rolled
 // back whole, batch 3 is never tried; the journal and the run record say
-// exactly users 1 to 500; a second apply writes the other 700 and a third
-// run has nothing to do.
+// exactly the users of batch 1; a second apply writes the others and a
+// third run has nothing to do.
 func TestStoreFailureMidBatch(t *testing.T) {
 	f := newStoreFiles(t)
 	db, err := sql.Open("sqlite", f.db)
@@ -160,8 +173,8 @@ func TestStoreFailureMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER refuse BEFORE UPDATE ON users WHEN NEW.id = '700'
-		BEGIN SELECT RAISE(ABORT, 'the disk controller failed (a test trigger)'); END`); err != nil {
+	if _, err := db.Exec(fmt.Sprintf(`CREATE TRIGGER refuse BEFORE UPDATE ON users WHEN NEW.id = '%d'
+		BEGIN SELECT RAISE(ABORT, 'the disk controller failed (a test trigger)'); END`, refusedUser)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -177,9 +190,9 @@ func TestStoreFailureMidBatch(t *testing.T) {
 		runID = m[1]
 	}
 	for _, want := range []string{
-		`user "700": cannot update the Windows usernames`, "the disk controller failed (a test trigger)",
-		`apply stopped in batch 2 of 3 (changes 501 to 1000) at user "700"`,
-		"that batch was rolled back; 500 users written before it stay written (run " + runID + ")",
+		fmt.Sprintf(`user "%d": cannot update the Windows usernames`, refusedUser), "the disk controller failed (a test trigger)",
+		fmt.Sprintf(`%s at user "%d"`, batch2Stopped, refusedUser),
+		batch1Stays + " (run " + runID + ")",
 		"run upnsync again to finish the job",
 	} {
 		if !strings.Contains(errOut, want) {
@@ -189,7 +202,7 @@ func TestStoreFailureMidBatch(t *testing.T) {
 	if strings.Count(strings.TrimSpace(errOut), "\n") != 0 || runID == "" {
 		t.Errorf("want one error line naming the run:\n%s", errOut)
 	}
-	if rep.Applied == nil || rep.Applied.Written != 500 || rep.Complete != true {
+	if rep.Applied == nil || rep.Applied.Written != batch || rep.Complete != true {
 		t.Errorf("the report says %+v written", rep.Applied)
 	}
 	st := readStore(t, f.db)
@@ -199,12 +212,12 @@ func TestStoreFailureMidBatch(t *testing.T) {
 			written = append(written, i)
 		}
 	}
-	if !sameInts(written, ids(1, 500)) {
-		t.Fatalf("users written: %d (%v...), want exactly users 1 to 500", len(written), written[:min(5, len(written))])
+	if !sameInts(written, ids(1, batch)) {
+		t.Fatalf("users written: %d (%v...), want exactly users 1 to %d", len(written), written[:min(5, len(written))], batch)
 	}
-	if len(st.journal) != 1 || !sameInts(st.journal[runID], ids(1, 500)) || st.runs[runID] != 500 || !st.finished[runID] {
-		t.Fatalf("journal of run %s: %d entries; run record %d written, finished %v; want users 1 to 500",
-			runID, len(st.journal[runID]), st.runs[runID], st.finished[runID])
+	if len(st.journal) != 1 || !sameInts(st.journal[runID], ids(1, batch)) || st.runs[runID] != batch || !st.finished[runID] {
+		t.Fatalf("journal of run %s: %d entries; run record %d written, finished %v; want users 1 to %d",
+			runID, len(st.journal[runID]), st.runs[runID], st.finished[runID], batch)
 	}
 
 	// The cause gone, the same command finishes the job, then has nothing
@@ -214,7 +227,7 @@ func TestStoreFailureMidBatch(t *testing.T) {
 	}
 	code, out, errOut = cli(t, nil, f.args("--apply", "--report", "json")...)
 	rep = decodePlan(t, out)
-	if code != exitOK || rep.Summary["changes"] != 700 || rep.Applied == nil || rep.Applied.Written != 700 {
+	if code != exitOK || rep.Summary["changes"] != storeFaultUsers-batch || rep.Applied == nil || rep.Applied.Written != storeFaultUsers-batch {
 		t.Fatalf("second apply: exit %d, %v, applied %+v\n%s", code, rep.Summary, rep.Applied, errOut)
 	}
 	code, out, _ = cli(t, nil, f.args("--report", "json")...)

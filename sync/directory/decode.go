@@ -57,6 +57,8 @@ type decoder struct {
 	// the last reset; badGUIDFirst is the first of them.
 	badGUIDs     int
 	badGUIDFirst string
+
+	wire wireScratch
 }
 
 // withDefaults fills the sources a mapping left empty from
@@ -173,8 +175,8 @@ func (d *decoder) person(dn string) upnsync.Person {
 // uacDisabled reports whether a userAccountControl value has the
 // ACCOUNTDISABLE bit. It parses the decimal value without allocating; a
 // value that is not a number is taken as enabled.
-func uacDisabled(s string) bool {
-	if s == "" {
+func uacDisabled[T ~string | ~[]byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	neg := false
@@ -182,7 +184,7 @@ func uacDisabled(s string) bool {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	if s == "" || len(s) > 19 {
+	if len(s) == 0 || len(s) > 19 {
 		return false
 	}
 	var n int64

@@ -10,7 +10,11 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
 
 // FuzzLDIF feeds arbitrary files to the LDIF reader: it must never panic,
@@ -94,4 +98,57 @@ func FuzzGUID(f *testing.F) {
 		}
 		_, _ = guidFromValue(s)
 	})
+}
+
+// FuzzWireEntry feeds arbitrary messages to the wire decoder. It must never
+// panic; and an entry it decodes must give the Person that go-ldap's path
+// gives for the same bytes (go-asn1-ber decoding, then decoder.entry).
+func FuzzWireEntry(f *testing.F) {
+	var buf bytes.Buffer
+	w := respWriter{c: writerConn{&buf}, id: 1}
+	w.user(7)
+	f.Add(envelopeContent(buf.Bytes()))
+	f.Add([]byte{0x02, 0x01, 0x01, 0x64, 0x00})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fields := withDefaults(mappingWithPhone())
+		wd, ld := newDecoder(fields, ""), newDecoder(fields, "")
+		got, err := wd.wireEntry(msg)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("error %v does not wrap wire.ErrMalformed", err)
+			}
+			return
+		}
+		// What go-ldap would have built from the same protocolOp.
+		m, _ := wire.ParseMessage(msg)
+		op, berErr := ber.DecodePacketErr(append(append([]byte{m.Tag}, berLength(len(m.Op))...), m.Op...))
+		if berErr != nil {
+			t.Fatalf("decoded an entry go-asn1-ber rejects: %v", berErr)
+		}
+		le := &ldap.Entry{DN: op.Children[0].Data.String()}
+		for _, a := range op.Children[1].Children {
+			ea := &ldap.EntryAttribute{Name: a.Children[0].Data.String()}
+			for _, v := range a.Children[1].Children {
+				ea.Values = append(ea.Values, v.Data.String())
+			}
+			le.Attributes = append(le.Attributes, ea)
+		}
+		if want := ld.entry(le); got != want {
+			t.Fatalf("wire %+v\ngo-ldap %+v", got, want)
+		}
+		if wd.badGUIDs != ld.badGUIDs {
+			t.Fatalf("bad GUIDs %d, go-ldap %d", wd.badGUIDs, ld.badGUIDs)
+		}
+	})
+}
+
+func berLength(n int) []byte {
+	if n < 0x80 {
+		return []byte{byte(n)}
+	}
+	var b []byte
+	for ; n > 0; n >>= 8 {
+		b = append([]byte{byte(n)}, b...)
+	}
+	return append([]byte{0x80 | byte(len(b))}, b...)
 }

@@ -36,6 +36,9 @@ type ldapDirectory struct {
 	tls      *tls.Config
 	dec      *decoder
 	log      *slog.Logger
+	// goLDAPPaging makes paged reads go through go-ldap instead of the
+	// wire reader (wireread.go): tests compare the two.
+	goLDAPPaging bool
 
 	mu   sync.Mutex
 	conn *ldap.Conn
@@ -244,6 +247,9 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	defer d.mu.Unlock()
 	d.dec.badGUIDs, d.dec.badGUIDFirst = 0, ""
 	defer d.warnBadGUIDs()
+	if d.pageSize > 0 && !d.goLDAPPaging {
+		return d.readWire(ctx, fn)
+	}
 
 	for attempt := 0; ; attempt++ {
 		reused := d.conn != nil && !d.conn.IsClosing()

@@ -3,13 +3,15 @@ package report
 import (
 	"encoding/csv"
 	"io"
+	"strconv"
 	"strings"
 
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
 // CSVHeader is the CSV report's header: one row per change, conflict,
-// unmatched and skipped person, like a staging export of pending changes.
+// unmatched and skipped person and departure, like a staging export of
+// pending changes, and a not-listed row for each list the plan cut short.
 var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "after",
 	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes"}
 
@@ -44,6 +46,14 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 	}
 	for _, s := range plan.Skipped {
 		row("skipped", map[string]string{"dn": s.DN, "reason": s.Reason})
+	}
+	// People the plan counted but did not list (upnsync.Options.ListLimit):
+	// one row each kind, so that a program summing rows is not misled.
+	if n := unmatchedCount(plan) - len(plan.Unmatched); n > 0 {
+		row("not-listed", map[string]string{"reason": "unmatched", "detail": strconv.Itoa(n) + " more unmatched directory users are counted but not listed"})
+	}
+	if n := skippedCount(plan) - len(plan.Skipped); n > 0 {
+		row("not-listed", map[string]string{"reason": "skipped", "detail": strconv.Itoa(n) + " more skipped directory users are counted but not listed"})
 	}
 	for _, d := range plan.Departures {
 		var users, entries []string

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 	"time"
 
@@ -26,7 +25,10 @@ type jsonReport struct {
 	Conflicts []jsonConfl  `json:"conflicts"`
 	Unmatched []jsonPerson `json:"unmatched"`
 	Skipped   []jsonSkip   `json:"skipped"`
-	Applied   *jsonApplied `json:"applied,omitempty"`
+	// People counted in the summary but not listed (upnsync.Options.ListLimit).
+	UnmatchedNotListed int          `json:"unmatched_not_listed,omitempty"`
+	SkippedNotListed   int          `json:"skipped_not_listed,omitempty"`
+	Applied            *jsonApplied `json:"applied,omitempty"`
 	// Added in version 1 by the safety features.
 	Departures []jsonDeparture `json:"departures"`
 	Guards     []jsonGuard     `json:"guards,omitempty"`
@@ -154,7 +156,9 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// JSON writes the version 1 JSON report.
+// JSON writes the version 1 JSON report. The lists are written one item
+// at a time (jsonstream.go): at a million users they are over a hundred
+// megabytes of JSON, which must not be held in memory whole.
 func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 	r := jsonReport{
 		Version: 1, Mode: meta.Mode, Directory: meta.Directory, Store: meta.Store,
@@ -168,51 +172,24 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		},
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
 			StoreUsers: plan.Stats.StoreUsers},
-		Changes:    make([]jsonChange, 0, len(plan.Changes)),
-		Conflicts:  make([]jsonConfl, 0, len(plan.Conflicts)),
-		Unmatched:  make([]jsonPerson, 0, len(plan.Unmatched)),
-		Skipped:    make([]jsonSkip, 0, len(plan.Skipped)),
-		Departures: make([]jsonDeparture, 0, len(plan.Departures)),
-		Forced:     meta.Forced,
-		Notes:      meta.Notes,
-		Source:     meta.Source,
+		Changes:            []jsonChange{},
+		Conflicts:          []jsonConfl{},
+		Unmatched:          []jsonPerson{},
+		Skipped:            []jsonSkip{},
+		UnmatchedNotListed: unmatchedCount(plan) - len(plan.Unmatched),
+		SkippedNotListed:   skippedCount(plan) - len(plan.Skipped),
+		Departures:         []jsonDeparture{},
+		Forced:             meta.Forced,
+		Notes:              meta.Notes,
+		Source:             meta.Source,
 
 		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
 	}
 	for _, g := range meta.Guards {
 		r.Guards = append(r.Guards, jsonGuard(g))
 	}
-	for _, d := range plan.Departures {
-		jd := jsonDeparture{GUID: d.GUID, Reason: string(d.Reason), DN: d.DN, Detail: d.Detail,
-			Entries: make([]jsonDepartedItem, 0, len(d.Entries)), Removed: d.Removed, Kept: d.Kept}
-		if jd.Reason == "" {
-			jd.Reason = "unknown"
-		}
-		for _, e := range d.Entries {
-			jd.Entries = append(jd.Entries, jsonDepartedItem{UserID: e.UserID, Name: e.UserName, Entry: e.Entry})
-		}
-		r.Departures = append(r.Departures, jd)
-	}
 	for _, b := range plan.Read.Bases {
 		r.Read.Bases = append(r.Read.Bases, jsonBase(b))
-	}
-	for _, c := range plan.Changes {
-		r.Changes = append(r.Changes, jsonChange{
-			UserID: c.UserID, Name: c.UserName, ExternalID: c.ExternalID, Match: string(c.Match),
-			Before: c.Before, After: c.After, Added: nonNil(c.Added), Replaced: nonNil(c.Replaced),
-			DN: c.Person.DN, UPN: c.Person.UPN, GUID: c.Person.GUID,
-			Removed: nonNil(c.Removed), Departed: string(c.Departed), Notes: c.Notes,
-		})
-	}
-	for _, c := range plan.Conflicts {
-		r.Conflicts = append(r.Conflicts, jsonConfl{Reason: c.Reason, UPN: c.UPN,
-			Users: nonNil(c.Users), People: nonNil(c.People), Detail: c.Detail})
-	}
-	for _, p := range plan.Unmatched {
-		r.Unmatched = append(r.Unmatched, jsonPerson{DN: p.DN, UPN: p.UPN, GUID: p.GUID})
-	}
-	for _, s := range plan.Skipped {
-		r.Skipped = append(r.Skipped, jsonSkip(s))
 	}
 	if a := meta.Applied; a != nil {
 		r.Applied = &jsonApplied{RunID: a.RunID, Written: len(a.Written), Stale: []jsonStale{}}
@@ -221,8 +198,39 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 				Missing: s.Missing, AlreadyApplied: s.AlreadyApplied()})
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return streamJSON(w, &r, []jsonList{
+		{"changes", len(plan.Changes), func(i int) any { return changeJSON(&plan.Changes[i]) }},
+		{"conflicts", len(plan.Conflicts), func(i int) any { return conflictJSON(&plan.Conflicts[i]) }},
+		{"unmatched", len(plan.Unmatched), func(i int) any {
+			p := &plan.Unmatched[i]
+			return jsonPerson{DN: p.DN, UPN: p.UPN, GUID: p.GUID}
+		}},
+		{"skipped", len(plan.Skipped), func(i int) any { return jsonSkip(plan.Skipped[i]) }},
+		{"departures", len(plan.Departures), func(i int) any { return departureJSON(&plan.Departures[i]) }},
+	})
+}
+
+func changeJSON(c *upnsync.Change) jsonChange {
+	return jsonChange{
+		UserID: c.UserID, Name: c.UserName, ExternalID: c.ExternalID, Match: string(c.Match),
+		Before: c.Before, After: c.After, Added: nonNil(c.Added), Replaced: nonNil(c.Replaced),
+		DN: c.Person.DN, UPN: c.Person.UPN, GUID: c.Person.GUID,
+		Removed: nonNil(c.Removed), Departed: string(c.Departed), Notes: c.Notes,
+	}
+}
+
+func departureJSON(d *upnsync.Departure) jsonDeparture {
+	jd := jsonDeparture{GUID: d.GUID, Reason: string(d.Reason), DN: d.DN, Detail: d.Detail,
+		Entries: make([]jsonDepartedItem, 0, len(d.Entries)), Removed: d.Removed, Kept: d.Kept}
+	if jd.Reason == "" {
+		jd.Reason = "unknown"
+	}
+	for _, e := range d.Entries {
+		jd.Entries = append(jd.Entries, jsonDepartedItem{UserID: e.UserID, Name: e.UserName, Entry: e.Entry})
+	}
+	return jd
+}
+
+func conflictJSON(c *upnsync.Conflict) jsonConfl {
+	return jsonConfl{Reason: c.Reason, UPN: c.UPN, Users: nonNil(c.Users), People: nonNil(c.People), Detail: c.Detail}
 }

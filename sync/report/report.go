@@ -73,3 +73,9 @@ func joinReplaced(rs []upnsync.Replacement) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// unmatchedCount and skippedCount are how many people a list stands for:
+// the plan may list fewer than it counts (upnsync.Options.ListLimit), and a
+// plan built by hand may count none.
+func unmatchedCount(plan *upnsync.Plan) int { return max(plan.Stats.Unmatched, len(plan.Unmatched)) }
+func skippedCount(plan *upnsync.Plan) int   { return max(plan.Stats.Skipped, len(plan.Skipped)) }

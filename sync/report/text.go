@@ -73,23 +73,23 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 
-	section(w, "Unmatched directory users (no Octopus user found)", len(plan.Unmatched))
+	section(w, "Unmatched directory users (no Octopus user found)", unmatchedCount(plan))
 	for i, p := range plan.Unmatched {
 		if i == TextListLimit {
-			fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", len(plan.Unmatched)-i)
 			break
 		}
 		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
 	}
+	more(w, unmatchedCount(plan), len(plan.Unmatched))
 
-	section(w, "Skipped", len(plan.Skipped))
+	section(w, "Skipped", skippedCount(plan))
 	for i, s := range plan.Skipped {
 		if i == TextListLimit {
-			fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", len(plan.Skipped)-i)
 			break
 		}
 		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
 	}
+	more(w, skippedCount(plan), len(plan.Skipped))
 
 	if len(plan.Departures) > 0 {
 		section(w, "Departed (upnsync added their UPN; they were not in this read)", len(plan.Departures))
@@ -151,6 +151,22 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 	return w.Flush()
+}
+
+// more closes a list the text report cut at TextListLimit. The plan itself
+// may list fewer people than it counts (upnsync.Options.ListLimit).
+func more(w io.Writer, total, listed int) {
+	shown := min(listed, TextListLimit)
+	switch {
+	case total <= shown:
+	case listed == total:
+		fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list them all)\n", total-shown)
+	case listed > shown:
+		fmt.Fprintf(w, "  ... and %d more (the JSON and CSV reports list %d of them; the other %d are only counted)\n",
+			total-shown, listed-shown, total-listed)
+	default:
+		fmt.Fprintf(w, "  ... and %d more (only counted: a plan lists at most %d)\n", total-shown, listed)
+	}
 }
 
 func readLine(r *upnsync.ReadResult) string {

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Benchmark upnsync against the directory's own serving rate.
+#
+#   scripts/bench.sh [N]     N users (default 100000; 1000000 supported)
+#
+# Generates N AD-like users and an Octopus export of the same people (the
+# realistic mix of scripts/genusers), loads them into a PRIVATE slapd (its
+# own folder and ports, AD-like size limits, read as a non-root service
+# account) and into an SQLite store, builds upnsync, then measures in one
+# run, alternating, RUNS times:
+#   ldapsearch -x -E pr=1000/noprompt of the same entries and attributes to
+#              /dev/null: the reference
+#   upnsync dry run
+#   upnsync --apply, on a fresh copy of the store each time
+#   a second dry run on the applied copy, which must plan 0 changes
+# and prints the medians, the ratio of each to the reference, the peak RSS
+# (/usr/bin/time) and users per second. Every server it starts is stopped
+# on exit. Run as root on a fresh Debian/Ubuntu machine it installs what it
+# needs (slapd, ldap-utils, time, openssl) with apt.
+#
+# Settings (environment):
+#   UPNSYNC_BENCH_RUNS (3)           rounds of the four measurements
+#   UPNSYNC_BENCH_DIR (.bench)       where data, store and binaries live;
+#                                    generated data is reused while its inputs
+#                                    are unchanged
+#   UPNSYNC_BENCH_LDAP_PORT (7389), UPNSYNC_BENCH_LDAPS_PORT (7636)
+#   UPNSYNC_BENCH_SCHEME (ldap)      ldaps to measure both clients over TLS
+#   UPNSYNC_BENCH_SEED (1)           genusers seed
+#   UPNSYNC_BENCH_PROFILE (unset)    1: also write CPU and heap profiles of
+#                                    the last first dry run next to the results
+set -euo pipefail
+
+BENCH_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_REPO=$(cd "$BENCH_SCRIPT_DIR/.." && pwd)
+
+N=${1:-100000}
+if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1)); then
+	echo "bench: N must be a positive number of users, not \"$N\" (usage: scripts/bench.sh [N])" >&2
+	exit 1
+fi
+RUNS=${UPNSYNC_BENCH_RUNS:-3}
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || {
+	echo "bench: UPNSYNC_BENCH_RUNS must be a positive number, not \"$RUNS\"" >&2
+	exit 1
+}
+SCHEME=${UPNSYNC_BENCH_SCHEME:-ldap}
+[[ $SCHEME == ldap || $SCHEME == ldaps ]] || {
+	echo "bench: UPNSYNC_BENCH_SCHEME must be ldap or ldaps, not \"$SCHEME\"" >&2
+	exit 1
+}
+BENCH_ROOT=${UPNSYNC_BENCH_DIR:-$BENCH_REPO/.bench}
+mkdir -p "$BENCH_ROOT"
+BENCH_ROOT=$(cd "$BENCH_ROOT" && pwd)
+
+# The test directory's own scripts do the slapd work (configuration, schema,
+# limits, service account, TLS): the same server as the integration tests,
+# in a folder and on ports of its own.
+export UPNSYNC_TESTDIRS=$BENCH_ROOT/n$N
+export UPNSYNC_SLAPD_LDAP_PORT=${UPNSYNC_BENCH_LDAP_PORT:-7389}
+export UPNSYNC_SLAPD_LDAPS_PORT=${UPNSYNC_BENCH_LDAPS_PORT:-7636}
+export UPNSYNC_TEST_USER_COUNT=$N
+export UPNSYNC_TEST_SEED=${UPNSYNC_BENCH_SEED:-1}
+# shellcheck source=scripts/testdirs.sh
+. "$BENCH_SCRIPT_DIR/testdirs.sh"
+
+blog() { printf 'bench: %s\n' "$*" >&2; }
+bdie() {
+	blog "error: $*"
+	exit 1
+}
+
+RESULTS=$UPNSYNC_TESTDIRS/results
+STORE=$UPNSYNC_TESTDIRS/octopus.db
+MAPPING=$BENCH_REPO/testdata/demo/ADSIReaderLDAPMappings.xml
+FILTER='(&(objectCategory=person)(objectClass=user))'
+# The attributes upnsync requests with that mapping (mapping.Fields.Attributes).
+ATTRS=(objectGUID sAMAccountName userAccountControl userPrincipalName GivenName sn Mail)
+BIN=$BENCH_ROOT/bin/upnsync
+
+install_what_is_missing() {
+	local missing
+	mapfile -t missing < <(
+		{
+			common_packages
+			slapd_packages
+			need /usr/bin/time time
+		} | sort -u
+	)
+	install_packages "${missing[@]}"
+}
+
+# prepare_store imports the generated Octopus export once per data set.
+prepare_store() {
+	local stamp
+	stamp=$(<"$SLAPD_DIR/stamp")
+	if [[ -s $STORE && -s $STORE.stamp && $(<"$STORE.stamp") == "$stamp" ]]; then
+		return 0
+	fi
+	blog "importing $SLAPD_CSV into sqlite:$STORE"
+	rm -f "$STORE" "$STORE.stamp"
+	"$BIN" store import --store "sqlite:$STORE" "$SLAPD_CSV" >"$RESULTS/import.out" 2>&1 ||
+		{
+			cat "$RESULTS/import.out" >&2
+			bdie "store import failed"
+		}
+	echo "$stamp" >"$STORE.stamp"
+}
+
+url() {
+	if [[ $SCHEME == ldaps ]]; then
+		echo "$SLAPD_LDAPS_URL"
+	else
+		echo "$SLAPD_LDAP_URL"
+	fi
+}
+
+# reference_argv and upnsync_argv fill ARGV with a command line (real
+# programs, since /usr/bin/time runs them).
+reference_argv() {
+	ARGV=(env "LDAPTLS_CACERT=$TESTDIRS/ca.crt" LDAPTLS_REQCERT=demand
+		ldapsearch -x -H "$(url)" -D "$SLAPD_BIND_DN" -y "$SLAPD_PASSWORD_FILE" -b "$BASE_DN"
+		-E pr=1000/noprompt "$FILTER" "${ATTRS[@]}")
+}
+
+upnsync_argv() { # STORE [--apply]
+	local store=$1
+	shift
+	local tls=(--allow-plaintext-bind)
+	[[ $SCHEME == ldaps ]] && tls=(--ca-file "$TESTDIRS/ca.crt")
+	ARGV=("$BIN" --config-file-path "$MAPPING" --directory "$(url)" "${tls[@]}" --domain "$BASE_DN"
+		--login "$SLAPD_BIND_DN" --password-file "$SLAPD_PASSWORD_FILE" --store "sqlite:$store" "$@")
+}
+
+# measure NAME OUT CMD...: runs CMD under /usr/bin/time with stdout to OUT;
+# appends "NAME seconds maxrss_kb exit_code" to $RESULTS/raw.
+measure() {
+	local name=$1 out=$2
+	shift 2
+	local t0 t1 rc=0
+	t0=$EPOCHREALTIME
+	/usr/bin/time -v -o "$RESULTS/time.txt" "$@" >"$out" 2>"$RESULTS/$name.err" || rc=$?
+	t1=$EPOCHREALTIME
+	local rss
+	rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$RESULTS/time.txt")
+	printf '%s %s %s %s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "${rss:-0}" "$rc" >>"$RESULTS/raw"
+	echo "$rc"
+}
+
+# summary_of FILE: the "changes N" figure of a text report's summary line.
+changes_of() {
+	sed -n 's/^Summary: .* changes \([0-9]*\), .*/\1/p' "$1"
+}
+
+expect_rc() { # NAME RC ALLOWED...
+	local name=$1 rc=$2
+	shift 2
+	local a
+	for a in "$@"; do
+		[[ $rc == "$a" ]] && return 0
+	done
+	cat "$RESULTS/$name.err" >&2
+	bdie "$name exited with $rc (expected one of $*); its messages are above"
+}
+
+one_round() { # ROUND
+	local r=$1 rc ARGV
+	reference_argv
+	rc=$(measure reference /dev/null "${ARGV[@]}")
+	expect_rc reference "$rc" 0
+	upnsync_argv "$STORE"
+	if [[ ${UPNSYNC_BENCH_PROFILE:-} == 1 && $r == "$RUNS" ]]; then
+		export UPNSYNC_CPUPROFILE=$RESULTS/dry.cpu.prof UPNSYNC_MEMPROFILE=$RESULTS/dry.mem.prof
+	fi
+	rc=$(measure dry "$RESULTS/dry.txt" "${ARGV[@]}")
+	unset UPNSYNC_CPUPROFILE UPNSYNC_MEMPROFILE
+	expect_rc dry "$rc" 0 2 4
+	cp --sparse=always "$STORE" "$RESULTS/apply.db"
+	rm -f "$RESULTS/apply.db-journal"
+	upnsync_argv "$RESULTS/apply.db" --apply
+	rc=$(measure apply "$RESULTS/apply.txt" "${ARGV[@]}")
+	expect_rc apply "$rc" 0 4
+	upnsync_argv "$RESULTS/apply.db"
+	rc=$(measure dry2 "$RESULTS/dry2.txt" "${ARGV[@]}")
+	expect_rc dry2 "$rc" 0 4
+	local planned applied again
+	planned=$(changes_of "$RESULTS/dry.txt")
+	applied=$(sed -n 's/^Applied: \([0-9]*\) users\{0,1\} written.*/\1/p' "$RESULTS/apply.txt")
+	again=$(changes_of "$RESULTS/dry2.txt")
+	[[ -n $planned && -n $again ]] || bdie "no summary line in the reports under $RESULTS"
+	[[ ${applied:-0} == "$planned" ]] || bdie "round $r: the dry run planned $planned changes but the apply wrote ${applied:-0}"
+	[[ $again == 0 ]] || bdie "round $r: the second dry run after the apply plans $again changes, want 0 (see $RESULTS/dry2.txt)"
+	echo "$planned" >"$RESULTS/planned"
+	blog "round $r of $RUNS: $(tail -n 4 "$RESULTS/raw" | awk '{printf "%s %.2fs  ", $1, $2}')"
+}
+
+report_table() {
+	local planned store_users load_before=$1 load_after=$2
+	planned=$(<"$RESULTS/planned")
+	store_users=$(sed -n 's/^Store: .*(\([0-9]*\) users)$/\1/p' "$RESULTS/dry.txt")
+	awk -v n="$N" -v runs="$RUNS" -v planned="$planned" -v users="$store_users" \
+		-v url="$(url)" -v lb="$load_before" -v la="$load_after" '
+	function median(name,   k, i, j, t, a) {
+		k = cnt[name]
+		for (i = 1; i <= k; i++) a[i] = secs[name, i]
+		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	}
+	function maxrss(name,   i, m) {
+		m = 0
+		for (i = 1; i <= cnt[name]; i++) if (rss[name, i] > m) m = rss[name, i]
+		return m / 1024
+	}
+	{ c = ++cnt[$1]; secs[$1, c] = $2; rss[$1, c] = $3 }
+	END {
+		ref = median("reference")
+		printf "\nupnsync benchmark: %d directory users, %d Octopus users, %d planned changes\n", n, users, planned
+		printf "%s, page size 1000, %d %s each, alternating; load average before %s, after %s\n\n", url, runs, (runs == 1 ? "run" : "runs"), lb, la
+		printf "%-34s %9s %8s %8s %13s %12s\n", "step", "median s", "x ref", "max s", "peak RSS MB", "users/s"
+		split("reference dry apply dry2", order, " ")
+		label["reference"] = "ldapsearch -E pr=1000 (reference)"
+		label["dry"] = "upnsync dry run"
+		label["apply"] = "upnsync --apply"
+		label["dry2"] = "upnsync second dry run"
+		for (o = 1; o <= 4; o++) {
+			s = order[o]; m = median(s); mx = 0
+			for (i = 1; i <= cnt[s]; i++) if (secs[s, i] > mx) mx = secs[s, i]
+			printf "%-34s %9.2f %8.2f %8.2f %13.0f %12.0f\n", label[s], m, m / ref, mx, maxrss(s), n / m
+		}
+		extra = median("apply") - median("dry")
+		printf "%-34s %9.2f %8s %8s %13s %12s\n", "apply over the dry run", extra, "", "", "", (extra > 0 ? sprintf("%.0f ch/s", planned / extra) : "-")
+		printf "\nThe second dry run after each apply planned 0 changes.\n"
+	}' "$RESULTS/raw"
+}
+
+bench_main() {
+	install_what_is_missing
+	command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]] || bdie "Go is needed to build upnsync (put go on PATH)"
+	mkdir -p "$BENCH_ROOT/bin" "$UPNSYNC_TESTDIRS"
+	blog "building upnsync"
+	(cd "$BENCH_REPO" && "$(go_cmd)" build -o "$BIN" ./cmd/upnsync)
+
+	trap 'slapd_stop' EXIT
+	trap 'exit 130' INT TERM
+	make_certs
+	slapd_start
+	mkdir -p "$RESULTS"
+	: >"$RESULTS/raw"
+	prepare_store
+
+	# One unmeasured read so that no measurement pays for a cold cache.
+	local ARGV
+	reference_argv
+	"${ARGV[@]}" >/dev/null 2>"$RESULTS/warmup.err" || {
+		cat "$RESULTS/warmup.err" >&2
+		bdie "ldapsearch failed"
+	}
+	local load_before load_after r
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	for ((r = 1; r <= RUNS; r++)); do
+		one_round "$r"
+	done
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+	report_table "$load_before" "$load_after" | tee "$RESULTS/table.txt"
+	blog "raw figures: $RESULTS/raw; reports: $RESULTS/*.txt"
+}
+
+bench_main

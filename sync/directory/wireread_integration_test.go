@@ -1,0 +1,127 @@
+package directory
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/upnsync/upnsync/internal/testenv"
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// TestWireMatchesGoLDAP reads the real test directory (slapd with AD's
+// attributes and AD-like limits) with the wire reader and with go-ldap's
+// paging, over each transport and with page sizes that do and do not
+// divide the directory: same people in the same order, same proof.
+func TestWireMatchesGoLDAP(t *testing.T) {
+	e := testenv.LDAP(t)
+	tests := []struct {
+		name string
+		edit func(*Options)
+	}{
+		{"ldaps, 1000", func(o *Options) {}},
+		{"StartTLS, 1000", func(o *Options) { o.URL, o.StartTLS = e.URL, true }},
+		{"plain, 333", func(o *Options) { o.URL, o.AllowPlaintextBind, o.PageSize = e.URL, true, 333 }},
+		{"ldaps, 1", func(o *Options) { o.PageSize = 1; o.Bases = []string{"ou=Finance,ou=Berlin,ou=People," + e.Base} }},
+		{"two bases, filter", func(o *Options) {
+			o.Bases = []string{"ou=Amsterdam,ou=People," + e.Base, e.Base}
+			o.UserFilter = "(&(objectCategory=person)(objectClass=user)(userAccountControl=514))"
+			o.PageSize = 100
+		}},
+		{"netbios name, mapping with Index/Separator", func(o *Options) {
+			o.NetBIOSDomain = "CORPNET"
+			o.Fields = mappingWithPhone()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{URL: e.LDAPSURL, CAFile: e.CAFile, Login: e.BindDN, Password: e.Password,
+				Bases: []string{e.Base}, PageSize: DefaultPageSize}
+			tt.edit(&o)
+			read := func(goLDAP bool) ([]upnsync.Person, upnsync.ReadResult) {
+				d, err := openLDAP(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				d.goLDAPPaging = goLDAP
+				var got []upnsync.Person
+				res, err := d.Read(context.Background(), func(p upnsync.Person) error { got = append(got, p); return nil })
+				if err != nil || !res.Complete {
+					t.Fatalf("go-ldap %t: %+v, %v", goLDAP, res, err)
+				}
+				return got, res
+			}
+			wire, wres := read(false)
+			lib, lres := read(true)
+			if !reflect.DeepEqual(wres, lres) {
+				t.Errorf("results differ:\nwire    %+v\ngo-ldap %+v", wres, lres)
+			}
+			if len(wire) != len(lib) || len(wire) == 0 {
+				t.Fatalf("wire read %d people, go-ldap %d", len(wire), len(lib))
+			}
+			for i := range wire {
+				if wire[i] != lib[i] {
+					t.Fatalf("person %d:\nwire    %+v\ngo-ldap %+v", i, wire[i], lib[i])
+				}
+			}
+			t.Logf("%d people, %d pages, %d referrals", wres.Entries, wres.Pages, wres.Referrals)
+		})
+	}
+}
+
+// TestWireConnectErrors: the reader's own connection, made when the read
+// starts, explains failures as Open does (the directory may change between
+// the two: a password reset, a new certificate).
+func TestWireConnectErrors(t *testing.T) {
+	e := testenv.LDAP(t)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "ldaps://" + closed.Addr().String()
+	closed.Close()
+	subject := `subject "CN=dc1.corp.example.com,O=upnsync tests", issued by "CN=upnsync test CA,O=upnsync tests"`
+	tests := []struct {
+		name string
+		edit func(*Options)
+		then func(*ldapDirectory)
+		want string
+	}{
+		{"password changed", nil, func(d *ldapDirectory) { d.opts.Password = "not-" + e.Password },
+			"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong password (or unknown user) (LDAP 49 Invalid Credentials)`},
+		{"certificate no longer trusted", nil, func(d *ldapDirectory) { d.tls.RootCAs = x509.NewCertPool() },
+			"the TLS certificate of " + e.LDAPSURL + " is not trusted: " + subject},
+		{"certificate no longer trusted, StartTLS", func(o *Options) { o.URL, o.StartTLS = e.URL, true },
+			func(d *ldapDirectory) { d.tls.RootCAs = x509.NewCertPool() },
+			"the TLS certificate of " + e.URL + " is not trusted: " + subject},
+		{"server gone", nil, func(d *ldapDirectory) { d.url = closedURL },
+			"cannot connect to " + closedURL + ": connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{URL: e.LDAPSURL, CAFile: e.CAFile, Login: e.BindDN, Password: e.Password,
+				Bases: []string{e.Base}, PageSize: DefaultPageSize}
+			if tt.edit != nil {
+				tt.edit(&o)
+			}
+			d, err := openLDAP(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			tt.then(d)
+			res, err := d.Read(context.Background(), func(upnsync.Person) error { return nil })
+			if err == nil || res.Complete || res.Entries != 0 || res.Why != err.Error() {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), e.Password) {
+				t.Errorf("error = %q\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

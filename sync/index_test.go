@@ -1,0 +1,577 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Pieces of keys that make case comparisons hard: letters whose lower
+// case differs in length (İ), folds that ToLower does not make (ς/σ, K/K
+// Kelvin), invalid UTF-8 and white space around entries.
+var keyParts = []string{"jdoe", "JDoe", "jDOE", "anna", "ANNA", "İstanbul", "i̇stanbul", "ς", "σ", "Σ",
+	"K", "k", "K", "\xff", "\xfe", "ß", "SS", "é", "É", "x", "@corp.example.com", "@CORP.example.com", "CORP\\", "corp\\"}
+
+var guids = []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", "0b3f7c1e-2d4a-4c5b-8e6f-7a8b9c0d1e2f",
+	"11111111-2222-3333-4444-555555555555"}
+
+func randKey(r *rand.Rand) string {
+	var b strings.Builder
+	for n := 1 + r.IntN(3); n > 0; n-- {
+		b.WriteString(keyParts[r.IntN(len(keyParts))])
+	}
+	return b.String()
+}
+
+func randGUID(r *rand.Rand) string {
+	g := guids[r.IntN(len(guids))]
+	switch r.IntN(6) {
+	case 0:
+		return strings.ToUpper(g)
+	case 1:
+		return "{" + g + "}"
+	case 2:
+		return " " + g + " "
+	case 3:
+		return "CN=Someone,DC=corp" // older installs kept a DN
+	case 4:
+		return ""
+	}
+	return g
+}
+
+func randUser(r *rand.Rand, i int) User {
+	u := User{ID: fmt.Sprint(i), FirstName: randKey(r), LastName: randKey(r), Active: r.IntN(2) == 0}
+	var entries []string
+	for n := r.IntN(4); n > 0; n-- {
+		e := randKey(r)
+		if r.IntN(4) == 0 {
+			e = " " + e + " "
+		}
+		entries = append(entries, e)
+	}
+	if r.IntN(5) == 0 {
+		entries = append(entries, "") // an empty entry (;;)
+	}
+	u.WindowsUsernames = strings.Join(entries, ";")
+	if r.IntN(3) > 0 {
+		u.Email = randKey(r)
+		if r.IntN(3) == 0 {
+			u.Email = " " + strings.ToUpper(u.Email)
+		}
+	}
+	u.ExternalID = randGUID(r)
+	for n := r.IntN(3); n > 0; n-- {
+		o := Owned{Entry: randKey(r), GUID: randGUID(r)}
+		if len(entries) > 0 && r.IntN(2) == 0 {
+			o.Entry = strings.TrimSpace(entries[r.IntN(len(entries))])
+		}
+		u.Owned = append(u.Owned, o)
+	}
+	return u
+}
+
+func randPerson(r *rand.Rand) Person {
+	p := Person{SAMAccountName: randKey(r), Mail: randKey(r)}
+	if r.IntN(3) > 0 {
+		p.GUID = randGUID(r)
+	}
+	if r.IntN(2) == 0 {
+		p.Domain = []string{"CORP", "corp", "Other"}[r.IntN(3)]
+	}
+	if r.IntN(4) == 0 {
+		p.SAMAccountName = ""
+	}
+	if r.IntN(4) == 0 {
+		p.Mail = ""
+	}
+	return p
+}
+
+// TestIndexMatchesReference checks the compact index against the
+// map-based index it replaces (index_ref_test.go), on random users and
+// people built from keys that are hard to compare.
+func TestIndexMatchesReference(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		ix, ref := newUserIndex(), newRefIndex()
+		users := make([]User, 50+r.IntN(300))
+		for i := range users {
+			users[i] = randUser(r, i)
+			ix.add(users[i])
+			ref.add(users[i])
+		}
+		for i, u := range users {
+			got := ix.user(int32(i))
+			if !reflect.DeepEqual(got, u) {
+				t.Fatalf("seed %d: user %d comes back as\n%#v\nwant\n%#v", seed, i, got, u)
+			}
+			if ix.isPinned(int32(i)) != ref.extGUID[i] {
+				t.Fatalf("seed %d: user %d pinned %t, reference %t", seed, i, ix.isPinned(int32(i)), ref.extGUID[i])
+			}
+		}
+		for k := 0; k < 2000; k++ {
+			p := randPerson(r)
+			upn := randKey(r)
+			got, rule := ix.match(&p, upn, nil)
+			want, wantRule := ref.match(&p, upn, nil)
+			if rule != wantRule || !slices.Equal(got, want) {
+				t.Fatalf("seed %d: match(%+v, %q) = %v %q, reference %v %q", seed, p, upn, got, rule, want, wantRule)
+			}
+			h := ix.holders(upn, nil)
+			hw := ref.holders(upn, nil)
+			slices.Sort(hw)
+			hw = slices.Compact(hw) // the reference lists a user once per key
+			hs := slices.Clone(h)
+			slices.Sort(hs)
+			if !slices.Equal(hs, hw) || len(hs) != len(h) {
+				t.Fatalf("seed %d: holders(%q) = %v, reference %v", seed, upn, h, hw)
+			}
+		}
+	}
+}
+
+// TestIndexCollisions gives every key the same hash: only the check of
+// each candidate against its user's record tells keys apart.
+func TestIndexCollisions(t *testing.T) {
+	ix := newUserIndex()
+	ix.collide = true
+	users := []User{
+		{ID: "1", WindowsUsernames: "jdoe;CORP\\jdoe", Email: "a@x", ExternalID: guids[0]},
+		{ID: "2", WindowsUsernames: "JDOE", Email: "b@x"},
+		{ID: "3", WindowsUsernames: "anna", Email: "A@X", ExternalID: "{" + strings.ToUpper(guids[1]) + "}"},
+	}
+	for _, u := range users {
+		ix.add(u)
+	}
+	tests := []struct {
+		person Person
+		upn    string
+		want   []int32
+		rule   MatchRule
+	}{
+		{Person{SAMAccountName: "JDoe"}, "", []int32{0, 1}, MatchWindowsUsername},
+		{Person{SAMAccountName: "jdoe", Domain: "corp", GUID: guids[2]}, "", []int32{1}, MatchWindowsUsername}, // 0 is pinned
+		{Person{SAMAccountName: "x"}, "ANNA", []int32{2}, MatchWindowsUsername},
+		{Person{SAMAccountName: "nobody"}, "", nil, ""},
+		{Person{Mail: " A@x"}, "", []int32{0, 2}, MatchEmail},
+		{Person{Mail: "b@X"}, "", []int32{1}, MatchEmail},
+		{Person{GUID: guids[1]}, "", []int32{2}, MatchExternalID},
+		{Person{GUID: guids[0], SAMAccountName: "anna"}, "", []int32{0}, MatchExternalID},
+		{Person{GUID: guids[2], SAMAccountName: "anna"}, "", nil, ""},
+	}
+	for _, tt := range tests {
+		got, rule := ix.match(&tt.person, tt.upn, nil)
+		if !slices.Equal(got, tt.want) || rule != tt.rule {
+			t.Errorf("match(%+v, %q) = %v %q, want %v %q", tt.person, tt.upn, got, rule, tt.want, tt.rule)
+		}
+	}
+	if got := ix.holders("CORP\\JDOE", nil); !slices.Equal(got, []int32{0}) {
+		t.Errorf("holders = %v", got)
+	}
+}
+
+// TestIndexLargeBuild builds tables large enough for the radix sort and
+// finds every key of every user, and what the reference index finds.
+func TestIndexLargeBuild(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	ix, ref := newUserIndex(), newRefIndex()
+	const n = 40000 // 80k entries: over the radix sort's threshold
+	users := make([]User, n)
+	for i := range users {
+		users[i] = User{ID: fmt.Sprint(i), WindowsUsernames: fmt.Sprintf("u%d;CORP\\u%d", i%35000, i),
+			Email: fmt.Sprintf("m%d@x", i%30000), ExternalID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)}
+		ix.add(users[i])
+		ref.add(users[i])
+	}
+	ix.build()
+	if len(ix.byEntry.slots) < 1<<16 {
+		t.Fatalf("only %d entry slots", len(ix.byEntry.slots))
+	}
+	for i := range users {
+		for _, e := range SplitEntries(users[i].WindowsUsernames) {
+			got := ix.holders(e, nil)
+			if want := ref.holders(e, nil); !slices.Equal(got, want) {
+				t.Fatalf("holders(%q) = %v, reference %v", e, got, want)
+			}
+		}
+	}
+	for k := 0; k < 20000; k++ {
+		i := r.IntN(n + 5000)
+		p := Person{SAMAccountName: fmt.Sprintf("u%d", i), Domain: "corp", Mail: fmt.Sprintf("M%d@X", i)}
+		if r.IntN(2) == 0 {
+			p.GUID = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		}
+		got, rule := ix.match(&p, "", nil)
+		want, wantRule := ref.match(&p, "", nil)
+		if rule != wantRule || !slices.Equal(got, want) {
+			t.Fatalf("match(%+v) = %v %q, reference %v %q", p, got, rule, want, wantRule)
+		}
+	}
+}
+
+// TestIndexEntryReferences: an e-mail or owned entry equal to one of the
+// user's Windows usernames is kept as its position, and comes back exactly.
+func TestIndexEntryReferences(t *testing.T) {
+	same := User{ID: "1", Email: "jane@corp.example.com", WindowsUsernames: "jdoe; jane@corp.example.com ;x",
+		Owned: []Owned{{Entry: "jane@corp.example.com", GUID: guids[0]}, {Entry: "x", GUID: "not a guid"}}}
+	other := same
+	other.Email = "Jane@corp.example.com" // another letter case: kept as it is
+	other.Owned = []Owned{{Entry: "JANE@corp.example.com", GUID: strings.ToUpper(guids[0])}, {Entry: "x", GUID: "not a guid"}}
+	for _, u := range []User{same, other} {
+		ix := newUserIndex()
+		ix.add(u)
+		if got := ix.user(0); !reflect.DeepEqual(got, u) {
+			t.Errorf("user comes back as %#v, want %#v", got, u)
+		}
+	}
+	a, b := newUserIndex(), newUserIndex()
+	a.add(same)
+	b.add(other)
+	if la, lb := a.arena.chunks[0].Len(), b.arena.chunks[0].Len(); la+len(same.Email)+len(same.Owned[0].Entry)+36-16 > lb {
+		t.Errorf("record of %d bytes with references, %d without: references not used", la, lb)
+	}
+}
+
+// TestIndexUsersAfterBuild: users added after a lookup are found too.
+func TestIndexUsersAfterBuild(t *testing.T) {
+	ix := newUserIndex()
+	ix.add(User{ID: "1", WindowsUsernames: "jdoe"})
+	if got := ix.holders("JDOE", nil); !slices.Equal(got, []int32{0}) {
+		t.Fatalf("holders = %v", got)
+	}
+	ix.add(User{ID: "2", WindowsUsernames: "x;jdoe"})
+	if got := ix.holders("jdoe", nil); !slices.Equal(got, []int32{0, 1}) {
+		t.Fatalf("after a second add, holders = %v", got)
+	}
+}
+
+// TestArenaLargeRecords: a record larger than a chunk gets its own, and
+// earlier records stay as they were.
+func TestArenaLargeRecords(t *testing.T) {
+	ix := newUserIndex()
+	big := strings.Repeat("x", arenaChunk+10)
+	users := []User{{ID: "1", WindowsUsernames: "a"}, {ID: "2", WindowsUsernames: big}, {ID: "3", WindowsUsernames: "c"}}
+	for _, u := range users {
+		ix.add(u)
+	}
+	for i := 0; i < 3000; i++ { // several chunks of ordinary records
+		ix.add(User{ID: fmt.Sprint(4 + i), WindowsUsernames: strings.Repeat("y", 500)})
+	}
+	for i, u := range users {
+		if got := ix.user(int32(i)); !reflect.DeepEqual(got, u) {
+			t.Errorf("user %d: %q", i, got.ID)
+		}
+	}
+	if len(ix.arena.chunks) < 3 {
+		t.Errorf("%d chunks", len(ix.arena.chunks))
+	}
+}
+
+// lessID is the comparison the planner sorted with before sortChanges; it orders user ids numerically when both are numbers, so user 9
+// comes before user 10.
+func lessID(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	if (errA == nil) != (errB == nil) {
+		return errA == nil
+	}
+	return a < b
+}
+
+// TestSortChanges compares sortChanges with a stable sort by lessID on
+// random ids, repeated ids (one user, several changes: the directory's
+// order stays) and ids that are numbers or not.
+func TestSortChanges(t *testing.T) {
+	ids := []string{"1", "2", "9", "10", "010", "100", "18446744073709551615", "18446744073709551616", "-1", "a", "B", "Users-2", "Users-10", ""}
+	for seed := uint64(1); seed <= 200; seed++ {
+		r := rand.New(rand.NewPCG(seed, 3))
+		changes := make([]Change, r.IntN(40))
+		for i := range changes {
+			changes[i] = Change{UserID: ids[r.IntN(len(ids))], After: fmt.Sprint(i)}
+		}
+		want := slices.Clone(changes)
+		sort.SliceStable(want, func(i, j int) bool { return lessID(want[i].UserID, want[j].UserID) })
+		sortChanges(changes)
+		if !reflect.DeepEqual(changes, want) {
+			t.Fatalf("seed %d: sortChanges gives\n%v\nwant\n%v", seed, changes, want)
+		}
+	}
+}
+
+// randDirectory builds people and Octopus users that overlap in every way
+// the planner cares about: shared UPNs in any case, users matched by
+// several people, people matching several users, owned entries (renames),
+// invalid UPNs, long lists, disabled and UPN-less accounts.
+func randDirectory(r *rand.Rand) ([]User, []Person) {
+	names := []string{"ann", "bob", "cy", "dee", "ed", "fay", "gus", "hal"}
+	suffix := []string{"@corp.example.com", "@CORP.example.com", "@example.net", ""}
+	guid := func() string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", r.IntN(12), r.IntN(3)) }
+	upn := func() string {
+		n := names[r.IntN(len(names))]
+		if r.IntN(3) == 0 {
+			n = strings.ToUpper(n[:1]) + n[1:]
+		}
+		u := n + fmt.Sprint(r.IntN(4)) + suffix[r.IntN(len(suffix))]
+		switch r.IntN(20) {
+		case 0:
+			u = "bad upn@x"
+		case 1:
+			u = "two@@x"
+		}
+		return u
+	}
+	var users []User
+	for i := 0; i < 5+r.IntN(25); i++ {
+		u := User{ID: fmt.Sprint(r.IntN(40)), FirstName: names[r.IntN(len(names))], Active: true}
+		if r.IntN(5) == 0 {
+			u.ID = "u" + u.ID
+		}
+		var entries []string
+		for n := r.IntN(4); n > 0; n-- {
+			switch r.IntN(3) {
+			case 0:
+				entries = append(entries, upn())
+			case 1:
+				entries = append(entries, names[r.IntN(len(names))]+fmt.Sprint(r.IntN(4)))
+			default:
+				entries = append(entries, "CORP\\"+names[r.IntN(len(names))]+fmt.Sprint(r.IntN(4)))
+			}
+		}
+		if r.IntN(15) == 0 {
+			entries = append(entries, strings.Repeat("x", 240))
+		}
+		u.WindowsUsernames = strings.Join(entries, ";")
+		if r.IntN(2) == 0 {
+			u.ExternalID = guid()
+		}
+		if r.IntN(2) == 0 {
+			u.Email = names[r.IntN(len(names))] + "@mail.example"
+		}
+		if len(entries) > 0 && r.IntN(3) == 0 {
+			u.Owned = []Owned{{Entry: entries[r.IntN(len(entries))], GUID: guid()}}
+		}
+		// Provenance in every shape the planner meets: an owned entry
+		// someone has since removed from the list, a second owned entry,
+		// and GUIDs as older installs or hand edits kept them.
+		if r.IntN(6) == 0 {
+			u.Owned = append(u.Owned, Owned{Entry: upn(), GUID: guid()})
+		}
+		for i := range u.Owned {
+			switch r.IntN(12) {
+			case 0:
+				u.Owned[i].GUID = strings.ToUpper(u.Owned[i].GUID)
+			case 1:
+				u.Owned[i].GUID = "{" + u.Owned[i].GUID + "}"
+			case 2:
+				u.Owned[i].GUID = "CN=Old " + fmt.Sprint(r.IntN(2)) + ",DC=corp"
+			}
+		}
+		users = append(users, u)
+	}
+	var people []Person
+	for i := 0; i < 5+r.IntN(40); i++ {
+		n := names[r.IntN(len(names))] + fmt.Sprint(r.IntN(4))
+		p := Person{UPN: upn(), SAMAccountName: n, Domain: "CORP", DNSDomain: "corp.example.com",
+			DN: fmt.Sprintf("CN=%s %d,DC=corp", n, i), Mail: names[r.IntN(len(names))] + "@mail.example",
+			Disabled: r.IntN(6) == 0}
+		if r.IntN(4) > 0 {
+			p.GUID = guid()
+		}
+		if r.IntN(8) == 0 {
+			p.UPN = ""
+		}
+		if r.IntN(20) == 0 {
+			p.GUID = "cn=old " + fmt.Sprint(r.IntN(2)) + ",dc=corp"
+		}
+		people = append(people, p)
+	}
+	return users, people
+}
+
+// whereabouts is what answeringDir answers for a departed GUID: every
+// reason, from the GUID alone, so that both planners hear the same.
+func whereabouts(guid string) Whereabouts {
+	reasons := []DepartureReason{DepartedDeleted, DepartedMoved, DepartedFiltered, DepartedPresent,
+		DepartedLookupFailed, DepartedUnknown, DepartedNotInExport, DepartedDisabled}
+	h := uint(0)
+	for _, c := range []byte(guid) {
+		h = h*31 + uint(c)
+	}
+	return Whereabouts{Reason: reasons[h%uint(len(reasons))], DN: "CN=Now," + guid, Detail: "found by the test"}
+}
+
+// answeringDir is a fakeDir that can look GUIDs up (a GUIDLocator).
+type answeringDir struct{ fakeDir }
+
+func (answeringDir) LocateGUID(_ context.Context, guid string) (Whereabouts, error) {
+	return whereabouts(guid), nil
+}
+
+// TestPlannerMatchesReference runs the planner and the one it replaced
+// (planner_ref_test.go, on the map-based index, with issue 4's departures
+// and renames) over random directories and stores and wants the same plan
+// from both, departures and removals included.
+func TestPlannerMatchesReference(t *testing.T) {
+	departed, removed, notes := 0, 0, 0
+	for seed := uint64(1); seed <= 3000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 11))
+		users, people := randDirectory(r)
+		opts := Options{MaxLength: 60 + r.IntN(250), ImplicitUPN: r.IntN(2) == 0, SkipDisabled: r.IntN(3) == 0,
+			RemoveDeparted: r.IntN(2) == 0}
+		np, op := NewPlanner(opts), newOldPlanner(opts)
+		for _, u := range users {
+			np.AddUser(u)
+			op.AddUser(u)
+		}
+		for _, p := range people {
+			np.Add(p)
+			op.Add(p)
+		}
+		read := ReadResult{Complete: r.IntN(5) > 0, Entries: len(people)}
+		if got, want := np.Departed(), op.Departed(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: departed %q, want %q", seed, got, want)
+		}
+		if r.IntN(4) > 0 {
+			for _, g := range op.Departed() {
+				np.Locate(g, whereabouts(g))
+				op.Locate(g, whereabouts(g))
+			}
+		}
+		want := op.Plan(read)
+		got := np.Plan(read)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: plans differ\ngot  %+v\nwant %+v", seed, got, want)
+		}
+		departed += len(want.Departures)
+		removed += want.Stats.Removals
+		for _, c := range want.Changes {
+			notes += len(c.Notes)
+		}
+		// BuildPlan hands over the planner's lists, and asks a locator
+		// about departures when RemoveDeparted: same plan.
+		op = newOldPlanner(opts)
+		for _, u := range users {
+			op.AddUser(u)
+		}
+		for _, p := range people {
+			op.Add(p)
+		}
+		read = ReadResult{Complete: true, Entries: len(people), Pages: 1}
+		if opts.RemoveDeparted {
+			for _, g := range op.Departed() {
+				op.Locate(g, whereabouts(g))
+			}
+		}
+		want = op.Plan(read)
+		built, err := BuildPlan(context.Background(), fakeStore{users: users}, answeringDir{fakeDir{people: people}}, opts)
+		if err != nil || !reflect.DeepEqual(built, want) {
+			t.Fatalf("seed %d: BuildPlan differs (%v)\ngot  %+v\nwant %+v", seed, err, built, want)
+		}
+	}
+	// The comparison means something only if the random stores have
+	// departures, removals and rename notes.
+	if departed < 1000 || removed < 100 || notes < 100 {
+		t.Errorf("too few cases: %d departures, %d removals, %d notes", departed, removed, notes)
+	}
+	t.Logf("%d departures, %d removals, %d notes", departed, removed, notes)
+}
+
+// TestListLimit plans the same random directories with a small list limit
+// and with none: same counts, same changes, same conflicts (a person no
+// longer listed is named by its UPN), and the lists are the first people.
+func TestListLimit(t *testing.T) {
+	limited := 0
+	for seed := uint64(1); seed <= 2000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 13))
+		users, people := randDirectory(r)
+		opts := Options{MaxLength: 250, ImplicitUPN: r.IntN(2) == 0, SkipDisabled: r.IntN(2) == 0}
+		all, some := opts, opts
+		all.ListLimit, some.ListLimit = -1, 1+r.IntN(3)
+		pa, ps := NewPlanner(all), NewPlanner(some)
+		for _, u := range users {
+			pa.AddUser(u)
+			ps.AddUser(u)
+		}
+		for _, p := range people {
+			pa.Add(p)
+			ps.Add(p)
+		}
+		a, s := pa.Plan(ReadResult{}), ps.Plan(ReadResult{})
+		if !reflect.DeepEqual(a.Stats, s.Stats) || !reflect.DeepEqual(a.Changes, s.Changes) {
+			t.Fatalf("seed %d: stats or changes differ\nall  %+v\nsome %+v", seed, a.Stats, s.Stats)
+		}
+		if len(s.Unmatched) < len(a.Unmatched) || len(s.Skipped) < len(a.Skipped) {
+			limited++
+		}
+		if len(s.Skipped) > some.ListLimit || !reflect.DeepEqual(s.Skipped, a.Skipped[:len(s.Skipped)]) {
+			t.Fatalf("seed %d: skipped %v, all %v", seed, s.Skipped, a.Skipped)
+		}
+		if len(s.Unmatched) > some.ListLimit {
+			t.Fatalf("seed %d: %d unmatched listed over a limit of %d", seed, len(s.Unmatched), some.ListLimit)
+		}
+		j := 0
+		for _, u := range s.Unmatched {
+			for j < len(a.Unmatched) && a.Unmatched[j] != u {
+				j++
+			}
+			if j == len(a.Unmatched) {
+				t.Fatalf("seed %d: listed %+v is not among %+v", seed, u, a.Unmatched)
+			}
+		}
+		if len(a.Conflicts) != len(s.Conflicts) {
+			t.Fatalf("seed %d: %d conflicts, %d with a limit", seed, len(a.Conflicts), len(s.Conflicts))
+		}
+		for i, c := range s.Conflicts {
+			w := a.Conflicts[i]
+			if c.Reason != w.Reason || c.UPN != w.UPN || c.Detail != w.Detail || !slices.Equal(c.Users, w.Users) || len(c.People) != len(w.People) {
+				t.Fatalf("seed %d: conflict %+v, without a limit %+v", seed, c, w)
+			}
+			for k := range c.People {
+				if c.People[k] != w.People[k] && !strings.EqualFold(c.People[k], c.UPN) {
+					t.Fatalf("seed %d: conflict names %q, without a limit %q", seed, c.People[k], w.People[k])
+				}
+			}
+		}
+	}
+	if limited < 100 {
+		t.Fatalf("only %d of the directories hit the limit", limited)
+	}
+}
+
+// TestPlannerFoldedGUID: a person whose UPN is already in the list is
+// answered from the record unless a rename may need cleaning up. The
+// owners are keyed by NormalizeGUID, MergeUPN compares with
+// strings.EqualFold, and for GUIDs that are not canonical the two differ
+// (ς and σ fold together but lower-case apart): the person must still get
+// MergeUPN's answer, as with the reference planner.
+func TestPlannerFoldedGUID(t *testing.T) {
+	users := []User{{ID: "1", WindowsUsernames: "old@corp.example.com;new@corp.example.com",
+		Owned: []Owned{{Entry: "old@corp.example.com", GUID: "ς"}}}}
+	people := []Person{{DN: "CN=P,DC=corp", GUID: "σ", UPN: "new@corp.example.com", SAMAccountName: "p"}}
+	np, op := NewPlanner(Options{}), newOldPlanner(Options{})
+	for _, u := range users {
+		np.AddUser(u)
+		op.AddUser(u)
+	}
+	for _, p := range people {
+		np.Add(p)
+		op.Add(p)
+	}
+	got, want := np.Plan(ReadResult{Complete: true}), op.Plan(ReadResult{Complete: true})
+	if len(want.Changes) != 1 || len(want.Changes[0].Removed) != 1 {
+		t.Fatalf("the reference should remove the old entry: %+v", want.Changes)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("plans differ\ngot  %+v\nwant %+v", got, want)
+	}
+}

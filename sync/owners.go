@@ -1,0 +1,176 @@
+package sync
+
+import (
+	"slices"
+	"strings"
+)
+
+// ownerSet holds the objectGUIDs that own entries in the store (issue 4's
+// provenance), what the read saw of each, and which users' entries each
+// owns. Only those GUIDs: its memory is bounded by what upnsync added to
+// the store, never by the directory. It is pointer-free like the snapshot
+// it sits beside (a canonical GUID is keyed by its 16 bytes, an owned entry
+// is the user's position and the number of the entry in the user's
+// record), because after a first apply at a million users it holds a
+// couple of hundred thousand GUIDs, which the collector would otherwise
+// scan on every cycle.
+type ownerSet struct {
+	byRaw map[[16]byte]int32
+	// byLit holds GUIDs that are not canonical once normalized (older
+	// installs, hand-edited data): compared as NormalizeGUID strings, as
+	// the map they replace did.
+	byLit  map[string]int32
+	list   []owner
+	refs   []ownedRef
+	wheres []Whereabouts
+	// key is scratch for normalizing a GUID without allocating.
+	key []byte
+}
+
+// owner is one objectGUID that owns entries, and what the read saw of it.
+type owner struct {
+	first, last int32 // chain of refs, in the order the store gave them; -1: none
+	seen        bool
+	disabled    bool  // read, but skipped by --skip-disabled
+	where       int32 // 1 + index in wheres; 0: not located
+}
+
+// ownedRef is one entry owned by a GUID: the k-th owned entry of the user
+// at pos.
+type ownedRef struct {
+	pos, k int32
+	next   int32 // next ref of the same owner; -1: the last
+}
+
+// normalized puts NormalizeGUID(guid) in s.key and says whether it is
+// canonical (then its 16 bytes are raw).
+func (s *ownerSet) normalized(guid string) (raw [16]byte, canonical bool) {
+	s.key = normalizeGUIDInto(s.key[:0], guid)
+	if !isGUIDBytes(s.key) {
+		return raw, false
+	}
+	j := 0
+	for i := 0; i < len(s.key); i++ {
+		if s.key[i] == '-' {
+			continue
+		}
+		raw[j] = unhexLower(s.key[i])<<4 | unhexLower(s.key[i+1])
+		j++
+		i++
+	}
+	return raw, true
+}
+
+// foldSafe reports whether guid, normalized, is canonical or empty: then
+// find's -1 also means that no owned GUID equals it under
+// strings.EqualFold, which is how MergeUPN compares (hex digits and dashes
+// fold only to themselves and their ASCII case).
+func (s *ownerSet) foldSafe(guid string) bool {
+	_, canonical := s.normalized(guid)
+	return canonical || len(s.key) == 0
+}
+
+// find returns the owner of guid, or -1.
+func (s *ownerSet) find(guid string) int32 {
+	if len(s.list) == 0 {
+		return -1
+	}
+	raw, canonical := s.normalized(guid)
+	if canonical {
+		if i, ok := s.byRaw[raw]; ok {
+			return i
+		}
+		return -1
+	}
+	if len(s.key) == 0 {
+		return -1
+	}
+	if i, ok := s.byLit[string(s.key)]; ok {
+		return i
+	}
+	return -1
+}
+
+// add records that guid owns the k-th owned entry of the user at pos.
+func (s *ownerSet) add(guid string, pos, k int32) {
+	raw, canonical := s.normalized(guid)
+	if !canonical && len(s.key) == 0 {
+		return // no GUID: nobody can claim the entry
+	}
+	var i int32
+	var ok bool
+	if canonical {
+		if s.byRaw == nil {
+			s.byRaw = map[[16]byte]int32{}
+		}
+		if i, ok = s.byRaw[raw]; !ok {
+			i = int32(len(s.list))
+			s.byRaw[raw] = i
+		}
+	} else {
+		if s.byLit == nil {
+			s.byLit = map[string]int32{}
+		}
+		if i, ok = s.byLit[string(s.key)]; !ok {
+			i = int32(len(s.list))
+			s.byLit[string(s.key)] = i
+		}
+	}
+	if !ok {
+		s.list = append(s.list, owner{first: -1, last: -1})
+	}
+	r := int32(len(s.refs))
+	s.refs = append(s.refs, ownedRef{pos: pos, k: k, next: -1})
+	o := &s.list[i]
+	if o.last < 0 {
+		o.first = r
+	} else {
+		s.refs[o.last].next = r
+	}
+	o.last = r
+}
+
+// guids returns every owner's GUID (normalized) with its index, sorted by
+// GUID as strings sort. Only departures need them as strings.
+func (s *ownerSet) guids(keep func(*owner) bool) []ownerGUID {
+	var out []ownerGUID
+	for raw, i := range s.byRaw {
+		if keep(&s.list[i]) {
+			var g [36]byte
+			formatGUID(&g, string(raw[:]))
+			out = append(out, ownerGUID{guid: string(g[:]), i: i})
+		}
+	}
+	for lit, i := range s.byLit {
+		if keep(&s.list[i]) {
+			out = append(out, ownerGUID{guid: lit, i: i})
+		}
+	}
+	slices.SortFunc(out, func(a, b ownerGUID) int { return strings.Compare(a.guid, b.guid) })
+	return out
+}
+
+type ownerGUID struct {
+	guid string
+	i    int32
+}
+
+// isGUIDBytes is IsGUID on bytes.
+func isGUIDBytes(b []byte) bool {
+	if len(b) != 36 {
+		return false
+	}
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}

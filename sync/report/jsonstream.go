@@ -1,0 +1,70 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// jsonList is one list of the JSON report, produced item by item.
+type jsonList struct {
+	name string
+	n    int
+	item func(i int) any
+}
+
+// streamJSON writes r as the JSON report (indented by two spaces, HTML
+// characters unescaped), with each list's items encoded and written one at
+// a time in the place of the list's empty value ("name": []) in r. The
+// bytes are those json.Encoder would write for r with the lists filled.
+func streamJSON(out io.Writer, r *jsonReport, lists []jsonList) error {
+	head, err := encodeJSON(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(out, 256<<10)
+	rest := head
+	for _, l := range lists {
+		// An object key at depth one: a newline and two spaces can only be
+		// structure, never inside a JSON string, where a newline is \n.
+		marker := []byte("\n  \"" + l.name + "\": []")
+		i := bytes.Index(rest, marker)
+		if i < 0 {
+			return fmt.Errorf("JSON report: no %q list to fill", l.name)
+		}
+		w.Write(rest[:i+len(marker)-1]) // up to and with the "["
+		rest = rest[i+len(marker)-1:]   // from the "]"
+		for k := 0; k < l.n; k++ {
+			b, err := encodeJSON(l.item(k), "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if k > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString("\n    ")
+			w.Write(b)
+		}
+		if l.n > 0 {
+			w.WriteString("\n  ")
+		}
+	}
+	w.Write(rest)
+	w.WriteByte('\n')
+	return w.Flush()
+}
+
+// encodeJSON is json.MarshalIndent without escaping <, > and &, which
+// appear in DNs (OU=R&D) and would be unreadable as \u0026.
+func encodeJSON(v any, prefix, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, indent)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

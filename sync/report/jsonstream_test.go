@@ -1,0 +1,127 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// referenceJSON is the report as one encoding of the whole value, as JSON
+// wrote it before the lists were streamed.
+func referenceJSON(t *testing.T, plan *upnsync.Plan, meta Meta) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := JSON(&buf, &upnsync.Plan{Read: plan.Read, Stats: plan.Stats}, meta); err != nil {
+		t.Fatal(err)
+	}
+	var r jsonReport
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.UnmatchedNotListed = unmatchedCount(plan) - len(plan.Unmatched)
+	r.SkippedNotListed = skippedCount(plan) - len(plan.Skipped)
+	for i := range plan.Changes {
+		r.Changes = append(r.Changes, changeJSON(&plan.Changes[i]))
+	}
+	for i := range plan.Conflicts {
+		r.Conflicts = append(r.Conflicts, conflictJSON(&plan.Conflicts[i]))
+	}
+	for _, p := range plan.Unmatched {
+		r.Unmatched = append(r.Unmatched, jsonPerson{DN: p.DN, UPN: p.UPN, GUID: p.GUID})
+	}
+	for _, s := range plan.Skipped {
+		r.Skipped = append(r.Skipped, jsonSkip(s))
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// TestJSONStreamed: the streamed report is byte for byte the encoding of
+// the whole value, lists empty or full, values with quotes, newlines,
+// HTML characters and the list markers themselves.
+func TestJSONStreamed(t *testing.T) {
+	big := &upnsync.Plan{Read: upnsync.ReadResult{Complete: true, Pages: 3, Entries: 2000,
+		Bases: []upnsync.BaseCount{{Base: "DC=corp", Entries: 2000, Pages: 3}}}}
+	for i := 0; i < 2000; i++ {
+		dn := fmt.Sprintf("CN=R&D <%d> \"x\",OU=\\n  \"changes\": [],DC=corp", i)
+		switch i % 4 {
+		case 0:
+			big.Changes = append(big.Changes, upnsync.Change{UserID: fmt.Sprint(i), UserName: "Ann\nO'Neil",
+				Match: upnsync.MatchEmail, Before: "a", After: "a;b@x", Added: []string{"b@x"}, Person: upnsync.Person{DN: dn, UPN: "b@x", GUID: "g"}})
+		case 1:
+			big.Conflicts = append(big.Conflicts, upnsync.Conflict{Reason: upnsync.ConflictDuplicateUPN, UPN: "u@x",
+				Users: []string{"1"}, People: []string{dn, "\u2028"}, Detail: "d"})
+		case 2:
+			big.Unmatched = append(big.Unmatched, upnsync.Person{DN: dn, UPN: "n@x"})
+		default:
+			big.Skipped = append(big.Skipped, upnsync.Skip{DN: dn, Reason: "no userPrincipalName"})
+		}
+	}
+	limited := *big
+	limited.Stats.Unmatched, limited.Stats.Skipped = 900, 700
+	meta := sampleMeta()
+	meta.Applied = &upnsync.Applied{RunID: "r1", Written: []string{"1"}, Stale: []upnsync.Stale{{UserID: "2", Expected: "a", Found: "b"}}}
+	for name, plan := range map[string]*upnsync.Plan{"sample": samplePlan(), "empty": {}, "big": big, "not all listed": &limited} {
+		t.Run(name, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := JSON(&got, plan, meta); err != nil {
+				t.Fatal(err)
+			}
+			if want := referenceJSON(t, plan, meta); got.String() != want {
+				i := 0
+				for i < len(want) && i < got.Len() && want[i] == got.String()[i] {
+					i++
+				}
+				t.Fatalf("streamed JSON differs at byte %d:\n%q\nwant\n%q", i, got.String()[max(0, i-80):min(got.Len(), i+80)], want[max(0, i-80):min(len(want), i+80)])
+			}
+			if name == "not all listed" && (!strings.Contains(got.String(), `"unmatched_not_listed": 400`) || !strings.Contains(got.String(), `"skipped_not_listed": 200`)) {
+				t.Errorf("counts of people not listed missing")
+			}
+		})
+	}
+}
+
+// TestNotListed: people a plan counts but does not list are said so by
+// every report.
+func TestNotListed(t *testing.T) {
+	plan := &upnsync.Plan{Read: upnsync.ReadResult{Complete: true}}
+	for i := 0; i < 150; i++ {
+		plan.Unmatched = append(plan.Unmatched, upnsync.Person{DN: fmt.Sprintf("CN=%d", i)})
+	}
+	plan.Skipped = []upnsync.Skip{{DN: "CN=s", Reason: "r"}}
+	plan.Stats.Unmatched, plan.Stats.Skipped = 1150, 21
+	tests := []struct{ format, want string }{
+		{"text", "Unmatched directory users (no Octopus user found): 1150\n"},
+		{"text", "  ... and 1050 more (the JSON and CSV reports list 50 of them; the other 1000 are only counted)\n"},
+		{"text", "Skipped: 21\n  CN=s: r\n  ... and 20 more (only counted: a plan lists at most 1)\n"},
+		{"csv", "not-listed,,,,,,,,,unmatched,1000 more unmatched directory users are counted but not listed"},
+		{"csv", "not-listed,,,,,,,,,skipped,20 more skipped directory users are counted but not listed"},
+		{"json", `"unmatched_not_listed": 1000,`},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := Write(&b, tt.format, plan, sampleMeta()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("%s report lacks %q:\n%s", tt.format, tt.want, b.String())
+		}
+	}
+	// All listed: the usual words.
+	plan.Stats.Unmatched, plan.Stats.Skipped = 150, 1
+	var b bytes.Buffer
+	Write(&b, "text", plan, sampleMeta())
+	if !strings.Contains(b.String(), "... and 50 more (the JSON and CSV reports list them all)") || strings.Contains(b.String(), "not_listed") {
+		t.Errorf("text report:\n%s", b.String())
+	}
+}
