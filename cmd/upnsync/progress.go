@@ -70,6 +70,17 @@ func (p *progressDirectory) Read(ctx context.Context, fn func(upnsync.Person) er
 	return res, err
 }
 
+// LocateGUID passes the lookups of departed people through: without it, a
+// run on a terminal would see a directory that cannot look GUIDs up, and
+// --remove-departed would keep every departed person's entries.
+func (p *progressDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Whereabouts, error) {
+	loc, ok := p.Directory.(upnsync.GUIDLocator)
+	if !ok {
+		return upnsync.Whereabouts{}, nil // unclassified: never removed
+	}
+	return loc.LocateGUID(ctx, guid)
+}
+
 // applyWithProgress is store.Apply with a line that shows an apply is
 // under way. The store applies all changes in one call, so the line can
 // tell how many and for how long, not how far it got.

@@ -92,3 +92,28 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// locatingDirectory is a slowDirectory that can look GUIDs up.
+type locatingDirectory struct{ slowDirectory }
+
+func (*locatingDirectory) LocateGUID(_ context.Context, guid string) (upnsync.Whereabouts, error) {
+	return upnsync.Whereabouts{Reason: upnsync.DepartedDeleted, Detail: "no object has " + guid}, nil
+}
+
+// The progress line must not hide the directory's lookups of departed
+// people: planned on a terminal, a departure is classified (and its
+// entries removed with --remove-departed) as anywhere else.
+func TestProgressKeepsTheGUIDLookups(t *testing.T) {
+	guid := "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	store := usersStore{users: []upnsync.User{{ID: "1001", WindowsUsernames: "jdoe;old@corp.example.com",
+		Owned: []upnsync.Owned{{Entry: "old@corp.example.com", GUID: guid}}}}}
+	dir := &progressDirectory{Directory: &locatingDirectory{slowDirectory{n: 1}}, w: &bytes.Buffer{}, delay: time.Hour, every: time.Hour}
+	plan, err := upnsync.BuildPlan(context.Background(), store, dir, upnsync.Options{RemoveDeparted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Departures) != 1 || plan.Departures[0].Reason != upnsync.DepartedDeleted || !plan.Departures[0].Removed ||
+		plan.Stats.Removals != 1 {
+		t.Fatalf("departures %+v, removals %d", plan.Departures, plan.Stats.Removals)
+	}
+}
