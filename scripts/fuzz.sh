@@ -23,6 +23,8 @@ TARGETS=(
 	"./sync FuzzPlanner"
 	"./sync/directory FuzzLDIF"
 	"./sync/directory FuzzGUID"
+	"./sync/directory FuzzWireEntry"
+	"./sync/directory/internal/wire FuzzMessage"
 	"./sync/octopus FuzzReadCSV"
 )
 

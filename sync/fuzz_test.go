@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +12,8 @@ import (
 
 // FuzzMergeUPN checks the merge rules on any list, UPN and provenance:
 // it never drops or rewrites an entry it did not add, keeps the order,
-// appends the UPN or replaces exactly one entry it owns for this person,
+// appends the UPN or replaces exactly one entry it owns for this person
+// (or, the UPN being there already, takes out the one it owns),
 // never returns a list over the limit unless it says TooLong, and merging
 // the same UPN again changes nothing.
 func FuzzMergeUPN(f *testing.F) {
@@ -19,6 +21,8 @@ func FuzzMergeUPN(f *testing.F) {
 	f.Add("jdoe;Jane.Doe@Corp.Example.com", "jane.doe@corp.example.com", "g1", "", "", 250)
 	f.Add("jdoe;jane.old@corp.example.com", "jane.doe@corp.example.com", "g1", "jane.old@corp.example.com", "G1", 250)
 	f.Add("jdoe;jane.old@corp.example.com", "jane.doe@corp.example.com", "g1", "jane.old@corp.example.com", "g2", 250)
+	// The new UPN typed by someone already: the old one upnsync added goes.
+	f.Add("jdoe;jane.old@corp.example.com;Jane.Doe@corp.example.com", "jane.doe@corp.example.com", "g1", "jane.old@corp.example.com", "g1", 250)
 	f.Add(" a ;; b ; ", "x@y", "", "a", "", 3)
 	f.Add("", "x@y", "", "", "", 0)
 	f.Add(strings.Repeat("a;", 120), "jane.doe@corp.example.com", "g", "", "", 250)
@@ -40,7 +44,17 @@ func FuzzMergeUPN(f *testing.F) {
 		want := append(slices.Clone(entries), upn)
 		switch len(m.Replaced) {
 		case 0:
-			if len(m.Added) != 1 || m.Added[0] != upn {
+			if len(m.Removed) > 0 {
+				// The UPN was in the list already: the person's old entry,
+				// which upnsync added, goes, and nothing is added.
+				r := m.Removed[0]
+				i := slices.IndexFunc(entries, func(e string) bool { return strings.EqualFold(e, r) })
+				if len(m.Removed) != 1 || len(m.Added) != 0 || i < 0 || guid == "" || !strings.EqualFold(r, ownedEntry) ||
+					!strings.EqualFold(guid, ownedGUID) || !slices.ContainsFunc(entries, func(e string) bool { return strings.EqualFold(e, upn) }) {
+					t.Fatalf("removed %q, added %q; owned %q for %q, person %q", m.Removed, m.Added, ownedEntry, ownedGUID, guid)
+				}
+				want = slices.Delete(slices.Clone(entries), i, i+1)
+			} else if len(m.Added) != 1 || m.Added[0] != upn {
 				t.Fatalf("added %q, want [%q]", m.Added, upn)
 			}
 		case 1:
@@ -61,7 +75,8 @@ func FuzzMergeUPN(f *testing.F) {
 		if limit <= 0 {
 			limit = DefaultMaxLength
 		}
-		if n := utf8.RuneCountInString(m.After); n != m.Length || (n > limit) != m.TooLong {
+		// Taking an entry out only shortens the list: never too long.
+		if n := utf8.RuneCountInString(m.After); n != m.Length || (n > limit && len(m.Removed) == 0) != m.TooLong {
 			t.Fatalf("%q: %d characters, Length %d, TooLong %v, limit %d", m.After, n, m.Length, m.TooLong, limit)
 		}
 		own := []Owned{{Entry: upn, GUID: guid}}
@@ -128,6 +143,12 @@ func FuzzPlanner(f *testing.F) {
 		}
 		plan := planOf(opts, users, people)
 		checkPlan(t, opts, users, people, plan)
+		// The compact planner plans as the map-based one it replaced
+		// (planner_ref_test.go), departures and their removals included.
+		sameAsReference(t, opts, users, people, plan)
+		removing := opts
+		removing.RemoveDeparted = true
+		sameAsReference(t, removing, users, people, Plan{})
 
 		// Write the changes as the store would and plan again, until
 		// nothing is left: a plan must converge, never flap. When the first
@@ -168,6 +189,9 @@ func apply(users []User, changes []Change) {
 		for _, a := range c.Added {
 			u.Owned = append(u.Owned, Owned{Entry: a, GUID: c.Person.GUID})
 		}
+		for _, r := range c.Removed {
+			u.Owned = slices.DeleteFunc(u.Owned, func(o Owned) bool { return strings.EqualFold(o.Entry, r) })
+		}
 	}
 }
 
@@ -181,6 +205,35 @@ func planOf(opts Options, users []User, people []Person) Plan {
 		p.Add(person)
 	}
 	return p.Plan(ReadResult{Complete: true, Entries: len(people)})
+}
+
+// sameAsReference plans with the reference planner and wants got (planned
+// with planOf; with RemoveDeparted, planned here with every departure
+// located by whereabouts) from the compact one.
+func sameAsReference(t *testing.T, opts Options, users []User, people []Person, got Plan) {
+	t.Helper()
+	ref, np := newOldPlanner(opts), NewPlanner(opts)
+	for _, u := range users {
+		u.Owned = slices.Clone(u.Owned)
+		ref.AddUser(u)
+		np.AddUser(u)
+	}
+	for _, person := range people {
+		ref.Add(person)
+		np.Add(person)
+	}
+	if opts.RemoveDeparted {
+		for _, g := range ref.Departed() {
+			ref.Locate(g, whereabouts(g))
+			np.Locate(g, whereabouts(g))
+		}
+		got = np.Plan(ReadResult{Complete: true, Entries: len(people)})
+	}
+	want := ref.Plan(ReadResult{Complete: true, Entries: len(people)})
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the planner and the reference differ (RemoveDeparted %v)\ngot  %+v\nwant %+v\nusers %+v\npeople %+v",
+			opts.RemoveDeparted, got, want, users, people)
+	}
 }
 
 func checkPlan(t *testing.T, opts Options, users []User, people []Person, plan Plan) {
@@ -213,17 +266,27 @@ func checkPlan(t *testing.T, opts Options, users []User, people []Person, plan P
 			if slices.Contains(after, e) {
 				continue
 			}
-			replaced := slices.ContainsFunc(c.Replaced, func(r Replacement) bool { return r.Old == e })
+			// Replaced by the new UPN, or taken out because someone had
+			// typed the new UPN already (Merge.Removed): either way an
+			// entry upnsync owns.
+			dropped := slices.ContainsFunc(c.Replaced, func(r Replacement) bool { return r.Old == e }) || slices.Contains(c.Removed, e)
 			owned := slices.ContainsFunc(u.Owned, func(o Owned) bool { return strings.EqualFold(o.Entry, e) })
-			if !replaced || !owned {
+			if !dropped || !owned {
 				t.Fatalf("user %s: %q -> %q drops %q, which upnsync does not own", c.UserID, c.Before, c.After, e)
 			}
 		}
-		if !slices.Contains(after, upn) || len(c.Added)+len(c.Replaced) != 1 {
-			t.Fatalf("user %s: %q -> %q for UPN %q (added %q, replaced %+v)", c.UserID, c.Before, c.After, upn, c.Added, c.Replaced)
+		adds := len(c.Added) + len(c.Replaced)
+		// A change that only takes the person's old entry out keeps the
+		// UPN as someone typed it, in any letter case.
+		has := slices.Contains(after, upn) || adds == 0 && slices.ContainsFunc(after, func(e string) bool { return strings.EqualFold(e, upn) })
+		if !has || adds > 1 || adds == 0 && len(c.Removed) == 0 {
+			t.Fatalf("user %s: %q -> %q for UPN %q (added %q, replaced %+v, removed %q)", c.UserID, c.Before, c.After, upn, c.Added, c.Replaced, c.Removed)
 		}
-		if utf8.RuneCountInString(c.After) > limit {
+		if utf8.RuneCountInString(c.After) > limit && adds > 0 { // a removal only shortens a list
 			t.Fatalf("user %s: %q is over %d characters", c.UserID, c.After, limit)
+		}
+		if adds == 0 {
+			continue // the UPN was there already: nothing goes to this user
 		}
 		key := strings.ToLower(upn)
 		if other, dup := given[key]; dup {

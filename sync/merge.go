@@ -98,9 +98,12 @@ type Merge struct {
 	After     string
 	Added     []string
 	Replaced  []Replacement
-	// Removed holds the person's old UPN that upnsync added, when the new
-	// one is already in the list (typed by someone): replacing it in place
-	// would write the UPN twice, so the old entry goes.
+	// Removed holds the person's old UPNs that upnsync added and that the
+	// merge takes out: when the new UPN is already in the list (typed by
+	// someone), replacing an old one in place would write the UPN twice,
+	// so the old entry goes; and when upnsync added several old UPNs for
+	// the person to this list, one is replaced and the others go, so that
+	// the next run has nothing left to clean up.
 	Removed []string
 	// TooLong is set when the merged list would not fit the field; After
 	// then holds what would have been written, for the report.
@@ -110,26 +113,28 @@ type Merge struct {
 
 // MergeUPN merges upn into the list before, following the rules of
 // DESIGN.md: an entry already present in any letter case means nothing to
-// do; else an entry upnsync added earlier for the same person (owned, by
-// objectGUID) is replaced in place, only that one; else the UPN is
-// appended. No entry upnsync did not add is ever removed or rewritten.
+// do, but for the person's old UPNs upnsync added, which go; else an entry
+// upnsync added earlier for the same person (owned, by objectGUID) is
+// replaced in place, only that one, and any other old UPN upnsync added
+// for the person goes; else the UPN is appended. No entry upnsync did not
+// add is ever removed or rewritten.
 func MergeUPN(before, upn, guid string, owned []Owned, maxLen int) Merge {
 	entries := SplitEntries(before)
 	var m Merge
 	if indexFold(entries, upn) >= 0 {
-		i := renamedEntry(entries, owned, guid, upn)
-		if i < 0 {
+		entries, m.Removed = dropOwned(entries, owned, guid, upn, "")
+		if len(m.Removed) == 0 {
 			return Merge{Unchanged: true, After: before}
 		}
-		m.Removed = []string{entries[i]}
-		entries = append(entries[:i], entries[i+1:]...)
 		m.After = JoinEntries(entries)
 		m.Length = utf8.RuneCountInString(m.After)
 		return m
 	}
 	if i := renamedEntry(entries, owned, guid, upn); i >= 0 {
-		m.Replaced = []Replacement{{Old: entries[i], New: upn}}
+		old := entries[i]
+		m.Replaced = []Replacement{{Old: old, New: upn}}
 		entries[i] = upn
+		entries, m.Removed = dropOwned(entries, owned, guid, upn, old)
 	} else {
 		m.Added = []string{upn}
 		entries = append(entries, upn)
@@ -141,6 +146,29 @@ func MergeUPN(before, upn, guid string, owned []Owned, maxLen int) Merge {
 	}
 	m.TooLong = m.Length > maxLen
 	return m
+}
+
+// dropOwned takes out of entries the first copy of each entry upnsync
+// added for this person (same objectGUID) other than upn and than kept
+// (the entry a rename replaced: another copy of it was typed by someone,
+// as upnsync adds an entry once). It returns the entries left and those
+// taken out.
+func dropOwned(entries []string, owned []Owned, guid, upn, kept string) ([]string, []string) {
+	if guid == "" {
+		return entries, nil
+	}
+	var removed []string
+	for _, o := range owned {
+		if !strings.EqualFold(o.GUID, guid) || strings.EqualFold(o.Entry, upn) ||
+			kept != "" && strings.EqualFold(o.Entry, kept) || indexFold(removed, o.Entry) >= 0 {
+			continue
+		}
+		if i := indexFold(entries, o.Entry); i >= 0 {
+			removed = append(removed, entries[i])
+			entries = append(entries[:i], entries[i+1:]...)
+		}
+	}
+	return entries, removed
 }
 
 // renamedEntry finds the entry upnsync added earlier for this person (same

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -160,6 +161,48 @@ func TestMergeNeverDropsManualEntries(t *testing.T) {
 			if !again.Unchanged {
 				t.Fatalf("merge of %q into %q is not idempotent: %q then %q", upn, before, m.After, again.After)
 			}
+		}
+	}
+}
+
+// A person upnsync added several old UPNs for, on one user (found by
+// FuzzPlanner: testdata/fuzz/FuzzPlanner/64399a4e73e0c506): the merge
+// replaces one and takes the others out at once, so that the next run has
+// nothing to clean up; a second copy of the replaced entry, typed by
+// someone, stays; so do other people's entries.
+func TestMergeTakesOutEveryOldUPNOfThePerson(t *testing.T) {
+	owned := []Owned{{Entry: "jsmith", GUID: "g"}, {Entry: "jdoe", GUID: "g"}, {Entry: "JDOE", GUID: "G"},
+		{Entry: "kim", GUID: "other"}}
+	for _, tt := range []struct {
+		before, upn   string
+		after         string
+		replaced      []Replacement
+		added, remove []string
+	}{
+		// The first owned entry is replaced in place (its position), the
+		// other goes.
+		{"jdoe;jsmith;kim", "sam@corp", "sam@corp;kim", []Replacement{{Old: "jsmith", New: "sam@corp"}}, nil, []string{"jdoe"}},
+		{"jsmith;jdoe;jsmith", "sam@corp", "sam@corp;jsmith", []Replacement{{Old: "jsmith", New: "sam@corp"}}, nil, []string{"jdoe"}},
+		{"jdoe;Sam@Corp;jsmith", "sam@corp", "Sam@Corp", nil, nil, []string{"jsmith", "jdoe"}},
+		{"kim", "sam@corp", "kim;sam@corp", nil, []string{"sam@corp"}, nil},
+	} {
+		m := MergeUPN(tt.before, tt.upn, "g", owned, 250)
+		if m.Unchanged || m.After != tt.after || !reflect.DeepEqual(m.Replaced, tt.replaced) ||
+			!reflect.DeepEqual(m.Added, tt.added) || !reflect.DeepEqual(m.Removed, tt.remove) {
+			t.Errorf("%q + %q: %+v\nwant after %q, replaced %+v, added %q, removed %q", tt.before, tt.upn, m, tt.after, tt.replaced, tt.added, tt.remove)
+		}
+		// Written with its provenance (what was replaced or removed is no
+		// longer owned, the UPN is), the merge has nothing left to do.
+		var left []Owned
+		for _, o := range owned {
+			if !slices.ContainsFunc(m.Removed, func(r string) bool { return strings.EqualFold(r, o.Entry) }) &&
+				!slices.ContainsFunc(m.Replaced, func(r Replacement) bool { return strings.EqualFold(r.Old, o.Entry) }) {
+				left = append(left, o)
+			}
+		}
+		left = append(left, Owned{Entry: tt.upn, GUID: "g"})
+		if again := MergeUPN(m.After, tt.upn, "g", left, 250); !again.Unchanged {
+			t.Errorf("%q + %q, written, then again: %+v", tt.before, tt.upn, again)
 		}
 	}
 }
