@@ -32,6 +32,7 @@ TARGETS=(
 	"./sync/directory FuzzCSVExport"
 	"./sync/directory FuzzXLSXExport"
 	"./sync/octopus FuzzReadCSV"
+	"./sync/octopus FuzzOctopusExport"
 )
 
 # Every Fuzz function of the repository must be in the list.
