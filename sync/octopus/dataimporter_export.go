@@ -99,6 +99,12 @@ func readExport(path string) (*exportFile, error) {
 	seen := map[string]int{}
 	err := rows(func(row int, rec []string) error {
 		if index == nil {
+			// The header is quoted in errors below: it must be text.
+			for i, h := range rec {
+				if !utf8.ValidString(h) || strings.IndexFunc(h, unicode.IsControl) >= 0 {
+					return fmt.Errorf("%s: column %d of the header is not text (a control character, or not UTF-8): this is not an Octopus users export saved as UTF-8", where(row), i+1)
+				}
+			}
 			header = append([]string(nil), rec...)
 			index = make([]int, len(rec))
 			for i, h := range rec {
