@@ -112,9 +112,10 @@ type Settings struct {
 	// memory with args there: Password is a copy.
 	SecretArgs []SecretArg
 
-	passwordFrom string
-	explicit     map[string]bool // options given on the command line or in the environment
-	cli          map[string]bool // options given on the command line
+	passwordFrom      string
+	storePasswordFrom string
+	explicit          map[string]bool // options given on the command line or in the environment
+	cli               map[string]bool // options given on the command line
 
 	// source is what Parse read, for Reload. A pointer, so that printing
 	// Settings shows an address, never the arguments (which may hold a
@@ -131,8 +132,9 @@ type parseSource struct {
 // command line itself.
 func (s *Settings) OnCommandLine(long string) bool { return s.cli[long] }
 
-// SecretArg is a secret inside the arguments: args[Index][From:].
-type SecretArg struct{ Index, From int }
+// SecretArg is a secret inside the arguments: args[Index][From:To], or
+// args[Index][From:] when To is 0.
+type SecretArg struct{ Index, From, To int }
 
 // UsageError is a mistake in the command line or settings: exit code 1 and
 // a pointer to --help.
@@ -205,8 +207,11 @@ func parseArgs(s *Settings, args []string) error {
 				}
 				i++
 				value = args[i]
+				s.storeSecrets(o, i, 0, value)
 			} else if o.secret {
 				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
+			} else {
+				s.storeSecrets(o, i, len(a)-len(value), value)
 			}
 			if err := s.set(o, value, "--"+o.long); err != nil {
 				return err
@@ -220,6 +225,7 @@ func parseArgs(s *Settings, args []string) error {
 			if o.secret {
 				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
+			s.storeSecrets(o, i, len(a)-len(value), value)
 			if err := s.set(o, unquote(value), "/"+o.win); err != nil {
 				return err
 			}
@@ -295,6 +301,11 @@ func unknownOption(a, prefix string) error {
 }
 
 func (s *Settings) set(o *option, value, spelled string) error {
+	if o.long == "store" {
+		// Its password is scrubbed from the process's own arguments
+		// (SecretArgs): the setting must not share their bytes.
+		value = strings.Clone(value)
+	}
 	if err := o.set(s, value); err != nil {
 		return usagef("%s: %v", spelled, err)
 	}

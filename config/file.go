@@ -56,6 +56,8 @@ func applySettingsFile(s *Settings, path string) error {
 			return usagef("%s:%d: unknown setting %q; the names are the long option names of upnsync --help", path, n, name)
 		case o.secret:
 			return usagef("%s:%d: a password does not belong in a settings file; use password-file = FILE", path, n)
+		case o.long == "store" && RedactStoreURL(value) != value:
+			return usagef("%s:%d: a password does not belong in a settings file; use store-password-file = FILE (or a PGPASSFILE) and a store URL without one", path, n)
 		case o.cliOnly:
 			return usagef("%s:%d: %s can only be given on the command line", path, n, name)
 		}
@@ -92,6 +94,7 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.String("login", s.Login),
 		slog.String("password", s.PasswordSource()),
 		slog.String("store", RedactStoreURL(s.Store)),
+		slog.String("store-password", s.StorePasswordSource()),
 		slog.Bool("apply", s.Apply),
 		slog.Int("page-size", s.PageSize),
 		slog.String("user-filter", s.UserFilter),

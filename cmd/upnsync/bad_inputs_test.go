@@ -59,7 +59,7 @@ func TestBadInputCorpusIsComplete(t *testing.T) {
 			t.Errorf("expect.txt:%d: %v", c.line, err)
 		}
 	}
-	for _, sub := range []string{"mapping", "ldif", "csv", "args", "settings", "pwfile"} {
+	for _, sub := range []string{"mapping", "ldif", "dircsv", "dirxlsx", "export", "csv", "args", "settings", "pwfile"} {
 		files, _ := filepath.Glob(filepath.Join(badDir, sub, "*"))
 		for _, f := range files {
 			if rel := sub + "/" + filepath.Base(f); !listed[rel] {
@@ -131,8 +131,15 @@ func TestBadInputs(t *testing.T) {
 			case "ldif":
 				args = []string{"--config-file-path", d.mapping, "--directory", "ldif:" + abs, "--store", d.store, "--apply"}
 			case "conflict":
-				args = []string{"--config-file-path", d.mapping, "--directory", "ldif:" + abs, "--store", d.store, "--apply"}
+				// The export's kind is its extension: ldif, csv or xlsx.
+				kind := strings.TrimPrefix(filepath.Ext(abs), ".")
+				args = []string{"--config-file-path", d.mapping, "--directory", kind + ":" + abs, "--store", d.store, "--apply"}
 				code = exitConflicts
+			case "dircsv", "dirxlsx":
+				args = []string{"--config-file-path", d.mapping, "--directory", strings.TrimPrefix(c.kind, "dir") + ":" + abs, "--store", d.store, "--apply"}
+			case "export":
+				args = []string{"--config-file-path", d.mapping, "--directory", "ldif:" + d.ldif, "--store", "dataimporter:" + filepath.Join(d.dir, "upn-import.xlsx"),
+					"--octopus-export", abs, "--apply"}
 			case "csv":
 				args = []string{"store", "import", "--store", d.store, abs}
 			case "settings":
@@ -163,6 +170,11 @@ func TestBadInputs(t *testing.T) {
 			}
 			if fileHash(t, d.db) != before {
 				t.Fatal("the store changed")
+			}
+			for _, made := range []string{"upn-import.xlsx", "upn-import.xml", "upn-import.xlsx.upnsync-state.db"} {
+				if _, err := os.Stat(filepath.Join(d.dir, made)); err == nil {
+					t.Fatalf("the DataImporter store wrote %s", made)
+				}
 			}
 			if c.kind == "conflict" {
 				// Not an error: a UPN that cannot be written is a conflict

@@ -125,7 +125,11 @@ func doctorSettings(d *doctor, s *config.Settings) {
 	if src := s.PasswordSource(); src != "none" {
 		pw = "password from " + src
 	}
-	d.pass("settings", fmt.Sprintf("%s; directory %s; store %s; %s", what, orNone(s.Directory), s.Store, pw))
+	if src := s.StorePasswordSource(); src != "none" {
+		pw += "; store password from " + src
+	}
+	// The URL as redacted for the log: a password in it stays out.
+	d.pass("settings", fmt.Sprintf("%s; directory %s; store %s; %s", what, orNone(s.Directory), config.RedactStoreURL(s.Store), pw))
 	for _, w := range s.Warnings {
 		d.warn("settings", w, "")
 	}

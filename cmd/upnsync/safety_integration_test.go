@@ -172,3 +172,51 @@ func TestDepartedRemovalGuardsAgainstRealDirectory(t *testing.T) {
 		t.Fatalf("the run after --force was not guarded: %+v", rep.Guards)
 	}
 }
+
+// LDAP filter injection through the store's record: the objectGUID upnsync
+// recorded for an entry it added is edited into "*)(|(objectClass=*". That
+// person then looks departed (no one in the directory has that GUID), and
+// the lookup of where they went must refuse the value rather than search
+// with it: unescaped, the filter would match every object of the domain and
+// the first found would pass for the person. The departure is reported as
+// lookup-failed and nothing is removed, --remove-departed or not.
+func TestDepartureLookupRefusesAnInjectedGUID(t *testing.T) {
+	env := testenv.LDAP(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "octopus.db")
+	store := "sqlite:" + db
+	if code, out, errOut := cli(t, nil, "store", "import", "--store", store, env.OctopusCSV); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	args := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--login", env.BindDN, "--password-file", env.PasswordFile, "--ca-file", env.CAFile, "--store", store, "--report", "json",
+		"--directory", env.LDAPSURL, "--domain", env.Base}
+	code, out, errOut := cli(t, nil, append(args, "--apply")...)
+	first := parseSafety(t, out)
+	if (code != exitOK && code != exitConflicts) || first.Applied == nil || len(first.Changes) == 0 {
+		t.Fatalf("first apply: exit %d\n%s", code, errOut)
+	}
+	victim := first.Changes[0].UserID
+	const injection = "*)(|(objectClass=*"
+	res, err := openDB(t, db).Exec(`UPDATE upnsync_owned SET guid = ? WHERE user_id = ?`, injection, victim)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("tampering with the record of user %s: %v (%d rows)", victim, err, n)
+	}
+	before := field(t, db, victim)
+
+	code, out, errOut = cli(t, nil, append(args, "--remove-departed", "--apply")...)
+	rep := parseSafety(t, out)
+	if code != exitOK && code != exitConflicts {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if len(rep.Departures) != 1 {
+		t.Fatalf("%d departures, want the tampered one: %+v", len(rep.Departures), rep.Departures)
+	}
+	d := rep.Departures[0]
+	if !strings.EqualFold(d.GUID, injection) || d.Reason != "lookup-failed" || d.Removed || !strings.Contains(d.Detail, "is not a GUID") || d.DN != "" {
+		t.Fatalf("departure %+v", d)
+	}
+	if rep.Summary["removals"] != 0 || field(t, db, victim) != before {
+		t.Fatalf("removed %d entries; user %s holds %q, held %q", rep.Summary["removals"], victim, field(t, db, victim), before)
+	}
+}

@@ -424,3 +424,46 @@ func TestUndoRestoresExactBytes(t *testing.T) {
 		t.Fatalf("unknown run: %d %s", code, errOut)
 	}
 }
+
+// An LDIF export cut off, or holding nobody, never leads to removals: with
+// --remove-departed, --force and the removal guards off, each is an error
+// naming the file (and the line where it was cut), exit code 1, and the
+// store is not touched. Read as complete, each would make everyone
+// upnsync added an entry for look departed.
+func TestCutOrEmptyExportRemovesNothing(t *testing.T) {
+	d := newDemo(t)
+	d.applyOnce(t)
+	whole, err := os.ReadFile(d.ldif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(whole)
+	cut := strings.Index(text, "userPrincipalName: maria.garcia@") + len("userPrincipalName: mar")
+	for _, tt := range []struct{ name, data, want string }{
+		{"cut mid-record", text[:cut], `: the file ends in the middle of this line (in the entry "CN=Maria Garcia,`},
+		{"empty", "", ": the export holds no entries"},
+		{"no users", "version: 1\n\ndn: OU=Staff,DC=corp,DC=example,DC=com\nobjectClass: organizationalUnit\n", ": none of the export's 1 entries is a user"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(d.ldif, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := fileHash(t, d.db)
+			code, out, errOut := cli(t, nil, d.gnu("--remove-departed", "--apply", "--force", "--max-removals", "off", "--max-removal-percent", "off", "--report", "json")...)
+			rep := parseSafety(t, out)
+			if code != exitError || !regexp.MustCompile(regexp.QuoteMeta(d.ldif)+`(:\d+)?`+regexp.QuoteMeta(tt.want)).MatchString(errOut) || rep.Complete || rep.Applied != nil || rep.Summary["removals"] != 0 {
+				t.Fatalf("exit %d, complete %v, %d removals, applied %+v\n%s", code, rep.Complete, rep.Summary["removals"], rep.Applied, errOut)
+			}
+			// Everyone upnsync added an entry for looks departed, and is
+			// kept because the read is not complete.
+			for _, dep := range rep.Departures {
+				if dep.Removed || !strings.Contains(dep.Kept, "not proven complete") {
+					t.Errorf("departure %+v", dep)
+				}
+			}
+			if fileHash(t, d.db) != before {
+				t.Fatal("the store changed")
+			}
+		})
+	}
+}

@@ -7,7 +7,7 @@ import (
 )
 
 // scrubArgs overwrites the secrets given on the command line (--password,
-// /Password:) with asterisks in the process's own memory, so that other
+// /Password:, the password in a --store postgres:// URL) with asterisks in the process's own memory, so that other
 // users of the machine no longer see them in ps or /proc/PID/cmdline once
 // upnsync has parsed its arguments. On Linux the strings of os.Args are the
 // kernel's argv area itself, which /proc/PID/cmdline shows, so writing to
@@ -25,8 +25,12 @@ func scrubArgs(args []string, secrets []config.SecretArg) {
 		if sa.From < 0 || sa.From >= len(a) {
 			continue
 		}
+		end := len(a)
+		if sa.To > sa.From && sa.To < end {
+			end = sa.To // a password inside a --store URL
+		}
 		b := unsafe.Slice(unsafe.StringData(a), len(a))
-		for i := sa.From; i < len(b); i++ {
+		for i := sa.From; i < end; i++ {
 			b[i] = '*'
 		}
 	}

@@ -5,11 +5,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +97,76 @@ func TestPasswordScrubbedFromCommandLine(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), "puts the password on the command line") {
 				t.Errorf("no warning about the password on the command line:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// A password inside `--store postgres://user:PASS@host/db` goes the way of
+// --password: warned about, gone from /proc/PID/cmdline once upnsync has
+// started (only its bytes: the rest of the URL stays readable), and still
+// what upnsync logs in with. The run is held in flight by its directory, a
+// FIFO the test writes only once it has read the command line and the run
+// lock's record in the database (which must not hold the password either).
+func TestStorePasswordScrubbedFromCommandLine(t *testing.T) {
+	env := testenv.Postgres(t)
+	table := pgTable(t, env)
+	d := newDemo(t)
+	if code, _, errOut := cli(t, map[string]string{"UPNSYNC_STORE_PASSWORD": env.Password}, "store", "import", "--store", env.URL, "--store-table", table, d.csv); code != 0 {
+		t.Fatal(errOut)
+	}
+	fifo := filepath.Join(d.dir, "slow.ldif")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := urlWithPassword(t, env.URL, env.Password)
+	for _, spelled := range []string{"--store=" + store, "/Store:" + store} {
+		t.Run(strings.SplitN(spelled, ":", 2)[0], func(t *testing.T) {
+			args := []string{"--config-file-path", d.mapping, "--directory", "ldif:" + fifo, "--store-table", table, "--apply", spelled}
+			p := startUpnsync(t, nil, args...)
+			// In flight: the lock is held (so the password was accepted),
+			// and the read of the FIFO waits.
+			var lock string
+			deadline := time.Now().Add(20 * time.Second)
+			for lock == "" && time.Now().Before(deadline) {
+				lock = pgDump(t, env, table)
+				if !strings.Contains(lock, `"pid":`) {
+					lock = ""
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			if lock == "" {
+				t.Fatalf("the run never took its lock:\n%s", p.stderr)
+			}
+			raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/cmdline")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ldif, err := os.ReadFile(d.ldif)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(fifo, ldif, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.exited(20 * time.Second); code != exitConflicts {
+				t.Fatalf("exit %d, want 4 (the demo's conflicts): the run did not log in with its password?\n%s", code, p.stderr)
+			}
+
+			got := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+			escaped := url.UserPassword("x", env.Password).String()[2:]
+			if bytes.Contains(raw, []byte(env.Password)) || bytes.Contains(raw, []byte(escaped)) {
+				t.Fatalf("the password is still in /proc/PID/cmdline: %q", strings.ReplaceAll(string(raw), env.Password, "<the password>"))
+			}
+			want := strings.Replace(spelled, ":"+escaped+"@", ":"+strings.Repeat("*", len(escaped))+"@", 1)
+			if last := got[len(got)-1]; last != want || want == spelled {
+				t.Errorf("scrubbed argument %q, want %q", last, want)
+			}
+			if strings.Contains(lock, env.Password) || strings.Contains(p.stdout.String()+p.stderr.String(), env.Password) {
+				t.Fatal("the password is in the lock's record or the output")
+			}
+			if !strings.Contains(p.stderr.String(), "the --store URL holds a password") {
+				t.Errorf("no warning about the password in the URL:\n%s", p.stderr)
 			}
 		})
 	}

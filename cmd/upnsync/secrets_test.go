@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/upnsync/upnsync/internal/testenv"
 )
@@ -144,6 +148,7 @@ func TestRefusedPasswordIsNotRepeated(t *testing.T) {
 	dir := t.TempDir()
 	settings := writeFile(t, filepath.Join(dir, "upnsync.conf"), "directory = ldaps://dc1.corp.example.com\npassword = "+secret+"\n", 0o644)
 	openFile := writeFile(t, filepath.Join(dir, "open.pw"), secret, 0o644)
+	storeSettings := writeFile(t, filepath.Join(dir, "store.conf"), "store = postgres://octo:"+secret+"@db.corp.example.com/octopus\n", 0o644)
 	mappingFile := filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml")
 	for _, tt := range []struct {
 		name string
@@ -163,6 +168,10 @@ func TestRefusedPasswordIsNotRepeated(t *testing.T) {
 			"the database file"},
 		{"in the directory URL, store present", []string{"--config-file-path", mappingFile, "--directory", "ldaps://svc:" + secret + "@127.0.0.1:1", "--store", "sqlite:" + seedStore(t, dir)}, nil,
 			"holds credentials: put none in the URL"},
+		{"a store URL with a password in a settings file", []string{"--settings", storeSettings, "--config-file-path", mappingFile}, nil,
+			storeSettings + ":1: a password does not belong in a settings file; use store-password-file = FILE"},
+		{"a store password file others can read", []string{"--config-file-path", mappingFile, "--store", "postgres://octo@db/octopus", "--store-password-file", openFile}, nil,
+			"--store-password-file: password file " + openFile + " can be read by other users (mode 0644)"},
 		{"a --password option typed wrong", []string{"--passwort=" + secret}, nil, "unknown option"},
 		{"/Password: without a value", []string{"/Password"}, nil, "/Password needs a value"},
 	} {
@@ -186,4 +195,158 @@ func seedStore(t *testing.T, dir string) string {
 		t.Fatal(errOut)
 	}
 	return db
+}
+
+// storeSecretRoutes give the PostgreSQL store its password: in the URL on
+// the command line (warned about, and scrubbed from the process's command
+// line: secrets_linux_test.go), a password file, the environment, or a
+// password file named by a settings file.
+var storeSecretRoutes = []struct {
+	name string
+	give func(t *testing.T, dir, rawURL, secret string) (storeURL string, args []string, env map[string]string)
+}{
+	{"in the --store URL", func(t *testing.T, dir, rawURL, secret string) (string, []string, map[string]string) {
+		return urlWithPassword(t, rawURL, secret), nil, nil
+	}},
+	{"--store-password-file", func(t *testing.T, dir, rawURL, secret string) (string, []string, map[string]string) {
+		return rawURL, []string{"--store-password-file", writeFile(t, filepath.Join(dir, "pw"), secret+"\n", 0o600)}, nil
+	}},
+	{"UPNSYNC_STORE_PASSWORD", func(t *testing.T, dir, rawURL, secret string) (string, []string, map[string]string) {
+		return rawURL, nil, map[string]string{"UPNSYNC_STORE_PASSWORD": secret}
+	}},
+	{"store-password-file in a settings file", func(t *testing.T, dir, rawURL, secret string) (string, []string, map[string]string) {
+		pw := writeFile(t, filepath.Join(dir, "pw"), secret, 0o600)
+		return rawURL, []string{"--settings", writeFile(t, filepath.Join(dir, "upnsync.conf"), "store-password-file = "+pw+"\n", 0o644)}, nil
+	}},
+}
+
+func urlWithPassword(t *testing.T, rawURL, secret string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), secret)
+	return u.String()
+}
+
+// The PostgreSQL store's password, by every route, reaches the server and
+// nothing else: not the reports (text, JSON, CSV, to the terminal or a
+// file), the log, the summary and metrics files, a saved plan, `upnsync
+// runs`, doctor, the warnings and errors (a wrong password included), nor
+// upnsync's own tables in the database (runs, journal, provenance, the
+// run lock's record).
+func TestStorePasswordNeverLeaks(t *testing.T) {
+	env := testenv.Postgres(t)
+	for _, route := range storeSecretRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			d := newDemo(t)
+			table := pgTable(t, env)
+			dir := filepath.Join(d.dir, "out")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			store, args, penv := route.give(t, d.dir, env.URL, env.Password)
+			pg := func(extra ...string) []string {
+				return append(append([]string{"--store", store, "--store-table", table}, args...), extra...)
+			}
+			sync := func(extra ...string) []string {
+				return pg(append([]string{"--config-file-path", d.mapping, "--directory", "ldif:" + d.ldif}, extra...)...)
+			}
+			var outputs []string
+			run := func(want int, a ...string) string {
+				t.Helper()
+				code, out, errOut := cli(t, penv, a...)
+				outputs = append(outputs, out, errOut)
+				if code != want {
+					t.Fatalf("%v: exit %d, want %d\n%s\n%s", a, code, want, out, errOut)
+				}
+				return out
+			}
+			run(exitOK, append([]string{"store", "import"}, pg(d.csv)...)...)
+			for _, format := range []string{"text", "json", "csv"} {
+				run(exitPending, sync("--report", format)...)
+			}
+			if strings.Contains(route.name, "URL") {
+				// A saved plan never holds a password: refused, and the
+				// refusal does not repeat it.
+				run(exitError, append([]string{"plan", "--out", filepath.Join(dir, "plan.json")}, sync()...)...)
+			} else {
+				run(exitPending, append([]string{"plan", "--out", filepath.Join(dir, "plan.json")}, sync()...)...)
+			}
+			run(exitConflicts, sync("--apply", "--report", "json", "--report-file", filepath.Join(dir, "report.json"),
+				"--log-file-path", filepath.Join(dir, "logs")+string(filepath.Separator),
+				"--summary-file", filepath.Join(dir, "summary.json"), "--metrics-file", filepath.Join(dir, "upnsync.prom"))...)
+			run(exitOK, append([]string{"runs"}, pg()...)...)
+			run(exitOK, append([]string{"runs", "--report", "json"}, pg()...)...)
+			run(exitOK, append([]string{"doctor", "--apply"}, sync()...)...)
+
+			all := everything(t, dir, outputs...)
+			if i := strings.Index(all, env.Password); i >= 0 {
+				t.Fatalf("the password appears in an output, the log, a report, the summary, the metrics or the plan: ...%s...",
+					strings.ReplaceAll(all[max(0, i-300):min(len(all), i+100)], env.Password, "<the password>"))
+			}
+			if _, err := os.Stat(filepath.Join(dir, "summary.json")); err != nil {
+				t.Fatalf("no summary file: %v", err)
+			}
+			logs, _ := filepath.Glob(filepath.Join(dir, "logs", "upnsync_*.log"))
+			if len(logs) != 1 || !strings.Contains(everything(t, filepath.Join(dir, "logs")), "settings.store-password=") {
+				t.Fatalf("no log saying where the store password came from: %v", logs)
+			}
+			if tables := pgDump(t, env, table); strings.Contains(tables, env.Password) || !strings.Contains(tables, "upnsync sync --apply") {
+				t.Fatalf("upnsync's tables hold the password, or not the run:\n%s", tables)
+			}
+
+			// A wrong password: refused by the server, repeated nowhere.
+			wrong := randomSecret(t, "Wr0ng-")
+			store, args, penv = route.give(t, t.TempDir(), env.URL, wrong)
+			code, out, errOut := cli(t, penv, sync("--apply", "--log-file-path", filepath.Join(dir, "wrong.log"))...)
+			if code != exitError || !strings.Contains(errOut, "password authentication failed") {
+				t.Fatalf("wrong password: exit %d\n%s", code, errOut)
+			}
+			if strings.Contains(out+errOut+everything(t, dir), wrong) {
+				t.Fatal("the wrong password appears in the output or the log")
+			}
+		})
+	}
+}
+
+// pgDump is every row upnsync keeps about a table, as text.
+func pgDump(t *testing.T, env testenv.PostgresEnv, table string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = env.Password
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	schema, _, _ := strings.Cut(table, ".")
+	var b strings.Builder
+	for _, q := range []string{`SELECT row_to_json(r)::text FROM upnsync.runs r WHERE tbl = $1`, `SELECT row_to_json(j)::text FROM upnsync.journal j WHERE tbl = $1`,
+		`SELECT row_to_json(o)::text FROM upnsync.owned o WHERE tbl = $1`} {
+		rows, err := c.Query(context.Background(), q, `"`+schema+`"."users"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			b.WriteString(s + "\n")
+		}
+		rows.Close()
+	}
+	rows, err := c.Query(context.Background(), `SELECT row_to_json(l)::text FROM upnsync.locks l`)
+	if err == nil {
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			b.WriteString(s + "\n")
+		}
+		rows.Close()
+	}
+	return b.String()
 }

@@ -7,6 +7,8 @@ package textfile
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 
 	"golang.org/x/text/encoding/unicode"
@@ -94,4 +96,104 @@ func FirstLine(br *bufio.Reader) []byte {
 		b = b[:i]
 	}
 	return bytes.TrimSuffix(b, []byte{'\r'})
+}
+
+// Bounds of Limit's readers for exported user lists: no line of such a
+// file comes near a megabyte, and a record (lines joined by a quoted value)
+// near four. encoding/csv holds a whole record, however long, so a file
+// with a huge line, or a double quote that opens a value and is never
+// closed, would otherwise be read whole into memory.
+const (
+	MaxLine   = 1 << 20
+	MaxRecord = 4 << 20
+)
+
+// TooLongError says where a Limited reader stopped.
+type TooLongError struct {
+	// Line is the number of the line that was too long, or the line the
+	// reader had reached when a record was.
+	Line int
+	// Record is set when a record (since Mark) was too long, not a line.
+	Record bool
+	Limit  int64
+}
+
+func (e *TooLongError) Error() string {
+	line, why := e.At(0)
+	return fmt.Sprintf("line %d: %s", line, why)
+}
+
+// At is where to report the error and why, for messages that put
+// FILE:LINE first: the long line itself, or next, the line the caller's
+// parser expected the unfinished record to start on (0: unknown).
+func (e *TooLongError) At(next int) (line int, why string) {
+	if !e.Record {
+		return e.Line, fmt.Sprintf("line longer than %d MiB: this is not an export of users (or it holds a huge value)", e.Limit>>20)
+	}
+	if next <= 0 {
+		next = e.Line
+	}
+	return next, fmt.Sprintf("a value that begins here runs on past %d MiB (to line %d): a double quote that opens a value is probably never closed; close it", e.Limit>>20, e.Line)
+}
+
+// Limited is a reader that fails once a line, or the text since the last
+// Mark, grows past its bounds, and that tells whether the text ended
+// without a line break (where a copy was cut off).
+type Limited struct {
+	r         io.Reader
+	line      int   // lines ended so far
+	lineLen   int64 // bytes of the current line
+	sinceMark int64
+	last      byte
+	read      bool
+	eof       bool
+}
+
+// Limit wraps r with MaxLine and MaxRecord.
+func Limit(r io.Reader) *Limited { return &Limited{r: r} }
+
+func (l *Limited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	b := p[:n]
+	if n > 0 {
+		l.read, l.last = true, b[n-1]
+	}
+	l.sinceMark += int64(n)
+	l.eof = l.eof || errors.Is(err, io.EOF)
+	for len(b) > 0 && l.lineLen <= MaxLine {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			l.lineLen += int64(len(b))
+			break
+		}
+		if l.lineLen += int64(i); l.lineLen <= MaxLine {
+			l.line++
+			l.lineLen = 0
+		}
+		b = b[i+1:]
+	}
+	switch {
+	case l.lineLen > MaxLine:
+		return n, &TooLongError{Line: l.line + 1, Limit: MaxLine}
+	case l.sinceMark > MaxRecord:
+		return n, &TooLongError{Line: l.line + 1, Record: true, Limit: MaxRecord}
+	}
+	return n, err
+}
+
+// Mark starts a new record: the reader's caller has parsed one.
+func (l *Limited) Mark() { l.sinceMark = 0 }
+
+// Unterminated reports, once the reader returned io.EOF, whether the text
+// was not empty and its last line had no line break.
+func (l *Limited) Unterminated() bool { return l.read && l.last != '\n' }
+
+// CutLine is the number of the last line when the text was read to its end
+// and that line has no line break, else 0: a parser's error on that line
+// (too few values, a quote not closed) is the cut, not a mistake in it.
+func (l *Limited) CutLine() int {
+	if !l.eof || !l.Unterminated() {
+		return 0
+	}
+	return l.line + 1
 }

@@ -74,8 +74,14 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 	}
 	defer f.Close()
 
-	text, enc := textfile.Reader(bufio.NewReaderSize(f, 64<<10))
-	br := bufio.NewReaderSize(text, 64<<10)
+	raw := bufio.NewReaderSize(f, 64<<10)
+	if b, _ := raw.Peek(4); string(b) == "PK\x03\x04" {
+		return fail(newError(nil, "%s:1: this is an Excel workbook (or another zip file), not CSV text: read it with --directory xlsx:%s", d.path, d.path))
+	}
+	text, enc := textfile.Reader(raw)
+	// Bounded: encoding/csv holds a whole record, however long.
+	lim := textfile.Limit(text)
+	br := bufio.NewReaderSize(lim, 64<<10)
 
 	// PowerShell 5's Export-Csv starts with "#TYPE <type name>" unless
 	// given -NoTypeInformation.
@@ -98,12 +104,15 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 		return fail(newError(nil, "%s: the file is empty; export the users with a header line (Export-Csv writes one)", d.path))
 	}
 	if err != nil {
-		return fail(d.csvErr(cr, err, skipped))
+		return fail(d.csvErr(cr, lim, err, skipped, 1))
 	}
 	header = append([]string(nil), header...)
 	for i, h := range header {
 		if !utf8.ValidString(h) {
 			return fail(newError(nil, "%s: column %d of the header is not valid UTF-8; export again with -Encoding UTF8 (or Unicode)", where(1), i+1))
+		}
+		if err := headerText(h); err != nil {
+			return fail(newError(nil, "%s: column %d of the header %v", where(1), i+1, err))
 		}
 	}
 	cols, err := resolveColumns(header, d.opts.Columns, withDefaults(d.opts.Fields))
@@ -113,19 +122,22 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 	d.log.Info("reading a CSV export", "file", d.path, "encoding", enc.Name, "separator", string(sep), "columns", cols.describe())
 
 	var domains domainCache
+	lastLine, lastBlank := 1, false
 	for {
 		if err := ctx.Err(); err != nil {
 			return fail(newError(err, "the read of %s was cancelled after %d entries; the read is incomplete", d.Describe(), res.Entries))
 		}
+		lim.Mark()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fail(d.csvErr(cr, err, skipped))
+			return fail(d.csvErr(cr, lim, err, skipped, lastLine+1))
 		}
 		line, _ := cr.FieldPos(0)
-		if blank(rec) {
+		lastLine, lastBlank = line, blank(rec)
+		if lastBlank {
 			continue
 		}
 		for i, v := range rec {
@@ -154,16 +166,38 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 			return fail(newError(err, "the read of %s stopped at %s: %v; the read is incomplete", d.Describe(), where(line), err))
 		}
 	}
+	// Export-Csv, Excel and the Entra admin center end every line: a last
+	// line without its line break is where a copy was cut off, and its
+	// last value may be cut short (a UPN without its end).
+	if lim.Unterminated() && !lastBlank {
+		return fail(newError(nil, "%s: %s", where(lastLine), cutOff))
+	}
+	if res.Entries == 0 {
+		return fail(newError(nil, "%s: the export has a header but no users; export the users again", d.path))
+	}
 	res.Pages, res.Complete = 1, true
 	return res, nil
 }
 
+// cutOff says that the last line of an export lacks its line break.
+const cutOff = "the file ends in the middle of this line, without a line break: the export was cut off (an interrupted copy or a full disk); export it again (if the file is complete, end it with a line break)"
+
 // csvErr turns encoding/csv's errors into FILE:LINE messages that say how
 // to fix the file.
-func (d *csvDirectory) csvErr(cr *csv.Reader, err error, skipped int) error {
+// next is the line (of the CSV text, after a #TYPE line) the record that
+// failed began on, as far as the caller knows.
+func (d *csvDirectory) csvErr(cr *csv.Reader, lim *textfile.Limited, err error, skipped, next int) error {
+	var tl *textfile.TooLongError
+	if errors.As(err, &tl) {
+		line, why := tl.At(next + skipped)
+		return newError(err, "%s:%d: %s", d.path, line, why)
+	}
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return newError(err, "cannot read CSV file %s: %v; the read is incomplete", d.path, err)
+	}
+	if cut := lim.CutLine(); cut > 0 && pe.Line == cut {
+		return newError(err, "%s:%d: %s", d.path, pe.StartLine+skipped, cutOff)
 	}
 	at := fmt.Sprintf("%s:%d", d.path, pe.StartLine+skipped)
 	switch {

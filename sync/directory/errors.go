@@ -341,7 +341,7 @@ func (d *ldapDirectory) connLost(err error) bool {
 	}
 	var lost *lostError
 	return errors.As(err, &lost) || isNetworkError(err) || d.conn != nil && d.conn.IsClosing() ||
-		strings.Contains(err.Error(), "LDAP response packet")
+		brokenConnText(err.Error())
 }
 
 // lostAfter says where a read broke.

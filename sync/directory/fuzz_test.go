@@ -63,6 +63,18 @@ func FuzzLDIF(f *testing.F) {
 		case errors.Is(err, ErrLDIF) && !strings.HasPrefix(err.Error(), path+":"):
 			t.Errorf("syntax error without FILE:LINE: %v", err)
 		}
+		// A complete export whose last line loses its line break (the
+		// smallest cut) is never read as complete again, unless that line
+		// is a comment or blank.
+		last := data[bytes.LastIndexByte(data[:max(len(data)-1, 0)], '\n')+1:]
+		if err == nil && bytes.HasSuffix(data, []byte("\n")) && len(bytes.TrimRight(last, "\r\n")) > 0 && last[0] != '#' && !bytes.Contains(last, []byte{0}) {
+			if err := os.WriteFile(path, data[:len(data)-1], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := d.Read(context.Background(), func(upnsync.Person) error { return nil }); err == nil || res.Complete {
+				t.Errorf("the export without its last line break was read as complete: %+v", res)
+			}
+		}
 	})
 }
 

@@ -123,6 +123,18 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	if p.incomplete != "" {
 		return fail(newError(nil, "%s", p.incomplete))
 	}
+	// A file that parses can still be a useless basis for a run: cut off
+	// at a line boundary, or holding nobody. Read as complete, either
+	// would make everyone upnsync added an entry for look departed.
+	if p.extended && p.results == 0 {
+		return fail(p.errorf(p.line, "the export begins with ldapsearch's \"# extended LDIF\" header but ends without the \"result:\" line ldapsearch writes last: it was cut off after this line; export it again"))
+	}
+	if res.Entries == 0 {
+		if p.records == 0 {
+			return fail(&Error{Msg: fmt.Sprintf("%s: the export holds no entries (no dn: line): it is empty or not an LDIF export; export the users again", d.path), Err: ErrLDIF})
+		}
+		return fail(&Error{Msg: fmt.Sprintf("%s: none of the export's %d entries is a user (objectClass user, person or inetOrgPerson, or an entry with a sAMAccountName or userPrincipalName): export the users, with their objectClass", d.path, p.records), Err: ErrLDIF})
+	}
 	res.Pages = 1
 	res.Complete = true
 	return res, nil
@@ -140,6 +152,10 @@ type ldifParser struct {
 	records int
 	version bool
 	eof     bool
+	// extended is set by ldapsearch's "# extended LDIF" header, which
+	// promises a closing "result:" line; results counts those lines.
+	extended bool
+	results  int
 
 	// The current record.
 	dn                                     string
@@ -178,6 +194,10 @@ func (p *ldifParser) physical() ([]byte, error) {
 	if len(line) == 0 {
 		return nil, io.EOF
 	}
+	// Every LDIF writer ends each line, the last one included: a last line
+	// without its line break is where an interrupted copy or a full disk
+	// cut the file.
+	cut := errors.Is(err, io.EOF)
 	if len(line) > maxLDIFLine+2 {
 		return nil, p.errorf(p.line+1, "line longer than 1 MiB: this is not an LDIF export (or it holds a huge value)")
 	}
@@ -192,6 +212,13 @@ func (p *ldifParser) physical() ([]byte, error) {
 	}
 	if bytes.IndexByte(line, 0) >= 0 {
 		return nil, p.errorf(p.line, "NUL byte in the line: this is not a text LDIF file (binary values must be base64, written attr:: ...)")
+	}
+	if cut && len(line) > 0 && line[0] != '#' {
+		in := ""
+		if p.dn != "" {
+			in = fmt.Sprintf(" (in the entry %q)", clip([]byte(p.dn)))
+		}
+		return nil, p.errorf(p.line, "the file ends in the middle of this line%s, without a line break: the export was cut off (an interrupted copy or a full disk); export it again (if the file is complete, end it with a line break)", in)
 	}
 	return line, nil
 }
@@ -256,6 +283,9 @@ func (p *ldifParser) record() (bool, error) {
 		}
 		switch l[0] {
 		case '#':
+			if p.records == 0 && bytes.HasPrefix(l, []byte("# extended LDIF")) {
+				p.extended = true
+			}
 			continue
 		case ' ':
 			return false, p.errorf(ln, "continuation line (starting with a space) before any attribute: there is no line for it to continue")
@@ -357,6 +387,7 @@ func (p *ldifParser) isUser() bool {
 
 // checkResult reads ldapsearch's "result: 4 Size limit exceeded".
 func (p *ldifParser) checkResult(v []byte, ln int) {
+	p.results++
 	s := strings.TrimSpace(string(v))
 	code, _, _ := strings.Cut(s, " ")
 	if n, err := strconv.Atoi(code); err == nil && n == 0 {

@@ -70,7 +70,6 @@ func TestLDIFExports(t *testing.T) {
 		// ldapsearch -L: comments, a reference, the result summary; a
 		// record without objectClass is a user when it has an account name.
 		{"ldapsearch-L.ldif", []upnsync.Person{janeL}, 1},
-		{"empty.ldif", nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -122,6 +121,8 @@ func TestLDIFErrors(t *testing.T) {
 		{"no-dn.ldif", `:1: record starts with "sAMAccountName", not with dn:`},
 		{"second-dn.ldif", ":3: second dn: in one record: separate records with a blank line"},
 		{"bad-attribute-name.ldif", `:3: "user principal name" is not an attribute name`},
+		// Nobody to sync, or cut off: never read as a complete directory.
+		{"empty.ldif", ": the export holds no entries (no dn: line): it is empty or not an LDIF export; export the users again"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -209,5 +210,53 @@ func TestLDIFOpenAndStop(t *testing.T) {
 	res, err = d.Read(ctx, func(upnsync.Person) error { return nil })
 	if !errors.Is(err, context.Canceled) || res.Complete || !strings.Contains(res.Why, "cancelled") {
 		t.Errorf("cancel: %+v %v", res, err)
+	}
+}
+
+// An export cut off mid-line (a copy interrupted, a full disk), or cut
+// at a line boundary where the format shows it, or holding nobody, is an
+// error naming the file and line: read as complete, it would make
+// everyone upnsync added an entry for look departed.
+func TestLDIFCutOffOrEmpty(t *testing.T) {
+	whole, err := os.ReadFile(ldifDir + "ldapsearch-L.ldif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(whole)
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content, want string
+	}{
+		{"cut in a value", text[:strings.Index(text, "jane.doe@")+4], ":13: the file ends in the middle of this line (in the entry \"CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com\"), without a line break: the export was cut off"},
+		{"cut in a dn", "version: 1\n\ndn: CN=Jane D", ":3: the file ends in the middle of this line, without a line break: the export was cut off"},
+		{"cut in a folded line", text[:strings.Index(text, " mple,DC=com")+3], ":18: the file ends in the middle of this line"},
+		{"cut in base64, CRLF", "dn: CN=a,DC=corp\r\nobjectClass: user\r\nobjectGUID:: 4AQlP4lP0", ":3: the file ends in the middle of this line (in the entry \"CN=a,DC=corp\")"},
+		{"the last line complete but its line break missing", strings.TrimSuffix(text, "\n") + "\nsAMAccountName: x", ":28: the file ends in the middle of this line"},
+		{"ldapsearch's header, cut at a line end", text[:strings.Index(text, "# search reference")], `:15: the export begins with ldapsearch's "# extended LDIF" header but ends without the "result:" line ldapsearch writes last: it was cut off after this line`},
+		{"comments only", "# users of corp.example.com\n#\n", ": the export holds no entries (no dn: line)"},
+		{"no users", "dn: OU=Staff,DC=corp\nobjectClass: organizationalUnit\n\ndn: CN=PC1,DC=corp\nobjectClass: user\nobjectClass: computer\n",
+			": none of the export's 2 entries is a user (objectClass user, person or inetOrgPerson, or an entry with a sAMAccountName or userPrincipalName): export the users"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "export.ldif")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, res, err := readLDIF(t, path, Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), path+tt.want) || !errors.Is(err, ErrLDIF) {
+				t.Fatalf("error = %v\nwant    %s...", err, path+tt.want)
+			}
+			if res.Complete {
+				t.Errorf("read as complete: %+v", res)
+			}
+		})
+	}
+	// A comment as the last line, without a line break, cuts no entry.
+	path := filepath.Join(dir, "trailer.ldif")
+	if err := os.WriteFile(path, []byte(strings.TrimSuffix(text, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if people, res, err := readLDIF(t, path, Options{}); err != nil || !res.Complete || len(people) != 1 {
+		t.Errorf("a trailing comment without a line break: %d people, %+v, %v", len(people), res, err)
 	}
 }

@@ -47,7 +47,7 @@ func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Wh
 		}
 	}
 
-	e, where, err := d.findGUID(canonical, raw)
+	e, where, err := d.findGUID(canonical)
 	if err != nil {
 		return upnsync.Whereabouts{}, err
 	}
@@ -86,7 +86,7 @@ func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Wh
 
 // findGUID returns the object, or nil when there is none, and names where
 // it looked.
-func (d *ldapDirectory) findGUID(canonical string, raw []byte) (*ldap.Entry, string, error) {
+func (d *ldapDirectory) findGUID(canonical string) (*ldap.Entry, string, error) {
 	if !d.noGUIDDN {
 		req := ldap.NewSearchRequest("<GUID="+canonical+">", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
 			"(objectClass=*)", locateAttrs, []ldap.Control{ldap.NewControlString(controlShowDeleted, false, "")})
@@ -106,14 +106,13 @@ func (d *ldapDirectory) findGUID(canonical string, raw []byte) (*ldap.Entry, str
 	if err != nil {
 		return nil, "", err
 	}
-	var filter strings.Builder
-	filter.WriteString("(objectGUID=")
-	for _, b := range raw {
-		fmt.Fprintf(&filter, `\%02x`, b)
+	// Every byte escaped: a GUID's raw bytes include '*', '(' and NUL.
+	filter, err := GUIDFilter(canonical)
+	if err != nil {
+		return nil, "", err
 	}
-	filter.WriteString(")")
 	req := ldap.NewSearchRequest(nc, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-		filter.String(), locateAttrs, nil)
+		filter, locateAttrs, nil)
 	sr, err := d.conn.Search(req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		return nil, "", d.locateError(err, canonical)

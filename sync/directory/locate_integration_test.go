@@ -75,7 +75,14 @@ func TestLocateGUIDOnSlapd(t *testing.T) {
 	if w, err := lf.LocateGUID(ctx, elsewhere.GUID); err != nil || w.Reason != upnsync.DepartedNotInExport {
 		t.Errorf("LDIF: %+v %v", w, err)
 	}
-	if _, err := loc.LocateGUID(ctx, "not-a-guid"); err == nil {
-		t.Error("a malformed GUID was looked up")
+	// A GUID comes from the store's record, which a person can edit: what
+	// is not a GUID is refused before anything is sent, so that it cannot
+	// widen the search (an unescaped "*)(|(objectClass=*" would make the
+	// fallback's filter match every object, and the first one found would
+	// pass for the departed person).
+	for _, bad := range []string{"not-a-guid", "*)(|(objectClass=*", "*", "3f2504e0-4f89-11d3-9a0c-0305e82c3301)(cn=*"} {
+		if w, err := loc.LocateGUID(ctx, bad); err == nil || !strings.Contains(err.Error(), "GUID") {
+			t.Errorf("%q was looked up: %+v %v", bad, w, err)
+		}
 	}
 }

@@ -2,9 +2,11 @@ package directory
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -170,6 +172,19 @@ func resolveColumns(header []string, spec string, fields mapping.Fields) (column
 	if m.idx[fUPN] < 0 {
 		return m, fmt.Errorf("no UPN column: the header has %s; name the column with --columns upn=COLUMN", strings.Join(header, ", "))
 	}
+	// Two columns of one name: which holds the right value is anyone's
+	// guess (a column added twice by Select-Object, or pasted in twice).
+	for f := range numFields {
+		i := m.idx[f]
+		if i < 0 {
+			continue
+		}
+		for j, h := range norm {
+			if j != i && h == norm[i] {
+				return m, fmt.Errorf("column %s appears twice (columns %d and %d), and it gives the %s: keep one", header[i], min(i, j)+1, max(i, j)+1, fieldKeys[f])
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -259,6 +274,20 @@ func parseGUIDText(s string) (string, error) {
 		return "", err
 	}
 	return GUIDString(raw)
+}
+
+// headerText refuses a header name that is not text: a NUL (UTF-16 read
+// as bytes, or a binary file) or another control character, which would
+// also reach the terminal in the error that lists the header.
+func headerText(h string) error {
+	if strings.IndexByte(h, 0) >= 0 {
+		return errors.New("contains a NUL byte: this is not a text file, or it is UTF-16 without its byte order mark")
+	}
+	if i := strings.IndexFunc(h, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(h[i:])
+		return fmt.Errorf("contains the control character %U: this is not an export of users", r)
+	}
+	return nil
 }
 
 // blank tells a record with no value at all (a trailing ",,,," line of a

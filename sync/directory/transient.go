@@ -69,10 +69,10 @@ func Transient(err error) bool {
 	if errors.As(err, &lost) {
 		return true
 	}
-	// go-ldap's reader reports a connection that broke (EOF, reset, a
-	// deadline) in words only, under the message upnsync put on it.
+	// go-ldap reports a connection that broke (EOF, reset, a deadline,
+	// a broken pipe) in words only, under the message upnsync put on it.
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if timedOut(e) || strings.Contains(e.Error(), "unable to read LDAP response packet") {
+		if timedOut(e) || brokenConnText(e.Error()) {
 			return true
 		}
 	}
@@ -94,4 +94,12 @@ func timedOut(err error) bool {
 	}
 	text := ldapErrText(err)
 	return strings.Contains(text, "timed out") || strings.Contains(text, "i/o timeout")
+}
+
+// brokenConnText recognises go-ldap's words for a connection that broke:
+// its reader's "unable to read LDAP response packet" and its writer's
+// "unable to send request" (a write after the server reset the connection:
+// a broken pipe, which go-ldap flattens into text, losing the errno).
+func brokenConnText(msg string) bool {
+	return strings.Contains(msg, "unable to read LDAP response packet") || strings.Contains(msg, "unable to send request")
 }

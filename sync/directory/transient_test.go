@@ -46,6 +46,8 @@ func TestTransient(t *testing.T) {
 		{"go-ldap's reader, under a message", newError(errors.New("unable to read LDAP response packet: read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"),
 			"no answer from ldap://dc1 within 2m0s during the bind (--timeout)"), true},
 		{"broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), true},
+		// go-ldap's writer, after the server reset the connection: text only.
+		{"go-ldap's writer, broken pipe", errors.New("unable to send request: write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe"), true},
 		{"LDAP 51 busy", ldap.NewError(ldap.LDAPResultBusy, errors.New("busy")), true},
 		{"LDAP 52 unavailable", ldap.NewError(ldap.LDAPResultUnavailable, errors.New("shutting down")), true},
 		{"LDAP 80 other", ldap.NewError(ldap.LDAPResultOther, errors.New("00002024: SvcErr")), true},

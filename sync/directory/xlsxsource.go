@@ -11,6 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/upnsync/upnsync/internal/workbook"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -59,8 +60,14 @@ func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		res.Complete, res.Why = false, err.Error()
 		return res, err
 	}
-	f, err := excelize.OpenFile(d.path)
+	if err := workbook.Check(d.path); err != nil {
+		return fail(newError(err, "%v", err))
+	}
+	f, err := excelize.OpenFile(d.path, workbook.Options())
 	if err != nil {
+		if workbook.IsZip(d.path) {
+			return fail(newError(err, "cannot read workbook %s: it is damaged or cut off (%v); copy or export it again", d.path, err))
+		}
 		return fail(newError(err, "cannot read workbook %s: %v; is it an .xlsx file (not .xls or .csv)?", d.path, err))
 	}
 	defer f.Close()
@@ -100,6 +107,11 @@ func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 			}
 		}
 		if header == nil {
+			for i, h := range rec {
+				if err := headerText(h); err != nil {
+					return fail(newError(nil, "%s: the header %v", where(i, row), err))
+				}
+			}
 			header = append([]string(nil), rec...)
 			cols, err = resolveColumns(header, d.opts.Columns, withDefaults(d.opts.Fields))
 			if err != nil {
@@ -128,6 +140,9 @@ func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	}
 	if header == nil {
 		return fail(newError(nil, "%s: sheet %q is empty; export the users with a header row", d.path, sheet))
+	}
+	if res.Entries == 0 {
+		return fail(newError(nil, "%s: sheet %q has a header but no users; export the users again", d.path, sheet))
 	}
 	res.Pages, res.Complete = 1, true
 	return res, nil

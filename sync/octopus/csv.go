@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/upnsync/upnsync/internal/textfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -56,7 +57,9 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 	if err := sniffCSV(br, name); err != nil {
 		return present, err
 	}
-	cr := csv.NewReader(br)
+	// Bounded: encoding/csv holds a whole record, however long.
+	lim := textfile.Limit(br)
+	cr := csv.NewReader(bufio.NewReader(lim))
 	cr.ReuseRecord = true
 
 	header, err := cr.Read()
@@ -64,7 +67,7 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 		return present, fmt.Errorf("%s: the file is empty; its first line must be the header %s", name, strings.Join(Columns, ","))
 	}
 	if err != nil {
-		return present, csvError(name, cr, err, 0)
+		return present, csvError(name, cr, err, 0, 1)
 	}
 	headerLine, _ := cr.FieldPos(0)
 	index, err := parseHeader(name, headerLine, header, &present)
@@ -76,15 +79,24 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 	colName := func(i int) string { return Columns[index[i]] }
 
 	seen := map[string]int{}
+	lastLine := headerLine
 	for {
+		lim.Mark()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
+			// Excel and upnsync end every line: a last line without its
+			// line break was cut off, and importing it would write a
+			// user's Windows usernames cut short.
+			if lim.Unterminated() {
+				return present, fmt.Errorf("%s:%d: the file ends in the middle of this line, without a line break: it was cut off; save or export it again (if the file is complete, end it with a line break)", name, lastLine)
+			}
 			return present, nil
 		}
 		if err != nil {
-			return present, csvError(name, cr, err, ncols)
+			return present, csvError(name, cr, err, ncols, lastLine+1)
 		}
 		line, _ := cr.FieldPos(0)
+		lastLine = line
 		for i, v := range rec {
 			if !utf8.ValidString(v) {
 				l, _ := cr.FieldPos(i)
@@ -189,9 +201,14 @@ func parseActive(v string) (active, ok bool) {
 
 // csvError turns encoding/csv's errors into FILE:LINE messages that say how
 // to fix the file.
-func csvError(name string, cr *csv.Reader, err error, ncols int) error {
+func csvError(name string, cr *csv.Reader, err error, ncols, next int) error {
 	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
+	var tl *textfile.TooLongError
+	switch {
+	case errors.As(err, &tl):
+		line, why := tl.At(next)
+		return fmt.Errorf("%s:%d: %s", name, line, why)
+	case !errors.As(err, &pe):
 		return fmt.Errorf("%s: cannot read the file: %v", name, err)
 	}
 	switch {

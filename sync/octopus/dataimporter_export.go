@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/upnsync/upnsync/internal/textfile"
+	"github.com/upnsync/upnsync/internal/workbook"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -98,6 +99,12 @@ func readExport(path string) (*exportFile, error) {
 	seen := map[string]int{}
 	err := rows(func(row int, rec []string) error {
 		if index == nil {
+			// The header is quoted in errors below: it must be text.
+			for i, h := range rec {
+				if !utf8.ValidString(h) || strings.IndexFunc(h, unicode.IsControl) >= 0 {
+					return fmt.Errorf("%s: column %d of the header is not text (a control character, or not UTF-8): this is not an Octopus users export saved as UTF-8", where(row), i+1)
+				}
+			}
 			header = append([]string(nil), rec...)
 			index = make([]int, len(rec))
 			for i, h := range rec {
@@ -175,6 +182,8 @@ func readExport(path string) (*exportFile, error) {
 	return ex, nil
 }
 
+const exportCut = "the file ends in the middle of this line, without a line break: the export was cut off; export the users again (if the file is complete, end it with a line break)"
+
 // csvRows streams the records of a CSV file in any of the encodings and
 // separators Windows tools write, with their line numbers.
 func csvRows(path string, fn func(row int, rec []string) error) error {
@@ -183,37 +192,66 @@ func csvRows(path string, fn func(row int, rec []string) error) error {
 		return fmt.Errorf("cannot read Octopus export %s: %v", path, unwrapPathError(err))
 	}
 	defer f.Close()
-	text, _ := textfile.Reader(bufio.NewReaderSize(f, 64<<10))
-	br := bufio.NewReaderSize(text, 64<<10)
+	raw := bufio.NewReaderSize(f, 64<<10)
+	if b, _ := raw.Peek(4); string(b) == "PK\x03\x04" {
+		return fmt.Errorf("%s:1: this is an Excel workbook (or another zip file), not CSV text: name it .xlsx", path)
+	}
+	text, _ := textfile.Reader(raw)
+	// Bounded: encoding/csv holds a whole record, however long.
+	lim := textfile.Limit(text)
+	br := bufio.NewReaderSize(lim, 64<<10)
 	cr := csv.NewReader(br)
 	cr.Comma = textfile.Separator(textfile.FirstLine(br))
 	cr.FieldsPerRecord = -1
+	lastLine, lastBlank := 1, false
 	for {
+		lim.Mark()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
+			var tl *textfile.TooLongError
+			switch {
+			case errors.As(err, &tl):
+				line, why := tl.At(lastLine + 1)
+				return fmt.Errorf("%s:%d: %s", path, line, why)
+			case errors.As(err, &pe) && pe.Line == lim.CutLine():
+				return fmt.Errorf("%s:%d: %s", path, pe.StartLine, exportCut)
+			case errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrQuote):
+				return fmt.Errorf("%s:%d: a quoted value starting on this line is not closed (seen up to line %d); close it with a double quote", path, pe.StartLine, pe.Line)
+			case errors.As(err, &pe):
 				return fmt.Errorf("%s:%d: %v; put values that contain the separator or quotes in double quotes", path, pe.StartLine, pe.Err)
 			}
 			return fmt.Errorf("cannot read Octopus export %s: %v", path, err)
 		}
 		line, _ := cr.FieldPos(0)
-		if blankRecord(rec) {
+		if lastLine, lastBlank = line, blankRecord(rec); lastBlank {
 			continue
 		}
 		if err := fn(line, rec); err != nil {
 			return err
 		}
 	}
+	// Every tool that exports CSV ends each line: a last line without its
+	// line break was cut off, and its Windows usernames may be cut short.
+	if lim.Unterminated() && !lastBlank {
+		return fmt.Errorf("%s:%d: %s", path, lastLine, exportCut)
+	}
+	return nil
 }
 
 // xlsxRows streams the rows of the first sheet of a workbook.
 func xlsxRows(path string, fn func(row int, rec []string) error) error {
-	f, err := excelize.OpenFile(path)
+	if err := workbook.Check(path); err != nil {
+		return err
+	}
+	f, err := excelize.OpenFile(path, workbook.Options())
 	if err != nil {
+		if workbook.IsZip(path) {
+			return fmt.Errorf("cannot read Octopus export %s: the workbook is damaged or cut off (%v); export the users again", path, err)
+		}
 		return fmt.Errorf("cannot read Octopus export %s: %v; is it an .xlsx workbook?", path, unwrapPathError(err))
 	}
 	defer f.Close()

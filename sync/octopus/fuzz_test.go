@@ -90,3 +90,58 @@ func FuzzReadCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOctopusExport feeds any bytes, as a .csv file, to the reader of a
+// DataImporter store's --octopus-export: it never panics; it either
+// refuses the file with one line that names it, or gives each user a
+// unique, non-empty id (case-insensitively, as DataImporter compares them)
+// and clean text, and a file cut before its last line break is refused.
+func FuzzOctopusExport(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "bad", "export", "*.csv"))
+	files = append(files, filepath.Join(testdata, "users.csv"), filepath.Join(testdata, "users-excel.csv"))
+	for _, file := range files {
+		if data, err := os.ReadFile(file); err == nil && len(data) < 64<<10 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("First name;Surname;Windows username;Employee ID;Active\r\nJane;Doe;\"jdoe;CORP\\jdoe\";E1;Yes\r\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "export.csv")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := readExport(path)
+		if err != nil {
+			if msg := err.Error(); !strings.Contains(msg, path) || strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("error is not one line naming the file: %q", msg)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, u := range ex.users {
+			id := strings.ToLower(u.ID)
+			if u.ID == "" || seen[id] {
+				t.Fatalf("user id %q: empty or twice", u.ID)
+			}
+			seen[id] = true
+			for _, v := range []string{u.ID, u.FirstName, u.LastName, u.Email, u.WindowsUsernames, u.ExternalID, u.EmployeeID} {
+				if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+					t.Fatalf("value %q is not clean text", v)
+				}
+			}
+		}
+		// Cut every line break after the last line (a file may end in
+		// blank lines): what is left ends mid-line.
+		cut := bytes.TrimRight(data, "\r\n")
+		last := cut[bytes.LastIndexByte(cut, '\n')+1:]
+		if len(cut) < len(data) && len(bytes.Trim(last, ",;\t \"\r\n")) > 0 {
+			if err := os.WriteFile(path, cut, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readExport(path); err == nil {
+				t.Fatalf("the export without its last line break was accepted")
+			}
+		}
+	})
+}

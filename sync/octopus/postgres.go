@@ -137,6 +137,7 @@ type pgStore struct {
 	ready     bool               // every upnsync table of this version exists
 	readOnly  bool
 	batch     int
+	busy      time.Duration // lock_timeout of the store's sessions
 	customTbl bool
 	tableText string // --store-table as written, for reports
 }
@@ -271,6 +272,13 @@ func openPostgres(ctx context.Context, raw string, opts Options) (*pgStore, erro
 	}
 	cfg.MaxConns = 4
 	cfg.ConnConfig.RuntimeParams["application_name"] = "upnsync"
+	// A row or the table locked by another session (an open transaction
+	// in psql, a VACUUM FULL, an application's long transaction) would
+	// otherwise hold a run, and a scheduled run after it, for as long as
+	// that session likes: wait as long as for a locked SQLite store, then
+	// stop with an error that says so. The run lock's own session waits
+	// as --wait-lock says instead (postgres_lock.go).
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(s.busy.Milliseconds(), 10)
 	if opts.ReadOnly {
 		// A dry run cannot write, whatever a bug might try: the server
 		// refuses every write in these sessions.
@@ -292,9 +300,12 @@ func openPostgres(ctx context.Context, raw string, opts Options) (*pgStore, erro
 // connecting: the store (to name it and explain its errors) and the
 // connection settings. The run lock connects with them too.
 func newPgStore(raw string, opts Options) (*pgStore, *pgxpool.Config, error) {
-	s := &pgStore{url: redactPostgres(raw), readOnly: opts.ReadOnly, batch: opts.BatchSize, password: opts.Password}
+	s := &pgStore{url: redactPostgres(raw), readOnly: opts.ReadOnly, batch: opts.BatchSize, password: opts.Password, busy: opts.BusyTimeout}
 	if s.batch <= 0 {
 		s.batch = DefaultBatchSize
+	}
+	if s.busy <= 0 {
+		s.busy = DefaultBusyTimeout
 	}
 	var err error
 	if s.table, err = ParseTable(opts.Table); err != nil {
@@ -468,8 +479,10 @@ func (s *pgStore) explain(what string, err error) error {
 			hint = "; create the database first (createdb " + s.database + ") or correct the URL"
 		case pe.Code == "42501":
 			hint = "; grant this account the rights it needs on " + s.tableName + " and schema " + pgSchema + " (or ask a DBA to create schema " + pgSchema + " for it)"
-		case pe.Code == "25006":
+		case pe.Code == "25006" && s.readOnly:
 			hint = "; the store was opened read-only (dry run); nothing was written"
+		case pe.Code == "25006":
+			hint = "; the database refuses writes (default_transaction_read_only is on for this database or account, or the server is a standby): point --store at the primary, or ask a DBA to allow writes"
 		case pe.Code == "42P01":
 			hint = "; create the table with `upnsync store import` or name it with --store-table"
 		case pe.Code == "42703":
@@ -478,15 +491,20 @@ func (s *pgStore) explain(what string, err error) error {
 			hint = "; the column is too small for the value"
 		case pe.Code == "42P10":
 			hint = "; the id column of " + s.tableName + " needs a unique constraint (ALTER TABLE " + s.tableName + " ADD PRIMARY KEY (...))"
-		case pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03":
+		case pe.Code == "55P03":
+			hint = fmt.Sprintf("; another session holds a lock on %s or its rows (waited %s); retry when it has finished (pg_locks and pg_stat_activity say which session)", s.tableName, s.busy)
+		case pe.Code == "57014" && strings.Contains(pe.Message, "statement timeout"):
+			hint = "; the server's statement_timeout (set for this account or database) is shorter than the statement needed: raise it for upnsync's account (ALTER ROLE ... SET statement_timeout = '5min') and run upnsync again"
+		case pe.Code == "57014":
+			hint = "; the statement was cancelled (upnsync was stopped, or an administrator cancelled it); run upnsync again"
+		case pe.Code == "40001" || pe.Code == "40P01":
 			hint = "; another session held the same rows; run upnsync again"
 		case strings.HasPrefix(pe.Code, "57P"):
 			hint = "; the server ended the session (shut down or terminated by an administrator); run upnsync again when it is back"
 		case strings.HasPrefix(pe.Code, "53"):
 			hint = "; the server is out of resources (connections, memory or disk)"
 		}
-		lost := strings.HasPrefix(pe.Code, "57P") || pe.Severity == "FATAL" || pe.Severity == "PANIC"
-		return &pgError{msg: fmt.Sprintf("store %s: %s: %s (SQLSTATE %s)%s", s.Describe(), what, msg, pe.Code, hint), lost: lost, err: err}
+		return &pgError{msg: fmt.Sprintf("store %s: %s: %s (SQLSTATE %s)%s", s.Describe(), what, msg, pe.Code, hint), lost: sessionLost(err), err: err}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
@@ -533,6 +551,17 @@ func errText(err error) string {
 		}
 	}
 	return msg
+}
+
+// sessionLost tells whether err ended the session: the connection broke,
+// or the server ended it (57P01 administrator command, a shutdown, a
+// FATAL error).
+func sessionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57P") || pe.Severity == "FATAL" || pe.Severity == "PANIC"
+	}
+	return connLost(err)
 }
 
 // connLost tells whether err means the connection broke (as opposed to the
@@ -894,6 +923,12 @@ func (s *pgStore) applyBatch(ctx context.Context, runID string, batchNo, seq int
 		tag, err := res.Exec()
 		if err != nil {
 			res.Close()
+			if sessionLost(err) {
+				// The batch went out in one pipeline: the first result that
+				// did not come back says nothing about which user the
+				// server was at.
+				return nil, nil, seq, "", s.explain("cannot update the Windows usernames", err)
+			}
 			return nil, nil, seq, batch[i].UserID, s.explain(fmt.Sprintf("user %q: cannot update the Windows usernames", batch[i].UserID), err)
 		}
 		isStale = append(isStale, tag.RowsAffected() == 0)

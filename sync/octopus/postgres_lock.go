@@ -140,7 +140,7 @@ func lockPostgres(ctx context.Context, raw string, opts Options, me runlock.Hold
 			os_user = excluded.os_user, command = excluded.command, since = excluded.since, backend_pid = excluded.backend_pid`,
 		l.key, qualified, me.PID, me.Host, me.User, me.Command, me.Since); err != nil {
 		l.unlock()
-		return nil, s.explain("cannot record who holds the run lock", err)
+		return nil, s.explain("cannot record who holds the run lock; nothing was written", err)
 	}
 	held = true
 	return rl, nil

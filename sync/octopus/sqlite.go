@@ -272,38 +272,43 @@ func (s *sqliteStore) Close() error {
 
 // explain turns an SQLite failure into what an administrator can act on.
 func (s *sqliteStore) explain(what string, err error) error {
+	if hint, ok := sqliteHint(err, s.where(), s.busy); ok {
+		return fmt.Errorf("store %s: %s: %s: %w", s.Describe(), what, hint, err)
+	}
+	return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
+}
+
+// sqliteHint says what an SQLite failure means for the file where, and
+// what to do; ok is false for errors SQLite did not give. The store and
+// the state database of stores without tables share it.
+func sqliteHint(err error, where string, busy time.Duration) (hint string, ok bool) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
-		return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
+		return "", false
 	}
 	switch se.Code() & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return fmt.Errorf("store %s: %s: the database is locked by another process (waited %s); retry when it has finished: %w",
-			s.Describe(), what, s.busy, err)
+		return fmt.Sprintf("the database is locked by another process (waited %s); retry when it has finished", busy), true
 	case sqlite3.SQLITE_READONLY:
 		if se.Code() == sqlite3.SQLITE_READONLY|3<<8 { // SQLITE_READONLY_ROLLBACK
-			return fmt.Errorf("store %s: %s: a writer stopped in the middle of a transaction and its journal must be rolled back first; run a write (upnsync --apply or store import) once to recover it: %w",
-				s.Describe(), what, err)
+			return "a writer stopped in the middle of a transaction and its journal must be rolled back first; run a write (upnsync --apply or store import) once to recover it", true
 		}
-		return fmt.Errorf("store %s: %s: %s is read-only; make the file and its folder writable (SQLite writes a journal beside it): %w",
-			s.Describe(), what, s.where(), err)
+		return fmt.Sprintf("%s is read-only; make the file and its folder writable (SQLite writes a journal beside it)", where), true
 	case sqlite3.SQLITE_NOTADB:
-		return fmt.Errorf("store %s: %s: %s is not an SQLite database: %w", s.Describe(), what, s.where(), err)
+		return fmt.Sprintf("%s is not an SQLite database", where), true
 	case sqlite3.SQLITE_CORRUPT:
-		return fmt.Errorf("store %s: %s: %s is damaged; restore it from a backup: %w", s.Describe(), what, s.where(), err)
+		return fmt.Sprintf("%s is damaged; restore it from a backup", where), true
 	case sqlite3.SQLITE_FULL:
-		return fmt.Errorf("store %s: %s: the disk is full; free some space and retry: %w", s.Describe(), what, err)
+		return "the disk is full; free some space and retry", true
 	case sqlite3.SQLITE_IOERR:
 		// A write the operating system refused: a full disk (SQLite says
 		// SQLITE_FULL only for ENOSPC), a file size limit, a failing disk
 		// or a network share gone.
-		return fmt.Errorf("store %s: %s: the system could not write %s (disk full, a file size limit, or a disk or network share failing); free some space or check the disk, then retry: %w",
-			s.Describe(), what, s.where(), err)
+		return fmt.Sprintf("the system could not write %s (disk full, a file size limit, or a disk or network share failing); free some space or check the disk, then retry", where), true
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
-		return fmt.Errorf("store %s: %s: cannot open %s; check that it exists and that this account may read and write it and its folder: %w",
-			s.Describe(), what, s.where(), err)
+		return fmt.Sprintf("cannot open %s; check that it exists and that this account may read and write it and its folder", where), true
 	}
-	return fmt.Errorf("store %s: %s: %w", s.Describe(), what, err)
+	return "", false
 }
 
 func (s *sqliteStore) checkWritable(what string) error {

@@ -209,6 +209,9 @@ func (st *StateDB) Close() error {
 }
 
 func (st *StateDB) fail(what string, err error) error {
+	if hint, ok := sqliteHint(err, st.path, DefaultBusyTimeout); ok {
+		return fmt.Errorf("state database %s: %s: %s: %w", st.path, what, hint, err)
+	}
 	return fmt.Errorf("state database %s: %s: %w", st.path, what, err)
 }
 
