@@ -70,9 +70,12 @@ type Settings struct {
 	StorePassword     Secret
 	OctopusExport     string
 	Columns           string
-	ImplicitUPN       bool
-	SkipDisabled      bool
-	MaxLength         int
+	// BatchSize is the number of changes written per transaction (0: the
+	// store's default).
+	BatchSize    int
+	ImplicitUPN  bool
+	SkipDisabled bool
+	MaxLength    int
 
 	// Safety. Thresholds are -1 when off.
 	RemoveDeparted    bool

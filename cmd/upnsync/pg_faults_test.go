@@ -92,7 +92,7 @@ func (f pgFaultStore) exec(t *testing.T, q string, args ...any) {
 
 // pgArgs are a sync of the store at storeURL.
 func (f pgFaultStore) pgArgs(storeURL string, extra ...string) []string {
-	return append([]string{"--config-file-path", f.mapping, "--directory", "ldif:" + f.ldif, "--store", storeURL}, extra...)
+	return append([]string{"--config-file-path", f.mapping, "--directory", "ldif:" + f.ldif, "--store", storeURL, "--batch-size", strconv.Itoa(batch)}, extra...)
 }
 
 // state reads the store as another program would: the users whose list

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upnsync/upnsync/sync/octopus"
 )
 
 // Faults in the store during --apply, through the command: a failure in
@@ -19,11 +18,12 @@ import (
 // ever half written, the journal says exactly which users were written,
 // and running the command again finishes the job.
 
-// storeFaultUsers gives 3 batches of octopus.DefaultBatchSize (batch, 5000
-// since issue 7's measurements): batch, batch and batch*2/5 changes.
-// refusedUser is in the middle of batch 2.
+// storeFaultUsers gives 3 batches of --batch-size batch: batch, batch
+// and batch*2/5 changes. refusedUser is in the middle of batch 2. The
+// batch is smaller than octopus.DefaultBatchSize so that the stores stay
+// small; the option is what an administrator would use too.
 const (
-	batch           = octopus.DefaultBatchSize
+	batch           = 500
 	storeFaultUsers = 2*batch + batch*2/5
 	refusedUser     = batch + batch*2/5
 )
@@ -74,7 +74,7 @@ func newStoreFiles(t *testing.T) storeFiles {
 }
 
 func (f storeFiles) args(extra ...string) []string {
-	return append([]string{"--config-file-path", f.mapping, "--directory", "ldif:" + f.ldif, "--store", f.store}, extra...)
+	return append([]string{"--config-file-path", f.mapping, "--directory", "ldif:" + f.ldif, "--store", f.store, "--batch-size", strconv.Itoa(batch)}, extra...)
 }
 
 // storeState reads the store as another program would.

@@ -11,5 +11,6 @@ func storeOptions(s *config.Settings, o octopus.Options) octopus.Options {
 	o.Columns = s.StoreColumns
 	o.Password = s.StorePassword.Reveal()
 	o.OctopusExport = s.OctopusExport
+	o.BatchSize = s.BatchSize
 	return o
 }
