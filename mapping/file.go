@@ -8,7 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/upnsync/upnsync/internal/atomicfile"
 )
 
 // DefaultFileName is the name Octopus ships the mapping file under.
@@ -169,56 +170,14 @@ func targetMode(in, target string) (fs.FileMode, error) {
 }
 
 func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	// Rename onto a symbolic link would replace the link, not the file the
-	// administrator keeps it pointing at.
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".upnsync-*.tmp")
+	err := atomicfile.Write(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err != nil {
 		return writeError(path, err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return writeError(path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return writeError(path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return writeError(path, err)
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return writeError(path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return writeError(path, err)
-	}
-	ok = true
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes the rename itself durable where the system allows it;
-// Windows does not let a folder be flushed, and NTFS journals the rename.
-func syncDir(dir string) {
-	if runtime.GOOS == "windows" {
-		return
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func writeError(path string, err error) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -511,27 +512,7 @@ func (s *diStore) NextSteps(applied *upnsync.Applied) []string {
 	}
 }
 
-// writeAtomic writes through a temporary file in the same folder and
-// renames it into place, so DataImporter never reads half a file.
+// writeAtomic replaces path so that DataImporter never reads half a file.
 func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, 0o644, write)
 }
