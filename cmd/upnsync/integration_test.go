@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,24 +114,47 @@ func TestRealDirectoryErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mappingFile := filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
 	tests := []struct {
-		name string
-		args []string
-		want string
+		name    string
+		args    []string
+		want    string
+		wantLog string // the LDAP result code in the log
 	}{
-		{"wrong password", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", wrong}, "wrong password"},
-		{"untrusted certificate", []string{"--directory", env.LDAPSURL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--ca-file"},
-		{"plaintext bind", []string{"--directory", env.URL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--allow-plaintext-bind"},
+		{"wrong password", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", wrong},
+			`cannot bind to ` + env.LDAPSURL + ` as "` + env.BindDN + `": wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password`,
+			`ldap_result="49 Invalid Credentials"`},
+		{"untrusted certificate", []string{"--directory", env.LDAPSURL, "--login", env.BindDN, "--password-file", env.PasswordFile},
+			`is not trusted: subject "CN=dc1.corp.example.com,O=upnsync tests", issued by "CN=upnsync test CA,O=upnsync tests"; give the issuing CA's certificate (PEM) with --ca-file`, ""},
+		{"plaintext bind", []string{"--directory", env.URL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--allow-plaintext-bind", ""},
 		{"missing base", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
-			"--domain", "OU=Nowhere," + env.Base}, "OU=Nowhere"},
+			"--domain", "OU=Nowhere," + env.Base}, `search base "OU=Nowhere,` + env.Base + `" does not exist on ` + env.LDAPSURL + ` (LDAP 32 No Such Object)`,
+			`ldap_result="32 No Such Object"`},
+		{"connection refused", []string{"--directory", "ldaps://" + closed, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile},
+			"cannot connect to ldaps://" + closed + ": connection refused", ""},
+		{"bad --filter", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
+			"--filter", "(department=R&D (Lab))"}, `--filter "(department=R&D (Lab))" is not a valid LDAP filter`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"--config-file-path", mappingFile, "--store", store}, tt.args...)
+			logFile := filepath.Join(t.TempDir(), "run.log")
+			args := append([]string{"--config-file-path", mappingFile, "--store", store, "--retries", "0", "--log-file-path", logFile}, tt.args...)
 			code, out, errOut := cli(t, nil, args...)
 			if code != exitError || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "Wr0ng-Passw0rd") ||
 				strings.Contains(errOut, env.Password) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
-				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant %s", code, out, errOut, tt.want)
+			}
+			log, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(log), tt.wantLog) || strings.Contains(string(log), "Wr0ng-Passw0rd") {
+				t.Errorf("the log lacks %s (or holds the password):\n%s", tt.wantLog, log)
 			}
 		})
 	}

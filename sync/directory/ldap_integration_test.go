@@ -411,9 +411,9 @@ func TestLDAPErrors(t *testing.T) {
 		want []string
 	}{
 		{"wrong password", func(o *directory.Options) { o.Password = "not-" + e.Password },
-			[]string{"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong password (or unknown user) (LDAP 49 Invalid Credentials)`}},
+			[]string{"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong user name or password (LDAP 49 Invalid Credentials)`}},
 		{"unknown account", func(o *directory.Options) { o.Login = "cn=nobody,ou=service," + e.Base },
-			[]string{"wrong password (or unknown user)"}},
+			[]string{"wrong user name or password"}},
 		{"certificate not trusted", func(o *directory.Options) { o.CAFile = "" },
 			[]string{"the TLS certificate of " + e.LDAPSURL + " is not trusted: " + subject + "; give the issuing CA's certificate (PEM) with --ca-file"}},
 		{"certificate not trusted, StartTLS", func(o *directory.Options) { o.CAFile, o.URL, o.StartTLS = "", e.URL, true },
