@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/internal/testenv"
-	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
 )
 
@@ -233,6 +232,21 @@ func TestLDAPLocateFailures(t *testing.T) {
 	}
 }
 
+// Options wrong for every domain controller are refused before DNS is
+// asked.
+func TestLocateRefusesBadOptionsFirst(t *testing.T) {
+	dns := startDNS(t)
+	dns.SRV("_ldap._tcp.corp.example.com", srvRecord{target: "dc1.corp.example.com", port: 389})
+	_, err := directory.Open(directory.Options{Bases: []string{"corp.example.com"}, Login: "svc", Password: "x",
+		Filter: "(department=Sales", Resolver: dns.Resolver()})
+	if err == nil || !strings.Contains(err.Error(), `--filter "(department=Sales" is not a valid LDAP filter`) {
+		t.Fatalf("error %v", err)
+	}
+	if q := dns.asked(); len(q) != 0 {
+		t.Errorf("DNS was asked %q", q)
+	}
+}
+
 // An unknown host name: DNS (a real one, on loopback) answers NXDOMAIN.
 func TestLDAPUnknownHost(t *testing.T) {
 	e := testenv.LDAP(t)
@@ -253,5 +267,3 @@ func TestLDAPUnknownHost(t *testing.T) {
 		t.Errorf("DNS was not asked: %q", dns.asked())
 	}
 }
-
-var _ = upnsync.ReadResult{}

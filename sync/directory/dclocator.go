@@ -59,6 +59,11 @@ func openLocated(ctx context.Context, opts Options, domain string) (*ldapDirecto
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Options that are wrong for every domain controller (a CA file that
+	// cannot be read, a bad filter) are refused before DNS is asked.
+	if _, err := newLDAP(LocatedOptions(opts, DC{Address: net.JoinHostPort(domain, "389")})); err != nil {
+		return nil, err
+	}
 	name, dcs, err := LocateDCs(ctx, opts, domain)
 	if err != nil {
 		return nil, err

@@ -324,8 +324,13 @@ func (d *ldapDirectory) controls() []ldap.Control {
 	return nil
 }
 
-// discoverBases reads the rootDSE for the domain's naming context.
+// discoverBases reads the rootDSE for the domain's naming context (the
+// Global Catalog: the whole forest, as readDomainInfo).
 func (d *ldapDirectory) discoverBases() error {
+	if d.opts.GlobalCatalog {
+		d.bases = []string{""}
+		return nil
+	}
 	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts"}, nil)
 	sr, err := d.conn.Search(req)
