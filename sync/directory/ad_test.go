@@ -45,7 +45,16 @@ func fakeAD(t *testing.T, scope bool, users int) *fakeLDAP {
 	if scope {
 		controls = append(controls, ControlDomainScope)
 	}
-	serve := pages(users, nil)
+	// Like AD (and Samba, checked with ldapsearch), a subtree search of
+	// the domain root without the domain-scope control ends with
+	// continuation references to the other naming contexts.
+	serve := pages(users, func(w *respWriter, s search, first int) {
+		if first == 0 && strings.EqualFold(s.base, "DC=corp,DC=example,DC=com") && !slices.Contains(s.controls, ControlDomainScope) {
+			for _, nc := range []string{"CN=Configuration,DC=corp,DC=example,DC=com", "DC=DomainDnsZones,DC=corp,DC=example,DC=com", "DC=ForestDnsZones,DC=corp,DC=example,DC=com"} {
+				w.referral("ldap://corp.example.com/" + nc)
+			}
+		}
+	})
 	return startFake(t, func(w *respWriter, s search, n int) bool {
 		switch {
 		case s.base == "":
@@ -85,7 +94,7 @@ func TestADNetBIOSNameAndDomainScope(t *testing.T) {
 		t.Fatalf("bases %q, domain scope %t", d.bases, d.domainScope)
 	}
 	got, res, err := collect(t, d, context.Background())
-	if err != nil || !res.Complete || len(got) != 25 {
+	if err != nil || !res.Complete || len(got) != 25 || res.Referrals != 0 {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	for _, p := range got {
@@ -147,6 +156,14 @@ func TestADNoDomainScopeAndExplicitNetBIOS(t *testing.T) {
 	got, res, err := collect(t, d, context.Background())
 	if err != nil || !res.Complete || len(got) != 5 || d.domainScope {
 		t.Fatalf("%+v, %v, scope %t", res, err, d.domainScope)
+	}
+	// Without the control, the references are counted, not followed: the
+	// only searches are the rootDSE's and the pages of the users.
+	if res.Referrals != 3 || len(res.Bases) != 1 || res.Bases[0].Referrals != 3 {
+		t.Errorf("referrals %d, per base %+v; want 3", res.Referrals, res.Bases)
+	}
+	if n := len(f.recorded()); n != 2 {
+		t.Errorf("%d searches, want 2 (rootDSE, one page): %+v", n, f.recorded())
 	}
 	for _, p := range got {
 		if p.Domain != "LEGACY" {

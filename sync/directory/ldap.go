@@ -497,6 +497,7 @@ func (d *ldapDirectory) readPaged(ctx context.Context, base string, fn func(upns
 			}
 			if resp.Referral() != "" {
 				res.Referrals++
+				bc.Referrals++
 				continue
 			}
 			if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
@@ -532,6 +533,7 @@ func (d *ldapDirectory) readUnpaged(ctx context.Context, base string, fn func(up
 	sr, serr := d.conn.Search(d.searchRequest(base, nil))
 	if sr != nil {
 		res.Referrals += len(sr.Referrals)
+		bc.Referrals += len(sr.Referrals)
 		for i, e := range sr.Entries {
 			if err := ctx.Err(); err != nil {
 				return d.cancelled(err, res)

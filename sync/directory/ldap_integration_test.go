@@ -111,7 +111,7 @@ func checkAll(t *testing.T, e testenv.LDAPEnv, got map[string]upnsync.Person, re
 	if wantPages := (e.Users + pageSize - 1) / pageSize; res.Pages != wantPages || res.Pages < 2 {
 		t.Errorf("pages = %d, want %d (more than one: the server's limit is 1000)", res.Pages, wantPages)
 	}
-	if len(res.Bases) != 1 || res.Bases[0].Entries != e.Users || res.Bases[0].Pages != res.Pages {
+	if len(res.Bases) != 1 || res.Bases[0].Entries != e.Users || res.Bases[0].Pages != res.Pages || res.Bases[0].Referrals != res.Referrals {
 		t.Errorf("per-base counts %+v", res.Bases)
 	}
 	if res.Referrals != 1 {

@@ -310,6 +310,7 @@ func (d *ldapDirectory) readWireBase(ctx context.Context, c *wire.Conn, base str
 			}
 		}
 		res.Referrals += p.refs
+		bc.Referrals += p.refs
 		if p.err != nil {
 			return d.wireError(p.err, base, res)
 		}

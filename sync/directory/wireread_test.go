@@ -293,7 +293,7 @@ func TestWireReadPages(t *testing.T) {
 	if err != nil || !res.Complete || res.Pages != 4 || res.Entries != 35 || res.Referrals != 1 || res.Why != "" {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	if len(res.Bases) != 1 || res.Bases[0].Entries != 35 || res.Bases[0].Pages != 4 {
+	if len(res.Bases) != 1 || res.Bases[0].Entries != 35 || res.Bases[0].Pages != 4 || res.Bases[0].Referrals != 1 {
 		t.Errorf("bases %+v", res.Bases)
 	}
 	for i, p := range got {
