@@ -7,6 +7,7 @@ package directory_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net"
 	"regexp"
@@ -265,5 +266,55 @@ func TestLDAPUnknownHost(t *testing.T) {
 	}
 	if !contains(dns.asked(), "A dc7.corp.example.com.") {
 		t.Errorf("DNS was not asked: %q", dns.asked())
+	}
+}
+
+// Within a priority, the order is random, weighted by weight (RFC 2782):
+// with weights 1 and 3 the second comes first about three times in four.
+// Lower priorities always come first.
+func TestLocateDCsWeightedOrder(t *testing.T) {
+	dns := startDNS(t)
+	dns.SRV("_ldap._tcp.corp.example.com",
+		srvRecord{priority: 5, weight: 1, target: "light.corp.example.com", port: 389},
+		srvRecord{priority: 5, weight: 3, target: "heavy.corp.example.com", port: 389},
+		srvRecord{priority: 9, weight: 100, target: "backup.corp.example.com", port: 389},
+		srvRecord{priority: 1, weight: 0, target: "first.corp.example.com", port: 389})
+	o := directory.Options{Resolver: dns.Resolver(), Timeout: 5 * time.Second}
+	const n = 200
+	heavy := 0
+	for range n {
+		name, dcs, err := directory.LocateDCs(context.Background(), o, "corp.example.com")
+		if err != nil || name != "_ldap._tcp.corp.example.com" || len(dcs) != 4 {
+			t.Fatalf("%s %+v %v", name, dcs, err)
+		}
+		if dcs[0].Address != "first.corp.example.com:389" || dcs[3].Address != "backup.corp.example.com:389" {
+			t.Fatalf("priorities out of order: %+v", dcs)
+		}
+		if dcs[1].Address == "heavy.corp.example.com:389" {
+			heavy++
+		}
+	}
+	// p = 0.75, n = 200: the bounds are five standard deviations away.
+	if heavy < 120 || heavy > 180 {
+		t.Errorf("weight 3 came before weight 1 in %d of %d lookups, want about %d", heavy, n, 3*n/4)
+	}
+}
+
+func TestLocatorDomain(t *testing.T) {
+	for _, tt := range []struct {
+		bases []string
+		want  string
+	}{
+		{[]string{"corp.example.com"}, "corp.example.com"},
+		{[]string{"Corp.Example.COM."}, "corp.example.com"},
+		{[]string{"OU=Staff,DC=corp,DC=example,DC=com"}, "corp.example.com"},
+		{[]string{"OU=Staff,DC=corp,DC=example,DC=com", "emea.corp.example.com"}, "emea.corp.example.com"},
+		{[]string{"O=Corp"}, ""},
+		{[]string{"corp..com"}, ""},
+		{nil, ""},
+	} {
+		if got := directory.LocatorDomain(tt.bases); got != tt.want {
+			t.Errorf("LocatorDomain(%q) = %q, want %q", tt.bases, got, tt.want)
+		}
 	}
 }
