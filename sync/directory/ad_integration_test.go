@@ -203,7 +203,7 @@ func TestLDAPLocateFailures(t *testing.T) {
 		{"no SRV records", "nowhere.example.com", e.Password,
 			"cannot find a domain controller of nowhere.example.com: DNS has no SRV record _ldap._tcp.nowhere.example.com; check the DNS name in --domain", 0},
 		{"all down", "down.example.com", e.Password,
-			"no domain controller of down.example.com could be used (2 tried from _ldap._tcp.down.example.com: dc1.down.example.com:" + strconv.Itoa(dead) +
+			"no domain controller of down.example.com could be used (2 tried, from the DNS records _ldap._tcp.down.example.com: dc1.down.example.com:" + strconv.Itoa(dead) +
 				", dc2.down.example.com:" + strconv.Itoa(dead) + "); the last failed with: cannot connect to ldap://dc2.down.example.com:" + strconv.Itoa(dead) + ": connection refused", 2},
 	}
 	for _, tt := range tests {
@@ -316,5 +316,31 @@ func TestLocatorDomain(t *testing.T) {
 		if got := directory.LocatorDomain(tt.bases); got != tt.want {
 			t.Errorf("LocatorDomain(%q) = %q, want %q", tt.bases, got, tt.want)
 		}
+	}
+}
+
+// A domain controller whose certificate does not name it is logged with
+// the names the certificate holds, and the next one is used.
+func TestLDAPLocateFallsOverOnCertificate(t *testing.T) {
+	e := testenv.LDAP(t)
+	dns := startDNS(t)
+	live := port(t, e.URL)
+	dns.SRV("_ldap._tcp.corp.example.com",
+		srvRecord{priority: 0, target: "dc2.corp.example.com", port: live},
+		srvRecord{priority: 1, target: "dc1.corp.example.com", port: live})
+	dns.A("dc1.corp.example.com")
+	dns.A("dc2.corp.example.com")
+	var log bytes.Buffer
+	o := baseOptions(e)
+	o.URL, o.Bases, o.Resolver = "", []string{"corp.example.com"}, dns.Resolver()
+	o.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	d := open(t, o)
+	if !strings.HasPrefix(d.Describe(), "ldap://dc1.corp.example.com:") {
+		t.Errorf("Describe = %q", d.Describe())
+	}
+	want := `address=dc2.corp.example.com:` + strconv.Itoa(live) + ` error="the TLS certificate of ldap://dc2.corp.example.com:` + strconv.Itoa(live) +
+		` does not name \"dc2.corp.example.com\": it is for localhost, dc1.corp.example.com, 127.0.0.1, ::1`
+	if !strings.Contains(log.String(), want) || len(attempts(log.String())) != 2 {
+		t.Errorf("the log lacks %s, or not 2 attempts:\n%s", want, log.String())
 	}
 }

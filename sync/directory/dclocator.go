@@ -92,10 +92,10 @@ func openLocated(ctx context.Context, opts Options, domain string) (*ldapDirecto
 		failed = append(failed, dc.Address)
 		last = err
 	}
-	if len(failed) == 1 {
-		return nil, last
-	}
-	return nil, newError(last, "no domain controller of %s could be used (%d tried from %s: %s); the last failed with: %v",
+	// Each failure is in the log; the error names them all and the last
+	// one's cause (its hints speak of --directory: here the address came
+	// from the SRV record).
+	return nil, newError(last, "no domain controller of %s could be used (%d tried, from the DNS records %s: %s); the last failed with: %v",
 		domain, len(failed), name, strings.Join(failed, ", "), last)
 }
 
