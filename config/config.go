@@ -54,6 +54,8 @@ type Settings struct {
 	AllowPlaintextBind bool
 	PageSize           int
 	UserFilter         string
+	Filter             string
+	GlobalCatalog      bool
 	NetBIOSDomain      string
 	Timeout            time.Duration
 	Retries            int
@@ -416,8 +418,8 @@ func (s *Settings) validate() error {
 		if s.ConfigFile == "" {
 			return usagef("no mapping file: give --config-file-path FILE (or /ConfigFilePath:FILE), the ADSIReaderLDAPMappings.xml with its UPN entry")
 		}
-		if s.Directory == "" {
-			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com or ldif:export.ldf")
+		if s.Directory == "" && !locatable(s.Domains) {
+			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com or ldif:export.ldf, or --domain corp.example.com to find the domain controllers through DNS")
 		}
 		if s.Command == "plan" {
 			if s.Out == "" {
@@ -528,4 +530,16 @@ func deepClone(args []string) []string {
 		out[i] = strings.Clone(a)
 	}
 	return out
+}
+
+// locatable reports whether the domain controllers can be found through
+// DNS: a --domain names a DNS domain (corp.example.com) or a DN with DC=
+// components.
+func locatable(domains []string) bool {
+	for _, d := range domains {
+		if !strings.Contains(d, "=") || strings.Contains(strings.ToLower(d), "dc=") {
+			return true
+		}
+	}
+	return false
 }

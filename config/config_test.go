@@ -102,6 +102,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--directory", "ldif:x"}, "no mapping file: give --config-file-path FILE (or /ConfigFilePath:FILE)"},
 		{[]string{"--config-file-path", "m.xml"}, "no directory: give --directory URL (or /Directory:URL)"},
+		{[]string{"--config-file-path", "m.xml", "--domain", "O=Corp"}, "or --domain corp.example.com to find the domain controllers through DNS"},
 		{[]string{"--config-file-pth", "m.xml"}, "unknown option --config-file-pth"},
 		{[]string{"--aply"}, "unknown option --aply; see upnsync --help"},
 		{[]string{"--store"}, "--store needs a value (URL)"},
@@ -122,6 +123,25 @@ func TestUsageErrors(t *testing.T) {
 		var ue *UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want a usage error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// With a --domain naming a DNS domain (or a DN with DC= parts), the
+// domain controllers are found through DNS: no --directory needed. The
+// new directory options have both spellings.
+func TestLocatedDirectoryAndADOptions(t *testing.T) {
+	for _, args := range [][]string{
+		{"--config-file-path", "m.xml", "--domain", "corp.example.com"},
+		{"/ConfigFilePath:m.xml", "/Domain:OU=Staff,DC=corp,DC=example,DC=com", "/GlobalCatalog", "/Filter:(department=Sales)"},
+		{"--config-file-path", "m.xml", "--domain", "OU=Staff,DC=corp,DC=example,DC=com", "--global-catalog", "--filter", "(department=Sales)"},
+	} {
+		s := mustParse(t, args, noenv)
+		if s.Directory != "" || len(s.Domains) != 1 {
+			t.Errorf("Parse(%q): directory %q, domains %q", args, s.Directory, s.Domains)
+		}
+		if len(args) > 4 && (!s.GlobalCatalog || s.Filter != "(department=Sales)") {
+			t.Errorf("Parse(%q): global catalog %t, filter %q", args, s.GlobalCatalog, s.Filter)
 		}
 	}
 }

@@ -98,6 +98,8 @@ func (s *Settings) LogAttrs() []slog.Attr {
 		slog.Bool("apply", s.Apply),
 		slog.Int("page-size", s.PageSize),
 		slog.String("user-filter", s.UserFilter),
+		slog.String("filter", s.Filter),
+		slog.Bool("global-catalog", s.GlobalCatalog),
 		slog.Bool("start-tls", s.StartTLS),
 		slog.String("ca-file", s.CAFile),
 		slog.Bool("implicit-upn", s.ImplicitUPN),

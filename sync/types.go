@@ -183,6 +183,9 @@ type BaseCount struct {
 	Base    string
 	Entries int
 	Pages   int
+	// Referrals are the continuation references under this base, counted
+	// and not followed.
+	Referrals int
 }
 
 // Plan is everything one run would change and why. The same value renders

@@ -163,7 +163,7 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 	return directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
-		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
+		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields,
 	}
 }
@@ -184,8 +184,29 @@ func skipFrom(d *doctor, first, why string) {
 
 func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields mapping.Fields) {
 	if s.Directory == "" {
-		d.fail("directory", "no directory given", "give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com")
-		return
+		domain := directory.LocatorDomain(s.Domains)
+		if domain == "" {
+			d.fail("directory", "no directory given", "give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com, or --domain corp.example.com to find its domain controllers through DNS")
+			return
+		}
+		opts := directoryOptions(s, fields)
+		name, dcs, err := directory.LocateDCs(ctx, opts, domain)
+		if err != nil {
+			d.fail("DC locator", err.Error(), "")
+			skipFrom(d, "DNS", "no domain controller found")
+			return
+		}
+		var list []string
+		for _, dc := range dcs {
+			list = append(list, fmt.Sprintf("%s (priority %d, weight %d)", dc.Address, dc.Priority, dc.Weight))
+		}
+		// The checks below go to the first domain controller, as a run
+		// tries it first; a run falls over to the next ones.
+		d.pass("DC locator", fmt.Sprintf("%s: %s; checking the first, over StartTLS", name, strings.Join(list, ", ")))
+		located := *s
+		o := directory.LocatedOptions(opts, dcs[0])
+		located.Directory, located.StartTLS, located.GlobalCatalog = o.URL, o.StartTLS, o.GlobalCatalog
+		s = &located
 	}
 	kind, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s.Directory)), ":")
 	if kind != "ldap" && kind != "ldaps" {

@@ -62,7 +62,7 @@ func TestDoctorAgainstRealDirectory(t *testing.T) {
 		{name: "ldaps passes", args: append(append([]string{}, ldaps...), good...)},
 		{name: "starttls passes", args: append([]string{"--directory", env.URL, "--start-tls", "--apply", "--domain", env.Base}, good...)},
 		{name: "wrong password", args: append(ldaps, "--ca-file", env.CAFile, "--password-file", wrong),
-			code: exitError, check: "bind", want: "wrong password (or unknown user) (LDAP 49 Invalid Credentials); check --login and the password",
+			code: exitError, check: "bind", want: "wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password",
 			skipAfter: []string{"rootDSE", "base", "clock"}},
 		{name: "untrusted certificate", args: append(ldaps, "--password-file", env.PasswordFile),
 			code: exitError, check: "TLS", want: `is not trusted: subject "CN=dc1.corp.example.com,O=upnsync tests", issued by "CN=upnsync test CA,O=upnsync tests"; give the issuing CA's certificate (PEM) with --ca-file`,

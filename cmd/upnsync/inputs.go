@@ -118,6 +118,8 @@ func settingsMap(s *config.Settings) map[string]string {
 		"domain":              strings.Join(s.Domains, ";"),
 		"login":               s.Login,
 		"user-filter":         s.UserFilter,
+		"filter":              s.Filter,
+		"global-catalog":      strconv.FormatBool(s.GlobalCatalog),
 		"netbios-domain":      s.NetBIOSDomain,
 		"store":               s.Store,
 		"state":               s.State,

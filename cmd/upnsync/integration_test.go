@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,25 +114,113 @@ func TestRealDirectoryErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mappingFile := filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
 	tests := []struct {
-		name string
-		args []string
-		want string
+		name    string
+		args    []string
+		want    string
+		wantLog string // the LDAP result code in the log
 	}{
-		{"wrong password", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", wrong}, "wrong password"},
-		{"untrusted certificate", []string{"--directory", env.LDAPSURL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--ca-file"},
-		{"plaintext bind", []string{"--directory", env.URL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--allow-plaintext-bind"},
+		{"wrong password", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", wrong},
+			`cannot bind to ` + env.LDAPSURL + ` as "` + env.BindDN + `": wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password`,
+			`ldap_result="49 Invalid Credentials"`},
+		{"untrusted certificate", []string{"--directory", env.LDAPSURL, "--login", env.BindDN, "--password-file", env.PasswordFile},
+			`is not trusted: subject "CN=dc1.corp.example.com,O=upnsync tests", issued by "CN=upnsync test CA,O=upnsync tests"; give the issuing CA's certificate (PEM) with --ca-file`, ""},
+		{"plaintext bind", []string{"--directory", env.URL, "--login", env.BindDN, "--password-file", env.PasswordFile}, "--allow-plaintext-bind", ""},
 		{"missing base", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
-			"--domain", "OU=Nowhere," + env.Base}, "OU=Nowhere"},
+			"--domain", "OU=Nowhere," + env.Base}, `search base "OU=Nowhere,` + env.Base + `" does not exist on ` + env.LDAPSURL + ` (LDAP 32 No Such Object)`,
+			`ldap_result="32 No Such Object"`},
+		{"connection refused", []string{"--directory", "ldaps://" + closed, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile},
+			"cannot connect to ldaps://" + closed + ": connection refused", ""},
+		{"bad --filter", []string{"--directory", env.LDAPSURL, "--ca-file", env.CAFile, "--login", env.BindDN, "--password-file", env.PasswordFile,
+			"--filter", "(department=R&D (Lab))"}, `--filter "(department=R&D (Lab))" is not a valid LDAP filter`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"--config-file-path", mappingFile, "--store", store}, tt.args...)
+			logFile := filepath.Join(t.TempDir(), "run.log")
+			args := append([]string{"--config-file-path", mappingFile, "--store", store, "--retries", "0", "--log-file-path", logFile}, tt.args...)
 			code, out, errOut := cli(t, nil, args...)
 			if code != exitError || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "Wr0ng-Passw0rd") ||
 				strings.Contains(errOut, env.Password) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
-				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant %s", code, out, errOut, tt.want)
+			}
+			log, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(log), tt.wantLog) || strings.Contains(string(log), "Wr0ng-Passw0rd") {
+				t.Errorf("the log lacks %s (or holds the password):\n%s", tt.wantLog, log)
 			}
 		})
+	}
+}
+
+// A sync over two OUs in one run (--domain twice) writes the same store
+// as two runs over each OU, and its report counts each base.
+func TestTwoOUsInOneRunEqualTwoRuns(t *testing.T) {
+	env := testenv.LDAP(t)
+	ouA := "ou=Amsterdam,ou=People," + env.Base
+	ouB := "ou=Berlin,ou=People," + env.Base
+	common := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--login", env.BindDN, "--password-file", env.PasswordFile, "--ca-file", env.CAFile,
+		"--directory", env.LDAPSURL, "--report", "json", "--apply"}
+	newStore := func() string {
+		store := "sqlite:" + filepath.Join(t.TempDir(), "octopus.db")
+		if code, out, errOut := cli(t, nil, "store", "import", "--store", store, env.OctopusCSV); code != 0 {
+			t.Fatalf("import: %s %s", out, errOut)
+		}
+		return store
+	}
+	run := func(store string, bases ...string) map[string]any {
+		args := append([]string{"--store", store}, common...)
+		for _, b := range bases {
+			args = append(args, "--domain", b)
+		}
+		code, out, errOut := cli(t, nil, args...)
+		if code != exitOK && code != exitConflicts {
+			t.Fatalf("%q: exit %d\n%s", bases, code, errOut)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	export := func(store string) string {
+		code, out, errOut := cli(t, nil, "store", "export", "--store", store)
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		return out
+	}
+
+	one := newStore()
+	r := run(one, ouA, ouB)
+	two := newStore()
+	ra, rb := run(two, ouA), run(two, ouB)
+
+	if got, want := export(one), export(two); got != want {
+		t.Errorf("one run over both OUs and a run over each wrote different stores:\n%s\n---\n%s", got, want)
+	}
+	if export(one) == export(newStore()) {
+		t.Fatal("the runs changed nothing: the test cannot tell")
+	}
+	// Per-base counts: the combined run's bases are the single runs' reads.
+	read := r["read"].(map[string]any)
+	bases, _ := read["bases"].([]any)
+	if len(bases) != 2 {
+		t.Fatalf("read.bases = %v", read["bases"])
+	}
+	for i, single := range []map[string]any{ra, rb} {
+		b := bases[i].(map[string]any)
+		n := single["read"].(map[string]any)["entries"]
+		if b["base"] != []string{ouA, ouB}[i] || b["entries"] != n || n.(float64) == 0 {
+			t.Errorf("base %d: %v, the single run read %v", i, b, n)
+		}
 	}
 }

@@ -96,7 +96,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 			want   string
 		}{
 			{"right password", e.Password, exitPending, ""},
-			{"wrong password", wrong, exitError, "wrong password"},
+			{"wrong password", wrong, exitError, "wrong user name or password"},
 		} {
 			t.Run(route.name+"/"+tt.name, func(t *testing.T) {
 				dir := t.TempDir()

@@ -180,9 +180,10 @@ type summaryApply struct {
 }
 
 type summaryBases struct {
-	Base    string `json:"base"`
-	Entries int    `json:"entries"`
-	Pages   int    `json:"pages"`
+	Base      string `json:"base"`
+	Entries   int    `json:"entries"`
+	Pages     int    `json:"pages"`
+	Referrals int    `json:"referrals"`
 }
 
 func summaryOf(rec *runRecord) summaryJSON {
@@ -209,7 +210,7 @@ func summaryOf(rec *runRecord) summaryJSON {
 		out.Applied = &summaryApply{RunID: rec.Applied.RunID, Written: len(rec.Applied.Written), Stale: len(rec.Applied.Stale)}
 	}
 	for _, b := range rec.Read.Bases {
-		out.Bases = append(out.Bases, summaryBases{Base: b.Base, Entries: b.Entries, Pages: b.Pages})
+		out.Bases = append(out.Bases, summaryBases{Base: b.Base, Entries: b.Entries, Pages: b.Pages, Referrals: b.Referrals})
 	}
 	return out
 }

@@ -67,6 +67,15 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 		log.Error(rec.Err)
 		return nil, exitError
 	}
+	// dirFailed is failed for a directory error: the log (not the console,
+	// whose error line stays the message alone) has the LDAP result code
+	// and the server's own diagnostic too.
+	dirFailed := func(err error) (*planned, int) {
+		if attrs := directory.LogAttrs(err); len(attrs) > 0 {
+			log.Info("the directory answered with an LDAP error", attrs...)
+		}
+		return failed("%s", err.Error())
+	}
 	m, err := mapping.Load(s.ConfigFile)
 	if err != nil {
 		return failed("%v", err)
@@ -86,7 +95,7 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	dirOpts := directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
-		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
+		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log, Columns: s.Columns,
 	}
 	var mappingData []byte
@@ -113,7 +122,7 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	dir0, plan, err := planWithRetries(ctx, s, log, func() (upnsync.Directory, error) { return directory.Open(dirOpts) }, build)
 	if dir0 == nil {
 		p.close()
-		return failed("%v", err)
+		return dirFailed(err)
 	}
 	p.dir, p.plan = dir0, plan
 	rec.Directory = p.dir.Describe()
@@ -140,7 +149,7 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 			}
 		}
 		p.close()
-		return failed("%s", readErr.Error())
+		return dirFailed(readErr)
 	case err != nil:
 		p.close()
 		return failed("%v", err)

@@ -29,7 +29,7 @@ func (d *ldapDirectory) dial() (*ldap.Conn, net.Conn, error) {
 		}
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
-	dialer := &net.Dialer{Timeout: d.timeout}
+	dialer := &net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver}
 	var raw net.Conn
 	if secure {
 		raw, err = tls.DialWithDialer(dialer, "tcp", addr, d.tls.Clone())

@@ -5,9 +5,11 @@
 package directory
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -55,8 +57,17 @@ type Options struct {
 	PageSize int
 	// UserFilter replaces DefaultUserFilter.
 	UserFilter string
-	// NetBIOSDomain sets Person.Domain; empty: the upper-cased first DC
-	// label of each person's DN.
+	// Filter is an extra clause ANDed with the user filter (--filter).
+	Filter string
+	// GlobalCatalog reads the Global Catalog (ports 3268 and 3269, DNS
+	// records _gc._tcp) instead of one domain's directory.
+	GlobalCatalog bool
+	// Resolver finds domain controllers (SRV records) and host names;
+	// nil: the system's.
+	Resolver *net.Resolver
+	// NetBIOSDomain sets Person.Domain; empty: the nETBIOSName of the
+	// person's domain in AD's Partitions container, else the upper-cased
+	// first DC label of the person's DN.
 	NetBIOSDomain string
 	// Timeout bounds each operation (dial, bind, one page); 0 means
 	// DefaultTimeout.
@@ -79,8 +90,8 @@ func (o Options) String() string {
 	if o.Password != "" {
 		pw = "(set)"
 	}
-	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q NetBIOSDomain:%q Timeout:%s}",
-		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.NetBIOSDomain, o.Timeout)
+	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q Filter:%q GlobalCatalog:%t NetBIOSDomain:%q Timeout:%s}",
+		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.Filter, o.GlobalCatalog, o.NetBIOSDomain, o.Timeout)
 }
 
 // GoString is used by %#v: it is as careful as String.
@@ -114,7 +125,10 @@ var ErrNotSupported = errors.New("not supported yet")
 func Open(opts Options) (upnsync.Directory, error) {
 	raw := strings.TrimSpace(opts.URL)
 	if raw == "" {
-		return nil, errors.New("no directory given: use --directory ldaps://dc1.corp.example.com, ldap://HOST with --start-tls, ldif:PATH, csv:PATH or xlsx:PATH")
+		if domain := LocatorDomain(opts.Bases); domain != "" {
+			return openLocated(context.Background(), opts, domain)
+		}
+		return nil, errors.New("no directory given: use --directory ldaps://dc1.corp.example.com, ldap://HOST with --start-tls, ldif:PATH, csv:PATH or xlsx:PATH, or --domain corp.example.com to find its domain controllers through DNS")
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
@@ -134,8 +148,12 @@ func Open(opts Options) (upnsync.Directory, error) {
 }
 
 // Kind tells which kind of directory a --directory value names (ldap,
-// ldif, csv or xlsx), for reports; "" when it names none.
+// ldif, csv or xlsx), for reports; "" when it names none. No value at all
+// is an LDAP directory whose domain controllers Open finds through DNS.
 func Kind(url string) string {
+	if strings.TrimSpace(url) == "" {
+		return "ldap" // Open finds the domain controllers through DNS
+	}
 	scheme, _, ok := strings.Cut(strings.TrimSpace(url), ":")
 	if !ok {
 		return ""

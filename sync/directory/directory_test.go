@@ -65,9 +65,15 @@ func TestOpenRefusesBeforeSending(t *testing.T) {
 		{"start-tls on ldaps", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, StartTLS: true},
 			"--start-tls is for ldap:// URLs"},
 		{"bad filter", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, UserFilter: "(&(objectClass=user)"},
-			`user filter "(&(objectClass=user)" is not a valid LDAP filter: ldap: unexpected end of filter`},
+			`--user-filter "(&(objectClass=user)" is not a valid LDAP filter: ldap: unexpected end of filter`},
 		{"filter without parentheses", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, UserFilter: "objectClass=user"},
-			`user filter "objectClass=user" is not a valid LDAP filter: ldap: filter does not start with an '('`},
+			`--user-filter "objectClass=user" is not a valid LDAP filter: ldap: filter does not start with an '('`},
+		{"bad extra filter", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, Filter: "(department=R&D (Lab))"},
+			`--filter "(department=R&D (Lab))" is not a valid LDAP filter: `},
+		{"extra filter unbalanced", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, Filter: "(|(department=Sales)"},
+			`--filter "(|(department=Sales)" is not a valid LDAP filter: ldap: unexpected end of filter; give one clause such as (department=Sales)`},
+		{"extra filter, two clauses", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, Filter: "(department=Sales)(title=Boss)"},
+			`--filter "(department=Sales)(title=Boss)" is not a valid LDAP filter`},
 		{"negative page size", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, PageSize: -1},
 			"page size -1 is out of range"},
 		{"bad base", Options{URL: "ldaps://" + addr, Login: "svc", Password: secret, Bases: []string{"corp..com"}},
@@ -85,6 +91,7 @@ func TestOpenRefusesBeforeSending(t *testing.T) {
 		{"csv bad columns", Options{URL: "csv:directory_test.go", Columns: "nick=Nickname"}, `--columns: unknown key "nick"`},
 		{"unknown kind", Options{URL: "http://dc1"}, `unknown kind "http"`},
 		{"empty URL", Options{}, "no directory given"},
+		{"empty URL, DN without DC", Options{Bases: []string{"O=Corp"}}, "no directory given"},
 		{"no kind", Options{URL: "dc1.corp.example.com"}, "has no kind"},
 	}
 	for _, tt := range tests {
@@ -161,6 +168,11 @@ func TestNewLDAPSettings(t *testing.T) {
 	}
 }
 
+// adDiag is the diagnostic message AD (and Samba) send with a refused bind.
+func adDiag(data string) string {
+	return "80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data " + data + ", v4563"
+}
+
 func TestErrorMessages(t *testing.T) {
 	d, err := newLDAP(Options{URL: "ldaps://dc1.corp.example.com", Login: "svc@corp.example.com", Password: "S3cret", PageSize: 1000})
 	if err != nil {
@@ -174,14 +186,26 @@ func TestErrorMessages(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"wrong password", d.bindError(ad(49, "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563\x00")),
-			`cannot bind to ldaps://dc1.corp.example.com as "svc@corp.example.com": wrong password (or unknown user) (LDAP 49 Invalid Credentials); check --login and the password (--password-file or UPNSYNC_PASSWORD)`},
-		{"locked", d.bindError(ad(49, "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 775, v4563")),
-			"account locked"},
-		{"expired", d.bindError(ad(49, "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 532, v4563")),
-			"password expired"},
-		{"disabled", d.bindError(ad(49, "... data 533, v4563")), "account disabled"},
-		{"slapd wrong password", d.bindError(ad(49, "")), "wrong password (or unknown user)"},
+		{"wrong password", d.bindError(ad(49, adDiag("52e")+"\x00")),
+			`cannot bind to ldaps://dc1.corp.example.com as "svc@corp.example.com": wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password (--password-file or UPNSYNC_PASSWORD)`},
+		{"locked", d.bindError(ad(49, adDiag("775"))),
+			`cannot bind to ldaps://dc1.corp.example.com as "svc@corp.example.com": account locked (LDAP 49 Invalid Credentials); unlock the account in AD and check the password upnsync uses`},
+		{"password expired", d.bindError(ad(49, adDiag("532"))),
+			`: password expired (LDAP 49 Invalid Credentials); set a new password for the account`},
+		{"disabled", d.bindError(ad(49, adDiag("533"))),
+			`: account disabled (LDAP 49 Invalid Credentials); enable the account in AD`},
+		{"account expired", d.bindError(ad(49, adDiag("701"))),
+			`: account expired (LDAP 49 Invalid Credentials); extend the account's expiry date in AD`},
+		{"must change password", d.bindError(ad(49, adDiag("773"))),
+			`: the password must be changed ("User must change password at next logon") (LDAP 49 Invalid Credentials); set a new password for the account in AD`},
+		{"no such user", d.bindError(ad(49, adDiag("525"))),
+			`: no such user (LDAP 49 Invalid Credentials); check --login`},
+		{"logon hours", d.bindError(ad(49, adDiag("530"))), `: the account may not log on at this time (LDAP 49`},
+		{"workstations", d.bindError(ad(49, adDiag("531"))), `: the account may not log on from this computer (LDAP 49`},
+		{"52e, upper case, Samba's DSID", d.bindError(ad(49, "80090308: LdapErr: DSID-0C0904DC, comment: AcceptSecurityContext error, data 52E, v1db1")),
+			`: wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password`},
+		{"unknown data code", d.bindError(ad(49, adDiag("999"))), `: wrong user name or password (LDAP 49 Invalid Credentials)`},
+		{"slapd wrong password", d.bindError(ad(49, "")), "wrong user name or password"},
 		{"signing required", d.bindError(ad(8, "00002028: LdapErr: DSID-0C090259, comment: The server requires binds to turn on integrity checking")),
 			"refuses a simple bind over this connection (LDAP 8 Strong Auth Required"},
 		{"no such base", d.searchError(&ldap.Error{ResultCode: 32, MatchedDN: "DC=corp,DC=example,DC=com", Err: errors.New("0000208D: NameErr")}, "OU=Nope,DC=corp,DC=example,DC=com", noneRead()),

@@ -222,6 +222,9 @@ func domainOfSuffix(suffix string) domainInfo {
 // domains; the cache stops growing at maxDomains.
 type domainCache struct {
 	m map[string]domainInfo
+	// netbios maps a DNS domain name to the NetBIOS name the directory
+	// gives it (Partitions container), when it was read.
+	netbios map[string]string
 }
 
 const maxDomains = 256
@@ -236,6 +239,9 @@ func (c *domainCache) lookup(dn string) domainInfo {
 		return d
 	}
 	d := domainOfSuffix(suffix)
+	if nb, ok := c.netbios[d.dns]; ok {
+		d.netbios = nb
+	}
 	if c.m == nil {
 		c.m = make(map[string]domainInfo)
 	}

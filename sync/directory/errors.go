@@ -30,6 +30,25 @@ func ldapErrText(err error) string {
 	return oneLine(err.Error())
 }
 
+// LogAttrs are the log attributes of a directory error the server
+// answered: the LDAP result code (ldap_result="49 Invalid Credentials"),
+// its diagnostic message and matched DN. None for errors of the client or
+// the network (go-ldap's codes from 200 up are its own, not the server's).
+func LogAttrs(err error) []any {
+	var le *ldap.Error
+	if err == nil || !errors.As(err, &le) || le.ResultCode >= ldap.ErrorNetwork {
+		return nil
+	}
+	attrs := []any{"ldap_result", strings.TrimPrefix(resultName(le.ResultCode), "LDAP ")}
+	if diag := ldapErrText(le); diag != "" {
+		attrs = append(attrs, "ldap_diagnostic", diag)
+	}
+	if le.MatchedDN != "" {
+		attrs = append(attrs, "ldap_matched_dn", le.MatchedDN)
+	}
+	return attrs
+}
+
 // resultName is "LDAP 49 Invalid Credentials".
 func resultName(code uint16) string {
 	if name, ok := ldap.LDAPResultCodeMap[code]; ok {
@@ -184,7 +203,7 @@ func (d *ldapDirectory) startTLSError(err error) error {
 }
 
 func (d *ldapDirectory) probeCertificates() ([]*x509.Certificate, error) {
-	conn, err := ldap.DialURL(d.url, ldap.DialWithDialer(&net.Dialer{Timeout: d.timeout}))
+	conn, err := ldap.DialURL(d.url, ldap.DialWithDialer(&net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver}))
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +241,13 @@ func (d *ldapDirectory) bindError(err error) error {
 	code := resultName(le.ResultCode)
 	switch le.ResultCode {
 	case ldap.LDAPResultInvalidCredentials:
-		why, hint := "wrong password (or unknown user)", "check --login and the password (--password-file or UPNSYNC_PASSWORD)"
+		// AD and Samba say why in the data code of the diagnostic; other
+		// servers do not tell a wrong password from an unknown user. AD's
+		// 52e covers both, so as not to tell which accounts exist.
+		why, hint := "wrong user name or password", "check --login and the password (--password-file or UPNSYNC_PASSWORD)"
 		if m := adDataCode.FindStringSubmatch(ldapErrText(err)); m != nil {
 			switch strings.ToLower(m[1]) {
+			case "52e":
 			case "525":
 				why, hint = "no such user", "check --login (a UPN such as svc-upnsync@corp.example.com, or a DN)"
 			case "530":
@@ -238,7 +261,7 @@ func (d *ldapDirectory) bindError(err error) error {
 			case "701":
 				why, hint = "account expired", "extend the account's expiry date in AD"
 			case "773":
-				why, hint = "the user must reset the password", "set a new password for the account"
+				why, hint = "the password must be changed (\"User must change password at next logon\")", "set a new password for the account in AD and clear that option"
 			case "775":
 				why, hint = "account locked", "unlock the account in AD and check the password upnsync uses"
 			}

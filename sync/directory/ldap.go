@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -46,6 +47,12 @@ type ldapDirectory struct {
 	// nc is the naming context searched instead.
 	noGUIDDN bool
 	nc       string
+	// domainScope is set when the directory announces AD's domain-scope
+	// control: reads then send it, and AD returns no continuation
+	// references to other naming contexts.
+	domainScope bool
+	// located names the DNS SRV records the directory was found through.
+	located string
 }
 
 func openLDAP(opts Options) (*ldapDirectory, error) {
@@ -56,11 +63,9 @@ func openLDAP(opts Options) (*ldapDirectory, error) {
 	if err := d.connect(); err != nil {
 		return nil, err
 	}
-	if len(d.bases) == 0 {
-		if err := d.discoverBases(); err != nil {
-			d.Close()
-			return nil, err
-		}
+	if err := d.readDomainInfo(); err != nil {
+		d.Close()
+		return nil, err
 	}
 	return d, nil
 }
@@ -85,7 +90,15 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 		return nil, fmt.Errorf("directory URL %q names no host: use %s://dc1.corp.example.com", raw, scheme)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("directory URL %q: the parts after the host (?attributes?scope?filter) are not supported: use --domain for the base and --user-filter for the filter", raw)
+		return nil, fmt.Errorf("directory URL %q: the parts after the host (?attributes?scope?filter) are not supported: use --domain for the base and --filter for the filter", raw)
+	}
+	if opts.GlobalCatalog && u.Port() == "" {
+		// The Global Catalog's own ports, as AD's tools use them.
+		port := "3268"
+		if scheme == "ldaps" {
+			port = "3269"
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
 	d := &ldapDirectory{
 		opts:     opts,
@@ -120,9 +133,16 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 
 	if f := strings.TrimSpace(opts.UserFilter); f != "" {
 		if _, err := ldap.CompileFilter(f); err != nil {
-			return nil, fmt.Errorf("user filter %q is not a valid LDAP filter: %s (example: %s)", f, ldapErrText(err), DefaultUserFilter)
+			return nil, fmt.Errorf("--user-filter %q is not a valid LDAP filter: %s (example: %s)", f, ldapErrText(err), DefaultUserFilter)
 		}
 		d.filter = f
+	}
+	if f := strings.TrimSpace(opts.Filter); f != "" {
+		extra, err := extraFilter(f)
+		if err != nil {
+			return nil, err
+		}
+		d.filter = "(&" + d.filter + extra + ")"
 	}
 	if opts.PageSize < 0 || opts.PageSize > math.MaxInt32 {
 		return nil, fmt.Errorf("page size %d is out of range: use 1 to 1000 (0 reads without paging)", opts.PageSize)
@@ -193,8 +213,124 @@ func (d *ldapDirectory) connect() error {
 	return nil
 }
 
-// discoverBases reads the rootDSE for the domain's naming context.
+// readDomainInfo reads what the directory says about itself once bound:
+// the domain's naming context when no base was given, whether it supports
+// AD's domain-scope control, and, on AD, the NetBIOS name of each domain of
+// the forest from the Partitions container. Only the base is essential:
+// without the rest a read still works, with referrals counted and NetBIOS
+// names taken from DNs, and the log says so.
+func (d *ldapDirectory) readDomainInfo() error {
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts", "configurationNamingContext", "supportedControl"}, nil)
+	sr, err := d.conn.Search(req)
+	if err != nil || len(sr.Entries) == 0 {
+		if len(d.bases) == 0 {
+			if err == nil {
+				return fmt.Errorf("%s returned no rootDSE (or this account may not read it): give the base with --domain", d.url)
+			}
+			what, _ := d.describeOpError(err, "")
+			return newError(err, "cannot read the rootDSE of %s to find the domain's naming context: %s; give the base with --domain", d.url, what)
+		}
+		why := "it returned none"
+		if err != nil {
+			why = ldapErrText(err)
+		}
+		d.log.Warn("cannot read the rootDSE: the domain-scope control is not sent, and NetBIOS domain names come from the DNs (--netbios-domain sets one)",
+			"directory", d.url, "error", why)
+		return nil
+	}
+	root := sr.Entries[0]
+	if len(d.bases) == 0 {
+		switch {
+		case d.opts.GlobalCatalog:
+			// The whole forest: the Global Catalog answers a subtree
+			// search of the empty base with every domain's users.
+			d.bases = []string{""}
+		case root.GetEqualFoldAttributeValue("defaultNamingContext") != "":
+			d.bases = []string{root.GetEqualFoldAttributeValue("defaultNamingContext")}
+		default:
+			vs := root.GetEqualFoldAttributeValues("namingContexts")
+			if len(vs) == 0 || vs[0] == "" {
+				return fmt.Errorf("%s announces no naming context in its rootDSE (or this account may not read it): give the base with --domain", d.url)
+			}
+			d.bases = []string{vs[0]}
+		}
+	}
+	for _, c := range root.GetEqualFoldAttributeValues("supportedControl") {
+		if c == ControlDomainScope {
+			d.domainScope = true
+		}
+	}
+	if cfg := root.GetEqualFoldAttributeValue("configurationNamingContext"); cfg != "" && d.opts.NetBIOSDomain == "" {
+		d.readNetBIOSNames(cfg)
+	}
+	return nil
+}
+
+// readNetBIOSNames reads the nETBIOSName of each domain of the forest from
+// the crossRef objects of the Partitions container (where nCName is the
+// domain's naming context), so that DOMAIN\name entries match a domain
+// whose NetBIOS name is not its first DNS label (example.com's EXAMPLE may
+// well be CORP). A failure leaves the names derived from DNs, with a
+// warning.
+func (d *ldapDirectory) readNetBIOSNames(configNC string) {
+	base := "CN=Partitions," + configNC
+	req := ldap.NewSearchRequest(base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=crossRef)(nETBIOSName=*))", []string{"nCName", "nETBIOSName", "dnsRoot"}, nil)
+	sr, err := d.conn.Search(req)
+	if err != nil {
+		d.log.Warn("cannot read the NetBIOS domain names from the Partitions container: they are taken from the DNs (the first DC= label, upper case); --netbios-domain sets one",
+			"base", base, "error", ldapErrText(err))
+		return
+	}
+	names := map[string]string{}
+	var found []string
+	for _, e := range sr.Entries {
+		nb := strings.TrimSpace(e.GetEqualFoldAttributeValue("nETBIOSName"))
+		dns := domainOfSuffix(e.GetEqualFoldAttributeValue("nCName")).dns
+		if nb == "" || dns == "" {
+			continue
+		}
+		names[dns] = nb
+		found = append(found, dns+"="+nb)
+	}
+	if len(names) == 0 {
+		d.log.Warn("the Partitions container names no domain's NetBIOS name: they are taken from the DNs (the first DC= label, upper case); --netbios-domain sets one",
+			"base", base)
+		return
+	}
+	d.dec.domains = domainCache{netbios: names}
+	d.log.Info("NetBIOS domain names from the directory", "domains", strings.Join(found, "; "))
+}
+
+// extraFilter checks the clause of --filter: one LDAP filter, in
+// parentheses (added when left out).
+func extraFilter(f string) (string, error) {
+	if !strings.HasPrefix(f, "(") {
+		f = "(" + f + ")"
+	}
+	if _, err := ldap.CompileFilter(f); err != nil {
+		return "", fmt.Errorf("--filter %q is not a valid LDAP filter: %s; give one clause such as (department=Sales) or (!(userAccountControl:1.2.840.113556.1.4.803:=2)), with ( ) * \\ in values written \\28 \\29 \\2a \\5c",
+			f, ldapErrText(err))
+	}
+	return f, nil
+}
+
+// controls are the controls every read of the users sends besides paging.
+func (d *ldapDirectory) controls() []ldap.Control {
+	if d.domainScope {
+		return []ldap.Control{ldap.NewControlString(ControlDomainScope, false, "")}
+	}
+	return nil
+}
+
+// discoverBases reads the rootDSE for the domain's naming context (the
+// Global Catalog: the whole forest, as readDomainInfo).
 func (d *ldapDirectory) discoverBases() error {
+	if d.opts.GlobalCatalog {
+		d.bases = []string{""}
+		return nil
+	}
 	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts"}, nil)
 	sr, err := d.conn.Search(req)
@@ -217,13 +353,24 @@ func (d *ldapDirectory) discoverBases() error {
 
 // Describe names the directory and its bases, never the credentials.
 func (d *ldapDirectory) Describe() string {
+	s := d.url
+	if d.located != "" {
+		s += ", found through " + d.located + ","
+	}
+	names := make([]string, len(d.bases))
+	for i, b := range d.bases {
+		names[i] = b
+		if b == "" {
+			names[i] = "the whole forest"
+		}
+	}
 	switch len(d.bases) {
 	case 0:
-		return d.url
+		return s
 	case 1:
-		return d.url + " (base " + d.bases[0] + ")"
+		return s + " (base " + names[0] + ")"
 	}
-	return d.url + " (bases " + strings.Join(d.bases, "; ") + ")"
+	return s + " (bases " + strings.Join(names, "; ") + ")"
 }
 
 // Close closes the connection.
@@ -308,7 +455,7 @@ func (d *ldapDirectory) fail(res *upnsync.ReadResult, err error) error {
 
 func (d *ldapDirectory) searchRequest(base string, controls []ldap.Control) *ldap.SearchRequest {
 	return ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		d.filter, d.dec.attrs, controls)
+		d.filter, d.dec.attrs, append(controls, d.controls()...))
 }
 
 // readPaged reads one base with one SearchAsync per page, each with a fresh
@@ -350,6 +497,7 @@ func (d *ldapDirectory) readPaged(ctx context.Context, base string, fn func(upns
 			}
 			if resp.Referral() != "" {
 				res.Referrals++
+				bc.Referrals++
 				continue
 			}
 			if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
@@ -385,6 +533,7 @@ func (d *ldapDirectory) readUnpaged(ctx context.Context, base string, fn func(up
 	sr, serr := d.conn.Search(d.searchRequest(base, nil))
 	if sr != nil {
 		res.Referrals += len(sr.Referrals)
+		bc.Referrals += len(sr.Referrals)
 		for i, e := range sr.Entries {
 			if err := ctx.Err(); err != nil {
 				return d.cancelled(err, res)

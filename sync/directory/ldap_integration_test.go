@@ -111,7 +111,7 @@ func checkAll(t *testing.T, e testenv.LDAPEnv, got map[string]upnsync.Person, re
 	if wantPages := (e.Users + pageSize - 1) / pageSize; res.Pages != wantPages || res.Pages < 2 {
 		t.Errorf("pages = %d, want %d (more than one: the server's limit is 1000)", res.Pages, wantPages)
 	}
-	if len(res.Bases) != 1 || res.Bases[0].Entries != e.Users || res.Bases[0].Pages != res.Pages {
+	if len(res.Bases) != 1 || res.Bases[0].Entries != e.Users || res.Bases[0].Pages != res.Pages || res.Bases[0].Referrals != res.Referrals {
 		t.Errorf("per-base counts %+v", res.Bases)
 	}
 	if res.Referrals != 1 {
@@ -411,9 +411,9 @@ func TestLDAPErrors(t *testing.T) {
 		want []string
 	}{
 		{"wrong password", func(o *directory.Options) { o.Password = "not-" + e.Password },
-			[]string{"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong password (or unknown user) (LDAP 49 Invalid Credentials)`}},
+			[]string{"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong user name or password (LDAP 49 Invalid Credentials)`}},
 		{"unknown account", func(o *directory.Options) { o.Login = "cn=nobody,ou=service," + e.Base },
-			[]string{"wrong password (or unknown user)"}},
+			[]string{"wrong user name or password"}},
 		{"certificate not trusted", func(o *directory.Options) { o.CAFile = "" },
 			[]string{"the TLS certificate of " + e.LDAPSURL + " is not trusted: " + subject + "; give the issuing CA's certificate (PEM) with --ca-file"}},
 		{"certificate not trusted, StartTLS", func(o *directory.Options) { o.CAFile, o.URL, o.StartTLS = "", e.URL, true },

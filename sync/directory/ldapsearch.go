@@ -24,6 +24,9 @@ func (d *ldapDirectory) ldapsearchLine(base string) string {
 		args = append(args, "-D", shellQuote(d.opts.Login), "-W")
 	}
 	args = append(args, "-b", shellQuote(base), "-s", "sub")
+	if d.domainScope {
+		args = append(args, "-E", "domainScope")
+	}
 	if d.pageSize > 0 {
 		args = append(args, "-E", fmt.Sprintf("pr=%d/noprompt", d.pageSize))
 	}

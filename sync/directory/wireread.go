@@ -257,7 +257,7 @@ func (d *ldapDirectory) readWire(ctx context.Context, fn func(upnsync.Person) er
 // entries went to fn and its closing paging control arrived with success.
 func (d *ldapDirectory) readWireBase(ctx context.Context, c *wire.Conn, base string, fn func(upnsync.Person) error,
 	res *upnsync.ReadResult, bc *upnsync.BaseCount, pool *pagePool) error {
-	req := &wire.SearchRequest{Base: base, Filter: d.filter, Attrs: d.dec.attrs, PageSize: uint32(d.pageSize)}
+	req := &wire.SearchRequest{Base: base, Filter: d.filter, Attrs: d.dec.attrs, PageSize: uint32(d.pageSize), Controls: d.controls()}
 	if err := req.Compile(); err != nil {
 		return newError(err, "user filter %q is not a valid LDAP filter: %s", d.filter, ldapErrText(err))
 	}
@@ -310,6 +310,7 @@ func (d *ldapDirectory) readWireBase(ctx context.Context, c *wire.Conn, base str
 			}
 		}
 		res.Referrals += p.refs
+		bc.Referrals += p.refs
 		if p.err != nil {
 			return d.wireError(p.err, base, res)
 		}
@@ -374,7 +375,7 @@ func (d *ldapDirectory) dialWire(ctx context.Context) (*wire.Conn, error) {
 	if u, _ := url.Parse(d.url); u != nil && u.Scheme == "ldaps" {
 		cfg = d.tls.Clone()
 	}
-	c, err := wire.Dial(ctx, addr, cfg, d.timeout)
+	c, err := wire.Dial(ctx, addr, cfg, d.timeout, d.opts.Resolver)
 	if err != nil {
 		return nil, d.dialError(err)
 	}

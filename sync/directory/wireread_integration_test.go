@@ -92,7 +92,7 @@ func TestWireConnectErrors(t *testing.T) {
 		want string
 	}{
 		{"password changed", nil, func(d *ldapDirectory) { d.opts.Password = "not-" + e.Password },
-			"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong password (or unknown user) (LDAP 49 Invalid Credentials)`},
+			"cannot bind to " + e.LDAPSURL + ` as "` + e.BindDN + `": wrong user name or password (LDAP 49 Invalid Credentials)`},
 		{"certificate no longer trusted", nil, func(d *ldapDirectory) { d.tls.RootCAs = x509.NewCertPool() },
 			"the TLS certificate of " + e.LDAPSURL + " is not trusted: " + subject},
 		{"certificate no longer trusted, StartTLS", func(o *Options) { o.URL, o.StartTLS = e.URL, true },

@@ -33,6 +33,8 @@ type search struct {
 	pageSize int64
 	cookie   string
 	paged    bool
+	filter   string
+	controls []string // OIDs
 }
 
 type fakeLDAP struct {
@@ -113,11 +115,15 @@ func (f *fakeLDAP) serve(c net.Conn) {
 		case ldap.ApplicationSearchRequest:
 			s := search{id: id}
 			s.base, _ = op.Children[0].Value.(string)
+			if f, err := ldap.DecompileFilter(op.Children[6]); err == nil {
+				s.filter = f
+			}
 			for _, a := range op.Children[7].Children {
 				s.attrs = append(s.attrs, a.Data.String())
 			}
 			if len(req.Children) > 2 {
 				for _, ctrl := range req.Children[2].Children {
+					s.controls = append(s.controls, ctrl.Children[0].Data.String())
 					if ctrl.Children[0].Data.String() == ldap.ControlTypePaging {
 						v := ber.DecodePacket(ctrl.Children[len(ctrl.Children)-1].Data.Bytes())
 						s.paged = true
@@ -287,7 +293,7 @@ func TestWireReadPages(t *testing.T) {
 	if err != nil || !res.Complete || res.Pages != 4 || res.Entries != 35 || res.Referrals != 1 || res.Why != "" {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	if len(res.Bases) != 1 || res.Bases[0].Entries != 35 || res.Bases[0].Pages != 4 {
+	if len(res.Bases) != 1 || res.Bases[0].Entries != 35 || res.Bases[0].Pages != 4 || res.Bases[0].Referrals != 1 {
 		t.Errorf("bases %+v", res.Bases)
 	}
 	for i, p := range got {
@@ -518,7 +524,7 @@ func TestWireReadBindRefused(t *testing.T) {
 	if err == nil || res.Entries != 0 || len(f.recorded()) != 0 {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	want := `cannot bind to ` + f.url() + ` as "` + f.login + `": wrong password (or unknown user) (LDAP 49 Invalid Credentials)`
+	want := `cannot bind to ` + f.url() + ` as "` + f.login + `": wrong user name or password (LDAP 49 Invalid Credentials)`
 	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "wrong\"") {
 		t.Errorf("error = %q\nwant it to contain %q", err, want)
 	}

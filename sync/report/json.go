@@ -86,9 +86,10 @@ type jsonRead struct {
 }
 
 type jsonBase struct {
-	Base    string `json:"base"`
-	Entries int    `json:"entries"`
-	Pages   int    `json:"pages"`
+	Base      string `json:"base"`
+	Entries   int    `json:"entries"`
+	Pages     int    `json:"pages"`
+	Referrals int    `json:"referrals"`
 }
 
 type jsonChange struct {

@@ -313,3 +313,48 @@ func TestSafetyInAllReports(t *testing.T) {
 		t.Errorf("CSV rename %t removal %t departure %t:\n%v", sawRename, sawRemoval, sawDeparture, rows)
 	}
 }
+
+// Several bases: each has its line in the text report and its counts in
+// the JSON report, referrals included; the Global Catalog's empty base is
+// named.
+func TestPerBaseCounts(t *testing.T) {
+	p := samplePlan()
+	p.Read = upnsync.ReadResult{Complete: true, Pages: 3, Entries: 6, Referrals: 3, Bases: []upnsync.BaseCount{
+		{Base: "OU=Staff,DC=corp", Entries: 4, Pages: 2},
+		{Base: "DC=corp", Entries: 2, Pages: 1, Referrals: 3},
+		{Base: "", Entries: 0, Pages: 0},
+	}}
+	var text, js bytes.Buffer
+	if err := Text(&text, p, sampleMeta()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"(complete: 6 entries, 3 pages, 3 referrals skipped)",
+		"\n           OU=Staff,DC=corp: 4 entries, 2 pages\n",
+		"\n           DC=corp: 2 entries, 1 page, 3 referrals skipped\n",
+		"\n           the whole forest: 0 entries, 0 pages\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := JSON(&js, p, sampleMeta()); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Read struct {
+			Referrals int
+			Bases     []struct {
+				Base                      string
+				Entries, Pages, Referrals int
+			}
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Read.Referrals != 3 || len(r.Read.Bases) != 3 || r.Read.Bases[0].Base != "OU=Staff,DC=corp" || r.Read.Bases[0].Entries != 4 ||
+		r.Read.Bases[1].Referrals != 3 || r.Read.Bases[1].Pages != 1 || r.Read.Bases[2].Base != "" {
+		t.Errorf("JSON read: %+v\n%s", r.Read, js.String())
+	}
+}

@@ -32,7 +32,11 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
 	}
 	for _, b := range plan.Read.Bases {
-		fmt.Fprintf(w, "           %s: %s, %s\n", b.Base, plural(b.Entries, "entry"), plural(b.Pages, "page"))
+		refs := ""
+		if b.Referrals > 0 {
+			refs = fmt.Sprintf(", %d referrals skipped", b.Referrals)
+		}
+		fmt.Fprintf(w, "           %s: %s, %s%s\n", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"), refs)
 	}
 	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
 
@@ -252,4 +256,13 @@ func plural(n int, noun string) string {
 		noun += "s"
 	}
 	return fmt.Sprintf("%d %s", n, noun)
+}
+
+// baseName names a search base; the empty one is the whole forest (a read
+// of the Global Catalog).
+func baseName(base string) string {
+	if base == "" {
+		return "the whole forest"
+	}
+	return base
 }

@@ -35,9 +35,10 @@ type Conn struct {
 
 // Dial connects to addr (host:port). With tlsConfig it speaks TLS from the
 // first byte (ldaps://). timeout bounds the connection and the handshake.
-// Errors are those of net and crypto/tls, for the caller to explain.
-func Dial(ctx context.Context, addr string, tlsConfig *tls.Config, timeout time.Duration) (*Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+// resolver looks up the host name (nil: the system's). Errors are those
+// of net and crypto/tls, for the caller to explain.
+func Dial(ctx context.Context, addr string, tlsConfig *tls.Config, timeout time.Duration, resolver *net.Resolver) (*Conn, error) {
+	d := net.Dialer{Timeout: timeout, Resolver: resolver}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -296,6 +297,8 @@ type SearchRequest struct {
 	Filter   string
 	Attrs    []string
 	PageSize uint32
+	// Controls are sent with every page besides the paging control.
+	Controls []ldap.Control
 
 	filter *ber.Packet
 }
@@ -337,6 +340,9 @@ func (c *Conn) Search(s *SearchRequest, cookie []byte) (int64, error) {
 	paging.SetCookie(cookie)
 	ctrls := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "Controls")
 	ctrls.AppendChild(paging.Encode())
+	for _, c := range s.Controls {
+		ctrls.AppendChild(c.Encode())
+	}
 	pkt.AppendChild(ctrls)
 	if err := c.send(pkt); err != nil {
 		return 0, err
