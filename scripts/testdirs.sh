@@ -723,7 +723,8 @@ samba_load() {
 	mkdir -p "$TESTDIRS/bin"
 	(cd "$REPO_ROOT" && "$(go_cmd)" build -o "$gen" ./scripts/genusers)
 	"$gen" -samba -n "$SAMBA_USER_COUNT" -seed "$SEED" -base "$BASE_DN" -alt-suffix "$SAMBA_ALT_SUFFIX" \
-		-ldif "$SAMBA_LDIF" 2>"$SAMBA_DIR/genusers.log" || { cat "$SAMBA_DIR/genusers.log" >&2; die "genusers failed"; }
+		-ldif "$SAMBA_LDIF" -octopus-csv "$SAMBA_DIR/octopus-draft.csv" 2>"$SAMBA_DIR/genusers.log" ||
+		{ cat "$SAMBA_DIR/genusers.log" >&2; die "genusers failed"; }
 	log "loading $SAMBA_USER_COUNT users into Samba with ldapadd"
 	samba_ldap ldapadd -f "$SAMBA_LDIF" >"$SAMBA_DIR/ldapadd.log" 2>&1 ||
 		{ tail -n 20 "$SAMBA_DIR/ldapadd.log" >&2; die "ldapadd into Samba failed (log: $SAMBA_DIR/ldapadd.log)"; }
@@ -760,7 +761,9 @@ EOF
 	# answers to that service name.
 	samba_tool spn add ldap/127.0.0.1 'DC1$' >>"$SAMBA_DIR/ldapadd.log" 2>&1 ||
 		die "samba-tool spn add ldap/127.0.0.1 failed (log: $SAMBA_DIR/ldapadd.log)"
-	# The Octopus export, with the objectGUIDs Samba assigned.
+	# The Octopus export, with the objectGUIDs Samba assigned: genusers
+	# makes the same people again (the export is part of its random
+	# sequence, so the first run wrote a draft without GUIDs).
 	samba_ldap ldapsearch -LLL -o ldif-wrap=no -E pr=1000/noprompt -b "$BASE_DN" \
 		'(&(objectCategory=person)(objectClass=user))' sAMAccountName objectGUID >"$SAMBA_DIR/guids.ldif" 2>&1 ||
 		die "cannot read the users' objectGUIDs back from Samba"

@@ -1,0 +1,302 @@
+package main
+
+// The whole command against the real Samba AD DC of scripts/testdirs.sh:
+// AD's objectGUIDs, userAccountControl, empty UPNs and continuation
+// references, over ldaps:// and StartTLS. Without it the tests skip; with
+// CI=true they fail.
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/upnsync/upnsync/internal/faultproxy"
+	"github.com/upnsync/upnsync/internal/testenv"
+)
+
+type sambaEnv struct {
+	testenv.SambaEnv
+	dir string
+}
+
+func newSambaEnv(t *testing.T) sambaEnv {
+	t.Helper()
+	return sambaEnv{SambaEnv: testenv.Samba(t), dir: t.TempDir()}
+}
+
+// store imports the Octopus users made for the Samba domain into a new
+// SQLite store and returns its path.
+func (e sambaEnv) store(t *testing.T, name string) string {
+	t.Helper()
+	db := filepath.Join(e.dir, name+".db")
+	if code, out, errOut := cli(t, nil, "store", "import", "--store", "sqlite:"+db, e.OctopusCSV); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	return db
+}
+
+// args are a sync's arguments against the DC over ldaps:// ("ldaps") or
+// StartTLS ("starttls"), with a simple bind as the Administrator.
+func (e sambaEnv) args(db, transport string, extra ...string) []string {
+	a := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--login", e.BindDN, "--password-file", e.PasswordFile, "--ca-file", e.CAFile,
+		"--store", "sqlite:" + db, "--report", "json"}
+	if transport == "starttls" {
+		a = append(a, "--directory", e.URL, "--start-tls")
+	} else {
+		a = append(a, "--directory", e.LDAPSURL)
+	}
+	return append(a, extra...)
+}
+
+// disabledInLDIF counts the users loaded disabled (userAccountControl 514
+// or 546).
+func (e sambaEnv) disabledInLDIF(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile(e.LDIF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(regexp.MustCompile(`(?m)^userAccountControl: (514|546)$`).FindAll(data, -1))
+}
+
+// A dry run, the apply and a second run with nothing left, over ldaps://
+// and StartTLS, from the domain root: every user read (the domain's own
+// accounts too), Samba's three continuation references counted, the
+// people matched by the objectGUIDs Samba assigned.
+func TestSambaSync(t *testing.T) {
+	e := newSambaEnv(t)
+	for _, tr := range []string{"ldaps", "starttls"} {
+		t.Run(tr, func(t *testing.T) {
+			db := e.store(t, "sync-"+tr)
+			args := e.args(db, tr, "--domain", e.Base)
+			code, out, errOut := cli(t, nil, args...)
+			plan := decodePlanRead(t, out)
+			if code != exitPending || !plan.Complete || plan.Summary["read"] < e.Users || plan.Read.Referrals != 3 {
+				t.Fatalf("dry run: exit %d, complete %v, read %d (%d loaded), %d referrals (want 3)\n%s", code, plan.Complete,
+					plan.Summary["read"], e.Users, plan.Read.Referrals, errOut)
+			}
+			if len(plan.Changes) < e.Users/20 || plan.Summary["matched"] < e.Users/2 {
+				t.Fatalf("implausible plan: %v", plan.Summary)
+			}
+			byGUID := 0
+			for _, c := range plan.Changes {
+				if c["match"] == "external-id" {
+					byGUID++
+				}
+			}
+			if byGUID == 0 {
+				t.Error("no change matched by ExternalIdentifier: the objectGUIDs read differ from those ldapsearch showed at load time")
+			}
+			for _, s := range plan.Skipped {
+				if strings.Contains(s["reason"].(string), "disabled") {
+					t.Fatalf("a disabled user skipped without --skip-disabled: %v", s)
+				}
+			}
+
+			code, out, errOut = cli(t, nil, append(args, "--apply")...)
+			applied := decodePlanRead(t, out)
+			if (code != exitOK && code != exitConflicts) || applied.Applied == nil || applied.Applied.Written != len(plan.Changes) {
+				t.Fatalf("apply: exit %d, applied %+v, want %d\n%s", code, applied.Applied, len(plan.Changes), errOut)
+			}
+			code, out, errOut = cli(t, nil, args...)
+			if again := decodePlanRead(t, out); code == exitPending || again.Summary["changes"] != 0 {
+				t.Fatalf("second run: exit %d, %v\n%s", code, again.Summary, errOut)
+			}
+		})
+	}
+}
+
+type planRead struct {
+	planJSON
+	Read struct{ Pages, Entries, Referrals int }
+}
+
+func decodePlanRead(t *testing.T, out string) planRead {
+	t.Helper()
+	var p planRead
+	p.planJSON = decodePlan(t, out)
+	r := struct {
+		Read struct{ Pages, Entries, Referrals int }
+	}{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	p.Read = r.Read
+	return p
+}
+
+// Disabled accounts (userAccountControl 514 and 546, and the domain's
+// Guest and krbtgt) are synced like the others unless --skip-disabled,
+// which reports each as skipped.
+func TestSambaSkipDisabled(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "disabled")
+	code, out, errOut := cli(t, nil, e.args(db, "ldaps", "--skip-disabled")...)
+	if code != exitPending {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	plan := decodePlanRead(t, out)
+	skipped := 0
+	for _, s := range plan.Skipped {
+		if s["reason"] == "account disabled (--skip-disabled)" {
+			skipped++
+		}
+	}
+	// Guest and krbtgt are disabled users of every domain.
+	if want := e.disabledInLDIF(t) + 2; skipped != want {
+		t.Errorf("%d disabled users skipped, want %d (%d loaded disabled, Guest, krbtgt)", skipped, want, want-2)
+	}
+}
+
+// An account with an empty userPrincipalName is skipped with the reason,
+// unless --implicit-upn, which gives it sAMAccountName@corp.example.com.
+func TestSambaImplicitUPN(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "implicit")
+	code, out, errOut := cli(t, nil, e.args(db, "ldaps")...)
+	if code != exitPending {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	noUPN := map[string]bool{}
+	for _, s := range decodePlanRead(t, out).Skipped {
+		if strings.HasPrefix(s["reason"].(string), "no userPrincipalName") {
+			noUPN[strings.ToLower(s["dn"].(string))] = true
+		}
+	}
+	// The loaded ones (1% of them) and Guest, krbtgt, svc-upnsync.
+	if len(noUPN) < 10 {
+		t.Fatalf("%d accounts without UPN skipped; the test domain has more", len(noUPN))
+	}
+
+	code, out, errOut = cli(t, nil, e.args(db, "ldaps", "--implicit-upn")...)
+	if code != exitPending {
+		t.Fatalf("--implicit-upn: exit %d\n%s", code, errOut)
+	}
+	plan := decodePlanRead(t, out)
+	for _, s := range plan.Skipped {
+		if strings.HasPrefix(s["reason"].(string), "no userPrincipalName") {
+			t.Errorf("skipped with --implicit-upn: %v", s)
+		}
+	}
+	implicit := 0
+	for _, c := range plan.Changes {
+		if !noUPN[strings.ToLower(c["dn"].(string))] {
+			continue
+		}
+		added, _ := c["added"].([]any)
+		if len(added) != 1 || !strings.HasSuffix(added[0].(string), "@corp.example.com") {
+			t.Errorf("%s: added %v, want sAMAccountName@corp.example.com", c["dn"], added)
+		}
+		implicit++
+	}
+	if implicit == 0 {
+		t.Error("--implicit-upn added no implicit UPN")
+	}
+}
+
+// A sync over two OUs in one run (--domain twice) writes exactly what two
+// runs over each OU write.
+func TestSambaTwoOUsAsTwoRuns(t *testing.T) {
+	e := newSambaEnv(t)
+	a, b := "OU=Berlin,OU=People,"+e.Base, "OU=São Paulo,OU=People,"+e.Base
+	one := e.store(t, "one-run")
+	code, out, errOut := cli(t, nil, e.args(one, "ldaps", "--domain", a, "--domain", b, "--apply")...)
+	if code != exitOK && code != exitConflicts {
+		t.Fatalf("one run over both OUs: exit %d\n%s", code, errOut)
+	}
+	both := decodePlanRead(t, out)
+	two := e.store(t, "two-runs")
+	written := 0
+	for _, ou := range []string{a, b} {
+		code, out, errOut := cli(t, nil, e.args(two, "ldaps", "--domain", ou, "--apply")...)
+		if code != exitOK && code != exitConflicts {
+			t.Fatalf("run over %s: exit %d\n%s", ou, code, errOut)
+		}
+		if p := decodePlanRead(t, out); p.Applied != nil {
+			written += p.Applied.Written
+		}
+	}
+	if both.Applied == nil || both.Applied.Written == 0 || both.Applied.Written != written {
+		t.Fatalf("one run wrote %+v, two runs %d", both.Applied, written)
+	}
+	export := func(db string) string {
+		code, out, errOut := cli(t, nil, "store", "export", "--store", "sqlite:"+db)
+		if code != 0 {
+			t.Fatalf("export: %s", errOut)
+		}
+		return out
+	}
+	if x, y := export(one), export(two); x != y {
+		t.Fatalf("the stores differ after one run over both OUs and two runs over each:\n%s\n----\n%s", x, y)
+	}
+}
+
+// The connection to the DC cut in the middle of the read on every attempt
+// (ldaps://, through a proxy): the read is incomplete, nothing is written,
+// exit 1 after the retries.
+func TestSambaFaultConnectionCutMidRead(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "fault")
+	target := hostOf(t, e.LDAPSURL)
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		target = net.JoinHostPort(target, "636")
+	}
+	p, err := faultproxy.Start(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	args := func(extra ...string) []string {
+		return append([]string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+			"--login", e.BindDN, "--password-file", e.PasswordFile, "--ca-file", e.CAFile, "--domain", e.Base,
+			"--store", "sqlite:" + db, "--page-size", "500", "--directory", p.URL("ldaps"), "--retry-delay", "10ms"}, extra...)
+	}
+	// A clean read through the proxy: how many bytes the read carries.
+	if code, _, errOut := cli(t, nil, args()...); code != exitPending {
+		t.Fatalf("clean run through the proxy: exit %d\n%s", code, errOut)
+	}
+	clean := readConns(t, p.Stats())
+	if len(clean) != 1 || clean[0].ServerBytes < 100000 {
+		t.Fatalf("clean run: read connections %+v", clean)
+	}
+	p.Close()
+
+	p2, err := faultproxy.Start(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	p = p2
+	p.Always(faultproxy.Fault{Action: faultproxy.Drop, AfterBytes: clean[0].ServerBytes / 2})
+	before := fileHash(t, db)
+	code, out, errOut := cli(t, nil, args("--apply", "--retries", "2")...)
+	noStack(t, out, errOut)
+	if code != exitError {
+		t.Fatalf("exit %d, want 1\n%s", code, errOut)
+	}
+	if fileHash(t, db) != before {
+		t.Fatal("the store changed although no read was complete")
+	}
+	final := regexp.MustCompile(`(?m)^upnsync: ` + regexp.QuoteMeta("connection to "+p.URL("ldaps")+" lost after page ") +
+		`\d+ of the read \(\d+ entries\).*the read is incomplete; gave up after 3 attempts \(--retries 2\)$`)
+	if !final.MatchString(errOut) {
+		t.Errorf("the last error does not name the directory, the page and the attempts:\n%s", errOut)
+	}
+	if !strings.Contains(out, "INCOMPLETE") {
+		t.Errorf("the report does not say the read was incomplete:\n%s", out)
+	}
+	st := readConns(t, p.Stats())
+	if len(st) != 3 {
+		t.Fatalf("%d read connections, want 3 (one per attempt)", len(st))
+	}
+	for i, c := range st {
+		if !c.Struck {
+			t.Errorf("connection %d: the fault did not strike", i+1)
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package directory_test
+
+// Integration tests against the real Samba AD DC of scripts/testdirs.sh:
+// AD's own objectGUIDs, userAccountControl, continuation references from
+// the domain root. Without it they skip; with CI=true they fail.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/upnsync/upnsync/internal/testenv"
+	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/directory"
+)
+
+func sambaOptions(e testenv.SambaEnv) directory.Options {
+	return directory.Options{
+		URL:      e.LDAPSURL,
+		CAFile:   e.CAFile,
+		Login:    e.BindDN,
+		Password: e.Password,
+		Bases:    []string{e.Base},
+		PageSize: directory.DefaultPageSize,
+	}
+}
+
+// adUser is one user as ldapsearch shows it.
+type adUser struct {
+	dn, sam, upn, guid string
+	uac                int
+}
+
+// ldapsearchUsers runs OpenLDAP's ldapsearch against the DC and decodes
+// what it prints with code of its own: the objectGUID's base64 becomes the
+// canonical GUID string by swapping the byte order of the first three
+// groups, independently of the reader under test.
+func ldapsearchUsers(t *testing.T, e testenv.SambaEnv, base string) map[string]adUser {
+	t.Helper()
+	cmd := exec.Command("ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-E", "pr=1000/noprompt",
+		"-H", e.LDAPSURL, "-D", e.BindDN, "-y", e.PasswordFile, "-b", base,
+		"(&(objectCategory=person)(objectClass=user))", "sAMAccountName", "userPrincipalName", "objectGUID", "userAccountControl")
+	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+e.CAFile, "LDAPTLS_REQCERT=demand")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ldapsearch: %v\n%s", err, stderr.String())
+	}
+	users := map[string]adUser{}
+	var u adUser
+	flush := func() {
+		if u.sam != "" {
+			if u.guid == "" {
+				t.Fatalf("ldapsearch shows %s without objectGUID", u.dn)
+			}
+			users[u.guid] = u
+		}
+		u = adUser{}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, val, ok := strings.Cut(line, ":")
+		if !ok {
+			flush()
+			continue
+		}
+		if strings.HasPrefix(val, ": ") { // base64
+			b, err := base64.StdEncoding.DecodeString(val[2:])
+			if err != nil {
+				t.Fatalf("ldapsearch line %q: %v", line, err)
+			}
+			if strings.EqualFold(name, "objectGUID") {
+				if len(b) != 16 {
+					t.Fatalf("objectGUID of %d bytes: %q", len(b), line)
+				}
+				c := append([]byte{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6]}, b[8:]...)
+				h := hex.EncodeToString(c)
+				val = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+			} else {
+				val = string(b)
+			}
+		} else {
+			val = strings.TrimPrefix(val, " ")
+		}
+		switch strings.ToLower(name) {
+		case "dn":
+			u.dn = val
+		case "samaccountname":
+			u.sam = val
+		case "userprincipalname":
+			u.upn = val
+		case "objectguid":
+			u.guid = val
+		case "useraccountcontrol":
+			u.uac, _ = strconv.Atoi(val)
+		}
+	}
+	flush()
+	return users
+}
+
+// Every user the reader returns from Samba has the objectGUID, DN, UPN and
+// disabled state ldapsearch shows for it, over ldaps:// and StartTLS; the
+// search from the domain root meets Samba's three continuation references
+// (Configuration, DomainDnsZones, ForestDnsZones): counted, not chased.
+func TestSambaReadMatchesLdapsearch(t *testing.T) {
+	e := testenv.Samba(t)
+	want := ldapsearchUsers(t, e, e.Base)
+	// Everyone loaded, and the domain's own accounts (Administrator,
+	// Guest, krbtgt) and the Kerberos tests' service account.
+	if len(want) < e.Users {
+		t.Fatalf("ldapsearch shows %d users, fewer than the %d loaded", len(want), e.Users)
+	}
+	for _, tr := range []string{"ldaps", "starttls"} {
+		t.Run(tr, func(t *testing.T) {
+			o := sambaOptions(e)
+			if tr == "starttls" {
+				o.URL, o.StartTLS = e.URL, true
+			}
+			d := open(t, o)
+			got, res, err := readAll(t, d)
+			if err != nil || !res.Complete {
+				t.Fatalf("read: %v (complete %v: %s)", err, res.Complete, res.Why)
+			}
+			if res.Referrals != 3 {
+				t.Errorf("%d continuation references counted, want Samba's 3 (Configuration, DomainDnsZones, ForestDnsZones)", res.Referrals)
+			}
+			if len(got) != len(want) || res.Entries != len(want) {
+				t.Errorf("read %d people (%d entries), ldapsearch shows %d", len(got), res.Entries, len(want))
+			}
+			disabled, noUPN, alt := 0, 0, 0
+			for guid, w := range want {
+				p, ok := got[guid]
+				if !ok {
+					t.Errorf("%s (objectGUID %s in ldapsearch) was not read with that GUID", w.dn, guid)
+					continue
+				}
+				if !sameDN(p.DN, w.dn) || p.SAMAccountName != w.sam || p.UPN != w.upn {
+					t.Errorf("GUID %s: read %q %q %q, ldapsearch shows %q %q %q", guid, p.DN, p.SAMAccountName, p.UPN, w.dn, w.sam, w.upn)
+				}
+				if p.Disabled != (w.uac&2 != 0) {
+					t.Errorf("%s: userAccountControl %d, read as disabled=%v", w.dn, w.uac, p.Disabled)
+				}
+				if p.Domain != "CORP" {
+					t.Errorf("%s: domain %q, want CORP", w.dn, p.Domain)
+				}
+				if p.Disabled {
+					disabled++
+				}
+				if p.UPN == "" {
+					noUPN++
+				}
+				if strings.HasSuffix(strings.ToLower(p.UPN), "@"+e.AltSuffix) {
+					alt++
+				}
+			}
+			if disabled < 10 || noUPN < 5 || alt < 10 {
+				t.Errorf("the test domain lacks variety: %d disabled, %d without UPN, %d with @%s", disabled, noUPN, alt, e.AltSuffix)
+			}
+		})
+	}
+}
+
+// A user moved to another OU after its creation is read at its new place;
+// a read of only the OU it left does not see it.
+func TestSambaMovedUser(t *testing.T) {
+	e := testenv.Samba(t)
+	if e.MovedDN == "" {
+		t.Fatal("the test environment names no moved user (UPNSYNC_TEST_SAMBA_MOVED_DN)")
+	}
+	o := sambaOptions(e)
+	o.Bases = []string{"OU=Finance,OU=Berlin,OU=People," + e.Base}
+	people, _, err := readAll(t, open(t, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moved *upnsync.Person
+	for _, p := range people {
+		if sameDN(p.DN, e.MovedDN) {
+			moved = &p
+		}
+	}
+	if moved == nil {
+		t.Fatalf("%s not read from its new OU (%d people there)", e.MovedDN, len(people))
+	}
+	o.Bases = []string{"OU=Sales,OU=Amsterdam,OU=People," + e.Base}
+	old, _, err := readAll(t, open(t, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old) == 0 {
+		t.Fatal("the OU the user left reads as empty")
+	}
+	if _, ok := old[moved.GUID]; ok {
+		t.Errorf("%s (GUID %s) still read in the OU it left", moved.SAMAccountName, moved.GUID)
+	}
+}
+
+// A read over two OUs in one run is the two reads of each OU together.
+func TestSambaTwoBasesReadEachOnce(t *testing.T) {
+	e := testenv.Samba(t)
+	a, b := "OU=Berlin,OU=People,"+e.Base, "OU=Toronto Office,OU=People,"+e.Base
+	read := func(bases ...string) (map[string]upnsync.Person, upnsync.ReadResult) {
+		o := sambaOptions(e)
+		o.Bases = bases
+		people, res, err := readAll(t, open(t, o))
+		if err != nil || !res.Complete {
+			t.Fatalf("read %q: %v", bases, err)
+		}
+		return people, res
+	}
+	both, res := read(a, b)
+	onlyA, _ := read(a)
+	onlyB, _ := read(b)
+	if len(onlyA) == 0 || len(onlyB) == 0 || len(both) != len(onlyA)+len(onlyB) {
+		t.Fatalf("both OUs: %d people; each: %d and %d", len(both), len(onlyA), len(onlyB))
+	}
+	for g := range onlyA {
+		if _, ok := both[g]; !ok {
+			t.Errorf("GUID %s of %s missing from the read of both", g, a)
+		}
+	}
+	if len(res.Bases) != 2 || res.Bases[0].Entries != len(onlyA) || res.Bases[1].Entries != len(onlyB) {
+		t.Errorf("per-base counts %+v, want %d and %d", res.Bases, len(onlyA), len(onlyB))
+	}
+}
