@@ -649,6 +649,10 @@ samba_config() {
 	ntp signd socket directory = $d/run/ntp_signd
 	log file = $SAMBA_DIR/samba-file.log
 	max log size = 10000
+	# As Windows DCs do: a SASL bind (Kerberos) without a signing or
+	# sealing layer is accepted over TLS; simple binds over plain ldap://
+	# are still refused. (Samba's default also refuses the former.)
+	ldap server require strong auth = allow_sasl_over_tls
 	tls enabled = yes
 	tls keyfile = $SAMBA_DIR/tls/server.key
 	tls certfile = $SAMBA_DIR/tls/server.crt

@@ -105,15 +105,20 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	}
 
 	// Credentials: refuse before anything is sent.
+	if err := checkKerberos(opts); err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.Anonymous && opts.Login != "":
 		return nil, errors.New("--anonymous and --login exclude each other: give one of them")
-	case !opts.Anonymous && (opts.Login == "" || opts.Password == ""):
-		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), or --anonymous")
+	case !opts.Anonymous && !opts.kerberos() && (opts.Login == "" || opts.Password == ""):
+		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), a Kerberos bind (--kerberos-keytab, --kerberos-ccache, --integrated-auth on Windows), or --anonymous")
 	}
 	switch {
 	case scheme == "ldaps" && opts.StartTLS:
 		return nil, fmt.Errorf("--start-tls is for ldap:// URLs: %s is already encrypted", d.url)
+	case scheme == "ldap" && !opts.StartTLS && opts.kerberos() && !opts.AllowPlaintextBind:
+		return nil, fmt.Errorf("refusing a Kerberos bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
 	case scheme == "ldap" && !opts.StartTLS && !opts.Anonymous && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing to send the password of %q in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
 	}
@@ -181,7 +186,13 @@ func (d *ldapDirectory) connect() error {
 			return d.startTLSError(err)
 		}
 	}
-	if !d.opts.Anonymous {
+	if d.opts.kerberos() {
+		deadline(raw, d.timeout)
+		if err := d.kerberosBind(conn); err != nil {
+			conn.Close()
+			return err
+		}
+	} else if !d.opts.Anonymous {
 		deadline(raw, d.timeout)
 		if err := conn.Bind(d.opts.Login, d.opts.Password); err != nil {
 			conn.Close()

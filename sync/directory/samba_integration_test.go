@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,5 +232,99 @@ func TestSambaTwoBasesReadEachOnce(t *testing.T) {
 	}
 	if len(res.Bases) != 2 || res.Bases[0].Entries != len(onlyA) || res.Bases[1].Entries != len(onlyB) {
 		t.Errorf("per-base counts %+v, want %d and %d", res.Bases, len(onlyA), len(onlyB))
+	}
+}
+
+// Kerberos binds against Samba's KDC: the keys of a keytab (as the named
+// principal, or as the keytab's first one), and a credential cache made by
+// kinit from the same keytab, over ldaps:// and StartTLS, with both
+// readers (Open's go-ldap connection and the paged read's own).
+func TestSambaKerberosBind(t *testing.T) {
+	e := testenv.Samba(t)
+	kerberos := func(tr string) directory.Options {
+		o := sambaOptions(e)
+		o.Login, o.Password = "", ""
+		o.Krb5Conf = e.Krb5Conf
+		if tr == "starttls" {
+			o.URL, o.StartTLS = e.URL, true
+		}
+		return o
+	}
+	check := func(t *testing.T, o directory.Options) {
+		t.Helper()
+		people, res, err := readAll(t, open(t, o))
+		if err != nil || !res.Complete || len(people) < e.Users {
+			t.Fatalf("read with %s: %v (complete %v, %d people)", o, err, res.Complete, len(people))
+		}
+	}
+	for _, tr := range []string{"ldaps", "starttls"} {
+		t.Run(tr+"/keytab", func(t *testing.T) {
+			o := kerberos(tr)
+			o.KerberosKeytab, o.Login = e.Keytab, e.Principal
+			check(t, o)
+		})
+		t.Run(tr+"/keytab-first-principal", func(t *testing.T) {
+			o := kerberos(tr)
+			o.KerberosKeytab = e.Keytab
+			check(t, o)
+		})
+	}
+	t.Run("ccache", func(t *testing.T) {
+		cache := filepath.Join(t.TempDir(), "krb5cc")
+		cmd := exec.Command("kinit", "-k", "-t", e.Keytab, "-c", cache, e.Principal)
+		cmd.Env = append(os.Environ(), "KRB5_CONFIG="+e.Krb5Conf)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kinit: %v\n%s", err, out)
+		}
+		o := kerberos("ldaps")
+		o.KerberosCCache = cache
+		check(t, o)
+	})
+}
+
+// A Kerberos bind that cannot work says what failed and what to check, in
+// one line, without key material.
+func TestSambaKerberosErrors(t *testing.T) {
+	e := testenv.Samba(t)
+	dir := t.TempDir()
+	notKeytab := filepath.Join(dir, "not.keytab")
+	if err := os.WriteFile(notKeytab, []byte("not a keytab"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		set  func(*directory.Options)
+		want string
+	}{
+		{"unknown principal", func(o *directory.Options) {
+			o.KerberosKeytab, o.Login = e.Keytab, "nobody@"+e.Realm
+		}, "Kerberos bind to ldaps://127.0.0.1 with Kerberos as nobody@" + e.Realm},
+		{"not a keytab", func(o *directory.Options) { o.KerberosKeytab = notKeytab }, "cannot read the keytab " + notKeytab},
+		{"no such krb5.conf", func(o *directory.Options) {
+			o.KerberosKeytab, o.Krb5Conf = e.Keytab, filepath.Join(dir, "krb5.conf")
+		}, "give one with --krb5-conf FILE"},
+		{"unknown service principal", func(o *directory.Options) {
+			o.KerberosKeytab, o.URL = e.Keytab, "ldaps://localhost"
+		}, "ldap/localhost"},
+		{"no ccache", func(o *directory.Options) { o.KerberosCCache = filepath.Join(dir, "none") }, "run kinit -c"},
+		{"plain ldap", func(o *directory.Options) { o.KerberosKeytab, o.URL = e.Keytab, e.URL }, "use ldaps:// or --start-tls"},
+		{"password too", func(o *directory.Options) { o.KerberosKeytab, o.Password = e.Keytab, "x" }, "uses no password"},
+		{"integrated elsewhere", func(o *directory.Options) { o.IntegratedAuth = true }, "Windows only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := sambaOptions(e)
+			o.Login, o.Password, o.Krb5Conf = "", "", e.Krb5Conf
+			tt.set(&o)
+			d, err := directory.Open(o)
+			if err == nil {
+				d.Close()
+				t.Fatal("Open succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q does not contain %q (or is not one line)", msg, tt.want)
+			}
+		})
 	}
 }

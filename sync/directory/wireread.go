@@ -398,7 +398,12 @@ func (d *ldapDirectory) dialWire(ctx context.Context) (*wire.Conn, error) {
 			return nil, d.startTLSError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: lostCause(err)})
 		}
 	}
-	if !d.opts.Anonymous {
+	if d.opts.kerberos() {
+		if err := d.kerberosBindWire(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+	} else if !d.opts.Anonymous {
 		if err := c.Bind(d.opts.Login, d.opts.Password); err != nil {
 			c.Close()
 			var le *ldap.Error

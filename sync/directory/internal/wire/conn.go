@@ -349,3 +349,59 @@ func (c *Conn) Search(s *SearchRequest, cookie []byte) (int64, error) {
 func (c *Conn) String() string {
 	return fmt.Sprintf("wire.Conn(%s)", c.nc.RemoteAddr())
 }
+
+// tagServerSaslCreds is the context tag [7] of a BindResponse's
+// serverSaslCreds (RFC 4511 4.2.2).
+const tagServerSaslCreds = 0x87
+
+// SASLBind sends one SASL bind request of mechanism mech with the
+// credentials cred (none when nil) and returns the server's credentials.
+// inProgress is true when the server answered saslBindInProgress (14) and
+// waits for the next step; any other refusal is an *ldap.Error. The
+// credentials never appear in an error.
+func (c *Conn) SASLBind(mech string, cred []byte) (serverCred []byte, inProgress bool, err error) {
+	pkt := c.envelope()
+	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "Bind Request")
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, "Version"))
+	req.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "User Name"))
+	auth := ber.Encode(ber.ClassContext, ber.TypeConstructed, 3, "", "authentication")
+	auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, mech, "SASL Mech"))
+	if cred != nil {
+		auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(cred), "Credentials"))
+	}
+	req.AppendChild(auth)
+	pkt.AppendChild(req)
+	m, _, err := c.roundTrip(pkt, TagBindResponse, "SASL bind")
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := ParseResult(m.Op)
+	if err != nil {
+		return nil, false, err
+	}
+	// After the LDAPResult's three components (and a referral): the
+	// optional serverSaslCreds.
+	rest := m.Op
+	for i := 0; i < 3; i++ {
+		if _, _, rest, err = element(rest); err != nil {
+			return nil, false, err
+		}
+	}
+	for len(rest) > 0 {
+		tag, content, after, err := element(rest)
+		if err != nil {
+			return nil, false, err
+		}
+		if tag == tagServerSaslCreds {
+			serverCred = content
+		}
+		rest = after
+	}
+	switch r.Code {
+	case ldap.LDAPResultSuccess:
+		return serverCred, false, nil
+	case ldap.LDAPResultSaslBindInProgress:
+		return serverCred, true, nil
+	}
+	return nil, false, r.Err()
+}
