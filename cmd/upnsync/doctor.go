@@ -125,6 +125,14 @@ func doctorSettings(d *doctor, s *config.Settings) {
 	if src := s.PasswordSource(); src != "none" {
 		pw = "password from " + src
 	}
+	switch {
+	case s.IntegratedAuth:
+		pw = "integrated authentication (Kerberos as the account upnsync runs as)"
+	case s.KerberosKeytab != "":
+		pw = "Kerberos with keytab " + s.KerberosKeytab
+	case s.KerberosCCache != "":
+		pw = "Kerberos with credential cache " + s.KerberosCCache
+	}
 	if src := s.StorePasswordSource(); src != "none" {
 		pw += "; store password from " + src
 	}
@@ -163,6 +171,8 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 	return directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
+		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
+		IntegratedAuth:     s.IntegratedAuth,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields,
 	}

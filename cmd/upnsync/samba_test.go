@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -298,5 +300,73 @@ func TestSambaFaultConnectionCutMidRead(t *testing.T) {
 		if !c.Struck {
 			t.Errorf("connection %d: the fault did not strike", i+1)
 		}
+	}
+}
+
+// The whole sync with a Kerberos bind and no password anywhere, in both
+// spellings: the keytab's keys (GNU options), a credential cache kinit made
+// from it (Windows options); the plan is the one a password bind makes.
+func TestSambaKerberosSync(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "kerberos")
+	mappingFile := filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml")
+	code, out, errOut := cli(t, nil, e.args(db, "ldaps")...)
+	if code != exitPending {
+		t.Fatalf("password bind: exit %d\n%s", code, errOut)
+	}
+	want := decodePlanRead(t, out).Summary
+
+	code, out, errOut = cli(t, nil, "--config-file-path", mappingFile, "--directory", e.LDAPSURL, "--ca-file", e.CAFile,
+		"--kerberos-keytab", e.Keytab, "--login", e.Principal, "--krb5-conf", e.Krb5Conf,
+		"--store", "sqlite:"+db, "--report", "json")
+	if code != exitPending {
+		t.Fatalf("keytab: exit %d\n%s", code, errOut)
+	}
+	if got := decodePlanRead(t, out).Summary; !reflect.DeepEqual(got, want) {
+		t.Errorf("keytab bind planned %v, a password bind %v", got, want)
+	}
+
+	cache := filepath.Join(e.dir, "krb5cc")
+	kinit := exec.Command("kinit", "-k", "-t", e.Keytab, "-c", cache, e.Principal)
+	kinit.Env = append(os.Environ(), "KRB5_CONFIG="+e.Krb5Conf)
+	if out, err := kinit.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	code, out, errOut = cli(t, nil, "/ConfigFilePath:"+mappingFile, "/Directory:"+e.URL, "/StartTLS", "/CAFile:"+e.CAFile,
+		"/KerberosCCache:"+cache, "/Krb5Conf:"+e.Krb5Conf, "/Store:sqlite:"+db, "/Report:json")
+	if code != exitPending {
+		t.Fatalf("credential cache: exit %d\n%s", code, errOut)
+	}
+	if got := decodePlanRead(t, out).Summary; !reflect.DeepEqual(got, want) {
+		t.Errorf("credential cache bind planned %v, a password bind %v", got, want)
+	}
+}
+
+// Kerberos options that cannot work stop the run with one line that says
+// what to do, exit 1.
+func TestSambaKerberosUsageErrors(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "kerberos-errors")
+	base := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--directory", e.LDAPSURL, "--ca-file", e.CAFile, "--store", "sqlite:" + db}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"integrated auth off Windows", []string{"--integrated-auth"}, "works on Windows only"},
+		{"keytab and password", []string{"--kerberos-keytab", e.Keytab, "--password-file", e.PasswordFile}, "uses no password"},
+		{"keytab and ccache", []string{"--kerberos-keytab", e.Keytab, "--kerberos-ccache", e.Keytab}, "exclude each other"},
+		{"krb5.conf alone", []string{"--krb5-conf", e.Krb5Conf, "--login", e.BindDN, "--password-file", e.PasswordFile}, "--krb5-conf is for Kerberos binds"},
+		{"unknown principal", []string{"--kerberos-keytab", e.Keytab, "--login", "nobody@" + e.Realm, "--krb5-conf", e.Krb5Conf}, "Kerberos bind to ldaps://127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := cli(t, nil, append(base, tt.args...)...)
+			noStack(t, out, errOut)
+			if code != exitError || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, e.Password) {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+			}
+		})
 	}
 }
