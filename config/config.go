@@ -58,12 +58,14 @@ type Settings struct {
 	KerberosCCache string
 	Krb5Conf       string
 	IntegratedAuth bool
-	PageSize       int
-	UserFilter     string
-	NetBIOSDomain  string
-	Timeout        time.Duration
-	Retries        int
-	RetryDelay     time.Duration
+	// NTLM binds with NTLM (login and password) instead of a simple bind.
+	NTLM          bool
+	PageSize      int
+	UserFilter    string
+	NetBIOSDomain string
+	Timeout       time.Duration
+	Retries       int
+	RetryDelay    time.Duration
 
 	Store string
 	Apply bool

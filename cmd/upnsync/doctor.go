@@ -172,7 +172,7 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
-		IntegratedAuth:     s.IntegratedAuth,
+		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields,
 	}

@@ -370,3 +370,28 @@ func TestSambaKerberosUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// --ntlm and /NTLM: the same plan as a simple bind.
+func TestSambaNTLMSync(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "ntlm")
+	code, out, errOut := cli(t, nil, e.args(db, "ldaps")...)
+	if code != exitPending {
+		t.Fatalf("simple bind: exit %d\n%s", code, errOut)
+	}
+	want := decodePlanRead(t, out).Summary
+	user := e.NetBIOS + `\` + strings.SplitN(e.BindDN, "@", 2)[0]
+	for _, args := range [][]string{
+		{"--ntlm", "--login", user},
+		{"/NTLM", "/Login:" + user},
+	} {
+		a := append(e.args(db, "starttls"), args...)
+		code, out, errOut := cli(t, nil, a...)
+		if code != exitPending {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		if got := decodePlanRead(t, out).Summary; !reflect.DeepEqual(got, want) {
+			t.Errorf("%v planned %v, a simple bind %v", args, got, want)
+		}
+	}
+}

@@ -51,6 +51,9 @@ type Options struct {
 	KerberosCCache string
 	Krb5Conf       string
 	IntegratedAuth bool
+	// NTLM binds with NTLM (Login as DOMAIN\name or a UPN, and Password)
+	// instead of a simple bind: where Kerberos is not available.
+	NTLM bool
 	// CAFile is a PEM file of CA certificates trusted in addition to the
 	// system's.
 	CAFile string
@@ -89,8 +92,8 @@ func (o Options) String() string {
 	if o.Password != "" {
 		pw = "(set)"
 	}
-	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t KerberosKeytab:%q KerberosCCache:%q Krb5Conf:%q IntegratedAuth:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q NetBIOSDomain:%q Timeout:%s}",
-		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.KerberosKeytab, o.KerberosCCache, o.Krb5Conf, o.IntegratedAuth, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.NetBIOSDomain, o.Timeout)
+	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t KerberosKeytab:%q KerberosCCache:%q Krb5Conf:%q IntegratedAuth:%t NTLM:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q NetBIOSDomain:%q Timeout:%s}",
+		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.KerberosKeytab, o.KerberosCCache, o.Krb5Conf, o.IntegratedAuth, o.NTLM, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.NetBIOSDomain, o.Timeout)
 }
 
 // GoString is used by %#v: it is as careful as String.

@@ -55,6 +55,10 @@ func checkKerberos(o Options) error {
 	switch {
 	case n > 1:
 		return errors.New("--kerberos-keytab, --kerberos-ccache and --integrated-auth exclude each other: give one of them")
+	case n > 0 && o.NTLM:
+		return errors.New("--ntlm and a Kerberos bind exclude each other: give one of them")
+	case o.NTLM && o.Anonymous:
+		return errors.New("--ntlm and --anonymous exclude each other: give one of them")
 	case n == 0:
 		if o.Krb5Conf != "" {
 			return errors.New("--krb5-conf is for Kerberos binds: give --kerberos-keytab FILE or --kerberos-ccache FILE too")

@@ -119,6 +119,8 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 		return nil, fmt.Errorf("--start-tls is for ldap:// URLs: %s is already encrypted", d.url)
 	case scheme == "ldap" && !opts.StartTLS && opts.kerberos() && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing a Kerberos bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
+	case scheme == "ldap" && !opts.StartTLS && opts.NTLM && !opts.AllowPlaintextBind:
+		return nil, fmt.Errorf("refusing an NTLM bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
 	case scheme == "ldap" && !opts.StartTLS && !opts.Anonymous && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing to send the password of %q in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
 	}
@@ -172,6 +174,9 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 
 // connect dials, upgrades with StartTLS if asked, and binds.
 func (d *ldapDirectory) connect() error {
+	if d.opts.NTLM {
+		return d.connectNTLM()
+	}
 	conn, raw, err := d.dial()
 	if err != nil {
 		return d.dialError(err)
@@ -447,4 +452,26 @@ func redactURL(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// connectNTLM connects and binds with NTLM as the paged reader does (its
+// wire connection: go-ldap has no SASL GSS-SPNEGO bind), then goes on with
+// go-ldap on the same connection.
+func (d *ldapDirectory) connectNTLM() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	c, err := d.dialWire(ctx)
+	if err != nil {
+		return err
+	}
+	nc, err := c.NetConn()
+	if err != nil {
+		c.Close()
+		return d.bindError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: err})
+	}
+	conn := ldap.NewConn(nc, true)
+	conn.Start()
+	conn.SetTimeout(d.timeout)
+	d.conn = conn
+	return nil
 }

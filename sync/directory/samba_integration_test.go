@@ -328,3 +328,47 @@ func TestSambaKerberosErrors(t *testing.T) {
 		})
 	}
 }
+
+// NTLM binds (SASL GSS-SPNEGO with raw NTLM messages) with DOMAIN\name
+// and with a UPN, over ldaps:// and StartTLS, on both connections; a wrong
+// password is named as such.
+func TestSambaNTLMBind(t *testing.T) {
+	e := testenv.Samba(t)
+	user := strings.SplitN(e.BindDN, "@", 2)[0]
+	for _, tr := range []string{"ldaps", "starttls"} {
+		for _, login := range []string{e.NetBIOS + `\` + user, e.BindDN} {
+			t.Run(tr+"/"+login, func(t *testing.T) {
+				o := sambaOptions(e)
+				o.NTLM, o.Login = true, login
+				if tr == "starttls" {
+					o.URL, o.StartTLS = e.URL, true
+				}
+				people, res, err := readAll(t, open(t, o))
+				if err != nil || !res.Complete || len(people) < e.Users {
+					t.Fatalf("read: %v (complete %v, %d people)", err, res.Complete, len(people))
+				}
+			})
+		}
+	}
+	// Unpaged, the read goes through go-ldap on the connection bound by NTLM.
+	t.Run("unpaged", func(t *testing.T) {
+		o := sambaOptions(e)
+		o.NTLM, o.Login, o.PageSize = true, e.NetBIOS+`\`+user, 0
+		people, res, err := readAll(t, open(t, o))
+		if err != nil || !res.Complete || len(people) < e.Users {
+			t.Fatalf("read: %v (complete %v, %d people)", err, res.Complete, len(people))
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		o := sambaOptions(e)
+		o.NTLM, o.Login, o.Password = true, e.NetBIOS+`\`+user, "Wr0ng-Passw0rd"
+		d, err := directory.Open(o)
+		if err == nil {
+			d.Close()
+			t.Fatal("Open succeeded with a wrong password")
+		}
+		if msg := err.Error(); !strings.Contains(msg, "wrong password") || strings.Contains(msg, "Wr0ng-Passw0rd") {
+			t.Fatalf("error %q", msg)
+		}
+	})
+}

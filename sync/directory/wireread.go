@@ -404,7 +404,11 @@ func (d *ldapDirectory) dialWire(ctx context.Context) (*wire.Conn, error) {
 			return nil, err
 		}
 	} else if !d.opts.Anonymous {
-		if err := c.Bind(d.opts.Login, d.opts.Password); err != nil {
+		bind := c.Bind
+		if d.opts.NTLM {
+			bind = c.NTLMBind
+		}
+		if err := bind(d.opts.Login, d.opts.Password); err != nil {
 			c.Close()
 			var le *ldap.Error
 			if !errors.As(err, &le) {
