@@ -275,7 +275,20 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 	if s.Anonymous {
 		d.pass("bind", "anonymous (--anonymous): no bind")
 	} else {
-		d.pass("bind", fmt.Sprintf("bound to %s as %q", p.URL(), s.Login))
+		how := fmt.Sprintf("as %q", s.Login)
+		switch {
+		case s.IntegratedAuth:
+			how = "with integrated authentication (Kerberos as the account upnsync runs as)"
+		case s.KerberosKeytab != "" && s.Login == "":
+			how = "with Kerberos as the first principal of keytab " + s.KerberosKeytab
+		case s.KerberosKeytab != "":
+			how = fmt.Sprintf("with Kerberos as %q (keytab %s)", s.Login, s.KerberosKeytab)
+		case s.KerberosCCache != "":
+			how = "with Kerberos (credential cache " + s.KerberosCCache + ")"
+		case s.NTLM:
+			how = fmt.Sprintf("with NTLM as %q", s.Login)
+		}
+		d.pass("bind", fmt.Sprintf("bound to %s %s", p.URL(), how))
 	}
 
 	// rootDSE

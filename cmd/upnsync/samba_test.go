@@ -395,3 +395,20 @@ func TestSambaNTLMSync(t *testing.T) {
 		}
 	}
 }
+
+// upnsync doctor with a Kerberos keytab against Samba: every check passes
+// and the bind line says how it bound.
+func TestSambaDoctorKerberos(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "doctor")
+	code, out, errOut := cli(t, nil, "doctor", "--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--directory", e.LDAPSURL, "--ca-file", e.CAFile, "--kerberos-keytab", e.Keytab, "--login", e.Principal,
+		"--krb5-conf", e.Krb5Conf, "--store", "sqlite:"+db, "--domain", e.Base)
+	if code != exitOK {
+		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+	want := `PASS  bind          bound to ` + e.LDAPSURL + ` with Kerberos as "` + e.Principal + `" (keytab ` + e.Keytab + `)`
+	if !strings.Contains(out, want) || !strings.Contains(out, "Kerberos with keytab "+e.Keytab) {
+		t.Fatalf("doctor output lacks %q:\n%s", want, out)
+	}
+}

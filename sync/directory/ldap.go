@@ -112,7 +112,7 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	case opts.Anonymous && opts.Login != "":
 		return nil, errors.New("--anonymous and --login exclude each other: give one of them")
 	case !opts.Anonymous && !opts.kerberos() && (opts.Login == "" || opts.Password == ""):
-		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), a Kerberos bind (--kerberos-keytab, --kerberos-ccache, --integrated-auth on Windows), or --anonymous")
+		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), or --anonymous; or bind with Kerberos: --kerberos-keytab FILE, --kerberos-ccache FILE, --integrated-auth (Windows)")
 	}
 	switch {
 	case scheme == "ldaps" && opts.StartTLS:
