@@ -412,3 +412,35 @@ func TestSambaDoctorKerberos(t *testing.T) {
 		t.Fatalf("doctor output lacks %q:\n%s", want, out)
 	}
 }
+
+// A wrong password (AD's data code 52e) and a certificate upnsync does not
+// trust, from a real AD DC: one line each that says what to do, exit 1,
+// no password.
+func TestSambaBindErrors(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "errors")
+	wrong := filepath.Join(e.dir, "wrong.pw")
+	if err := os.WriteFile(wrong, []byte("Wr0ng-Passw0rd"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--store", "sqlite:" + db, "--directory", e.LDAPSURL, "--login", e.BindDN}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong password", []string{"--ca-file", e.CAFile, "--password-file", wrong}, "wrong password (or unknown user) (LDAP 49 Invalid Credentials)"},
+		{"untrusted certificate", []string{"--password-file", e.PasswordFile}, "--ca-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := cli(t, nil, append(base, tt.args...)...)
+			noStack(t, out, errOut)
+			if code != exitError || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "Wr0ng-Passw0rd") ||
+				strings.Contains(errOut, e.Password) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+			}
+		})
+	}
+}
