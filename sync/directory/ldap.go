@@ -469,7 +469,8 @@ func (d *ldapDirectory) connectNTLM() error {
 		c.Close()
 		return d.bindError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: err})
 	}
-	conn := ldap.NewConn(nc, true)
+	_, isTLS := nc.(*tls.Conn)
+	conn := ldap.NewConn(nc, isTLS)
 	conn.Start()
 	conn.SetTimeout(d.timeout)
 	d.conn = conn
