@@ -239,67 +239,79 @@ func TestSambaTwoOUsAsTwoRuns(t *testing.T) {
 }
 
 // The connection to the DC cut in the middle of the read on every attempt
-// (ldaps://, through a proxy): the read is incomplete, nothing is written,
-// exit 1 after the retries.
+// (ldaps:// and StartTLS, through a proxy that cuts after half the bytes
+// of a clean read): the read is incomplete, nothing is written, exit 1
+// after the retries, one new connection per attempt.
 func TestSambaFaultConnectionCutMidRead(t *testing.T) {
 	e := newSambaEnv(t)
-	db := e.store(t, "fault")
-	target := hostOf(t, e.LDAPSURL)
-	if _, _, err := net.SplitHostPort(target); err != nil {
-		target = net.JoinHostPort(target, "636")
-	}
-	p, err := faultproxy.Start(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	args := func(extra ...string) []string {
-		return append([]string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
-			"--login", e.BindDN, "--password-file", e.PasswordFile, "--ca-file", e.CAFile, "--domain", e.Base,
-			"--store", "sqlite:" + db, "--page-size", "500", "--directory", p.URL("ldaps"), "--retry-delay", "10ms"}, extra...)
-	}
-	// A clean read through the proxy: how many bytes the read carries.
-	if code, _, errOut := cli(t, nil, args()...); code != exitPending {
-		t.Fatalf("clean run through the proxy: exit %d\n%s", code, errOut)
-	}
-	clean := readConns(t, p.Stats())
-	if len(clean) != 1 || clean[0].ServerBytes < 100000 {
-		t.Fatalf("clean run: read connections %+v", clean)
-	}
-	p.Close()
+	for _, tr := range []string{"ldaps", "starttls"} {
+		t.Run(tr, func(t *testing.T) {
+			db := e.store(t, "fault-"+tr)
+			raw, scheme, port := e.LDAPSURL, "ldaps", "636"
+			if tr == "starttls" {
+				raw, scheme, port = e.URL, "ldap", "389"
+			}
+			target := hostOf(t, raw)
+			if _, _, err := net.SplitHostPort(target); err != nil {
+				target = net.JoinHostPort(target, port)
+			}
+			proxy := func() *faultproxy.Proxy {
+				p, err := faultproxy.Start(target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { p.Close() })
+				return p
+			}
+			args := func(p *faultproxy.Proxy, extra ...string) []string {
+				a := []string{"--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+					"--login", e.BindDN, "--password-file", e.PasswordFile, "--ca-file", e.CAFile, "--domain", e.Base,
+					"--store", "sqlite:" + db, "--page-size", "500", "--directory", p.URL(scheme), "--retry-delay", "10ms"}
+				if tr == "starttls" {
+					a = append(a, "--start-tls")
+				}
+				return append(a, extra...)
+			}
+			// A clean read through the proxy: how many bytes the read carries.
+			p := proxy()
+			if code, _, errOut := cli(t, nil, args(p)...); code != exitPending {
+				t.Fatalf("clean run through the proxy: exit %d\n%s", code, errOut)
+			}
+			clean := readConns(t, p.Stats())
+			if len(clean) != 1 || clean[0].ServerBytes < 100000 {
+				t.Fatalf("clean run: read connections %+v", clean)
+			}
+			p.Close()
 
-	p2, err := faultproxy.Start(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p2.Close() })
-	p = p2
-	p.Always(faultproxy.Fault{Action: faultproxy.Drop, AfterBytes: clean[0].ServerBytes / 2})
-	before := fileHash(t, db)
-	code, out, errOut := cli(t, nil, args("--apply", "--retries", "2")...)
-	noStack(t, out, errOut)
-	if code != exitError {
-		t.Fatalf("exit %d, want 1\n%s", code, errOut)
-	}
-	if fileHash(t, db) != before {
-		t.Fatal("the store changed although no read was complete")
-	}
-	final := regexp.MustCompile(`(?m)^upnsync: ` + regexp.QuoteMeta("connection to "+p.URL("ldaps")+" lost after page ") +
-		`\d+ of the read \(\d+ entries\).*the read is incomplete; gave up after 3 attempts \(--retries 2\)$`)
-	if !final.MatchString(errOut) {
-		t.Errorf("the last error does not name the directory, the page and the attempts:\n%s", errOut)
-	}
-	if !strings.Contains(out, "INCOMPLETE") {
-		t.Errorf("the report does not say the read was incomplete:\n%s", out)
-	}
-	st := readConns(t, p.Stats())
-	if len(st) != 3 {
-		t.Fatalf("%d read connections, want 3 (one per attempt)", len(st))
-	}
-	for i, c := range st {
-		if !c.Struck {
-			t.Errorf("connection %d: the fault did not strike", i+1)
-		}
+			p = proxy()
+			p.Always(faultproxy.Fault{Action: faultproxy.Drop, AfterBytes: clean[0].ServerBytes / 2})
+			before := fileHash(t, db)
+			code, out, errOut := cli(t, nil, args(p, "--apply", "--retries", "2")...)
+			noStack(t, out, errOut)
+			if code != exitError {
+				t.Fatalf("exit %d, want 1\n%s", code, errOut)
+			}
+			if fileHash(t, db) != before {
+				t.Fatal("the store changed although no read was complete")
+			}
+			final := regexp.MustCompile(`(?m)^upnsync: ` + regexp.QuoteMeta("connection to "+p.URL(scheme)+" lost after page ") +
+				`\d+ of the read \(\d+ entries\).*the read is incomplete; gave up after 3 attempts \(--retries 2\)$`)
+			if !final.MatchString(errOut) {
+				t.Errorf("the last error does not name the directory, the page and the attempts:\n%s", errOut)
+			}
+			if !strings.Contains(out, "INCOMPLETE") {
+				t.Errorf("the report does not say the read was incomplete:\n%s", out)
+			}
+			st := readConns(t, p.Stats())
+			if len(st) != 3 {
+				t.Fatalf("%d read connections, want 3 (one per attempt)", len(st))
+			}
+			for i, c := range st {
+				if !c.Struck {
+					t.Errorf("connection %d: the fault did not strike", i+1)
+				}
+			}
+		})
 	}
 }
 

@@ -372,3 +372,42 @@ func TestSambaNTLMBind(t *testing.T) {
 		}
 	})
 }
+
+// The Global Catalog (3268, 3269) serves the same users with the same
+// objectGUIDs, UPNs and disabled states as the domain's own port.
+func TestSambaGlobalCatalogRead(t *testing.T) {
+	e := testenv.Samba(t)
+	if e.GCSURL == "" || e.GCURL == "" {
+		t.Fatal("the test environment names no Global Catalog URL (UPNSYNC_TEST_SAMBA_GC_URL, _GCS_URL)")
+	}
+	domain, _, err := readAll(t, open(t, sambaOptions(e)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []string{"ldaps", "starttls"} {
+		t.Run(tr, func(t *testing.T) {
+			o := sambaOptions(e)
+			o.URL = e.GCSURL
+			if tr == "starttls" {
+				o.URL, o.StartTLS = e.GCURL, true
+			}
+			gc, res, err := readAll(t, open(t, o))
+			if err != nil || !res.Complete {
+				t.Fatalf("read from the Global Catalog: %v", err)
+			}
+			if len(gc) != len(domain) {
+				t.Errorf("the Global Catalog has %d users, the domain %d", len(gc), len(domain))
+			}
+			for g, p := range domain {
+				q, ok := gc[g]
+				if !ok {
+					t.Errorf("%s (GUID %s) missing from the Global Catalog", p.DN, g)
+					continue
+				}
+				if q.UPN != p.UPN || q.SAMAccountName != p.SAMAccountName || q.Disabled != p.Disabled || !sameDN(q.DN, p.DN) {
+					t.Errorf("GUID %s: Global Catalog %+v, domain %+v", g, q, p)
+				}
+			}
+		})
+	}
+}
