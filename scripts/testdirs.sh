@@ -793,6 +793,38 @@ samba_wait_ports_free() {
 	return 1
 }
 
+# samba_launch: start the DC on the folder as it is and wait until it
+# answers over ldaps and StartTLS; 1 (its output shown, nothing left
+# running) when it does not.
+samba_launch() {
+	mkdir -p "$SAMBA_DIR/tls" "$SAMBA_DC/run"
+	install -m 600 "$TESTDIRS/server.key" "$SAMBA_DIR/tls/server.key"
+	install -m 644 "$TESTDIRS/server.crt" "$SAMBA_DIR/tls/server.crt"
+	samba_config >"$SAMBA_DC/etc/smb.conf"
+	samba_krb5_conf >"$SAMBA_KRB5_CONF"
+	/usr/sbin/samba -s "$SAMBA_DC/etc/smb.conf" -M single -F --debug-stdout -d1 \
+		</dev/null >"$SAMBA_DIR/samba.log" 2>&1 &
+	local pid=$!
+	echo "$pid" >"$SAMBA_DIR/run.pid"
+	local deadline=$((SECONDS + 60))
+	until samba_verify; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 40 "$SAMBA_DIR/samba.log" >&2
+			rm -f "$SAMBA_DIR/run.pid"
+			log "samba exited at start (its output is above)"
+			samba_wait_ports_free || true
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			tail -n 40 "$SAMBA_DIR/samba.log" >&2
+			log "samba did not answer within 60 s (its output is above)"
+			samba_stop
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 samba_start() {
 	if samba_running; then
 		if ! samba_loaded; then
@@ -817,32 +849,23 @@ samba_start() {
 		samba_provision
 		fresh=1
 	fi
-	mkdir -p "$SAMBA_DIR/tls" "$SAMBA_DC/run"
-	install -m 600 "$TESTDIRS/server.key" "$SAMBA_DIR/tls/server.key"
-	install -m 644 "$TESTDIRS/server.crt" "$SAMBA_DIR/tls/server.crt"
-	samba_config >"$SAMBA_DC/etc/smb.conf"
-	samba_krb5_conf >"$SAMBA_KRB5_CONF"
-	/usr/sbin/samba -s "$SAMBA_DC/etc/smb.conf" -M single -F --debug-stdout -d1 \
-		</dev/null >"$SAMBA_DIR/samba.log" 2>&1 &
-	local pid=$!
-	echo "$pid" >"$SAMBA_DIR/run.pid"
-	local deadline=$((SECONDS + 60))
-	until samba_verify; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 40 "$SAMBA_DIR/samba.log" >&2
-			rm -f "$SAMBA_DIR/run.pid"
-			die "samba exited at start (its output is above)"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 40 "$SAMBA_DIR/samba.log" >&2
-			samba_stop
-			die "samba did not answer within 60 s (its output is above)"
-		fi
-		sleep 0.1
-	done
+	if ! samba_launch; then
+		((fresh == 0)) || die "samba did not start (its output is above)"
+		# A folder that looked valid but does not start (a cut-off earlier
+		# run, another Samba version): make it again.
+		log "the reused Samba domain in $SAMBA_DC did not start: provisioning it again"
+		samba_provision
+		fresh=1
+		samba_launch || die "samba did not start (its output is above)"
+	fi
+	local pid
+	pid=$(samba_pid)
 	if ((fresh)); then
 		rm -f "$SAMBA_DIR/stamp"
-		samba_load
+		(samba_load) || {
+			samba_stop
+			die "loading the Samba domain failed (above); samba is stopped"
+		}
 		samba_inputs_stamp >"$SAMBA_DIR/stamp"
 	fi
 	log "samba ready (pid $pid) in $((SECONDS - t0)) s: $SAMBA_LDAPS_URL $SAMBA_LDAP_URL (StartTLS), realm $SAMBA_REALM, $(samba_user_count) users"
