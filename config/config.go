@@ -52,14 +52,22 @@ type Settings struct {
 	CAFile             string
 	StartTLS           bool
 	AllowPlaintextBind bool
-	PageSize           int
-	UserFilter         string
-	Filter             string
-	GlobalCatalog      bool
-	NetBIOSDomain      string
-	Timeout            time.Duration
-	Retries            int
-	RetryDelay         time.Duration
+	// KerberosKeytab, KerberosCCache and IntegratedAuth bind with
+	// Kerberos instead of a password; Krb5Conf is the krb5.conf for them.
+	KerberosKeytab string
+	KerberosCCache string
+	Krb5Conf       string
+	IntegratedAuth bool
+	// NTLM binds with NTLM (login and password) instead of a simple bind.
+	NTLM          bool
+	PageSize      int
+	UserFilter    string
+	Filter        string
+	GlobalCatalog bool
+	NetBIOSDomain string
+	Timeout       time.Duration
+	Retries       int
+	RetryDelay    time.Duration
 
 	Store string
 	Apply bool
@@ -449,6 +457,9 @@ func (s *Settings) validate() error {
 	}
 	if s.Anonymous && (s.Login != "" || !s.Password.IsZero()) {
 		return usagef("--anonymous cannot be combined with --login or a password")
+	}
+	if kerberos := s.KerberosKeytab != "" || s.KerberosCCache != "" || s.IntegratedAuth; kerberos && !s.Password.IsZero() {
+		return usagef("a Kerberos bind (--kerberos-keytab, --kerberos-ccache, --integrated-auth) uses no password: leave out the password (%s)", s.passwordFrom)
 	}
 	return nil
 }

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/testdirs.sh start
 trap 'scripts/testdirs.sh stop' EXIT
 
-# The servers' addresses, CA and service account for the integration tests.
+# The servers' addresses, CA, service accounts, keytab and krb5.conf for the
+# integration tests (OpenLDAP, PostgreSQL, the Samba AD DC).
 set -a
 # shellcheck disable=SC1091
 . .testdirs/env

@@ -8,18 +8,22 @@
 #   scripts/testdirs.sh restart [SERVER...]
 #
 # Servers: slapd (OpenLDAP with AD's attributes and AD-like size limits),
-# postgres (a private PostgreSQL cluster on 127.0.0.1 for the SQL store).
+# postgres (a private PostgreSQL cluster on 127.0.0.1 for the SQL store),
+# samba (a Samba AD domain controller for CORP.EXAMPLE.COM with its KDC,
+# on 127.0.0.1 and ::1 at AD's fixed ports 389, 636, 3268, 3269 and 88: one
+# per network namespace; run your own in `unshare --net` when another one
+# runs on the machine).
 # Everything lives in .testdirs/ at the repository root (UPNSYNC_TESTDIRS
 # overrides it). After start, .testdirs/env holds shell-sourceable lines for
 # tests (set -a; . .testdirs/env; set +a), read by internal/testenv.
 #
 # Settings (environment): UPNSYNC_TEST_USER_COUNT (3000), UPNSYNC_TEST_SEED
 # (1), UPNSYNC_SLAPD_LDAP_PORT (1389), UPNSYNC_SLAPD_LDAPS_PORT (1636),
-# UPNSYNC_POSTGRES_PORT (15432).
+# UPNSYNC_POSTGRES_PORT (15432), UPNSYNC_SAMBA_USER_COUNT (3000).
 #
-# To add a server (Samba AD DC): write NAME_packages, NAME_start,
-# NAME_stop, NAME_running, NAME_status and NAME_env functions like the
-# slapd_* ones below and add NAME to SERVERS.
+# To add a server: write NAME_packages, NAME_start, NAME_stop,
+# NAME_running, NAME_status and NAME_env functions like the slapd_* ones
+# below and add NAME to SERVERS.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +32,7 @@ TESTDIRS=${UPNSYNC_TESTDIRS:-$REPO_ROOT/.testdirs}
 USER_COUNT=${UPNSYNC_TEST_USER_COUNT:-3000}
 SEED=${UPNSYNC_TEST_SEED:-1}
 BASE_DN=dc=corp,dc=example,dc=com
-SERVERS=(slapd postgres)
+SERVERS=(slapd postgres samba)
 
 log() { printf 'testdirs: %s\n' "$*" >&2; }
 die() {
@@ -72,7 +76,12 @@ install_packages() {
 		printf '#!/bin/sh\n# written by upnsync scripts/testdirs.sh during apt-get install\nexit 101\n' >"$policy"
 		chmod 755 "$policy"
 	fi
-	echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections 2>/dev/null || true
+	printf '%s\n' 'slapd slapd/no_configuration boolean true' \
+		'krb5-config krb5-config/default_realm string CORP.EXAMPLE.COM' \
+		'krb5-config krb5-config/add_servers_realm string CORP.EXAMPLE.COM' \
+		'krb5-config krb5-config/kerberos_servers string 127.0.0.1' \
+		'krb5-config krb5-config/admin_server string 127.0.0.1' |
+		debconf-set-selections 2>/dev/null || true
 	{
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
 			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
@@ -547,6 +556,377 @@ postgres_status() {
 postgres_env() {
 	envline UPNSYNC_TEST_POSTGRES_URL "$PG_URL"
 	envline UPNSYNC_TEST_POSTGRES_PASSWORD_FILE "$PG_PASSWORD_FILE"
+}
+
+# ---------------------------------------------------------------- samba
+
+# A Samba AD DC: real objectGUIDs, userAccountControl, continuation
+# references from the domain root, the Global Catalog and a KDC. Its ports
+# are fixed, so there is one per network namespace.
+SAMBA_DIR=$TESTDIRS/samba
+SAMBA_DC=$SAMBA_DIR/dc
+SAMBA_REALM=CORP.EXAMPLE.COM
+SAMBA_NETBIOS=CORP
+SAMBA_DNS=corp.example.com
+SAMBA_HOST=dc1.corp.example.com
+SAMBA_ALT_SUFFIX=corp.example.org
+SAMBA_USER_COUNT=${UPNSYNC_SAMBA_USER_COUNT:-3000}
+SAMBA_LDAP_URL=ldap://127.0.0.1
+SAMBA_LDAPS_URL=ldaps://127.0.0.1
+SAMBA_GC_URL=ldap://127.0.0.1:3268
+SAMBA_GCS_URL=ldaps://127.0.0.1:3269
+SAMBA_ADMIN=Administrator@$SAMBA_REALM
+SAMBA_PASSWORD_FILE=$SAMBA_DIR/admin.password
+SAMBA_KRB_USER=svc-upnsync
+SAMBA_KEYTAB=$SAMBA_DIR/svc-upnsync.keytab
+SAMBA_KRB5_CONF=$SAMBA_DIR/krb5.conf
+SAMBA_LDIF=$SAMBA_DIR/users.ldif
+SAMBA_CSV=$SAMBA_DIR/octopus-users.csv
+SAMBA_PORTS=(389 636 3268 3269 88)
+
+samba_packages() {
+	need /usr/sbin/samba samba-ad-dc
+	need samba-tool samba-ad-dc
+	# Provisioning fails without it, and it is only a Recommends.
+	[[ -d /usr/share/samba/setup ]] || echo samba-ad-provision
+	need ldapadd ldap-utils
+	need kinit krb5-user
+}
+
+samba_pid() {
+	local pid
+	[[ -s $SAMBA_DIR/run.pid ]] || return 1
+	pid=$(<"$SAMBA_DIR/run.pid")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	[[ $(cat "/proc/$pid/comm" 2>/dev/null || echo samba) == samba ]] || return 1
+	echo "$pid"
+}
+
+samba_running() { samba_pid >/dev/null; }
+
+# samba_ldap TOOL ARGS...: an OpenLDAP client as the domain's Administrator
+# over ldaps, the password read from its file (never on a command line).
+samba_ldap() {
+	local tool=$1
+	shift
+	LDAPTLS_CACERT=$TESTDIRS/ca.crt LDAPTLS_REQCERT=demand \
+		"$tool" -x -o nettimeout=5 -H "$SAMBA_LDAPS_URL" -D "$SAMBA_ADMIN" -y "$SAMBA_PASSWORD_FILE" "$@"
+}
+
+samba_verify() {
+	[[ -s $SAMBA_PASSWORD_FILE ]] || return 1
+	samba_ldap ldapsearch -b "$BASE_DN" -s base dn >/dev/null 2>&1 &&
+		LDAPTLS_CACERT=$TESTDIRS/ca.crt LDAPTLS_REQCERT=demand ldapsearch -x -o nettimeout=5 -ZZ \
+			-H "$SAMBA_LDAP_URL" -D "$SAMBA_ADMIN" -y "$SAMBA_PASSWORD_FILE" -b "$BASE_DN" -s base dn >/dev/null 2>&1
+}
+
+# samba_tool ARGS...: samba-tool on the private DC's own databases.
+samba_tool() {
+	samba-tool "$@" -s "$SAMBA_DC/etc/smb.conf"
+}
+
+samba_config() {
+	local d=$SAMBA_DC
+	cat <<EOF
+# Written by scripts/testdirs.sh: a private Samba AD DC for upnsync's tests.
+[global]
+	netbios name = DC1
+	realm = $SAMBA_REALM
+	workgroup = $SAMBA_NETBIOS
+	server role = active directory domain controller
+	interfaces = lo
+	bind interfaces only = yes
+	server services = ldap kdc winbindd
+	private dir = $d/private
+	lock directory = $d
+	state directory = $d/state
+	cache directory = $d/cache
+	binddns dir = $d/bind-dns
+	pid directory = $d/run
+	ncalrpc dir = $d/run/ncalrpc
+	winbindd socket directory = $d/run/winbindd
+	ntp signd socket directory = $d/run/ntp_signd
+	log file = $SAMBA_DIR/samba-file.log
+	max log size = 10000
+	# As Windows DCs do: a SASL bind (Kerberos) without a signing or
+	# sealing layer is accepted over TLS; simple binds over plain ldap://
+	# are still refused. (Samba's default also refuses the former.)
+	ldap server require strong auth = allow_sasl_over_tls
+	tls enabled = yes
+	tls keyfile = $SAMBA_DIR/tls/server.key
+	tls certfile = $SAMBA_DIR/tls/server.crt
+	tls cafile = $TESTDIRS/ca.crt
+EOF
+}
+
+samba_krb5_conf() {
+	cat <<EOF
+# Written by scripts/testdirs.sh: the test domain's KDC on loopback.
+[libdefaults]
+	default_realm = $SAMBA_REALM
+	dns_lookup_realm = false
+	dns_lookup_kdc = false
+	rdns = false
+	udp_preference_limit = 1
+
+[realms]
+	$SAMBA_REALM = {
+		kdc = 127.0.0.1:88
+	}
+
+[domain_realm]
+	.$SAMBA_DNS = $SAMBA_REALM
+	$SAMBA_DNS = $SAMBA_REALM
+EOF
+}
+
+samba_inputs_stamp() {
+	{
+		echo "users=$SAMBA_USER_COUNT seed=$SEED base=$BASE_DN"
+		cat "$SCRIPT_DIR/genusers/main.go"
+		sed -n '/^samba_provision()/,/^}/p;/^samba_load()/,/^}/p' "${BASH_SOURCE[0]}"
+	} | sha256sum | cut -d' ' -f1
+}
+
+samba_loaded() {
+	[[ -s $SAMBA_DIR/stamp && $(<"$SAMBA_DIR/stamp") == "$(samba_inputs_stamp)" &&
+		-s $SAMBA_DC/private/sam.ldb && -s $SAMBA_PASSWORD_FILE && -s $SAMBA_KEYTAB && -s $SAMBA_CSV ]]
+}
+
+# samba_provision: a new domain in $SAMBA_DC. Provisioning makes up the
+# Administrator's password and prints it; it is kept in a 0600 file and
+# never passed on a command line.
+samba_provision() {
+	log "provisioning the Samba AD domain $SAMBA_REALM (NetBIOS $SAMBA_NETBIOS, host dc1) in $SAMBA_DC"
+	rm -rf "$SAMBA_DC" "$SAMBA_DIR/stamp" "$SAMBA_PASSWORD_FILE" "$SAMBA_KEYTAB"
+	mkdir -p "$SAMBA_DC"
+	local out=$SAMBA_DIR/provision.log
+	if ! (umask 077 && samba-tool domain provision --targetdir="$SAMBA_DC" --realm="$SAMBA_REALM" \
+		--domain="$SAMBA_NETBIOS" --server-role=dc --dns-backend=SAMBA_INTERNAL --host-name=dc1 \
+		--host-ip=127.0.0.1 --backend-store=mdb --option="interfaces=lo" \
+		--option="bind interfaces only=yes" >"$out.tmp" 2>&1); then
+		sed 's/\(Admin password:\).*/\1 (hidden)/' "$out.tmp" | tail -n 30 >&2
+		rm -f "$out.tmp"
+		die "samba-tool domain provision failed (its output is above)"
+	fi
+	(
+		umask 077
+		sed -n 's/.*Admin password:[[:space:]]*//p' "$out.tmp" | head -n 1 | tr -d '\n' >"$SAMBA_PASSWORD_FILE"
+	)
+	sed 's/\(Admin password:\).*/\1 (in admin.password)/' "$out.tmp" >"$out"
+	rm -f "$out.tmp"
+	[[ -s $SAMBA_PASSWORD_FILE ]] || die "samba-tool domain provision printed no Admin password (see $out)"
+}
+
+# samba_load: the users (ldapadd), an alternative UPN suffix, a user moved
+# to another OU, the Kerberos service account and its keytab, and the
+# Octopus users export with the objectGUIDs Samba assigned.
+samba_load() {
+	local gen=$TESTDIRS/bin/genusers t0=$SECONDS
+	mkdir -p "$TESTDIRS/bin"
+	(cd "$REPO_ROOT" && "$(go_cmd)" build -o "$gen" ./scripts/genusers)
+	"$gen" -samba -n "$SAMBA_USER_COUNT" -seed "$SEED" -base "$BASE_DN" -alt-suffix "$SAMBA_ALT_SUFFIX" \
+		-ldif "$SAMBA_LDIF" -octopus-csv "$SAMBA_DIR/octopus-draft.csv" 2>"$SAMBA_DIR/genusers.log" ||
+		{ cat "$SAMBA_DIR/genusers.log" >&2; die "genusers failed"; }
+	log "loading $SAMBA_USER_COUNT users into Samba with ldapadd"
+	samba_ldap ldapadd -f "$SAMBA_LDIF" >"$SAMBA_DIR/ldapadd.log" 2>&1 ||
+		{ tail -n 20 "$SAMBA_DIR/ldapadd.log" >&2; die "ldapadd into Samba failed (log: $SAMBA_DIR/ldapadd.log)"; }
+	# The alternative UPN suffix, as an administrator adds it in "Active
+	# Directory Domains and Trusts".
+	samba_ldap ldapmodify >>"$SAMBA_DIR/ldapadd.log" 2>&1 <<EOF || die "cannot add the UPN suffix $SAMBA_ALT_SUFFIX"
+dn: CN=Partitions,CN=Configuration,$BASE_DN
+changetype: modify
+add: uPNSuffixes
+uPNSuffixes: $SAMBA_ALT_SUFFIX
+EOF
+	# A user moved between OUs after it was created: its objectGUID stays.
+	local moved_dn moved_rdn
+	moved_dn=$(sed -n '/^dn: cn=[^,\\]*,ou=Sales,ou=Amsterdam,/{s/^dn: //p;q}' "$SAMBA_LDIF")
+	[[ -n $moved_dn ]] || die "no user in ou=Sales,ou=Amsterdam to move in $SAMBA_LDIF"
+	moved_rdn=${moved_dn%%,*}
+	samba_ldap ldapmodify >>"$SAMBA_DIR/ldapadd.log" 2>&1 <<EOF || die "cannot move $moved_dn"
+dn: $moved_dn
+changetype: modrdn
+newrdn: $moved_rdn
+deleteoldrdn: 1
+newsuperior: ou=Finance,ou=Berlin,ou=People,$BASE_DN
+EOF
+	printf '%s\n' "$moved_rdn,ou=Finance,ou=Berlin,ou=People,$BASE_DN" >"$SAMBA_DIR/moved.dn"
+	# The account Kerberos tests bind as: a random password nobody knows,
+	# its keys exported to a keytab.
+	samba_tool user create "$SAMBA_KRB_USER" --random-password \
+		--description="upnsync test reader (Kerberos keytab)" >>"$SAMBA_DIR/ldapadd.log" 2>&1 ||
+		die "samba-tool user create $SAMBA_KRB_USER failed (log: $SAMBA_DIR/ldapadd.log)"
+	rm -f "$SAMBA_KEYTAB"
+	(umask 077 && samba_tool domain exportkeytab "$SAMBA_KEYTAB" --principal="$SAMBA_KRB_USER@$SAMBA_REALM") \
+		>>"$SAMBA_DIR/ldapadd.log" 2>&1 || die "samba-tool domain exportkeytab failed (log: $SAMBA_DIR/ldapadd.log)"
+	# Tests dial 127.0.0.1 (no name resolution of dc1 needed): the DC also
+	# answers to that service name.
+	samba_tool spn add ldap/127.0.0.1 'DC1$' >>"$SAMBA_DIR/ldapadd.log" 2>&1 ||
+		die "samba-tool spn add ldap/127.0.0.1 failed (log: $SAMBA_DIR/ldapadd.log)"
+	# The Octopus export, with the objectGUIDs Samba assigned: genusers
+	# makes the same people again (the export is part of its random
+	# sequence, so the first run wrote a draft without GUIDs).
+	samba_ldap ldapsearch -LLL -o ldif-wrap=no -E pr=1000/noprompt -b "$BASE_DN" \
+		'(&(objectCategory=person)(objectClass=user))' sAMAccountName objectGUID >"$SAMBA_DIR/guids.ldif" 2>&1 ||
+		die "cannot read the users' objectGUIDs back from Samba"
+	"$gen" -samba -n "$SAMBA_USER_COUNT" -seed "$SEED" -base "$BASE_DN" -alt-suffix "$SAMBA_ALT_SUFFIX" \
+		-ldif /dev/null -guids-ldif "$SAMBA_DIR/guids.ldif" -octopus-csv "$SAMBA_CSV" 2>>"$SAMBA_DIR/genusers.log" ||
+		{ cat "$SAMBA_DIR/genusers.log" >&2; die "genusers (Octopus export) failed"; }
+	log "loaded Samba in $((SECONDS - t0)) s"
+}
+
+samba_wait_ports_free() {
+	local i p busy
+	for ((i = 0; i < 100; i++)); do
+		busy=
+		for p in "${SAMBA_PORTS[@]}"; do
+			if port_busy "$p"; then
+				busy=$p
+				break
+			fi
+		done
+		[[ -z $busy ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# samba_launch: start the DC on the folder as it is and wait until it
+# answers over ldaps and StartTLS; 1 (its output shown, nothing left
+# running) when it does not.
+samba_launch() {
+	mkdir -p "$SAMBA_DIR/tls" "$SAMBA_DC/run"
+	install -m 600 "$TESTDIRS/server.key" "$SAMBA_DIR/tls/server.key"
+	install -m 644 "$TESTDIRS/server.crt" "$SAMBA_DIR/tls/server.crt"
+	samba_config >"$SAMBA_DC/etc/smb.conf"
+	samba_krb5_conf >"$SAMBA_KRB5_CONF"
+	/usr/sbin/samba -s "$SAMBA_DC/etc/smb.conf" -M single -F --debug-stdout -d1 \
+		</dev/null >"$SAMBA_DIR/samba.log" 2>&1 &
+	local pid=$!
+	echo "$pid" >"$SAMBA_DIR/run.pid"
+	local deadline=$((SECONDS + 60))
+	until samba_verify; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 40 "$SAMBA_DIR/samba.log" >&2
+			rm -f "$SAMBA_DIR/run.pid"
+			log "samba exited at start (its output is above)"
+			samba_wait_ports_free || true
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			tail -n 40 "$SAMBA_DIR/samba.log" >&2
+			log "samba did not answer within 60 s (its output is above)"
+			samba_stop
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+samba_start() {
+	if samba_running; then
+		if ! samba_loaded; then
+			log "samba (pid $(samba_pid)) runs with older settings or data: restarting it"
+			samba_stop
+		elif samba_verify; then
+			log "samba is already running (pid $(samba_pid)) and answers"
+			return 0
+		else
+			log "samba (pid $(samba_pid)) does not answer: restarting it"
+			samba_stop
+		fi
+	fi
+	make_certs
+	local t0=$SECONDS port
+	mkdir -p "$SAMBA_DIR"
+	for port in "${SAMBA_PORTS[@]}"; do
+		port_busy "$port" && die "port $port on 127.0.0.1 is taken (another Samba or LDAP server?): stop it, or run in a network namespace of your own: unshare --net bash -c 'ip link set lo up; scripts/test.sh'"
+	done
+	local fresh=0
+	if ! samba_loaded; then
+		samba_provision
+		fresh=1
+	fi
+	if ! samba_launch; then
+		((fresh == 0)) || die "samba did not start (its output is above)"
+		# A folder that looked valid but does not start (a cut-off earlier
+		# run, another Samba version): make it again.
+		log "the reused Samba domain in $SAMBA_DC did not start: provisioning it again"
+		samba_provision
+		fresh=1
+		samba_launch || die "samba did not start (its output is above)"
+	fi
+	local pid
+	pid=$(samba_pid)
+	if ((fresh)); then
+		rm -f "$SAMBA_DIR/stamp"
+		(samba_load) || {
+			samba_stop
+			die "loading the Samba domain failed (above); samba is stopped"
+		}
+		samba_inputs_stamp >"$SAMBA_DIR/stamp"
+	fi
+	log "samba ready (pid $pid) in $((SECONDS - t0)) s: $SAMBA_LDAPS_URL $SAMBA_LDAP_URL (StartTLS), realm $SAMBA_REALM, $(samba_user_count) users"
+}
+
+samba_stop() {
+	local pid
+	if ! pid=$(samba_pid); then
+		rm -f "$SAMBA_DIR/run.pid"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "samba (pid $pid) ignored SIGTERM for 15 s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$SAMBA_DIR/run.pid"
+	# A winbindd child can hold the ports a few seconds longer.
+	samba_wait_ports_free || log "warning: Samba's ports are still taken 10 s after it stopped"
+	log "samba stopped"
+}
+
+samba_user_count() {
+	grep -c '^objectClass: user$' "$SAMBA_LDIF" 2>/dev/null || true
+}
+
+samba_status() {
+	local pid
+	if pid=$(samba_pid); then
+		echo "samba: running (pid $pid) $SAMBA_LDAPS_URL realm $SAMBA_REALM base $BASE_DN, $(samba_user_count) users"
+	else
+		echo "samba: stopped"
+		return 3
+	fi
+}
+
+samba_env() {
+	envline UPNSYNC_TEST_SAMBA_LDAP_URL "$SAMBA_LDAP_URL"
+	envline UPNSYNC_TEST_SAMBA_LDAPS_URL "$SAMBA_LDAPS_URL"
+	envline UPNSYNC_TEST_SAMBA_GC_URL "$SAMBA_GC_URL"
+	envline UPNSYNC_TEST_SAMBA_GCS_URL "$SAMBA_GCS_URL"
+	envline UPNSYNC_TEST_SAMBA_CA_FILE "$TESTDIRS/ca.crt"
+	envline UPNSYNC_TEST_SAMBA_BASE "$BASE_DN"
+	envline UPNSYNC_TEST_SAMBA_REALM "$SAMBA_REALM"
+	envline UPNSYNC_TEST_SAMBA_NETBIOS "$SAMBA_NETBIOS"
+	envline UPNSYNC_TEST_SAMBA_HOST "$SAMBA_HOST"
+	envline UPNSYNC_TEST_SAMBA_BIND_DN "$SAMBA_ADMIN"
+	envline UPNSYNC_TEST_SAMBA_PASSWORD_FILE "$SAMBA_PASSWORD_FILE"
+	envline UPNSYNC_TEST_SAMBA_USERS "$(samba_user_count)"
+	envline UPNSYNC_TEST_SAMBA_LDIF "$SAMBA_LDIF"
+	envline UPNSYNC_TEST_SAMBA_OCTOPUS_CSV "$SAMBA_CSV"
+	envline UPNSYNC_TEST_SAMBA_ALT_SUFFIX "$SAMBA_ALT_SUFFIX"
+	envline UPNSYNC_TEST_SAMBA_MOVED_DN "$(cat "$SAMBA_DIR/moved.dn" 2>/dev/null)"
+	envline UPNSYNC_TEST_SAMBA_KRB5_CONF "$SAMBA_KRB5_CONF"
+	envline UPNSYNC_TEST_SAMBA_KEYTAB "$SAMBA_KEYTAB"
+	envline UPNSYNC_TEST_SAMBA_KRB_PRINCIPAL "$SAMBA_KRB_USER@$SAMBA_REALM"
 }
 
 # ---------------------------------------------------------------- env file

@@ -125,6 +125,14 @@ func doctorSettings(d *doctor, s *config.Settings) {
 	if src := s.PasswordSource(); src != "none" {
 		pw = "password from " + src
 	}
+	switch {
+	case s.IntegratedAuth:
+		pw = "integrated authentication (Kerberos as the account upnsync runs as)"
+	case s.KerberosKeytab != "":
+		pw = "Kerberos with keytab " + s.KerberosKeytab
+	case s.KerberosCCache != "":
+		pw = "Kerberos with credential cache " + s.KerberosCCache
+	}
 	if src := s.StorePasswordSource(); src != "none" {
 		pw += "; store password from " + src
 	}
@@ -163,6 +171,8 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 	return directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
+		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
+		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields,
 	}
@@ -286,7 +296,20 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 	if s.Anonymous {
 		d.pass("bind", "anonymous (--anonymous): no bind")
 	} else {
-		d.pass("bind", fmt.Sprintf("bound to %s as %q", p.URL(), s.Login))
+		how := fmt.Sprintf("as %q", s.Login)
+		switch {
+		case s.IntegratedAuth:
+			how = "with integrated authentication (Kerberos as the account upnsync runs as)"
+		case s.KerberosKeytab != "" && s.Login == "":
+			how = "with Kerberos as the first principal of keytab " + s.KerberosKeytab
+		case s.KerberosKeytab != "":
+			how = fmt.Sprintf("with Kerberos as %q (keytab %s)", s.Login, s.KerberosKeytab)
+		case s.KerberosCCache != "":
+			how = "with Kerberos (credential cache " + s.KerberosCCache + ")"
+		case s.NTLM:
+			how = fmt.Sprintf("with NTLM as %q", s.Login)
+		}
+		d.pass("bind", fmt.Sprintf("bound to %s %s", p.URL(), how))
 	}
 
 	// rootDSE

@@ -53,6 +53,14 @@ type options struct {
 	csvPath   string
 	netbios   string
 	altSuffix string
+	// samba writes LDIF for ldapadd into a Samba AD DC: the domain root
+	// exists, AD assigns objectGUID, objectCategory, uSNChanged and
+	// whenChanged itself, users have no password (userAccountControl 544,
+	// or 514/546 when disabled).
+	samba bool
+	// guids maps sAMAccountName (lower case) to the canonical objectGUID
+	// the directory assigned (from -guids-ldif): the Octopus CSV uses them.
+	guids map[string]string
 }
 
 func main() {
@@ -64,7 +72,16 @@ func main() {
 	flag.StringVar(&o.csvPath, "octopus-csv", "", "also write an Octopus users CSV export to this file")
 	flag.StringVar(&o.netbios, "netbios", "", "NetBIOS domain name (default: the first DC label, upper-cased)")
 	flag.StringVar(&o.altSuffix, "alt-suffix", "example.net", "alternative UPN suffix used by some users")
+	flag.BoolVar(&o.samba, "samba", false, "write LDIF for ldapadd into a Samba AD DC (no root entry, no objectGUID: AD assigns it)")
+	guidsLDIF := flag.String("guids-ldif", "", "an ldapsearch export (sAMAccountName, objectGUID) of the loaded users: the Octopus CSV uses the GUIDs the directory assigned")
 	flag.Parse()
+	if *guidsLDIF != "" {
+		m, err := readGUIDs(*guidsLDIF)
+		if err != nil {
+			fail("%v", err)
+		}
+		o.guids = m
+	}
 	if flag.NArg() > 0 {
 		fail("unexpected argument %q (flags: -n -base -seed -ldif -octopus-csv)", flag.Arg(0))
 	}
@@ -182,6 +199,10 @@ type gen struct {
 // structure writes the domain root, the OU tree, a group and computers.
 func (g *gen) structure() {
 	w := g.w
+	if g.o.samba {
+		g.sambaStructure()
+		return
+	}
 	dc := strings.SplitN(g.dns, ".", 2)[0]
 	w.attr("dn", g.o.base)
 	w.attr("objectClass", "top")
@@ -236,6 +257,36 @@ func (g *gen) structure() {
 		w.attr("userAccountControl", "4096")
 		w.attr("objectCategory", "computer")
 		w.end()
+	}
+}
+
+// sambaStructure writes the OU tree (nested three deep) and computers for
+// a Samba AD DC, whose domain root and containers exist already.
+func (g *gen) sambaStructure() {
+	people := "ou=People," + g.o.base
+	g.ou(people, "People")
+	g.ous = append(g.ous, people)
+	for _, r := range regions {
+		rdn := "ou=" + escapeRDN(r) + "," + people
+		g.ou(rdn, r)
+		g.ous = append(g.ous, rdn)
+		for _, d := range depts {
+			drdn := "ou=" + escapeRDN(d) + "," + rdn
+			g.ou(drdn, d)
+			g.ous = append(g.ous, drdn)
+		}
+	}
+	// Computers are users too in AD: the user filter must leave them out.
+	comps := "ou=Workstations," + g.o.base
+	g.ou(comps, "Workstations")
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("WS%03d", i)
+		g.w.attr("dn", "cn="+name+","+comps)
+		g.w.attr("objectClass", "computer")
+		g.w.attr("cn", name)
+		g.w.attr("sAMAccountName", name+"$")
+		g.w.attr("userAccountControl", "4096")
+		g.w.end()
 	}
 }
 
@@ -332,6 +383,34 @@ func (g *gen) user(i int, st *stats) {
 	}
 	ou := g.ous[i%len(g.ous)]
 	w := g.w
+	if g.o.samba {
+		// No password: 544 is a normal account that needs none (0x220),
+		// 514 and 546 disabled ones.
+		switch uac {
+		case "512":
+			uac = "544"
+		case "66050":
+			uac = "546"
+		}
+		w.attr("dn", "cn="+escapeRDN(cn)+","+g.ous[i%len(g.ous)])
+		w.attr("objectClass", "user")
+		w.attr("cn", cn)
+		w.attr("sn", p.sn)
+		w.attr("givenName", p.given)
+		w.attr("displayName", p.given+" "+p.sn)
+		w.attr("mail", p.mail)
+		w.attr("sAMAccountName", p.sam)
+		if p.upn != "" {
+			w.attr("userPrincipalName", p.upn)
+		}
+		w.attr("userAccountControl", uac)
+		w.end()
+		if g.csv != nil {
+			p.guid = g.o.guids[strings.ToLower(p.sam)]
+			g.octopus(i, &p)
+		}
+		return
+	}
 	w.comment("user " + p.sam + " objectGUID " + p.guid)
 	w.attr("dn", "cn="+escapeRDN(cn)+","+ou)
 	w.attr("objectClass", "top")
@@ -423,6 +502,43 @@ func (g *gen) octopus(i int, p *person) {
 	if i%100 == 50 { // Octopus-only users (service desk accounts)
 		write("Service", "Desk "+strconv.Itoa(i), "", "svc-desk"+strconv.Itoa(i), "", "true")
 	}
+}
+
+// readGUIDs reads sAMAccountName and objectGUID pairs from an ldapsearch
+// LDIF export and returns canonical GUIDs by lower-case account name. The
+// canonical form swaps the byte order of the first three groups.
+func readGUIDs(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	text := strings.ReplaceAll(string(data), "\n ", "") // unfold
+	for n, rec := range strings.Split(text, "\n\n") {
+		var sam, guid string
+		for _, line := range strings.Split(rec, "\n") {
+			switch {
+			case strings.HasPrefix(strings.ToLower(line), "samaccountname: "):
+				sam = strings.ToLower(line[len("samaccountname: "):])
+			case strings.HasPrefix(strings.ToLower(line), "objectguid:: "):
+				b, err := base64.StdEncoding.DecodeString(line[len("objectguid:: "):])
+				if err != nil || len(b) != 16 {
+					return nil, fmt.Errorf("%s: record %d: objectGUID %q is not 16 bytes of base64", path, n+1, line)
+				}
+				c := []byte{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6]}
+				c = append(c, b[8:]...)
+				h := hex.EncodeToString(c)
+				guid = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+			}
+		}
+		if sam != "" && guid != "" {
+			m[sam] = guid
+		}
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("%s holds no sAMAccountName with an objectGUID", path)
+	}
+	return m, nil
 }
 
 // escapeRDN escapes an RDN value (RFC 4514).

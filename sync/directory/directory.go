@@ -43,6 +43,19 @@ type Options struct {
 	Password string
 	// Anonymous reads without binding, on purpose.
 	Anonymous bool
+	// KerberosKeytab binds with Kerberos (SASL GSSAPI) with the keys of a
+	// keytab, as Login (a principal; empty: the keytab's first one);
+	// KerberosCCache with the tickets of a credential cache (kinit's);
+	// IntegratedAuth (Windows) as the account the process runs as. None
+	// of them takes a password. Krb5Conf is the krb5.conf (default
+	// $KRB5_CONFIG, else /etc/krb5.conf).
+	KerberosKeytab string
+	KerberosCCache string
+	Krb5Conf       string
+	IntegratedAuth bool
+	// NTLM binds with NTLM (Login as DOMAIN\name or a UPN, and Password)
+	// instead of a simple bind: where Kerberos is not available.
+	NTLM bool
 	// CAFile is a PEM file of CA certificates trusted in addition to the
 	// system's.
 	CAFile string
@@ -90,8 +103,8 @@ func (o Options) String() string {
 	if o.Password != "" {
 		pw = "(set)"
 	}
-	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q Filter:%q GlobalCatalog:%t NetBIOSDomain:%q Timeout:%s}",
-		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.Filter, o.GlobalCatalog, o.NetBIOSDomain, o.Timeout)
+	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t KerberosKeytab:%q KerberosCCache:%q Krb5Conf:%q IntegratedAuth:%t NTLM:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q Filter:%q GlobalCatalog:%t NetBIOSDomain:%q Timeout:%s}",
+		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.KerberosKeytab, o.KerberosCCache, o.Krb5Conf, o.IntegratedAuth, o.NTLM, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.Filter, o.GlobalCatalog, o.NetBIOSDomain, o.Timeout)
 }
 
 // GoString is used by %#v: it is as careful as String.

@@ -118,15 +118,22 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	}
 
 	// Credentials: refuse before anything is sent.
+	if err := checkKerberos(opts); err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.Anonymous && opts.Login != "":
 		return nil, errors.New("--anonymous and --login exclude each other: give one of them")
-	case !opts.Anonymous && (opts.Login == "" || opts.Password == ""):
-		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), or --anonymous")
+	case !opts.Anonymous && !opts.kerberos() && (opts.Login == "" || opts.Password == ""):
+		return nil, errors.New("give --login and a password (--password-file or UPNSYNC_PASSWORD), or --anonymous; or bind with Kerberos: --kerberos-keytab FILE, --kerberos-ccache FILE, --integrated-auth (Windows)")
 	}
 	switch {
 	case scheme == "ldaps" && opts.StartTLS:
 		return nil, fmt.Errorf("--start-tls is for ldap:// URLs: %s is already encrypted", d.url)
+	case scheme == "ldap" && !opts.StartTLS && opts.kerberos() && !opts.AllowPlaintextBind:
+		return nil, fmt.Errorf("refusing a Kerberos bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
+	case scheme == "ldap" && !opts.StartTLS && opts.NTLM && !opts.AllowPlaintextBind:
+		return nil, fmt.Errorf("refusing an NTLM bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
 	case scheme == "ldap" && !opts.StartTLS && !opts.Anonymous && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing to send the password of %q in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
 	}
@@ -187,6 +194,9 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 
 // connect dials, upgrades with StartTLS if asked, and binds.
 func (d *ldapDirectory) connect() error {
+	if d.opts.NTLM {
+		return d.connectNTLM()
+	}
 	conn, raw, err := d.dial()
 	if err != nil {
 		return d.dialError(err)
@@ -201,7 +211,13 @@ func (d *ldapDirectory) connect() error {
 			return d.startTLSError(err)
 		}
 	}
-	if !d.opts.Anonymous {
+	if d.opts.kerberos() {
+		deadline(raw, d.timeout)
+		if err := d.kerberosBind(conn); err != nil {
+			conn.Close()
+			return err
+		}
+	} else if !d.opts.Anonymous {
 		deadline(raw, d.timeout)
 		if err := conn.Bind(d.opts.Login, d.opts.Password); err != nil {
 			conn.Close()
@@ -585,4 +601,27 @@ func redactURL(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// connectNTLM connects and binds with NTLM as the paged reader does (its
+// wire connection: go-ldap has no SASL GSS-SPNEGO bind), then goes on with
+// go-ldap on the same connection.
+func (d *ldapDirectory) connectNTLM() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	c, err := d.dialWire(ctx)
+	if err != nil {
+		return err
+	}
+	nc, err := c.NetConn()
+	if err != nil {
+		c.Close()
+		return d.bindError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: err})
+	}
+	_, isTLS := nc.(*tls.Conn)
+	conn := ldap.NewConn(nc, isTLS)
+	conn.Start()
+	conn.SetTimeout(d.timeout)
+	d.conn = conn
+	return nil
 }

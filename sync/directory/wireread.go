@@ -399,8 +399,17 @@ func (d *ldapDirectory) dialWire(ctx context.Context) (*wire.Conn, error) {
 			return nil, d.startTLSError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: lostCause(err)})
 		}
 	}
-	if !d.opts.Anonymous {
-		if err := c.Bind(d.opts.Login, d.opts.Password); err != nil {
+	if d.opts.kerberos() {
+		if err := d.kerberosBindWire(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+	} else if !d.opts.Anonymous {
+		bind := c.Bind
+		if d.opts.NTLM {
+			bind = c.NTLMBind
+		}
+		if err := bind(d.opts.Login, d.opts.Password); err != nil {
 			c.Close()
 			var le *ldap.Error
 			if !errors.As(err, &le) {
