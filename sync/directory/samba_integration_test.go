@@ -132,8 +132,13 @@ func TestSambaReadMatchesLdapsearch(t *testing.T) {
 			if err != nil || !res.Complete {
 				t.Fatalf("read: %v (complete %v: %s)", err, res.Complete, res.Why)
 			}
-			if res.Referrals != 3 {
-				t.Errorf("%d continuation references counted, want Samba's 3 (Configuration, DomainDnsZones, ForestDnsZones)", res.Referrals)
+			// Samba announces the domain-scope control, which the reader
+			// sends: the 3 continuation references a plain ldapsearch gets
+			// (Configuration, DomainDnsZones, ForestDnsZones) are not
+			// returned at all. Counting them when a server sends them is
+			// tested against a scripted server (ad_test.go).
+			if res.Referrals != 0 {
+				t.Errorf("%d continuation references counted, want 0 (the domain-scope control was sent)", res.Referrals)
 			}
 			if len(got) != len(want) || res.Entries != len(want) {
 				t.Errorf("read %d people (%d entries), ldapsearch shows %d", len(got), res.Entries, len(want))
@@ -367,7 +372,7 @@ func TestSambaNTLMBind(t *testing.T) {
 			d.Close()
 			t.Fatal("Open succeeded with a wrong password")
 		}
-		if msg := err.Error(); !strings.Contains(msg, "wrong password") || strings.Contains(msg, "Wr0ng-Passw0rd") {
+		if msg := err.Error(); !strings.Contains(msg, "wrong user name or password") || strings.Contains(msg, "Wr0ng-Passw0rd") {
 			t.Fatalf("error %q", msg)
 		}
 	})
