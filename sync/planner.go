@@ -135,6 +135,22 @@ func (p *Planner) AddUser(u User) {
 func (p *Planner) Add(person Person) {
 	p.stats.Read++
 	owner := p.owners.find(person.GUID)
+	if person.Deleted {
+		// A tombstone from a change feed: never a person to merge; it only
+		// tells that whoever owned entries under this GUID is gone.
+		if owner >= 0 && !p.owners.list[owner].seen {
+			p.owners.list[owner].deleted = true
+			p.Locate(person.GUID, Whereabouts{Reason: DepartedDeleted, DN: person.DN,
+				Detail: "deleted: DirSync reported a tombstone at " + person.DN})
+		}
+		return
+	}
+	if owner >= 0 && p.owners.list[owner].deleted {
+		// Deleted and then seen again (restored from the recycle bin in
+		// the same delta): present after all.
+		p.owners.list[owner].deleted = false
+		p.owners.list[owner].where = 0
+	}
 	if owner >= 0 {
 		if p.opts.SkipDisabled && person.Disabled {
 			p.owners.list[owner].disabled = true
@@ -515,7 +531,7 @@ func (p *Planner) userIDs(pos []int32) []string {
 // people a GUIDLocator should be asked about.
 func (p *Planner) Departed() []string {
 	var out []string
-	for _, g := range p.owners.guids(func(o *owner) bool { return !o.seen && !o.disabled && o.where == 0 }) {
+	for _, g := range p.owners.guids(func(o *owner) bool { return !o.seen && !o.disabled && !o.deleted && o.where == 0 }) {
 		out = append(out, g.guid)
 	}
 	return out
@@ -539,7 +555,11 @@ func (p *Planner) Locate(guid string, w Whereabouts) {
 // removal of those entries. It needs the snapshot: call it before the
 // snapshot goes.
 func (p *Planner) departures(read ReadResult) []Departure {
-	gone := p.owners.guids(func(o *owner) bool { return !o.seen })
+	gone := p.owners.guids(func(o *owner) bool {
+		// A partial read (incremental, DirSync) sees only who changed:
+		// nobody is gone for not being in it, only for a tombstone.
+		return !o.seen && (!read.Partial || o.deleted || o.disabled)
+	})
 	deps := make([]Departure, 0, len(gone))
 	for _, g := range gone {
 		ow := &p.owners.list[g.i]
@@ -965,7 +985,7 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 		}
 		return p.plan(read, true), &ReadError{Err: err}
 	}
-	if opts.RemoveDeparted && read.Complete {
+	if opts.RemoveDeparted && read.Complete && !read.Partial {
 		if err := LocateDeparted(ctx, p, dir); err != nil {
 			return Plan{}, err
 		}
