@@ -465,7 +465,7 @@ func (s *Settings) validate() error {
 	if s.Incremental && s.DirSync {
 		return usagef("--incremental and --dirsync are two ways of reading only what changed: give one of them")
 	}
-	if (s.Incremental || s.DirSync) && s.Command != "sync" {
+	if (s.Incremental || s.DirSync) && s.Command != "sync" && s.Command != "doctor" {
 		return usagef("--incremental and --dirsync are for upnsync sync (a saved plan must come from a full read)")
 	}
 	if s.Anonymous && (s.Login != "" || !s.Password.IsZero()) {

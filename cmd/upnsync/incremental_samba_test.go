@@ -354,3 +354,21 @@ func TestSambaDirSyncTombstone(t *testing.T) {
 		t.Fatalf("idle dirsync: exit %d %+v %+v\n%s", code, r, r.ReadMode, errOut)
 	}
 }
+
+// upnsync doctor --dirsync tries a DirSync search: allowed for the
+// domain's Administrator, refused with the right to grant for an ordinary
+// account (the keytab's principal).
+func TestSambaDoctorDirSync(t *testing.T) {
+	e := newSambaEnv(t)
+	db := e.store(t, "doctor-dirsync")
+	common := []string{"doctor", "--config-file-path", filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"--directory", e.LDAPSURL, "--ca-file", e.CAFile, "--store", "sqlite:" + db, "--domain", e.Base, "--dirsync"}
+	code, out, errOut := cli(t, nil, append(common, "--login", e.BindDN, "--password-file", e.PasswordFile)...)
+	if code != exitOK || !strings.Contains(out, "DirSync searches are allowed for this account; the DC is "+strings.ToLower(e.Host)) {
+		t.Fatalf("doctor as the Administrator: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, nil, append(common, "--kerberos-keytab", e.Keytab, "--login", e.Principal, "--krb5-conf", e.Krb5Conf)...)
+	if code == exitOK || !strings.Contains(out, "FAIL  changes") || !strings.Contains(out, `needs the "Replicating Directory Changes" right`) {
+		t.Fatalf("doctor as an ordinary account: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -316,3 +316,24 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 	res.Complete = true
 	return res, nil
 }
+
+// CheckChangeTracking reads the DC's position as an incremental run does
+// and, with dirsync, tries a DirSync search (one that selects nobody), so
+// that a missing "Replicating Directory Changes" right is found before the
+// first run.
+func (p *Probe) CheckChangeTracking(ctx context.Context, dirsync bool) (Position, error) {
+	d := p.d
+	pos, err := d.Position(ctx)
+	if err != nil || !dirsync {
+		return pos, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pinned = nil
+	req := ldap.NewSearchRequest(d.syncNC, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=user)(sAMAccountName=upnsync-doctor-selects-nobody))", []string{"objectGUID"}, nil)
+	if _, err := d.conn.DirSync(req, dirSyncFlags, 1<<20, nil); err != nil {
+		return pos, dirSyncError(d.url, err)
+	}
+	return pos, nil
+}
