@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -266,6 +267,31 @@ func TestSambaIncremental(t *testing.T) {
 	code, r, _ = e.run(t, "", "--incremental", "--full-every", "1ns")
 	if code != exitOK || r.ReadMode.Mode != upnsync.ReadFull || !strings.Contains(r.ReadMode.FullReason, "--full-every") {
 		t.Fatalf("--full-every: exit %d %+v", code, r.ReadMode)
+	}
+
+	// The text report and the run summary say the same, in the Windows
+	// spelling of the options.
+	e.setUPN(t, "cid", e.upn("cid", ".new"))
+	summary := filepath.Join(e.dir, "summary.json")
+	code, out, errOut := cli(t, nil, "/ConfigFilePath:"+filepath.Join("..", "..", "testdata", "mapping", "ADSIReaderLDAPMappings-upn.xml"),
+		"/Login:"+e.BindDN, "/PasswordFile:"+e.PasswordFile, "/CAFile:"+e.CAFile, "/Directory:"+e.LDAPSURL,
+		"/Store:sqlite:"+e.db, "/Domain:"+e.ou, "/Incremental", "/FullEvery:1h", "/Apply", "/SummaryFile:"+summary)
+	if code != exitOK || !regexp.MustCompile(`(?m)^Read mode: incremental, only what changed after `+regexp.QuoteMeta(strings.ToLower(e.Host))+
+		` USN \d+ \(invocationId [0-9a-f-]{36}\) up to .*; watermark advanced$`).MatchString(out) ||
+		!strings.Contains(out, "complete delta: 1 entry changed") {
+		t.Fatalf("text report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		ReadMode *upnsync.ReadMode `json:"read_mode"`
+		Summary  struct{ Read int }
+	}
+	if err := json.Unmarshal(data, &sum); err != nil || sum.ReadMode == nil || sum.ReadMode.Mode != upnsync.ReadIncremental ||
+		!sum.ReadMode.Advanced || sum.ReadMode.From == "" || sum.Summary.Read != 1 {
+		t.Fatalf("summary: %v %s", err, data)
 	}
 }
 
