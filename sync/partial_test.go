@@ -68,3 +68,26 @@ func TestPartialReadRenames(t *testing.T) {
 		t.Fatalf("departures = %+v", pl.Departures)
 	}
 }
+
+// An object a change feed reported changed but no longer selected is a
+// departure candidate: BuildPlan asks the directory about it (and only
+// about it) after a partial read; the classification decides.
+func TestUnselectedIsLocated(t *testing.T) {
+	p := NewPlanner(Options{RemoveDeparted: true})
+	for _, u := range departureUsers() {
+		p.AddUser(u)
+	}
+	p.Add(Person{GUID: guidBob, DN: "CN=Bob,OU=Elsewhere,DC=corp,DC=example,DC=com", Unselected: true})
+	if p.Departed() == nil {
+		t.Fatal("before BuildPlan marks the read partial, Departed lists every unseen owner")
+	}
+	p.partial = true
+	if got := p.Departed(); !reflect.DeepEqual(got, []string{guidBob}) {
+		t.Fatalf("Departed() after a partial read = %q, want only Bob (Jane was not read: not gone)", got)
+	}
+	p.Locate(guidBob, Whereabouts{Reason: DepartedMoved, DN: "CN=Bob,OU=Elsewhere,DC=corp,DC=example,DC=com"})
+	pl := p.Plan(ReadResult{Complete: true, Partial: true, Entries: 1, Unselected: 1})
+	if pl.Stats.Read != 0 || len(pl.Departures) != 1 || pl.Departures[0].Reason != DepartedMoved || !pl.Departures[0].Removed {
+		t.Fatalf("stats %+v departures %+v", pl.Stats, pl.Departures)
+	}
+}

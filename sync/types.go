@@ -31,6 +31,10 @@ type Person struct {
 	// Deleted marks a tombstone: a change feed (DirSync) reporting that the
 	// object with this GUID was deleted. Only GUID and DN are set.
 	Deleted bool
+	// Unselected marks an object a change feed reported changed that the
+	// search bases and the user filter no longer select (moved away,
+	// filtered out). Only GUID and DN are set; the directory is asked why.
+	Unselected bool
 }
 
 // Label names a person in reports and errors: the DN when known, else the
@@ -184,8 +188,11 @@ type ReadResult struct {
 	// not gone, so no departure is inferred from their absence. Complete
 	// then proves that the whole delta was read.
 	Partial bool
-	// Tombstones counts the deleted objects a change feed reported.
+	// Tombstones counts the deleted objects a change feed reported, and
+	// Unselected the changed ones the bases and filter no longer select
+	// (both are in Entries).
 	Tombstones int
+	Unselected int
 }
 
 // BaseCount is how many entries one search base returned.

@@ -398,3 +398,49 @@ func TestSambaDoctorDirSync(t *testing.T) {
 		t.Fatalf("doctor as an ordinary account: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// DirSync reports a person filtered out (an attribute of the user filter
+// changed) and one moved out of the searched OU; neither is in the read,
+// both are looked up, classified and, with --remove-departed, their
+// entries go. The person who did not change stays, unread.
+func TestSambaDirSyncOutOfScope(t *testing.T) {
+	e := newIncEnv(t, "ivy", "jo", "kim")
+	away := "OU=" + e.tag + "-away," + e.Base
+	add := ldap.NewAddRequest(away, nil)
+	add.Attribute("objectClass", []string{"organizationalUnit"})
+	if err := e.admin.Add(add); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.admin.Del(ldap.NewDelRequest("CN=jo,"+away, nil))
+		_ = e.admin.Del(ldap.NewDelRequest(away, nil))
+	})
+	filter := "(&(objectCategory=person)(objectClass=user)(!(description=gone)))"
+	opts := []string{"--dirsync", "--apply", "--remove-departed", "--max-removal-percent", "off", "--user-filter", filter}
+	if code, r, errOut := e.run(t, "", opts...); code != exitOK || r.ReadMode.Mode != upnsync.ReadFull || r.Summary.Read != 3 {
+		t.Fatalf("first run: exit %d %+v %+v\n%s", code, r, r.ReadMode, errOut)
+	}
+	m := ldap.NewModifyRequest(e.dn("ivy"), nil)
+	m.Replace("description", []string{"gone"})
+	if err := e.admin.Modify(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.ModifyDN(ldap.NewModifyDNRequest(e.dn("jo"), "CN=jo", true, away)); err != nil {
+		t.Fatal(err)
+	}
+	code, r, errOut := e.run(t, "", opts...)
+	if code != exitOK || r.ReadMode.Mode != upnsync.ReadDirSync || r.Summary.Read != 0 || !r.ReadMode.Advanced {
+		t.Fatalf("dirsync run: exit %d %+v %+v\n%s", code, r, r.ReadMode, errOut)
+	}
+	got := map[string]string{}
+	for _, d := range r.Departures {
+		if !d.Removed {
+			t.Errorf("departure %+v kept", d)
+		}
+		got[d.GUID] = d.Reason
+	}
+	want := map[string]string{e.guids["ivy"]: string(upnsync.DepartedFiltered), e.guids["jo"]: string(upnsync.DepartedMoved)}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(r.Changes) != 2 {
+		t.Fatalf("departures %+v (want %v), changes %+v", r.Departures, want, r.Changes)
+	}
+}

@@ -89,10 +89,14 @@ type hashingDir struct {
 
 func (d hashingDir) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
 	return d.Directory.Read(ctx, func(p upnsync.Person) error {
-		if p.Deleted {
-			// A tombstone (DirSync): a record of its own kind, so that the
-			// digest of everyone else stays what it always was.
-			d.i.people.field("tombstone", p.GUID, p.DN)
+		if p.Deleted || p.Unselected {
+			// From a change feed (DirSync): records of their own kinds, so
+			// that the digest of everyone else stays what it always was.
+			kind := "tombstone"
+			if p.Unselected {
+				kind = "unselected"
+			}
+			d.i.people.field(kind, p.GUID, p.DN)
 			return fn(p)
 		}
 		d.i.people.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,

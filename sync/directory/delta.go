@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -200,7 +201,7 @@ func (d *ldapDirectory) dirSyncPass(ctx context.Context, cookie []byte, each fun
 	if d.syncNC == "" {
 		return fmt.Errorf("%s announces no defaultNamingContext, which DirSync needs as its base", d.url)
 	}
-	attrs := append(append([]string(nil), d.dec.attrs...), "isDeleted", "objectGUID")
+	attrs := d.dirSyncAttrs()
 	for round := 0; ; round++ {
 		if err := ctx.Err(); err != nil {
 			return newError(err, "the DirSync read of %s was cancelled: %v; the read is incomplete", d.url, err)
@@ -239,6 +240,34 @@ func (d *ldapDirectory) dirSyncPass(ctx context.Context, cookie []byte, each fun
 	}
 }
 
+// filterAttr finds the attribute names in a filter: (attr=..., (attr>=...,
+// (attr:1.2.840.113556.1.4.803:=...; a value that looks like one only adds
+// an attribute to ask for, which servers ignore when unknown.
+var filterAttr = regexp.MustCompile(`\(\s*([A-Za-z][A-Za-z0-9-]*)(?::[^=()]*)?[~<>]?=`)
+
+// dirSyncAttrs are the attributes a DirSync read asks for. DirSync reports
+// an object only when one of them changed, so they include, besides what
+// a person is made of, the attributes of the user filter (a change that
+// filters a person out) and name (which AD and Samba update on a move).
+func (d *ldapDirectory) dirSyncAttrs() []string {
+	attrs := append([]string(nil), d.dec.attrs...)
+	have := map[string]bool{}
+	for _, a := range attrs {
+		have[strings.ToLower(a)] = true
+	}
+	more := []string{"objectGUID", "isDeleted", "name"}
+	for _, m := range filterAttr.FindAllStringSubmatch(d.filter, -1) {
+		more = append(more, m[1])
+	}
+	for _, a := range more {
+		if !have[strings.ToLower(a)] {
+			have[strings.ToLower(a)] = true
+			attrs = append(attrs, a)
+		}
+	}
+	return attrs
+}
+
 // dirSyncError explains a refused DirSync search.
 func dirSyncError(url string, err error) error {
 	var le *ldap.Error
@@ -264,6 +293,7 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 	res := upnsync.ReadResult{Partial: true}
 	var changed []string
 	seen := map[string]bool{}
+	dns := map[string]string{}
 	err := d.dirSyncPass(ctx, d.cookie, func(e *ldap.Entry) error {
 		guid, err := GUIDString(e.GetEqualFoldRawAttributeValue("objectGUID"))
 		if err != nil || seen[guid] {
@@ -276,6 +306,7 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 			return fn(upnsync.Person{GUID: guid, DN: e.DN, Deleted: true})
 		}
 		changed = append(changed, guid)
+		dns[guid] = e.DN
 		return nil
 	})
 	if err != nil {
@@ -305,12 +336,27 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 				}
 				res.Entries++
 				bc.Entries++
-				if err := fn(d.dec.entry(e)); err != nil {
+				person := d.dec.entry(e)
+				delete(dns, person.GUID)
+				if err := fn(person); err != nil {
 					return res, d.fail(&res, d.stopped(err, &res))
 				}
 			}
 			res.Pages++
 			bc.Pages++
+		}
+	}
+	// Reported changed, but no base and filter select them (any more):
+	// the planner asks the directory why when they owned entries.
+	for _, guid := range changed {
+		dn, ok := dns[guid]
+		if !ok {
+			continue
+		}
+		res.Entries++
+		res.Unselected++
+		if err := fn(upnsync.Person{GUID: guid, DN: dn, Unselected: true}); err != nil {
+			return res, d.fail(&res, d.stopped(err, &res))
 		}
 	}
 	res.Complete = true

@@ -89,6 +89,7 @@ type jsonRead struct {
 	// change feed reported.
 	Partial    bool `json:"partial,omitempty"`
 	Tombstones int  `json:"tombstones,omitempty"`
+	Unselected int  `json:"unselected,omitempty"`
 }
 
 type jsonBase struct {
@@ -177,7 +178,8 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 			Departed: plan.Stats.Departed, Removals: plan.Stats.Removals,
 		},
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
-			StoreUsers: plan.Stats.StoreUsers, Partial: plan.Read.Partial, Tombstones: plan.Read.Tombstones},
+			StoreUsers: plan.Stats.StoreUsers, Partial: plan.Read.Partial, Tombstones: plan.Read.Tombstones,
+			Unselected: plan.Read.Unselected},
 		ReadMode:           meta.Read,
 		Changes:            []jsonChange{},
 		Conflicts:          []jsonConfl{},

@@ -19,7 +19,7 @@ func TestReadMode(t *testing.T) {
 		text []string
 	}{
 		{&upnsync.ReadMode{Mode: upnsync.ReadIncremental, From: "dc1 USN 5", To: "dc1 USN 9", Advanced: true},
-			[]string{"Read mode: incremental, only what changed after dc1 USN 5 up to dc1 USN 9; watermark advanced", "complete delta: 2 entries changed, 1 of them deleted"}},
+			[]string{"Read mode: incremental, only what changed after dc1 USN 5 up to dc1 USN 9; watermark advanced", "complete delta: 2 entries changed (1 deleted)"}},
 		{&upnsync.ReadMode{Mode: upnsync.ReadFull, FullReason: "the invocationId of dc1 changed", To: "dc1 USN 9", NotAdvanced: "dry run: only an --apply run advances the watermark"},
 			[]string{"Read mode: full, because the invocationId of dc1 changed; up to dc1 USN 9; watermark not advanced: dry run"}},
 	}

@@ -202,8 +202,15 @@ func readLine(r *upnsync.ReadResult) string {
 	s := fmt.Sprintf("complete: %s, %s", plural(r.Entries, "entry"), plural(r.Pages, "page"))
 	if r.Partial {
 		s = fmt.Sprintf("complete delta: %s changed", plural(r.Entries, "entry"))
+		var of []string
 		if r.Tombstones > 0 {
-			s += fmt.Sprintf(", %d of them deleted", r.Tombstones)
+			of = append(of, fmt.Sprintf("%d deleted", r.Tombstones))
+		}
+		if r.Unselected > 0 {
+			of = append(of, fmt.Sprintf("%d not selected by the bases and filter", r.Unselected))
+		}
+		if len(of) > 0 {
+			s += " (" + strings.Join(of, ", ") + ")"
 		}
 	}
 	if r.Referrals > 0 {
