@@ -26,6 +26,9 @@ const (
 	DefaultShutdownTimeout = 5 * time.Minute
 	// DefaultMaxPlanAge bounds how old a saved plan may be when applied.
 	DefaultMaxPlanAge = 7 * 24 * time.Hour
+	// DefaultFullEvery is how old an incremental watermark may grow before
+	// a full read reconciles what deltas cannot see.
+	DefaultFullEvery = 7 * 24 * time.Hour
 	// Removal guard defaults (see upnsync.DefaultLimits).
 	DefaultMaxRemovals       = 500
 	DefaultMaxRemovalPercent = 10.0
@@ -88,7 +91,13 @@ type Settings struct {
 	MaxLength    int
 
 	// Safety. Thresholds are -1 when off.
-	RemoveDeparted    bool
+	RemoveDeparted bool
+	// Incremental and DirSync read only what changed since the watermark
+	// or cookie kept in the store's state; FullEvery forces a full read
+	// when that is older.
+	Incremental       bool
+	DirSync           bool
+	FullEvery         time.Duration
 	MaxChanges        int
 	MaxChangePercent  float64
 	MaxRemovals       int
@@ -382,6 +391,9 @@ func (s *Settings) defaults() {
 	if s.MaxPlanAge == 0 {
 		s.MaxPlanAge = DefaultMaxPlanAge
 	}
+	if s.FullEvery == 0 {
+		s.FullEvery = DefaultFullEvery
+	}
 	if s.Report == "" {
 		s.Report = "text"
 	}
@@ -454,6 +466,12 @@ func (s *Settings) validate() error {
 		if len(s.Args) != 1 {
 			return usagef("usage: upnsync undo RUN_ID [--store URL] [--apply]; upnsync runs lists the run ids")
 		}
+	}
+	if s.Incremental && s.DirSync {
+		return usagef("--incremental and --dirsync are two ways of reading only what changed: give one of them")
+	}
+	if (s.Incremental || s.DirSync) && s.Command != "sync" && s.Command != "doctor" {
+		return usagef("--incremental and --dirsync are for upnsync sync (a saved plan must come from a full read)")
 	}
 	if s.Anonymous && (s.Login != "" || !s.Password.IsZero()) {
 		return usagef("--anonymous cannot be combined with --login or a password")

@@ -32,6 +32,8 @@ type owner struct {
 	first, last int32 // chain of refs, in the order the store gave them; -1: none
 	seen        bool
 	disabled    bool  // read, but skipped by --skip-disabled
+	deleted     bool  // reported deleted by a change feed (a tombstone)
+	unselected  bool  // reported changed by a change feed, and no longer selected
 	where       int32 // 1 + index in wheres; 0: not located
 }
 

@@ -102,6 +102,9 @@ type Planner struct {
 
 	stats Stats
 	buf   []int32
+	// partial restricts Departed to people a change feed reported
+	// unselected (BuildPlan sets it after a partial read).
+	partial bool
 }
 
 // NewPlanner returns an empty planner.
@@ -133,8 +136,31 @@ func (p *Planner) AddUser(u User) {
 
 // Add matches one directory person and records what it needs.
 func (p *Planner) Add(person Person) {
-	p.stats.Read++
 	owner := p.owners.find(person.GUID)
+	if person.Deleted || person.Unselected {
+		// From a change feed: never a person to merge (nor counted as one
+		// read); it only tells that whoever owned entries under this GUID
+		// may be gone. A tombstone says why; the directory is asked about
+		// the others.
+		if owner >= 0 && !p.owners.list[owner].seen {
+			o := &p.owners.list[owner]
+			if person.Deleted {
+				o.deleted = true
+				p.Locate(person.GUID, Whereabouts{Reason: DepartedDeleted, DN: person.DN,
+					Detail: "deleted: DirSync reported a tombstone at " + person.DN})
+			} else {
+				o.unselected = true
+			}
+		}
+		return
+	}
+	p.stats.Read++
+	if owner >= 0 && (p.owners.list[owner].deleted || p.owners.list[owner].unselected) {
+		// Reported gone and then seen again in the same delta (restored
+		// from the recycle bin, moved back): present after all.
+		p.owners.list[owner].deleted, p.owners.list[owner].unselected = false, false
+		p.owners.list[owner].where = 0
+	}
 	if owner >= 0 {
 		if p.opts.SkipDisabled && person.Disabled {
 			p.owners.list[owner].disabled = true
@@ -515,7 +541,9 @@ func (p *Planner) userIDs(pos []int32) []string {
 // people a GUIDLocator should be asked about.
 func (p *Planner) Departed() []string {
 	var out []string
-	for _, g := range p.owners.guids(func(o *owner) bool { return !o.seen && !o.disabled && o.where == 0 }) {
+	for _, g := range p.owners.guids(func(o *owner) bool {
+		return !o.seen && !o.disabled && !o.deleted && o.where == 0 && (!p.partial || o.unselected)
+	}) {
 		out = append(out, g.guid)
 	}
 	return out
@@ -539,7 +567,11 @@ func (p *Planner) Locate(guid string, w Whereabouts) {
 // removal of those entries. It needs the snapshot: call it before the
 // snapshot goes.
 func (p *Planner) departures(read ReadResult) []Departure {
-	gone := p.owners.guids(func(o *owner) bool { return !o.seen })
+	gone := p.owners.guids(func(o *owner) bool {
+		// A partial read (incremental, DirSync) sees only who changed:
+		// nobody is gone for not being in it, only for a tombstone.
+		return !o.seen && (!read.Partial || o.deleted || o.disabled || o.unselected)
+	})
 	deps := make([]Departure, 0, len(gone))
 	for _, g := range gone {
 		ow := &p.owners.list[g.i]
@@ -966,6 +998,9 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 		return p.plan(read, true), &ReadError{Err: err}
 	}
 	if opts.RemoveDeparted && read.Complete {
+		// After a partial read only those a change feed reported out of
+		// scope are asked about: the others were simply not read.
+		p.partial = read.Partial
 		if err := LocateDeparted(ctx, p, dir); err != nil {
 			return Plan{}, err
 		}

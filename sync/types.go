@@ -28,6 +28,13 @@ type Person struct {
 	Surname   string
 	Mail      string
 	Disabled  bool
+	// Deleted marks a tombstone: a change feed (DirSync) reporting that the
+	// object with this GUID was deleted. Only GUID and DN are set.
+	Deleted bool
+	// Unselected marks an object a change feed reported changed that the
+	// search bases and the user filter no longer select (moved away,
+	// filtered out). Only GUID and DN are set; the directory is asked why.
+	Unselected bool
 }
 
 // Label names a person in reports and errors: the DN when known, else the
@@ -176,6 +183,16 @@ type ReadResult struct {
 	Why string
 	// Bases are per search base counts when the reader searched several.
 	Bases []BaseCount
+	// Partial is set when the read covers only what changed since an
+	// earlier run (an incremental or DirSync read): people not read are
+	// not gone, so no departure is inferred from their absence. Complete
+	// then proves that the whole delta was read.
+	Partial bool
+	// Tombstones counts the deleted objects a change feed reported, and
+	// Unselected the changed ones the bases and filter no longer select
+	// (both are in Entries).
+	Tombstones int
+	Unselected int
 }
 
 // BaseCount is how many entries one search base returned.
@@ -393,4 +410,29 @@ type Store interface {
 	Apply(ctx context.Context, run Run, changes []Change) (Applied, error)
 	Describe() string
 	Close() error
+}
+
+// Read modes of a run, as reports and summaries name them.
+const (
+	ReadFull        = "full"
+	ReadIncremental = "incremental"
+	ReadDirSync     = "dirsync"
+)
+
+// ReadMode says how a run with --incremental or --dirsync read the
+// directory: in full (and why) or only what changed, from which watermark,
+// and whether the run advanced it.
+type ReadMode struct {
+	// Mode is ReadFull, ReadIncremental or ReadDirSync.
+	Mode string `json:"mode"`
+	// FullReason says why a run asked for a delta read in full.
+	FullReason string `json:"full_reason,omitempty"`
+	// From is the watermark the delta started after ("" for a full read);
+	// To the one this run's read ends at, which the next run starts from
+	// once this one advanced it.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Advanced is set when the run saved To; NotAdvanced says why not.
+	Advanced    bool   `json:"advanced"`
+	NotAdvanced string `json:"not_advanced,omitempty"`
 }

@@ -347,6 +347,23 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		d.note("a run reads it like: " + p.LDAPSearchLine(base))
 	}
 
+	// change tracking
+	if s.Incremental || s.DirSync {
+		opt := "--incremental"
+		if s.DirSync {
+			opt = "--dirsync"
+		}
+		pos, terr := p.CheckChangeTracking(ctx, s.DirSync)
+		switch {
+		case terr != nil:
+			d.fail("changes", terr.Error(), "")
+		case s.DirSync:
+			d.pass("changes", fmt.Sprintf("%s: DirSync searches are allowed for this account; the DC is %s", opt, pos))
+		default:
+			d.pass("changes", fmt.Sprintf("%s: the DC is %s", opt, pos))
+		}
+	}
+
 	// clock
 	if err != nil || root.CurrentTime.IsZero() {
 		d.skip("clock", "the directory does not publish its time (currentTime in the rootDSE, as AD does); check that this machine's clock is synchronised (NTP)")

@@ -89,6 +89,16 @@ type hashingDir struct {
 
 func (d hashingDir) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
 	return d.Directory.Read(ctx, func(p upnsync.Person) error {
+		if p.Deleted || p.Unselected {
+			// From a change feed (DirSync): records of their own kinds, so
+			// that the digest of everyone else stays what it always was.
+			kind := "tombstone"
+			if p.Unselected {
+				kind = "unselected"
+			}
+			d.i.people.field(kind, p.GUID, p.DN)
+			return fn(p)
+		}
 		d.i.people.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
 			strconv.FormatBool(p.Disabled))
 		return fn(p)

@@ -34,6 +34,8 @@ type runRecord struct {
 	Err string
 	// PeakMemory is the process's peak resident memory in bytes.
 	PeakMemory uint64
+	// ReadMode is set with --incremental or --dirsync.
+	ReadMode *upnsync.ReadMode
 }
 
 func (r *runRecord) plan(p *upnsync.Plan) {
@@ -127,6 +129,16 @@ func logSummary(log *slog.Logger, rec *runRecord) {
 	if rec.Applied != nil {
 		attrs = append(attrs, "written", len(rec.Applied.Written), "stale", len(rec.Applied.Stale))
 	}
+	if m := rec.ReadMode; m != nil {
+		attrs = append(attrs, "read_mode", m.Mode, "watermark_advanced", m.Advanced)
+		if m.FullReason != "" {
+			attrs = append(attrs, "full_read_reason", m.FullReason)
+		}
+		if m.From != "" {
+			attrs = append(attrs, "from", m.From)
+		}
+		attrs = append(attrs, "to", m.To)
+	}
 	attrs = append(attrs, "peak_memory", humanBytes(rec.PeakMemory))
 	log.Info("upnsync finished", attrs...)
 }
@@ -154,6 +166,8 @@ type summaryJSON struct {
 	PeakMemoryBytes  uint64         `json:"peak_memory_bytes"`
 	LogFile          string         `json:"log_file,omitempty"`
 	Bases            []summaryBases `json:"bases,omitempty"`
+	// ReadMode: --incremental and --dirsync runs only.
+	ReadMode *upnsync.ReadMode `json:"read_mode,omitempty"`
 }
 
 type summaryCounts struct {
@@ -200,6 +214,7 @@ func summaryOf(rec *runRecord) summaryJSON {
 		PeakMemoryBytes: rec.PeakMemory,
 		LogFile:         rec.LogFile,
 	}
+	out.ReadMode = rec.ReadMode
 	if !rec.Read.Complete {
 		out.IncompleteReason = rec.Read.Why
 		if out.IncompleteReason == "" && rec.Err != "" {

@@ -44,6 +44,8 @@ type planned struct {
 	dir     upnsync.Directory
 	mapping []byte
 	inputs  *inputsHash // nil unless asked for
+	// inc is set with --incremental or --dirsync.
+	inc *incremental
 }
 
 func (p *planned) close() {
@@ -121,7 +123,24 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 			RemoveDeparted: s.RemoveDeparted,
 		})
 	}
-	dir0, plan, err := planWithRetries(ctx, s, log, func() (upnsync.Directory, error) { return directory.Open(dirOpts) }, build)
+	if s.Incremental || s.DirSync {
+		if p.inc, err = newIncremental(ctx, s, p.store); err != nil {
+			p.close()
+			return failed("%v", err)
+		}
+	}
+	open := func() (upnsync.Directory, error) {
+		d, err := directory.Open(dirOpts)
+		if err != nil || p.inc == nil {
+			return d, err
+		}
+		if err := p.inc.prepare(ctx, d, log); err != nil {
+			d.Close()
+			return nil, err
+		}
+		return d, nil
+	}
+	dir0, plan, err := planWithRetries(ctx, s, log, open, build)
 	if dir0 == nil {
 		p.close()
 		return dirFailed(err)
@@ -135,6 +154,14 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: p.store.Describe(), Started: started,
 		ApplyHint:     "run the same command with --apply (or /Apply)",
 		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
+	if p.inc != nil {
+		p.inc.read(p.dir)
+		if !p.plan.Read.Complete || err != nil {
+			p.inc.info.NotAdvanced = "the read was not complete"
+		}
+		p.meta.Read = &p.inc.info
+		rec.ReadMode = &p.inc.info
+	}
 	var readErr *upnsync.ReadError
 	switch {
 	case errors.As(err, &readErr):
@@ -201,6 +228,9 @@ func guard(s *config.Settings, log *slog.Logger, p *planned, stdout, stderr io.W
 		log.Error("stopped by a safety guard: nothing written: "+st.Message, "guard", st.Guard)
 	}
 	p.meta.Stopped = "a safety guard stopped the run: " + joinLines(msgs)
+	if p.inc != nil {
+		p.inc.info.NotAdvanced = "a safety guard stopped the run: the next run reads these changes again"
+	}
 	p.meta.Finished = time.Now()
 	if code := writeReport(s, &p.plan, p.meta, stdout, stderr); code != exitOK {
 		return code, nil
@@ -275,6 +305,22 @@ func syncOnce(ctx context.Context, s *config.Settings, log *slog.Logger, stdout,
 		}
 		if len(plan.Conflicts) > 0 || len(applied.Stale) > 0 {
 			code = exitConflicts
+		}
+	}
+	if p.inc != nil {
+		var applied *upnsync.Applied
+		if s.Apply {
+			applied = p.meta.Applied
+		}
+		if err := p.inc.advance(ctx, s, plan.Read, applied); err != nil {
+			p.meta.Stopped = err.Error()
+			rec.Err = err.Error()
+			log.Error(rec.Err)
+			code = exitError
+		} else if p.inc.info.Advanced {
+			log.Info("watermark advanced", "mode", p.inc.mode, "to", p.inc.info.To)
+		} else {
+			log.Info("watermark not advanced: "+p.inc.info.NotAdvanced, "mode", p.inc.mode)
 		}
 	}
 	p.meta.Finished = time.Now()

@@ -53,6 +53,17 @@ type ldapDirectory struct {
 	domainScope bool
 	// located names the DNS SRV records the directory was found through.
 	located string
+
+	// Tracked reads (delta.go): tracked is set by ChangedSince or DirSync;
+	// minUSN narrows the filter to uSNChanged >= minUSN; dirsync reads with
+	// the DirSync control from cookie; pinned is the connection Position
+	// read the DC's identity on; syncNC the domain's naming context.
+	tracked bool
+	minUSN  int64
+	dirsync bool
+	cookie  []byte
+	pinned  *ldap.Conn
+	syncNC  string
 }
 
 func openLDAP(opts Options) (*ldapDirectory, error) {
@@ -410,6 +421,9 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	defer d.mu.Unlock()
 	d.dec.badGUIDs, d.dec.badGUIDFirst = 0, ""
 	defer d.warnBadGUIDs()
+	if d.tracked {
+		return d.readTracked(ctx, fn)
+	}
 	if d.pageSize > 0 && !d.goLDAPPaging {
 		return d.readWire(ctx, fn)
 	}
@@ -471,7 +485,7 @@ func (d *ldapDirectory) fail(res *upnsync.ReadResult, err error) error {
 
 func (d *ldapDirectory) searchRequest(base string, controls []ldap.Control) *ldap.SearchRequest {
 	return ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		d.filter, d.dec.attrs, append(controls, d.controls()...))
+		d.readFilter(), d.dec.attrs, append(controls, d.controls()...))
 }
 
 // readPaged reads one base with one SearchAsync per page, each with a fresh

@@ -30,7 +30,7 @@ func (d *ldapDirectory) ldapsearchLine(base string) string {
 	if d.pageSize > 0 {
 		args = append(args, "-E", fmt.Sprintf("pr=%d/noprompt", d.pageSize))
 	}
-	args = append(args, shellQuote(d.filter))
+	args = append(args, shellQuote(d.readFilter()))
 	for _, a := range d.dec.attrs {
 		args = append(args, shellQuote(a))
 	}

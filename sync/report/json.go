@@ -39,6 +39,8 @@ type jsonReport struct {
 	DirectoryKind string   `json:"directory_kind,omitempty"`
 	StoreKind     string   `json:"store_kind,omitempty"`
 	NextSteps     []string `json:"next_steps,omitempty"`
+	// ReadMode: runs with --incremental or --dirsync only.
+	ReadMode *upnsync.ReadMode `json:"read_mode,omitempty"`
 }
 
 type jsonDeparture struct {
@@ -83,6 +85,11 @@ type jsonRead struct {
 	Referrals  int        `json:"referrals"`
 	StoreUsers int        `json:"store_users"`
 	Bases      []jsonBase `json:"bases,omitempty"`
+	// Partial: only what changed was read; Tombstones: deleted objects a
+	// change feed reported.
+	Partial    bool `json:"partial,omitempty"`
+	Tombstones int  `json:"tombstones,omitempty"`
+	Unselected int  `json:"unselected,omitempty"`
 }
 
 type jsonBase struct {
@@ -172,7 +179,9 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 			Departed: plan.Stats.Departed, Removals: plan.Stats.Removals,
 		},
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
-			StoreUsers: plan.Stats.StoreUsers},
+			StoreUsers: plan.Stats.StoreUsers, Partial: plan.Read.Partial, Tombstones: plan.Read.Tombstones,
+			Unselected: plan.Read.Unselected},
+		ReadMode:           meta.Read,
 		Changes:            []jsonChange{},
 		Conflicts:          []jsonConfl{},
 		Unmatched:          []jsonPerson{},

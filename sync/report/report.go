@@ -48,6 +48,9 @@ type Meta struct {
 	// NextSteps are what the administrator must do after this run, in
 	// order (for a DataImporter workbook: how to import it).
 	NextSteps []string
+	// Read says how a run with --incremental or --dirsync read the
+	// directory (nil without them).
+	Read *upnsync.ReadMode
 }
 
 // Formats lists the report formats.

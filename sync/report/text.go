@@ -30,6 +30,9 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		fmt.Fprintf(w, "Source:    %s\n", meta.Source)
 	} else {
 		fmt.Fprintf(w, "Directory: %s (%s)\n", meta.Directory, readLine(&plan.Read))
+		if m := meta.Read; m != nil {
+			fmt.Fprintf(w, "Read mode: %s\n", readModeLine(m))
+		}
 	}
 	for _, b := range plan.Read.Bases {
 		refs := ""
@@ -173,6 +176,25 @@ func more(w io.Writer, total, listed int) {
 	}
 }
 
+// readModeLine says how a run with --incremental or --dirsync read, from
+// which watermark to which, and whether the watermark advanced.
+func readModeLine(m *upnsync.ReadMode) string {
+	var s string
+	switch m.Mode {
+	case upnsync.ReadFull:
+		s = "full, because " + m.FullReason + "; up to " + m.To
+	default:
+		s = m.Mode + ", only what changed after " + m.From + " up to " + m.To
+	}
+	if m.Advanced {
+		return s + "; watermark advanced"
+	}
+	if m.NotAdvanced != "" {
+		return s + "; watermark not advanced: " + m.NotAdvanced
+	}
+	return s
+}
+
 func readLine(r *upnsync.ReadResult) string {
 	if !r.Complete {
 		why := r.Why
@@ -182,6 +204,19 @@ func readLine(r *upnsync.ReadResult) string {
 		return "INCOMPLETE: " + why
 	}
 	s := fmt.Sprintf("complete: %s, %s", plural(r.Entries, "entry"), plural(r.Pages, "page"))
+	if r.Partial {
+		s = fmt.Sprintf("complete delta: %s changed", plural(r.Entries, "entry"))
+		var of []string
+		if r.Tombstones > 0 {
+			of = append(of, fmt.Sprintf("%d deleted", r.Tombstones))
+		}
+		if r.Unselected > 0 {
+			of = append(of, fmt.Sprintf("%d not selected by the bases and filter", r.Unselected))
+		}
+		if len(of) > 0 {
+			s += " (" + strings.Join(of, ", ") + ")"
+		}
+	}
 	if r.Referrals > 0 {
 		s += fmt.Sprintf(", %d referrals skipped", r.Referrals)
 	}
