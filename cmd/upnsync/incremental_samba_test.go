@@ -56,7 +56,9 @@ func newIncEnv(t *testing.T, people ...string) *incEnv {
 	e.admin = conn
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	e.tag = "inc" + hex.EncodeToString(b[:])
+	// "scratch-": other packages' tests, which run at the same time
+	// against the same DC, leave such OUs out of what they compare.
+	e.tag = "scratch-inc" + hex.EncodeToString(b[:])
 	e.ou = "OU=" + e.tag + "," + e.Base
 	add := ldap.NewAddRequest(e.ou, nil)
 	add.Attribute("objectClass", []string{"organizationalUnit"})
