@@ -51,6 +51,9 @@ type doctor struct {
 	w      io.Writer
 	counts map[checkStatus]int
 	failed []string
+	// tracking is set with --incremental or --dirsync: the "changes"
+	// check is then one of the directory's checks.
+	tracking bool
 }
 
 func (d *doctor) report(status checkStatus, name, detail, fix string) {
@@ -178,7 +181,7 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 	}
 }
 
-var ldapChecks = []string{"DNS", "TCP", "TLS", "bind", "rootDSE", "base", "clock"}
+var ldapChecks = []string{"DNS", "TCP", "TLS", "bind", "rootDSE", "base", "changes", "clock"}
 
 func skipFrom(d *doctor, first, why string) {
 	on := false
@@ -186,13 +189,14 @@ func skipFrom(d *doctor, first, why string) {
 		if name == first {
 			on = true
 		}
-		if on {
+		if on && (name != "changes" || d.tracking) {
 			d.skip(name, why)
 		}
 	}
 }
 
 func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields mapping.Fields) {
+	d.tracking = s.Incremental || s.DirSync
 	if s.Directory == "" {
 		domain := directory.LocatorDomain(s.Domains)
 		if domain == "" {

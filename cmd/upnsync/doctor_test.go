@@ -58,12 +58,16 @@ func TestDoctorAgainstRealDirectory(t *testing.T) {
 		check     string // the check that must fail ("" when all pass)
 		want      string // in that check's line
 		skipAfter []string
+		absent    []string // checks that must not be listed
 	}{
 		{name: "ldaps passes", args: append(append([]string{}, ldaps...), good...)},
 		{name: "starttls passes", args: append([]string{"--directory", env.URL, "--start-tls", "--apply", "--domain", env.Base}, good...)},
 		{name: "wrong password", args: append(ldaps, "--ca-file", env.CAFile, "--password-file", wrong),
 			code: exitError, check: "bind", want: "wrong user name or password (LDAP 49 Invalid Credentials); check --login and the password",
-			skipAfter: []string{"rootDSE", "base", "clock"}},
+			skipAfter: []string{"rootDSE", "base", "clock"}, absent: []string{"changes"}},
+		{name: "wrong password, incremental", args: append(ldaps, "--ca-file", env.CAFile, "--password-file", wrong, "--incremental"),
+			code: exitError, check: "bind", want: "wrong user name or password (LDAP 49 Invalid Credentials)",
+			skipAfter: []string{"rootDSE", "base", "changes", "clock"}},
 		{name: "untrusted certificate", args: append(ldaps, "--password-file", env.PasswordFile),
 			code: exitError, check: "TLS", want: `is not trusted: subject "CN=dc1.corp.example.com,O=upnsync tests", issued by "CN=upnsync test CA,O=upnsync tests"; give the issuing CA's certificate (PEM) with --ca-file`,
 			skipAfter: []string{"bind", "rootDSE", "base", "clock"}},
@@ -125,6 +129,11 @@ func TestDoctorAgainstRealDirectory(t *testing.T) {
 				for _, check := range tt.skipAfter {
 					if status(lines, check) != "SKIP" {
 						t.Errorf("%s after a failed %s: %q, want SKIP", check, tt.check, lines[check])
+					}
+				}
+				for _, check := range tt.absent {
+					if len(lines[check]) > 0 {
+						t.Errorf("%s listed: %q\n%s", check, lines[check], out)
 					}
 				}
 				if !strings.Contains(out, "checks failed ("+tt.check+")") {
