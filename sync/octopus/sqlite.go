@@ -521,7 +521,7 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 	}
 	defer tx.Rollback()
 
-	update, err := tx.PrepareContext(ctx, `UPDATE users SET windows_usernames = ? WHERE id = ? AND windows_usernames = ?`)
+	update, err := tx.PrepareContext(ctx, `UPDATE users SET windows_usernames = ? WHERE id = ? AND COALESCE(windows_usernames, '') = ?`)
 	if err != nil {
 		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
 	}

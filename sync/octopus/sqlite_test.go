@@ -180,14 +180,21 @@ func TestForeignStore(t *testing.T) {
 	s.Close()
 
 	s = openT(t, path, Options{})
+	// User 2's list is NULL, which Users reads as empty: the
+	// compare-and-swap must see it as the empty list the plan saw, not
+	// call the user changed since.
 	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, []upnsync.Change{
 		{UserID: "1", Before: "a", After: "a;a@corp.example.com", Added: []string{"a@corp.example.com"}},
+		{UserID: "2", Before: "", After: "b@corp.example.com", Added: []string{"b@corp.example.com"}},
 	})
-	if err != nil || len(a.Written) != 1 {
+	if err != nil || len(a.Written) != 2 || len(a.Stale) != 0 {
 		t.Fatalf("Apply: %+v, %v", a, err)
 	}
 	if u := userT(t, s, "1"); len(u.Owned) != 1 {
 		t.Errorf("owned = %+v", u.Owned)
+	}
+	if u := userT(t, s, "2"); u.WindowsUsernames != "b@corp.example.com" {
+		t.Errorf("user 2's list %q, want b@corp.example.com", u.WindowsUsernames)
 	}
 }
 
