@@ -542,6 +542,29 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// promptSource is where a password typed at the interactive prompt is
+// said to come from.
+const promptSource = "interactive prompt"
+
+// NeedsPassword reports whether binding to the directory needs a password
+// that no option, password file or environment variable gave: then, on a
+// terminal, the command asks for it (without echo), so that an
+// administrator trying upnsync by hand stores it nowhere.
+func (s *Settings) NeedsPassword() bool {
+	if !s.Password.IsZero() || s.Anonymous || s.Login == "" ||
+		s.KerberosKeytab != "" || s.KerberosCCache != "" || s.IntegratedAuth {
+		return false
+	}
+	d := strings.ToLower(s.Directory)
+	return strings.HasPrefix(d, "ldap://") || strings.HasPrefix(d, "ldaps://") || d == "" && len(s.Domains) > 0
+}
+
+// SetPromptedPassword records the password typed at the prompt.
+func (s *Settings) SetPromptedPassword(pw string) {
+	s.Password = NewSecret(pw)
+	s.passwordFrom = promptSource
+}
+
 // PasswordSource says where the password came from (never the password).
 func (s *Settings) PasswordSource() string {
 	if s.Password.IsZero() {

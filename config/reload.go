@@ -9,5 +9,11 @@ func (s *Settings) Reload() (*Settings, error) {
 	if s.source == nil {
 		return s, nil
 	}
-	return Parse(s.source.args, s.source.getenv)
+	n, err := Parse(s.source.args, s.source.getenv)
+	// A password typed at the prompt when the scheduler started is in
+	// no file to read again: keep it, unless one is given now.
+	if err == nil && n.Password.IsZero() && s.passwordFrom == promptSource && n.NeedsPassword() {
+		n.SetPromptedPassword(s.Password.Reveal())
+	}
+	return n, err
 }

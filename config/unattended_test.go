@@ -102,3 +102,41 @@ func TestPasswordFileGroupReadableOnlyWhenOwnedByRoot(t *testing.T) {
 		t.Errorf("0640 owned by another user: %v", err)
 	}
 }
+
+// A bind with --login and no password anywhere needs one: the command asks
+// on a terminal. Not for Kerberos, --anonymous, file exports, or when a
+// password is given; and the scheduler's Reload keeps the typed password
+// (it is in no file to read again) unless one is given by then.
+func TestNeedsPasswordAndReloadKeepsThePromptedOne(t *testing.T) {
+	base := []string{"--config-file-path", "m", "--login", "svc@corp.example.com"}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{args: []string{"--directory", "ldaps://dc1"}, want: true},
+		{args: []string{"--directory", "LDAP://dc1", "--start-tls"}, want: true},
+		{args: []string{"--domain", "corp.example.com"}, want: true},
+		{args: []string{"--directory", "ldif:users.ldif"}},
+		{args: []string{"--directory", "ldaps://dc1", "--kerberos-ccache", "/tmp/krb5cc_0"}},
+		{args: []string{"--directory", "ldaps://dc1"}, env: map[string]string{"UPNSYNC_PASSWORD": "x"}},
+	} {
+		s := mustParse(t, append(append([]string{}, base...), tt.args...), func(k string) string { return tt.env[k] })
+		if got := s.NeedsPassword(); got != tt.want {
+			t.Errorf("%v %v: NeedsPassword %v, want %v", tt.args, tt.env, got, tt.want)
+		}
+	}
+	if s := mustParse(t, []string{"--config-file-path", "m", "--directory", "ldaps://dc1", "--anonymous"}, noenv); s.NeedsPassword() {
+		t.Error("--anonymous needs a password")
+	}
+
+	s := mustParse(t, append(append([]string{}, base...), "--directory", "ldaps://dc1"), noenv)
+	s.SetPromptedPassword("typed")
+	if s.PasswordSource() != "interactive prompt" {
+		t.Errorf("source %q", s.PasswordSource())
+	}
+	again, err := s.Reload()
+	if err != nil || again.Password.Reveal() != "typed" || again.PasswordSource() != "interactive prompt" {
+		t.Fatalf("reload lost the typed password: %v (source %q)", err, again.PasswordSource())
+	}
+}

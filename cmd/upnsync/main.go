@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/upnsync/upnsync/config"
 )
 
@@ -31,6 +33,14 @@ func main() {
 	// Only the process's own arguments are scrubbed: tests call run with
 	// strings of their own, which may be read-only.
 	scrub = scrubArgs
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		promptPassword = func(prompt string) (string, error) {
+			fmt.Fprint(os.Stderr, prompt)
+			pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(pw), err
+		}
+	}
 	tuneGC(os.Getenv)
 	stopProfiling := startProfiling(os.Getenv, os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
@@ -52,6 +62,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if scrub != nil {
 		scrub(args, s.SecretArgs)
+	}
+	if promptPassword != nil && s.NeedsPassword() && bindsToDirectory(s.Command) {
+		pw, err := promptPassword(fmt.Sprintf("Password for %s: ", s.Login))
+		if err != nil {
+			return fail(stderr, "reading the password from the terminal: %v", err)
+		}
+		if pw == "" {
+			return fail(stderr, "no password typed for %s: give one, or use --password-file FILE or UPNSYNC_PASSWORD", s.Login)
+		}
+		s.SetPromptedPassword(pw)
 	}
 	switch s.Command {
 	case "help":
@@ -78,6 +98,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runUndo(ctx, s, stdout, stderr)
 	}
 	return runSync(ctx, s, stdout, stderr)
+}
+
+// promptPassword, when set (standard input is a terminal), asks for the
+// bind password without echo.
+var promptPassword func(prompt string) (string, error)
+
+// bindsToDirectory tells the commands that read the directory.
+func bindsToDirectory(command string) bool {
+	switch command {
+	case "help", "version", "demo", "mapping", "store", "apply", "runs", "undo":
+		return false
+	}
+	return true
 }
 
 // scrub, when set, overwrites the secrets in the arguments once parsed.
