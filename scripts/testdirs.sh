@@ -47,6 +47,20 @@ need() {
 	command -v "$1" >/dev/null 2>&1 || [[ -x $1 ]] || printf '%s\n' "$2"
 }
 
+# stop_pid NAME PID SIGNAL SECONDS LAST: sends SIGNAL, waits up to SECONDS
+# for the process to end, then sends LAST and gives it a second.
+stop_pid() {
+	local name=$1 pid=$2 sig=$3 secs=$4 last=$5 i
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	log "$name (pid $pid) did not stop within $secs s of SIG$sig: sending SIG$last"
+	kill "-$last" "$pid" 2>/dev/null || true
+	sleep 1
+}
+
 common_packages() {
 	need openssl openssl
 }
@@ -337,16 +351,7 @@ slapd_stop() {
 		rm -f "$SLAPD_DIR/run.pid"
 		return 0
 	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "slapd (pid $pid) ignored SIGTERM for 10 s: killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid slapd "$pid" TERM 10 KILL
 	rm -f "$SLAPD_DIR/run.pid"
 	log "slapd stopped"
 }
@@ -529,17 +534,7 @@ postgres_stop() {
 		return 0
 	fi
 	# SIGINT is PostgreSQL's fast shutdown: clients are disconnected.
-	kill -INT "$pid" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "postgres (pid $pid) did not stop in 15 s: sending SIGQUIT"
-		kill -QUIT "$pid" 2>/dev/null || true
-		sleep 1
-	fi
+	stop_pid postgres "$pid" INT 15 QUIT
 	log "postgres stopped"
 }
 
@@ -877,16 +872,7 @@ samba_stop() {
 		rm -f "$SAMBA_DIR/run.pid"
 		return 0
 	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "samba (pid $pid) ignored SIGTERM for 15 s: killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid samba "$pid" TERM 15 KILL
 	rm -f "$SAMBA_DIR/run.pid"
 	# A winbindd child can hold the ports a few seconds longer.
 	samba_wait_ports_free || log "warning: Samba's ports are still taken 10 s after it stopped"
