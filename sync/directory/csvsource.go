@@ -20,26 +20,41 @@ import (
 // csvDirectory reads people from a CSV export (Get-ADUser | Export-Csv,
 // Get-MgUser | Export-Csv, the Entra admin center's "Download users"),
 // streaming: one record at a time.
-type csvDirectory struct {
-	path string
-	opts Options
-	log  *slog.Logger
-	mu   sync.Mutex
-}
+type csvDirectory struct{ exportSource }
 
 func openCSV(path string, opts Options) (*csvDirectory, error) {
-	if err := checkExportFile("csv", path); err != nil {
+	d := &csvDirectory{}
+	if err := d.init("csv", path, opts); err != nil {
 		return nil, err
-	}
-	if _, err := parseColumnSpec(opts.Columns); err != nil {
-		return nil, err
-	}
-	d := &csvDirectory{path: path, opts: opts, log: opts.Logger}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d, nil
 }
+
+// exportSource is what the csv: and xlsx: directories share: the checked
+// file, the options, a logger, and the lock that keeps reads one at a time.
+type exportSource struct {
+	kind, path string
+	opts       Options
+	log        *slog.Logger
+	mu         sync.Mutex
+}
+
+func (e *exportSource) init(kind, path string, opts Options) error {
+	if err := checkExportFile(kind, path); err != nil {
+		return err
+	}
+	if _, err := parseColumnSpec(opts.Columns); err != nil {
+		return err
+	}
+	e.kind, e.path, e.opts, e.log = kind, path, opts, opts.Logger
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (e *exportSource) Describe() string { return e.kind + ":" + e.path }
+func (e *exportSource) Close() error     { return nil }
 
 func checkExportFile(kind, path string) error {
 	if path == "" {
@@ -54,9 +69,6 @@ func checkExportFile(kind, path string) error {
 	}
 	return nil
 }
-
-func (d *csvDirectory) Describe() string { return "csv:" + d.path }
-func (d *csvDirectory) Close() error     { return nil }
 
 // Read streams the people of the file to fn. The read is complete at a
 // clean end of file.

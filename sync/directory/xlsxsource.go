@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -17,29 +15,15 @@ import (
 
 // xlsxDirectory reads people from the first sheet of an Excel workbook (an
 // export saved from Excel, or Export-Excel), row by row.
-type xlsxDirectory struct {
-	path string
-	opts Options
-	log  *slog.Logger
-	mu   sync.Mutex
-}
+type xlsxDirectory struct{ exportSource }
 
 func openXLSX(path string, opts Options) (*xlsxDirectory, error) {
-	if err := checkExportFile("xlsx", path); err != nil {
+	d := &xlsxDirectory{}
+	if err := d.init("xlsx", path, opts); err != nil {
 		return nil, err
-	}
-	if _, err := parseColumnSpec(opts.Columns); err != nil {
-		return nil, err
-	}
-	d := &xlsxDirectory{path: path, opts: opts, log: opts.Logger}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d, nil
 }
-
-func (d *xlsxDirectory) Describe() string { return "xlsx:" + d.path }
-func (d *xlsxDirectory) Close() error     { return nil }
 
 // cellName is the Excel name of a cell (C12), for errors.
 func cellName(col, row int) string {
