@@ -170,6 +170,8 @@ func doctorMapping(d *doctor, s *config.Settings) mapping.Fields {
 	return m.Fields()
 }
 
+// directoryOptions are the directory's settings, for a run and for doctor
+// alike.
 func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Options {
 	return directory.Options{
 		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
@@ -177,7 +179,7 @@ func directoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
 		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields, Columns: s.Columns,
 	}
 }
 

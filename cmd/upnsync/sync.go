@@ -94,14 +94,8 @@ func makePlan(ctx context.Context, s *config.Settings, log *slog.Logger, writabl
 	}
 	p.store = store0
 	rec.Store = p.store.Describe()
-	dirOpts := directory.Options{
-		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
-		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
-		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
-		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
-		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: m.Fields(), Logger: log, Columns: s.Columns,
-	}
+	dirOpts := directoryOptions(s, m.Fields())
+	dirOpts.Logger = log
 	var mappingData []byte
 	if hashInputs {
 		if mappingData, err = os.ReadFile(s.ConfigFile); err != nil {
