@@ -212,19 +212,7 @@ func (g *gen) structure() {
 	w.attr("o", g.o.netbios)
 	w.end()
 
-	people := "ou=People," + g.o.base
-	g.ou(people, "People")
-	g.ous = append(g.ous, people)
-	for _, r := range regions {
-		rdn := "ou=" + escapeRDN(r) + "," + people
-		g.ou(rdn, r)
-		g.ous = append(g.ous, rdn)
-		for _, d := range depts {
-			drdn := "ou=" + escapeRDN(d) + "," + rdn
-			g.ou(drdn, d)
-			g.ous = append(g.ous, drdn)
-		}
-	}
+	people := g.peopleTree()
 	groups := "ou=Groups," + g.o.base
 	g.ou(groups, "Groups")
 	w.attr("dn", "cn=Staff,"+groups)
@@ -260,9 +248,9 @@ func (g *gen) structure() {
 	}
 }
 
-// sambaStructure writes the OU tree (nested three deep) and computers for
-// a Samba AD DC, whose domain root and containers exist already.
-func (g *gen) sambaStructure() {
+// peopleTree writes ou=People with an OU per region and, inside each, one
+// per department, records them in g.ous, and returns the People DN.
+func (g *gen) peopleTree() string {
 	people := "ou=People," + g.o.base
 	g.ou(people, "People")
 	g.ous = append(g.ous, people)
@@ -276,6 +264,13 @@ func (g *gen) sambaStructure() {
 			g.ous = append(g.ous, drdn)
 		}
 	}
+	return people
+}
+
+// sambaStructure writes the OU tree (nested three deep) and computers for
+// a Samba AD DC, whose domain root and containers exist already.
+func (g *gen) sambaStructure() {
+	g.peopleTree()
 	// Computers are users too in AD: the user filter must leave them out.
 	comps := "ou=Workstations," + g.o.base
 	g.ou(comps, "Workstations")
