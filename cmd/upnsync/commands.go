@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	"github.com/upnsync/upnsync/mapping"
 	"github.com/upnsync/upnsync/sync/octopus"
 )
@@ -128,7 +129,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 			return exitOK
 		}
 		var n int
-		err = writeFileAtomic(args[0], func(w io.Writer) error {
+		err = atomicfile.Write(args[0], 0o644, func(w io.Writer) error {
 			var err error
 			n, err = store.ExportCSV(ctx, w)
 			return err

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/upnsync/upnsync/internal/atomicfile"
 )
 
 // metricLastSuccess survives failed runs: the file is rewritten by each
@@ -30,7 +32,7 @@ func writeMetrics(path string, rec *runRecord) error {
 	}
 	var b bytes.Buffer
 	renderMetrics(&b, rec, lastSuccess)
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := w.Write(b.Bytes())
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -239,7 +240,7 @@ func writeSummary(path string, rec *runRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})

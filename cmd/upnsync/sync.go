@@ -350,16 +350,11 @@ func writeReport(s *config.Settings, plan *upnsync.Plan, meta report.Meta, stdou
 		}
 		return exitOK
 	}
-	err := writeFileAtomic(s.ReportFile, func(w io.Writer) error { return report.Write(w, s.Report, plan, meta) })
+	err := atomicfile.Write(s.ReportFile, 0o644, func(w io.Writer) error { return report.Write(w, s.Report, plan, meta) })
 	if err != nil {
 		return fail(stderr, "writing the report to %s: %v", s.ReportFile, err)
 	}
 	return exitOK
-}
-
-// writeFileAtomic replaces path so that a reader never sees half a file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	return atomicfile.Write(path, 0o644, write)
 }
 
 func logPlan(log *slog.Logger, plan *upnsync.Plan) {

@@ -355,10 +355,10 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 	}
 	// The workbook first: a configuration never names a workbook that is
 	// not there.
-	if err := writeAtomic(s.abs, func(w io.Writer) error { return book.Write(w) }); err != nil {
+	if err := atomicfile.Write(s.abs, 0o644, func(w io.Writer) error { return book.Write(w) }); err != nil {
 		return applied, fmt.Errorf("store %s: cannot write %s: %v; nothing was written", s.Describe(), s.abs, err)
 	}
-	if err := writeAtomic(s.xmlPath, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
+	if err := atomicfile.Write(s.xmlPath, 0o644, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
 		return applied, fmt.Errorf("store %s: wrote %s but not its configuration %s: %v; run again", s.Describe(), s.abs, s.xmlPath, err)
 	}
 	for _, r := range rows {
@@ -510,9 +510,4 @@ func (s *diStore) NextSteps(applied *upnsync.Applied) []string {
 		fmt.Sprintf("On a machine with DataImporter (ESI.Octopus.DataImporterApp.exe, from the Octopus installation) and the Microsoft Access Database Engine 2016 Redistributable, run DataImporter with the XML configuration file %s, as the Octopus system account, as Octopus's article \"DataImporter - Import Data into Octopus\" describes. If you move the workbook, edit Data Source in the XML file.", s.xmlPath),
 		fmt.Sprintf("Export Octopus's users again to %s and run upnsync once more: it should plan no changes. Until then, each run writes the same workbook again.", s.export),
 	}
-}
-
-// writeAtomic replaces path so that DataImporter never reads half a file.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	return atomicfile.Write(path, 0o644, write)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -124,9 +125,9 @@ func writeExport(ex *exportFile) error {
 				return err
 			}
 		}
-		return writeAtomic(ex.path, func(w io.Writer) error { return f.Write(w) })
+		return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error { return f.Write(w) })
 	}
-	return writeAtomic(ex.path, func(w io.Writer) error {
+	return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(header)
 		for i := range ex.users {
