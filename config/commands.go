@@ -129,15 +129,6 @@ func commandNamed(name string) *command {
 	return nil
 }
 
-func commandByID(id cmdSet) *command {
-	for _, c := range commands {
-		if c.id == id {
-			return c
-		}
-	}
-	return nil
-}
-
 // subcommands lists the subcommands of a group ("check", "add-upn").
 func subcommands(group string) []string {
 	var out []string

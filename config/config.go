@@ -193,11 +193,8 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 	}
 	s.cmd = c
 	s.Command, _, _ = strings.Cut(c.name, " ")
-	if len(positional) > 0 && isCommandName(positional[0]) {
-		positional = positional[1:]
-	}
-	if len(positional) > 0 {
-		s.Args = positional
+	if len(rest) > 0 {
+		s.Args = rest // for mapping and store, the subcommand first
 	}
 	if _, sub := groups[s.Command]; sub {
 		rest = rest[1:]

@@ -204,7 +204,8 @@ func TestSettingsFile(t *testing.T) {
 	for content, want := range map[string]string{
 		"directory ldif:x\n":                         path + ":1: expected name = value",
 		"# c\nfrobnicate = 1\n":                      path + `:2: unknown setting "frobnicate"`,
-		"password = hunter2\n":                       path + ":1: a password does not belong in a settings file",
+		"password = hunter2\n":                       path + ":1: a password does not belong in a settings file; use password-file = FILE",
+		"store-password = hunter2\n":                 path + ":1: a password does not belong in a settings file; use store-password-file = FILE",
 		"page-size = x\n":                            path + `:1: page-size: "x" is not a whole number`,
 		"store = a\nstore = b\n":                     path + ":2: store is already set on line 1",
 		"help = true\n":                              path + ":1: help can only be given on the command line",

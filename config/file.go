@@ -51,11 +51,14 @@ func applySettingsFile(s *Settings, path string) error {
 			value = value[1 : len(value)-1]
 		}
 		o := lookupLong(name)
+		if b := byLong(name); o == nil && b != nil && b.secret {
+			o = b // an environment-only password: refused below
+		}
 		switch {
 		case o == nil:
 			return usagef("%s:%d: unknown setting %q; the names are the long option names of upnsync --help", path, n, name)
 		case o.secret:
-			return usagef("%s:%d: a password does not belong in a settings file; use password-file = FILE", path, n)
+			return usagef("%s:%d: a password does not belong in a settings file; use %s-file = FILE", path, n, o.long)
 		case o.long == "store" && RedactStoreURL(value) != value:
 			return usagef("%s:%d: a password does not belong in a settings file; use store-password-file = FILE (or a PGPASSFILE) and a store URL without one", path, n)
 		case o.cliOnly:
