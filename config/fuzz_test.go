@@ -107,7 +107,8 @@ func sameSettings(a, b *Settings) bool {
 	}
 	x.Warnings, y.Warnings = nil, nil
 	x.SecretArgs, y.SecretArgs = nil, nil
-	x.explicit, y.explicit = nil, nil
+	// from records how each option was spelled.
+	x.from, y.from = nil, nil
 	// source keeps the arguments as spelled, for a scheduler's reload.
 	x.source, y.source = nil, nil
 	return reflect.DeepEqual(x, y)

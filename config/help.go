@@ -6,57 +6,25 @@ import (
 	"strings"
 )
 
-const helpHead = `upnsync puts each Active Directory user's User Principal Name (UPN) into the
+const overviewHead = `upnsync puts each Active Directory user's User Principal Name (UPN) into the
 Windows usernames of the matching Octopus user, so people can sign in to Octopus
 through Microsoft Entra ID. It reads the same ADSIReaderLDAPMappings.xml as
 Octopus's ADSIReader. Every run is a dry run that shows what it would change,
 unless --apply (/Apply) is given.
 
 Usage:
-  upnsync [sync] --config-file-path FILE --directory URL [options]
+  upnsync [COMMAND] [options]          (the command is sync when left out)
   upnsync /ConfigFilePath:"FILE" /Directory:URL [/Options...]
-  upnsync plan --out PLAN.json [sync options]   save the plan (nothing is written to the store)
-  upnsync apply PLAN.json              apply a saved plan to the store it names, exactly as saved
-  upnsync runs [--store URL]           list the runs that wrote, newest first (--report json)
-  upnsync undo RUN_ID [--apply]        restore what a run changed, where nobody changed it since
-  upnsync demo                         run the whole job on built-in sample data
-  upnsync doctor [options of a run]    check the settings of a run, step by step, writing nothing
-  upnsync mapping check FILE           validate a mapping file and list its entries
-  upnsync mapping add-upn IN [OUT]     add the UPN entry to a mapping file (in place if no OUT)
-  upnsync store import --store URL FILE.csv
-  upnsync store export --store URL [FILE.csv]
-  upnsync version
-
-Every option has two spellings: --name value (or --name=value) and
-/Name:value (any letter case; quote values with spaces: /Name:"a b"). Each can
-also come from the environment variable UPNSYNC_NAME (e.g. UPNSYNC_DIRECTORY)
-or from a settings file (--settings FILE, lines of name = value). The command
-line wins over the environment, which wins over the settings file.
 `
 
-const helpTail = `
-Examples:
-  Dry run against a domain controller, then apply:
-    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com \
-            --login svc-upnsync@corp.example.com --password-file /etc/upnsync/password
-    upnsync ... --apply
-  The same in ADSIReader's style, from Windows Task Scheduler:
-    upnsync.exe /ConfigFilePath:"C:\Octopus config\ADSIReaderLDAPMappings.xml" ^
-                /Directory:ldaps://dc1.corp.example.com /Login:svc-upnsync@corp.example.com ^
-                /PasswordFile:"C:\Octopus config\upnsync.pw" /Apply /LogFilePath:"C:\Octopus config\logs"
-  Check those settings before the first run:
-    upnsync doctor --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com ...
-  Keep running and sync every night at 01:30 Paris time, logs in a folder (newest 60 kept):
-    upnsync ... --apply --schedule "CRON_TZ=Europe/Paris 30 1 * * *" --log-file-path /var/log/upnsync/ --log-keep 60
-  From an Entra ID or PowerShell export, into a PostgreSQL table:
-    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory csv:entra-users.csv \
-            --store "postgres://upnsync@db.corp.example.com/octopus?sslmode=verify-full" \
-            --store-password-file /etc/upnsync/db.pw --apply
-  Prepare a DataImporter import instead of writing (then run DataImporter with upn-import.xml):
-    upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldaps://dc1.corp.example.com \
-            --store dataimporter:upn-import.xlsx --octopus-export octopus-users.xlsx --apply
+const spellings = `Every option has two spellings: --name value (or --name=value) and /Name:value
+(any letter case; quote values with spaces: /Name:"a b"). Most can also come
+from the environment variable UPNSYNC_NAME or from a settings file (--settings
+FILE, lines of name = value). The command line wins over the environment, which
+wins over the settings file.
+`
 
-Exit codes:
+const exitCodes = `Exit codes:
   0  in sync, or applied without conflicts
   1  error: bad option or settings, bad mapping file, directory or store unreachable (nothing written)
   2  dry run with changes pending
@@ -64,40 +32,168 @@ Exit codes:
      --max-changes, --max-change-percent, --max-removals, --max-removal-percent); nothing written
   4  finished, but with conflicts (and no changes pending) or users changed since the plan
 When several apply, the first of 1, 3, 2, 4 wins. Another run holding the store's lock is exit 1.
-
-Safety:
-  Only entries upnsync added itself (recorded with the objectGUID of the person) are ever replaced
-  (a rename) or removed (--remove-departed). Nothing is written after a read that was not proven
-  complete. The removal guard is on by default: more than 500 removals, or more than 10% of the
-  Octopus users, stops the run before it writes; --force lets one run through and is logged.
-  Writing runs (--apply, apply, undo --apply, store import) take the store's lock, so a
-  scheduled run and a manual one never write at the same time: a file beside an sqlite: store
-  or a dataimporter: store's state database, an advisory lock in the database for postgres://.
-  upnsync runs and upnsync undo work with every store; a dataimporter: store can only add, so
-  renames, removals and undos are reported as store-cannot-replace for you to do by hand.
 `
 
-// Usage writes the help.
-func Usage(w io.Writer) {
-	fmt.Fprint(w, helpHead)
-	group := ""
-	for _, o := range options {
-		if o.group != group {
-			group = o.group
-			fmt.Fprintf(w, "\n%s:\n", group)
+// mostUsed are the options the overview shows.
+var mostUsed = []string{"config-file-path", "directory", "domain", "login", "password-file", "store", "apply", "report", "log-file-path"}
+
+// askHelp records what help was asked for: upnsync help [TOPIC], or
+// TOPIC --help. A topic that is no command is an error naming the nearest.
+func (s *Settings) askHelp(positional []string) error {
+	s.Command, s.Args = "help", nil
+	topic := positional
+	if len(topic) > 0 && strings.EqualFold(topic[0], "help") {
+		topic = topic[1:]
+	}
+	if len(topic) == 0 {
+		return nil
+	}
+	name := strings.ToLower(topic[0])
+	if !isCommandName(name) {
+		msg := fmt.Sprintf("upnsync help %s: no such command", topic[0])
+		if near := nearest(name, Commands, false); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
 		}
-		gnu := "--" + o.long
-		win := "/" + o.win
-		if o.kind != kBool {
-			gnu += " " + o.arg
-			win += ":" + o.arg
+		return usagef("%s; commands are %s", msg, strings.Join(Commands, ", "))
+	}
+	if _, group := groups[name]; group && len(topic) > 1 {
+		c, _, err := resolveCommand(topic[:2])
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "  %-32s %s\n", gnu, win)
-		for _, line := range wrap(o.help, 72) {
-			fmt.Fprintf(w, "      %s\n", line)
+		name = c.name
+	}
+	s.helpTopic = name
+	return nil
+}
+
+// WriteHelp writes the help asked for: the overview, one command's usage
+// and options, or a command group's subcommands.
+func (s *Settings) WriteHelp(w io.Writer) {
+	if c := commandNamed(s.helpTopic); c != nil {
+		writeCommandHelp(w, c)
+		return
+	}
+	if _, ok := groups[s.helpTopic]; ok {
+		writeGroupHelp(w, s.helpTopic)
+		return
+	}
+	writeOverview(w)
+}
+
+func writeOverview(w io.Writer) {
+	fmt.Fprint(w, overviewHead)
+	fmt.Fprintln(w, "\nCommands:")
+	for _, name := range Commands {
+		summary := ""
+		if c := commandNamed(name); c != nil {
+			summary = c.summary
+		} else {
+			summary = groups[name].summary
+		}
+		fmt.Fprintf(w, "  %-9s %s\n", name, summary)
+	}
+	fmt.Fprintln(w, "\nMost used options:")
+	for _, long := range mostUsed {
+		writeOptionLine(w, byLong(long), false)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, spellings)
+	fmt.Fprintln(w)
+	fmt.Fprint(w, exitCodes)
+	fmt.Fprintln(w, "\nupnsync help COMMAND (or upnsync COMMAND --help) shows a command's options;")
+	fmt.Fprintln(w, "docs/reference.md describes every command and option.")
+}
+
+func writeGroupHelp(w io.Writer, group string) {
+	fmt.Fprintf(w, "upnsync %s: %s\n\nUsage:\n", group, groups[group].summary)
+	for _, sub := range subcommands(group) {
+		c := commandNamed(group + " " + sub)
+		for _, u := range c.usage {
+			fmt.Fprintf(w, "  %-44s %s\n", u, c.summary)
 		}
 	}
-	fmt.Fprint(w, helpTail)
+	fmt.Fprintf(w, "\nupnsync help %s SUBCOMMAND shows a subcommand's options.\n", group)
+}
+
+func writeCommandHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "upnsync %s: %s\n\nUsage:\n", c.name, c.summary)
+	for _, u := range c.usage {
+		fmt.Fprintf(w, "  %s\n", u)
+	}
+	if c.about != "" {
+		fmt.Fprintln(w)
+		for _, line := range wrap(c.about, 78) {
+			fmt.Fprintln(w, line)
+		}
+	}
+	opts := commandOptions(c)
+	if len(opts) > 0 {
+		fmt.Fprintln(w, "\nOptions (also /Name:value; most also as UPNSYNC_NAME or in a settings file):")
+		grouped := len(opts) > 20
+		group := ""
+		for _, o := range opts {
+			if grouped && o.group != group {
+				group = o.group
+				fmt.Fprintf(w, "\n %s:\n", group)
+			}
+			writeOptionLine(w, o, true)
+		}
+	}
+	if len(c.examples) > 0 {
+		fmt.Fprintln(w, "\nExamples:")
+		for _, e := range c.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	if c.exitCodes {
+		fmt.Fprintln(w)
+		fmt.Fprint(w, exitCodes)
+	}
+	fmt.Fprintln(w, "\nEvery command and option: docs/reference.md")
+}
+
+// commandOptions are the options a command takes, in table order,
+// without --help (every command takes it).
+func commandOptions(c *command) []*option {
+	var out []*option
+	for _, o := range options {
+		if o.cmds&c.id != 0 && !o.envOnly && o.long != "help" && o.long != "version" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// writeOptionLine writes an option's two spellings and, with long, its
+// help wrapped under them.
+func writeOptionLine(w io.Writer, o *option, long bool) {
+	gnu, win := "--"+o.long, "/"+o.win
+	if o.kind != kBool {
+		gnu += " " + o.arg
+		win += ":" + o.arg
+	}
+	if !long {
+		fmt.Fprintf(w, "  %-27s %-26s %s\n", gnu, win, firstClause(o.help))
+		return
+	}
+	fmt.Fprintf(w, "  %-32s %s\n", gnu, win)
+	help := o.help
+	if o.def != "" {
+		help += " (default: " + o.def + ")"
+	}
+	for _, line := range wrap(help, 72) {
+		fmt.Fprintf(w, "      %s\n", line)
+	}
+}
+
+// firstClause is the help up to its first colon or semicolon, for the
+// overview's one-line list.
+func firstClause(h string) string {
+	if i := strings.IndexAny(h, ":;("); i > 0 {
+		h = h[:i]
+	}
+	return strings.TrimSpace(h)
 }
 
 func wrap(s string, width int) []string {

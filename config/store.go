@@ -19,8 +19,12 @@ func resolveStorePassword(s *Settings, getenv func(string) string) error {
 		s.StorePassword = NewSecret(pw)
 		s.storePasswordFrom = "store password file " + s.StorePasswordFile
 	} else if pw := getenv("UPNSYNC_STORE_PASSWORD"); pw != "" {
-		s.StorePassword = NewSecret(pw)
-		s.storePasswordFrom = "environment variable UPNSYNC_STORE_PASSWORD"
+		if why := s.notUsed(byLong("store-password")); why != "" {
+			s.Warnings = append(s.Warnings, "UPNSYNC_STORE_PASSWORD is not used: "+why)
+		} else {
+			s.StorePassword = NewSecret(pw)
+			s.storePasswordFrom = "environment variable UPNSYNC_STORE_PASSWORD"
+		}
 	}
 	if RedactStoreURL(s.Store) != s.Store {
 		s.storePasswordFrom = "the --store URL"

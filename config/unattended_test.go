@@ -27,11 +27,11 @@ func TestUnattendedOptions(t *testing.T) {
 		t.Fatalf("defaults = %+v", s)
 	}
 	for args, want := range map[string]string{
-		"--log-format xml":          "--log-format xml: use text or json",
-		"--run-now":                 "--run-now only makes sense with --schedule",
-		"--log-keep -1":             "--log-keep: -1 is below the minimum 0",
-		"--shutdown-timeout 0s":     "--shutdown-timeout: \"0s\" is not a positive duration",
-		"--schedule @daily:mapping": "--schedule runs syncs; it does not apply to the mapping command",
+		"--log-format xml":                    "--log-format xml: use text or json",
+		"--run-now":                           "--run-now only makes sense with --schedule",
+		"--log-keep -1":                       "--log-keep: -1 is below the minimum 0",
+		"--shutdown-timeout 0s":               "--shutdown-timeout: \"0s\" is not a positive duration",
+		"--schedule @daily:plan:--out:p.json": "--schedule applies to upnsync sync and doctor; upnsync plan does not take it",
 	} {
 		a := strings.Fields(strings.ReplaceAll(args, ":", " "))
 		_, err := Parse(append(base, a...), noenv)
@@ -117,7 +117,6 @@ func TestNeedsPasswordAndReloadKeepsThePromptedOne(t *testing.T) {
 		{args: []string{"--directory", "ldaps://dc1"}, want: true},
 		{args: []string{"--directory", "LDAP://dc1", "--start-tls"}, want: true},
 		{args: []string{"--domain", "corp.example.com"}, want: true},
-		{args: []string{"--directory", "ldif:users.ldif"}},
 		{args: []string{"--directory", "ldaps://dc1", "--kerberos-ccache", "/tmp/krb5cc_0"}},
 		{args: []string{"--directory", "ldaps://dc1"}, env: map[string]string{"UPNSYNC_PASSWORD": "x"}},
 	} {
@@ -128,6 +127,15 @@ func TestNeedsPasswordAndReloadKeepsThePromptedOne(t *testing.T) {
 	}
 	if s := mustParse(t, []string{"--config-file-path", "m", "--directory", "ldaps://dc1", "--anonymous"}, noenv); s.NeedsPassword() {
 		t.Error("--anonymous needs a password")
+	}
+	// A file export binds to nothing: --login is refused there, and no
+	// password is asked for.
+	if s := mustParse(t, []string{"--config-file-path", "m", "--directory", "ldif:users.ldif"}, noenv); s.NeedsPassword() {
+		t.Error("an LDIF export needs a password")
+	}
+	if _, err := Parse(append(append([]string{}, base...), "--directory", "ldif:users.ldif"), noenv); err == nil ||
+		!strings.Contains(err.Error(), "--login applies to LDAP directories") {
+		t.Errorf("--login with an LDIF export: %v", err)
 	}
 
 	s := mustParse(t, append(append([]string{}, base...), "--directory", "ldaps://dc1"), noenv)

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/upnsync/upnsync/config"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -120,29 +119,8 @@ func (d hashingDir) LocateGUID(ctx context.Context, guid string) (upnsync.Wherea
 }
 
 // settingsMap lists the effective settings that shape a plan (never a
-// password), for the saved plan and its inputs digest.
+// password), for the saved plan and its inputs digest: config's table
+// says which.
 func settingsMap(s *config.Settings) map[string]string {
-	return map[string]string{
-		"config-file-path":    s.ConfigFile,
-		"directory":           s.Directory,
-		"domain":              strings.Join(s.Domains, ";"),
-		"login":               s.Login,
-		"user-filter":         s.UserFilter,
-		"filter":              s.Filter,
-		"global-catalog":      strconv.FormatBool(s.GlobalCatalog),
-		"netbios-domain":      s.NetBIOSDomain,
-		"store":               s.Store,
-		"state":               s.State,
-		"store-table":         s.StoreTable,
-		"store-columns":       s.StoreColumns,
-		"octopus-export":      s.OctopusExport,
-		"implicit-upn":        strconv.FormatBool(s.ImplicitUPN),
-		"skip-disabled":       strconv.FormatBool(s.SkipDisabled),
-		"max-length":          strconv.Itoa(s.MaxLength),
-		"remove-departed":     strconv.FormatBool(s.RemoveDeparted),
-		"max-changes":         strconv.Itoa(s.MaxChanges),
-		"max-change-percent":  strconv.FormatFloat(s.MaxChangePercent, 'f', -1, 64),
-		"max-removals":        strconv.Itoa(s.MaxRemovals),
-		"max-removal-percent": strconv.FormatFloat(s.MaxRemovalPercent, 'f', -1, 64),
-	}
+	return s.PlanSettings()
 }

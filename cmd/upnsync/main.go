@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	switch s.Command {
 	case "help":
-		config.Usage(stdout)
+		s.WriteHelp(stdout)
 		return exitOK
 	case "version":
 		fmt.Fprintln(stdout, versionLine())

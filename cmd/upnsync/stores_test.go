@@ -201,7 +201,7 @@ func TestSyncThroughPostgres(t *testing.T) {
 
 	// --state has nothing to place for a PostgreSQL store.
 	code, _, errOut = cli(t, pwEnv, pgArgs("--state", filepath.Join(d.dir, "x.db"), "--apply")...)
-	if code != exitError || !strings.Contains(errOut, "takes its run lock there; --state is for stores without tables of their own") {
+	if code != exitError || !strings.Contains(errOut, "--state applies to dataimporter: stores; postgres://") {
 		t.Errorf("--state with postgres: exit %d %s", code, errOut)
 	}
 

@@ -36,6 +36,7 @@ type exportSource struct {
 	kind, path string
 	opts       Options
 	log        *slog.Logger
+	scope      *exportScope // --domain, --user-filter, --filter; nil: none
 	mu         sync.Mutex
 }
 
@@ -50,7 +51,9 @@ func (e *exportSource) init(kind, path string, opts Options) error {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	var err error
+	e.scope, err = newExportScope(opts, e.Describe(), true)
+	return err
 }
 
 func (e *exportSource) Describe() string { return e.kind + ":" + e.path }
@@ -132,6 +135,10 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 		return fail(newError(err, "%s: %v", where(1), err))
 	}
 	d.log.Info("reading a CSV export", "file", d.path, "encoding", enc.Name, "separator", string(sep), "columns", cols.describe())
+	d.scope.start()
+	if err := d.scope.header(header, cols.idx[fDN] >= 0); err != nil {
+		return fail(newError(err, "%s: %v", where(1), err))
+	}
 
 	var domains domainCache
 	lastLine, lastBlank := 1, false
@@ -160,6 +167,12 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 				return fail(newError(nil, "%s: column %s contains a NUL byte; is the file UTF-16 without its byte order mark?", where(line), header[i]))
 			}
 		}
+		if keep, err := d.scope.row(rec, cols.value(rec, fDN)); err != nil || !keep {
+			if err != nil {
+				return fail(newError(err, "%s: %v", where(line), err))
+			}
+			continue
+		}
 		p, cerr := cols.person(rec, &domains, d.opts.NetBIOSDomain)
 		if cerr != nil {
 			return fail(newError(nil, "%s: column %s: %s", where(line), header[cerr.col], cerr.msg))
@@ -183,6 +196,9 @@ func (d *csvDirectory) Read(ctx context.Context, fn func(upnsync.Person) error) 
 	// last value may be cut short (a UPN without its end).
 	if lim.Unterminated() && !lastBlank {
 		return fail(newError(nil, "%s: %s", where(lastLine), cutOff))
+	}
+	if err := d.scope.finish(); err != nil {
+		return fail(newError(err, "%v", err))
 	}
 	if res.Entries == 0 {
 		return fail(newError(nil, "%s: the export has a header but no users; export the users again", d.path))

@@ -32,10 +32,11 @@ const (
 // ldifDirectory reads people from an LDIF export (ldifde, ldapsearch -LLL,
 // slapcat), streaming: only one record is held at a time.
 type ldifDirectory struct {
-	path string
-	dec  *decoder
-	log  *slog.Logger
-	mu   sync.Mutex
+	path  string
+	dec   *decoder
+	log   *slog.Logger
+	scope *exportScope // --domain, --user-filter, --filter; nil: none
+	mu    sync.Mutex
 }
 
 func openLDIF(path string, opts Options) (*ldifDirectory, error) {
@@ -52,6 +53,9 @@ func openLDIF(path string, opts Options) (*ldifDirectory, error) {
 	d := &ldifDirectory{path: path, dec: newDecoder(opts.Fields, opts.NetBIOSDomain), log: opts.Logger}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.scope, err = newExportScope(opts, d.Describe(), false); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -87,6 +91,8 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 
 	d.dec.badGUIDs, d.dec.badGUIDFirst = 0, ""
 	p := newLDIFParser(f, d.path, d.dec)
+	p.scope = d.scope
+	d.scope.start()
 	done := ctx.Done()
 	for {
 		select {
@@ -104,7 +110,10 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		if !ok {
 			break
 		}
-		if !p.isUser() {
+		if keep, err := d.scope.admit(p.dn, p.isUser()); err != nil || !keep {
+			if err != nil {
+				return fail(p.errorf(p.line, "in the entry %q: %v", clip([]byte(p.dn)), err))
+			}
 			continue
 		}
 		res.Entries++
@@ -129,6 +138,9 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	if p.extended && p.results == 0 {
 		return fail(p.errorf(p.line, "the export begins with ldapsearch's \"# extended LDIF\" header but ends without the \"result:\" line ldapsearch writes last: it was cut off after this line; export it again"))
 	}
+	if err := d.scope.finish(); err != nil {
+		return fail(&Error{Msg: oneLine(err.Error())})
+	}
 	if res.Entries == 0 {
 		if p.records == 0 {
 			return fail(&Error{Msg: fmt.Sprintf("%s: the export holds no entries (no dn: line): it is empty or not an LDIF export; export the users again", d.path), Err: ErrLDIF})
@@ -145,10 +157,11 @@ type ldifParser struct {
 	r       *bufio.Reader
 	name    string
 	dec     *decoder
-	line    int    // last physical line read
-	buf     []byte // the logical (unfolded) line
-	long    []byte // assembly of a physical line longer than the buffer
-	b64     []byte // decoded base64 value
+	scope   *exportScope // takes the values its filters compare; nil: none
+	line    int          // last physical line read
+	buf     []byte       // the logical (unfolded) line
+	long    []byte       // assembly of a physical line longer than the buffer
+	b64     []byte       // decoded base64 value
 	records int
 	version bool
 	eof     bool
@@ -340,6 +353,9 @@ func (p *ldifParser) record() (bool, error) {
 				p.checkResult(value, ln)
 			}
 			continue
+		}
+		if p.scope != nil {
+			p.scope.ldifValue(base, value)
 		}
 		switch {
 		case equalFold(base, "dn"):

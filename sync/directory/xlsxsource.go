@@ -102,8 +102,18 @@ func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 				return fail(newError(err, "%s: sheet %q, row %d: %v", d.path, sheet, row, err))
 			}
 			d.log.Info("reading a workbook export", "file", d.path, "sheet", sheet, "columns", cols.describe())
+			d.scope.start()
+			if err := d.scope.header(header, cols.idx[fDN] >= 0); err != nil {
+				return fail(newError(err, "%s: sheet %q, row %d: %v", d.path, sheet, row, err))
+			}
 			if len(sheets) > 1 {
 				d.log.Warn("the workbook has several sheets; only the first is read", "file", d.path, "sheet", sheet)
+			}
+			continue
+		}
+		if keep, err := d.scope.row(rec, cols.value(rec, fDN)); err != nil || !keep {
+			if err != nil {
+				return fail(newError(err, "%s: sheet %q, row %d: %v", d.path, sheet, row, err))
 			}
 			continue
 		}
@@ -124,6 +134,9 @@ func (d *xlsxDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	}
 	if header == nil {
 		return fail(newError(nil, "%s: sheet %q is empty; export the users with a header row", d.path, sheet))
+	}
+	if err := d.scope.finish(); err != nil {
+		return fail(newError(err, "%v", err))
 	}
 	if res.Entries == 0 {
 		return fail(newError(nil, "%s: sheet %q has a header but no users; export the users again", d.path, sheet))

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// resolvePassword takes the password from the password file, else the
+// environment; a password file readable by others is refused, as ldap2pg
+// does, because anyone on the machine could bind as the service account.
+func resolvePassword(s *Settings, getenv func(string) string) error {
+	if s.PasswordFile != "" {
+		if !s.Password.IsZero() {
+			return usagef("give the password either with --password-file or with --password, not both")
+		}
+		pw, err := readPasswordFile(s.PasswordFile)
+		if err != nil {
+			return err
+		}
+		s.Password = NewSecret(pw)
+		s.passwordFrom = "password file " + s.PasswordFile
+		return nil
+	}
+	if s.Password.IsZero() {
+		if pw := getenv("UPNSYNC_PASSWORD"); pw != "" {
+			if why := s.notUsed(byLong("password")); why != "" {
+				s.Warnings = append(s.Warnings, "UPNSYNC_PASSWORD is not used: "+why)
+				return nil
+			}
+			s.Password = NewSecret(pw)
+			s.passwordFrom = "environment variable UPNSYNC_PASSWORD"
+		}
+	}
+	return nil
+}
+
+func readPasswordFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", usagef("password file %s does not exist", path)
+		}
+		return "", usagef("password file %s: %v", path, unwrapPath(err))
+	}
+	if fi.IsDir() {
+		return "", usagef("password file %s is a folder, not a file", path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 && !groupReadableByRoot(fi) {
+		return "", usagef("password file %s can be read by other users (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("password file %s: %v", path, unwrapPath(err))
+	}
+	pw := strings.TrimRight(strings.TrimPrefix(string(data), "\ufeff"), "\r\n")
+	if pw == "" {
+		return "", usagef("password file %s is empty", path)
+	}
+	return pw, nil
+}
+
+// unwrapPath drops the "open PATH:" prefix of an *os.PathError, since the
+// message names the path already.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// promptSource is where a password typed at the interactive prompt is
+// said to come from.
+const promptSource = "interactive prompt"
+
+// NeedsPassword reports whether binding to the directory needs a password
+// that no option, password file or environment variable gave: then, on a
+// terminal, the command asks for it (without echo), so that an
+// administrator trying upnsync by hand stores it nowhere.
+func (s *Settings) NeedsPassword() bool {
+	if !s.Password.IsZero() || s.Anonymous || s.Login == "" ||
+		s.KerberosKeytab != "" || s.KerberosCCache != "" || s.IntegratedAuth {
+		return false
+	}
+	d := strings.ToLower(s.Directory)
+	return strings.HasPrefix(d, "ldap://") || strings.HasPrefix(d, "ldaps://") || d == "" && len(s.Domains) > 0
+}
+
+// SetPromptedPassword records the password typed at the prompt.
+func (s *Settings) SetPromptedPassword(pw string) {
+	s.Password = NewSecret(pw)
+	s.passwordFrom = promptSource
+}
+
+// PasswordSource says where the password came from (never the password).
+func (s *Settings) PasswordSource() string {
+	if s.Password.IsZero() {
+		return "none"
+	}
+	return s.passwordFrom
+}
