@@ -33,15 +33,18 @@ type Build struct {
 	Line string
 }
 
-// openLog opens a command's log; when it cannot, it says why on standard
+// inLog runs a command in its log (--log-file-path), opened when the
+// command starts; when the log cannot be opened, it says why on standard
 // error (there is no log to say it in).
-func openLog(env Env, s *config.Settings, now time.Time) (*runlog.Log, error) {
-	l, err := runlog.Open(s, env.Stderr, now)
+func inLog(env Env, s *config.Settings, command func(l *runlog.Log, started time.Time) Outcome) Outcome {
+	started := time.Now()
+	l, err := runlog.Open(s, env.Stderr, started)
 	if err != nil {
 		printError(env, err)
-		return nil, err
+		return Failed(err)
 	}
-	return l, nil
+	defer l.Close()
+	return command(l, started)
 }
 
 // printError is a command's one-line error on standard error, for the

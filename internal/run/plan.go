@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/runlog"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -19,13 +20,10 @@ import (
 // `upnsync apply`, with the digest of everything it was made from. The
 // guards run here: a plan they stop is not saved.
 func Plan(ctx context.Context, env Env, s *config.Settings) Outcome {
-	started := time.Now()
-	l, err := openLog(env, s, started)
-	if err != nil {
-		return Failed(err)
-	}
-	defer l.Close()
-	log := l.Logger()
+	return inLog(env, s, func(l *runlog.Log, started time.Time) Outcome { return savePlan(ctx, env, s, l.Logger(), started) })
+}
+
+func savePlan(ctx context.Context, env Env, s *config.Settings, log *slog.Logger, started time.Time) Outcome {
 	logWarnings(log, s)
 	log.Info("upnsync plan starting", "version", env.Build.Version, "out", s.Out, slog.GroupAttrs("settings", logAttrs(s)...))
 	storeURL, err := octopus.PortableURL(s.Store)
@@ -84,13 +82,12 @@ func Plan(ctx context.Context, env Env, s *config.Settings) Outcome {
 // the store it names; each write a compare-and-swap on the value the plan
 // saw, so users changed since are left alone and reported (Tally).
 func ApplyPlan(ctx context.Context, env Env, s *config.Settings, file string) Outcome {
-	started := time.Now()
-	l, err := openLog(env, s, started)
-	if err != nil {
-		return Failed(err)
-	}
-	defer l.Close()
-	log := l.Logger()
+	return inLog(env, s, func(l *runlog.Log, started time.Time) Outcome {
+		return applySaved(ctx, env, s, file, l.Logger(), started)
+	})
+}
+
+func applySaved(ctx context.Context, env Env, s *config.Settings, file string, log *slog.Logger, started time.Time) Outcome {
 	log.Info("upnsync apply starting", "version", env.Build.Version, "plan", file)
 	body, digest, err := planfile.Read(file, s.MaxPlanAge, started)
 	if err != nil {
@@ -126,12 +123,11 @@ func ApplyPlan(ctx context.Context, env Env, s *config.Settings, file string) Ou
 	}
 	run := newRun(started, upnsync.RunPlan, command)
 	run.Directory, run.PlanSHA256, run.Forced = body.Directory, digest, body.Forced
-	applied, err := ss.apply(ctx, run, &plan, &meta)
+	o := Outcome{Conflicts: body.Summary.Conflicts}
+	applied, err := ss.apply(ctx, run, &plan, &meta, &o)
 	if err != nil {
 		return Failed(err)
 	}
-	o := Outcome{Conflicts: body.Summary.Conflicts}
-	o.Tally(applied)
 	o = finish(env, s, &plan, meta, o)
 	if o.Err == nil {
 		log.Info("upnsync apply finished", "exit_code", ExitCode(o), "run", applied.RunID, "written", len(applied.Written), "stale", len(applied.Stale))

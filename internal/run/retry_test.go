@@ -15,7 +15,7 @@ import (
 )
 
 // The retry loop's edges, with small fakes; the real faults, against the
-// test directory through a proxy, are in faults_test.go.
+// test directory through a proxy, are in cmd/upnsync/faults_test.go.
 
 type fakeStore struct{ err error }
 

@@ -81,10 +81,11 @@ func (ss *session) close() {
 }
 
 // apply writes the plan's changes as one journaled run (the store records
-// the run and each user's values before and after, for runs and undo) and
-// puts what it did in meta. When the store fails, the report says where
-// the run stopped and the error is returned.
-func (ss *session) apply(ctx context.Context, run upnsync.Run, plan *upnsync.Plan, meta *report.Meta) (upnsync.Applied, error) {
+// the run and each user's values before and after, for runs and undo),
+// puts what it did in meta and counts its users into o (Tally). When the
+// store fails, the report says where the run stopped and the error is
+// returned.
+func (ss *session) apply(ctx context.Context, run upnsync.Run, plan *upnsync.Plan, meta *report.Meta, o *Outcome) (upnsync.Applied, error) {
 	var applied upnsync.Applied
 	if len(plan.Changes) > 0 {
 		var err error
@@ -100,6 +101,7 @@ func (ss *session) apply(ctx context.Context, run upnsync.Run, plan *upnsync.Pla
 		}
 	}
 	meta.Applied = &applied
+	o.Tally(applied)
 	return applied, nil
 }
 

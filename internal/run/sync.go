@@ -21,12 +21,7 @@ import (
 // the last log line, --summary-file and --metrics-file. The scheduler runs
 // the same run at each scheduled time (Scheduled).
 func Sync(ctx context.Context, env Env, s *config.Settings) Outcome {
-	l, err := openLog(env, s, time.Now())
-	if err != nil {
-		return Failed(err)
-	}
-	defer l.Close()
-	return syncLogged(ctx, env, s, l)
+	return inLog(env, s, func(l *runlog.Log, _ time.Time) Outcome { return syncLogged(ctx, env, s, l) })
 }
 
 // syncLogged is one run in the log l, with its bookkeeping. Failing to
@@ -100,7 +95,8 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 	} else {
 		run := newRun(started, upnsync.RunSync, command)
 		run.Directory, run.Forced = p.dir.Describe(), forced
-		applied, err := ss.apply(ctx, run, plan, &p.meta)
+		o = Outcome{Conflicts: len(plan.Conflicts)}
+		applied, err := ss.apply(ctx, run, plan, &p.meta, &o)
 		rec.Applied = p.meta.Applied
 		if err != nil {
 			return Failed(err)
@@ -108,8 +104,6 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 		if guide != nil {
 			p.meta.NextSteps = guide.NextSteps(&applied)
 		}
-		o = Outcome{Conflicts: len(plan.Conflicts)}
-		o.Tally(applied)
 	}
 	if p.inc != nil {
 		if err := p.inc.advance(ctx, s, plan.Read, o.Changed); err != nil {

@@ -3,10 +3,12 @@ package run
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
 	"github.com/upnsync/upnsync/sync/report"
@@ -19,13 +21,12 @@ import (
 // applied (Tally). Like a sync it writes only with --apply, and then it is
 // itself a journaled run that can be undone.
 func Undo(ctx context.Context, env Env, s *config.Settings, runID string) Outcome {
-	started := time.Now()
-	l, err := openLog(env, s, started)
-	if err != nil {
-		return Failed(err)
-	}
-	defer l.Close()
-	log := l.Logger()
+	return inLog(env, s, func(l *runlog.Log, started time.Time) Outcome {
+		return undoRun(ctx, env, s, runID, l.Logger(), started)
+	})
+}
+
+func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log *slog.Logger, started time.Time) Outcome {
 	command := "upnsync undo " + runID
 	if s.Apply {
 		command += " --apply"
@@ -83,11 +84,9 @@ func Undo(ctx context.Context, env Env, s *config.Settings, runID string) Outcom
 	} else {
 		run := newRun(started, upnsync.RunUndo, command)
 		run.Undoes, run.Directory = info.ID, "undo of run "+info.ID
-		applied, err := ss.apply(ctx, run, &plan, &meta)
-		if err != nil {
+		if _, err := ss.apply(ctx, run, &plan, &meta, &o); err != nil {
 			return Failed(err)
 		}
-		o.Tally(applied)
 	}
 	plan.Stats.Changes = len(plan.Changes)
 	plan.Stats.Conflicts = len(plan.Conflicts)
