@@ -11,7 +11,25 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	upnrun "github.com/upnsync/upnsync/internal/run"
 )
+
+// The exit codes the tests expect, by name.
+const (
+	exitPending   = upnrun.ExitPending
+	exitGuard     = upnrun.ExitGuard
+	exitConflicts = upnrun.ExitConflicts
+)
+
+// summaryJSON is the part of --summary-file the tests read, by its JSON
+// names (the file's contract).
+type summaryJSON struct {
+	ExitCode int `json:"exit_code"`
+	Summary  struct {
+		Changes int `json:"changes"`
+	} `json:"summary"`
+}
 
 // TestMain also lets the test binary play another process for the tests:
 // with UPNSYNC_TEST_HOLD_LOCK=PATH it holds a write transaction on the

@@ -16,16 +16,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/memory"
+	upnrun "github.com/upnsync/upnsync/internal/run"
 )
 
-// Exit codes, read by Task Scheduler and cron. When several apply, the first
-// of 1, 3, 2, 4 wins.
+// The exit codes main returns by itself; run.ExitCode decides the others.
 const (
-	exitOK        = 0
-	exitError     = 1
-	exitPending   = 2
-	exitGuard     = 3
-	exitConflicts = 4
+	exitOK    = upnrun.ExitOK
+	exitError = upnrun.ExitError
 )
 
 func main() {
@@ -41,7 +39,7 @@ func main() {
 			return string(pw), err
 		}
 	}
-	tuneGC(os.Getenv)
+	memory.TuneGC(os.Getenv)
 	stopProfiling := startProfiling(os.Getenv, os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stopProfiling()
@@ -122,6 +120,7 @@ func hasHint(msg string) bool {
 
 // fail prints one error line and returns exit code 1.
 func fail(stderr io.Writer, format string, a ...any) int {
-	fmt.Fprintf(stderr, "upnsync: "+format+"\n", a...)
-	return exitError
+	err := fmt.Errorf(format, a...)
+	fmt.Fprintf(stderr, "upnsync: %v\n", err)
+	return upnrun.ExitCode(upnrun.Failed(err))
 }

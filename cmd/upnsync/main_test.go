@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -382,23 +381,5 @@ func TestDemoCommand(t *testing.T) {
 		if !strings.Contains(parts[2], kind) {
 			t.Errorf("demo dry run lacks a %s conflict", kind)
 		}
-	}
-}
-
-func TestTuneGC(t *testing.T) {
-	old := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(old)
-	tuneGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(100); got != gcPercent {
-		t.Errorf("GOGC unset: GC percent %d, want %d", got, gcPercent)
-	}
-	tuneGC(func(k string) string {
-		if k == "GOGC" {
-			return "100"
-		}
-		return ""
-	})
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("GOGC=100 in the environment: GC percent %d, want it left at 100", got)
 	}
 }

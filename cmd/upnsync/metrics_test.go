@@ -97,7 +97,7 @@ func TestMetricsFileParsesAsPrometheusText(t *testing.T) {
 			t.Errorf("%s%q = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	success := value(t, m, metricLastSuccess)
+	success := value(t, m, "upnsync_last_success_timestamp_seconds")
 	if success < float64(start.Unix()) || success > float64(time.Now().Unix()+1) {
 		t.Errorf("last success %v is not the time of this run (%v)", success, start.Unix())
 	}
@@ -115,7 +115,7 @@ func TestMetricsFileParsesAsPrometheusText(t *testing.T) {
 		t.Fatalf("failed run: exit %d", code)
 	}
 	m = parseMetrics(t, metrics)
-	if got := value(t, m, metricLastSuccess); got != success {
+	if got := value(t, m, "upnsync_last_success_timestamp_seconds"); got != success {
 		t.Errorf("a failed run changed the last success from %v to %v", success, got)
 	}
 	if value(t, m, "upnsync_last_run_exit_code") != 1 || value(t, m, "upnsync_last_run_result", "result", "error") != 1 ||

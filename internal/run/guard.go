@@ -1,0 +1,47 @@
+package run
+
+import (
+	"strings"
+)
+
+// guard checks the thresholds before anything is written. When a guard
+// stops the run it writes the report that says why and returns the
+// outcome, with stop set; otherwise it returns, with --force, the messages
+// of the guards let through.
+func guard(ss *session, p *planned) (forced []string, o Outcome, stop bool) {
+	s, log := ss.s, ss.log
+	stops := limits(s).Check(&p.plan)
+	if len(stops) == 0 {
+		return nil, Outcome{}, false
+	}
+	p.meta.Guards = stops
+	var msgs []string
+	for _, st := range stops {
+		msgs = append(msgs, st.Message)
+	}
+	if s.Force {
+		p.meta.Forced = true
+		for _, st := range stops {
+			log.Warn("--force lets this run through a safety guard", "guard", st.Guard, "count", st.Count,
+				"threshold", st.Threshold, "message", st.Message)
+		}
+		return msgs, Outcome{}, false
+	}
+	for _, st := range stops {
+		log.Error("stopped by a safety guard: nothing written: "+st.Message, "guard", st.Guard)
+	}
+	p.meta.Stopped = "a safety guard stopped the run: " + joinLines(msgs)
+	if p.inc != nil {
+		p.inc.info.NotAdvanced = "a safety guard stopped the run: the next run reads these changes again"
+	}
+	return nil, finish(ss.env, s, &p.plan, p.meta, Outcome{Stopped: p.meta.Stopped}), true
+}
+
+// joinLines joins the guards' messages into one sentence.
+func joinLines(msgs []string) string { return strings.Join(msgs, "; and ") }
+
+// pending is the outcome of a plan that is not written: a dry run's, a
+// saved plan's.
+func pending(p *planned) Outcome {
+	return Outcome{Pending: len(p.plan.Changes), Conflicts: len(p.plan.Conflicts)}
+}

@@ -1,0 +1,86 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/runlog"
+	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/octopus"
+)
+
+// The store commands: what they return, cmd/upnsync prints; an error is
+// returned, not logged.
+
+// ImportUsers is `upnsync store import FILE.csv`: the users of a CSV file
+// into the store (created if missing), under the store's run lock, since
+// an import writes the store too. It returns what the import did and the
+// store's description.
+func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) (octopus.ImportResult, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return octopus.ImportResult{}, "", fmt.Errorf("cannot read %s: %v", path, fileerr.Reason(err))
+	}
+	defer f.Close()
+	l, err := runlog.Open(s, env.Stderr, time.Now())
+	if err != nil {
+		return octopus.ImportResult{}, "", err
+	}
+	defer l.Close()
+	ss, err := openStore(ctx, env, s, l.Logger(), s.Store, StoreOptions(s, octopus.Options{Create: true, State: s.State}), true, "upnsync store import")
+	if err != nil {
+		return octopus.ImportResult{}, "", err
+	}
+	defer ss.close()
+	res, err := ss.store.ImportCSV(ctx, f, path)
+	return res, ss.store.Describe(), err
+}
+
+// ExportUsers is `upnsync store export [FILE.csv]`: the store's users as
+// CSV to w, or with a path to that file (written whole or not at all). It
+// returns how many users it wrote and the store's description.
+func ExportUsers(ctx context.Context, s *config.Settings, w io.Writer, path string) (int, string, error) {
+	store, err := octopus.Open(ctx, s.Store, StoreOptions(s, octopus.Options{ReadOnly: true, State: s.State}))
+	if err != nil {
+		return 0, "", err
+	}
+	defer store.Close()
+	if path == "" {
+		n, err := store.ExportCSV(ctx, w)
+		return n, store.Describe(), err
+	}
+	var n int
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		var err error
+		n, err = store.ExportCSV(ctx, w)
+		return err
+	})
+	if err != nil {
+		return 0, store.Describe(), fmt.Errorf("exporting to %s: %v", path, err)
+	}
+	return n, store.Describe(), nil
+}
+
+// Runs is `upnsync runs`: the runs the store's journal records, newest
+// first, and the store's description.
+func Runs(ctx context.Context, env Env, s *config.Settings) ([]upnsync.RunInfo, string, error) {
+	ss, err := openStore(ctx, env, s, slog.New(slog.DiscardHandler), s.Store, StoreOptions(s, octopus.Options{State: s.State}), false, "upnsync runs")
+	if err != nil {
+		return nil, "", err
+	}
+	defer ss.close()
+	j, err := ss.journal()
+	if err != nil {
+		return nil, "", err
+	}
+	var runs []upnsync.RunInfo
+	err = j.Runs(ctx, func(r upnsync.RunInfo) error { runs = append(runs, r); return nil })
+	return runs, ss.store.Describe(), err
+}
