@@ -41,6 +41,7 @@ func timeOrEmpty(t time.Time) string {
 // line beginning with its id and no header, so that `head -1 | cut -d' '
 // -f1` is the last run; --report json for programs.
 func runRuns(ctx context.Context, s *config.Settings, stdout, stderr io.Writer) int {
+	warn(stderr, s)
 	runs, store, err := upnrun.Runs(ctx, env(stdout, stderr), s)
 	if err != nil {
 		return fail(stderr, "%v", err)

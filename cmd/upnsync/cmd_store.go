@@ -34,6 +34,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if len(args) == 1 {
 			file = args[0]
 		}
+		warn(stderr, s)
 		n, store, err := upnrun.ExportUsers(ctx, s, stdout, file)
 		if err != nil {
 			return fail(stderr, "%v", err)

@@ -124,3 +124,11 @@ func fail(stderr io.Writer, format string, a ...any) int {
 	fmt.Fprintf(stderr, "upnsync: %v\n", err)
 	return upnrun.ExitCode(upnrun.Failed(err))
 }
+
+// warn prints the settings' warnings (options not used by this command or
+// kind of directory or store) for the commands that keep no log.
+func warn(stderr io.Writer, s *config.Settings) {
+	for _, w := range s.Warnings {
+		fmt.Fprintf(stderr, "upnsync: warning: %s\n", w)
+	}
+}

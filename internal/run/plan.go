@@ -88,8 +88,18 @@ func ApplyPlan(ctx context.Context, env Env, s *config.Settings, file string) Ou
 }
 
 func applySaved(ctx context.Context, env Env, s *config.Settings, file string, log *slog.Logger, started time.Time) Outcome {
+	logWarnings(log, s)
 	log.Info("upnsync apply starting", "version", env.Build.Version, "plan", file)
 	body, digest, err := planfile.Read(file, s.MaxPlanAge, started)
+	if err != nil {
+		return logFailed(log, err)
+	}
+	// The store kind is known only now: options given for another kind
+	// of store are refused (command line) or dropped with a warning.
+	warnings, err := s.CheckStore(body.Store)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	if err != nil {
 		return logFailed(log, err)
 	}

@@ -27,6 +27,7 @@ func Undo(ctx context.Context, env Env, s *config.Settings, runID string) Outcom
 }
 
 func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log *slog.Logger, started time.Time) Outcome {
+	logWarnings(log, s)
 	command := "upnsync undo " + runID
 	if s.Apply {
 		command += " --apply"

@@ -34,6 +34,7 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 		return octopus.ImportResult{}, "", err
 	}
 	defer l.Close()
+	logWarnings(l.Logger(), s)
 	ss, err := openStore(ctx, env, s, l.Logger(), s.Store, StoreOptions(s, octopus.Options{Create: true, State: s.State}), true, "upnsync store import")
 	if err != nil {
 		return octopus.ImportResult{}, "", err
