@@ -156,23 +156,3 @@ type ownerGUID struct {
 	guid string
 	i    int32
 }
-
-// isGUIDBytes is IsGUID on bytes.
-func isGUIDBytes(b []byte) bool {
-	if len(b) != 36 {
-		return false
-	}
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
