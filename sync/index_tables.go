@@ -236,67 +236,40 @@ func (ix *userIndex) holds(kind keyKind, pos int32, key []byte) bool {
 	return string(ix.cmp) == string(key)
 }
 
-// match finds the Octopus users a person matches by the first rule that
-// matches anyone: ExternalIdentifier equal to the objectGUID; a Windows
-// username equal to the sAMAccountName (bare or DOMAIN\name) or to the UPN;
-// a unique e-mail. Users whose ExternalIdentifier pins them to another
-// object are never matched by the weaker rules.
-func (ix *userIndex) match(p *Person, upn string, buf []int32) ([]int32, MatchRule) {
+// The lookups the match rules (M1 to M3, rules.go) and C5 ask, each
+// appending to buf the users that hold the key, each once, in the order
+// they were added. Keys compare in lower case (strings.ToLower); GUIDs as
+// NormalizeGUID gives them. Each builds the tables first, if users were
+// added since, before it puts its key in ix.key (which build uses too).
+
+// withExternalID finds the users whose ExternalIdentifier is guid.
+func (ix *userIndex) withExternalID(guid string, buf []int32) []int32 {
 	ix.build()
-	// NormalizeGUID of a GUID is empty only when it is blank.
-	hasGUID := strings.TrimSpace(p.GUID) != ""
-	if hasGUID {
-		ix.key = normalizeGUIDInto(ix.key[:0], p.GUID)
-		if got := ix.get(kindExt, ix.key, buf[:0]); len(got) > 0 {
-			return got, MatchExternalID
-		}
-	}
-	got := buf[:0]
-	if p.SAMAccountName != "" {
-		ix.key = lowerInto(ix.key[:0], p.SAMAccountName)
-		got = ix.get(kindEntry, ix.key, got)
-		if p.Domain != "" {
-			ix.key = lowerInto(ix.key[:0], p.Domain)
-			ix.key = append(ix.key, '\\')
-			ix.key = lowerInto(ix.key, p.SAMAccountName)
-			got = ix.get(kindEntry, ix.key, got)
-		}
-	}
-	if upn != "" {
-		ix.key = lowerInto(ix.key[:0], upn)
-		got = ix.get(kindEntry, ix.key, got)
-	}
-	if got = ix.unpinned(got, hasGUID); len(got) > 0 {
-		return got, MatchWindowsUsername
-	}
-	if p.Mail != "" {
-		ix.key = lowerTrimmed(ix.key[:0], p.Mail)
-		got = ix.get(kindEmail, ix.key, got[:0])
-		if got = ix.unpinned(got, hasGUID); len(got) > 0 {
-			return got, MatchEmail
-		}
-	}
-	return nil, ""
+	ix.key = normalizeGUIDInto(ix.key[:0], guid)
+	return ix.get(kindExt, ix.key, buf)
 }
 
-// unpinned drops duplicates and, for a person with a GUID, users pinned by
-// ExternalIdentifier to another directory object.
-func (ix *userIndex) unpinned(list []int32, hasGUID bool) []int32 {
-	out := list[:0]
-	for _, p := range list {
-		if hasGUID && ix.isPinned(p) {
-			continue
-		}
-		if !containsPos(out, p) {
-			out = append(out, p)
-		}
+// withEntry finds the users with the Windows username name, or
+// domain\name when domain is not empty.
+func (ix *userIndex) withEntry(buf []int32, domain, name string) []int32 {
+	ix.build()
+	ix.key = ix.key[:0]
+	if domain != "" {
+		ix.key = lowerInto(ix.key, domain)
+		ix.key = append(ix.key, '\\')
 	}
-	return out
+	ix.key = lowerInto(ix.key, name)
+	return ix.get(kindEntry, ix.key, buf)
+}
+
+// withEmail finds the users whose e-mail is mail (both trimmed).
+func (ix *userIndex) withEmail(mail string, buf []int32) []int32 {
+	ix.build()
+	ix.key = lowerTrimmed(ix.key[:0], mail)
+	return ix.get(kindEmail, ix.key, buf)
 }
 
 // holders lists the users whose list contains entry (any case).
 func (ix *userIndex) holders(entry string, buf []int32) []int32 {
-	ix.build()
-	ix.key = lowerInto(ix.key[:0], entry)
-	return ix.get(kindEntry, ix.key, buf[:0])
+	return ix.withEntry(buf[:0], "", entry)
 }

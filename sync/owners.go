@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"iter"
 	"slices"
 	"strings"
 )
@@ -130,6 +131,18 @@ func (s *ownerSet) add(guid string, pos, k int32) {
 		s.refs[o.last].next = r
 	}
 	o.last = r
+}
+
+// entries yields the entries owner i owns, in the order the store gave
+// them.
+func (s *ownerSet) entries(i int32) iter.Seq[ownedRef] {
+	return func(yield func(ownedRef) bool) {
+		for r := s.list[i].first; r >= 0; r = s.refs[r].next {
+			if !yield(s.refs[r]) {
+				return
+			}
+		}
+	}
 }
 
 // guids returns every owner's GUID (normalized) with its index, sorted by

@@ -40,6 +40,29 @@ func (pd *pending) extra() *pendingMore {
 	return pd.more
 }
 
+// remove takes the first copy of entry (in any letter case) out of the
+// list the change writes, and reports whether it was there.
+func (pd *pending) remove(entry string) bool {
+	entries := SplitEntries(pd.after)
+	i := indexFold(entries, entry)
+	if i < 0 {
+		return false
+	}
+	mo := pd.extra()
+	mo.removed = append(mo.removed, strings.Clone(entries[i]))
+	pd.after = strings.Clone(JoinEntries(append(entries[:i], entries[i+1:]...)))
+	return true
+}
+
+// departedOnly reports whether the change was made only to remove a
+// departed person's entries (no person of the read matched the user).
+func (pd *pending) departedOnly() bool { return pd.more != nil && pd.more.departed != "" }
+
+func (pd *pending) note(s string) {
+	mo := pd.extra()
+	mo.notes = append(mo.notes, s)
+}
+
 // ruleNone is the rule of a change no person matched: the removal of a
 // departed person's entries.
 const ruleNone = 255
