@@ -212,7 +212,7 @@ func planOf(opts Options, users []User, people []Person) Plan {
 // located by whereabouts) from the compact one.
 func sameAsReference(t *testing.T, opts Options, users []User, people []Person, got Plan) {
 	t.Helper()
-	ref, np := newOldPlanner(opts), NewPlanner(opts)
+	ref, np := newRefPlanner(opts), NewPlanner(opts)
 	for _, u := range users {
 		u.Owned = slices.Clone(u.Owned)
 		ref.AddUser(u)
