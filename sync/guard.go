@@ -16,7 +16,8 @@ const (
 )
 
 // Limits are the thresholds of the guards that stop a run before it
-// writes anything. A negative value switches a guard off.
+// writes anything (docs/design.md, rules G2 to G5). A negative value
+// switches a guard off.
 type Limits struct {
 	// MaxChanges and MaxChangePercent bound the users written, as a count
 	// and as a share of the Octopus users in the store.
