@@ -143,8 +143,8 @@ func FuzzPlanner(f *testing.F) {
 		}
 		plan := planOf(opts, users, people)
 		checkPlan(t, opts, users, people, plan)
-		// The compact planner plans as the map-based one it replaced
-		// (planner_ref_test.go), departures and their removals included.
+		// The planner plans as the reference planner (planner_ref_test.go:
+		// the rules by brute force), departures and removals included.
 		sameAsReference(t, opts, users, people, plan)
 		removing := opts
 		removing.RemoveDeparted = true
@@ -152,8 +152,8 @@ func FuzzPlanner(f *testing.F) {
 
 		// Write the changes as the store would and plan again, until
 		// nothing is left: a plan must converge, never flap. When the first
-		// plan had no conflict, the second has nothing to do (DESIGN.md:
-		// idempotence); a conflict may hold back a change that the other
+		// plan had no conflict, the second has nothing to do (idempotence,
+		// docs/design.md, after rule L7); a conflict may hold back a change that the other
 		// changes make possible (a rename frees the old UPN for its new
 		// owner), which the next run then makes.
 		for round := 2; len(plan.Changes) > 0; round++ {
@@ -212,7 +212,7 @@ func planOf(opts Options, users []User, people []Person) Plan {
 // located by whereabouts) from the compact one.
 func sameAsReference(t *testing.T, opts Options, users []User, people []Person, got Plan) {
 	t.Helper()
-	ref, np := newOldPlanner(opts), NewPlanner(opts)
+	ref, np := newRefPlanner(opts), NewPlanner(opts)
 	for _, u := range users {
 		u.Owned = slices.Clone(u.Owned)
 		ref.AddUser(u)

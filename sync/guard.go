@@ -16,7 +16,8 @@ const (
 )
 
 // Limits are the thresholds of the guards that stop a run before it
-// writes anything. A negative value switches a guard off.
+// writes anything (docs/design.md, rules G2 to G5). A negative value
+// switches a guard off.
 type Limits struct {
 	// MaxChanges and MaxChangePercent bound the users written, as a count
 	// and as a share of the Octopus users in the store.
@@ -54,41 +55,9 @@ const (
 	GuardMaxRemovalPercent = "max-removal-percent"
 )
 
-// Check returns the guards the plan trips, in a fixed order.
-func (l Limits) Check(plan *Plan) []GuardStop {
-	var stops []GuardStop
-	users := plan.Stats.StoreUsers
-	changes := len(plan.Changes)
-	removals := plan.Stats.Removals
-	if l.MaxChanges >= 0 && changes > l.MaxChanges {
-		stops = append(stops, stop(GuardMaxChanges, "MaxChanges", changes, l.MaxChanges,
-			fmt.Sprintf("%s to write %s the limit of %d", count(changes, "user"), exceed(changes), l.MaxChanges),
-			strconv.Itoa(l.MaxChanges), "N"))
-	}
-	if l.MaxChangePercent >= 0 {
-		if max := share(l.MaxChangePercent, users); changes > max {
-			stops = append(stops, stop(GuardMaxChangePercent, "MaxChangePercent", changes, max,
-				fmt.Sprintf("%s to write (%s of the %d Octopus users) %s the limit of %s%% (%s)",
-					count(changes, "user"), percent(changes, users), users, exceed(changes), fmtPercent(l.MaxChangePercent), count(max, "user")),
-				fmtPercent(l.MaxChangePercent), "P"))
-		}
-	}
-	if l.MaxRemovals >= 0 && removals > l.MaxRemovals {
-		stops = append(stops, stop(GuardMaxRemovals, "MaxRemovals", removals, l.MaxRemovals,
-			fmt.Sprintf("%s of departed people to remove %s the removal limit of %d", count(removals, "entry"), exceed(removals), l.MaxRemovals),
-			strconv.Itoa(l.MaxRemovals), "N"))
-	}
-	if l.MaxRemovalPercent >= 0 {
-		if max := share(l.MaxRemovalPercent, users); removals > max {
-			stops = append(stops, stop(GuardMaxRemovalPercent, "MaxRemovalPercent", removals, max,
-				fmt.Sprintf("%s of departed people to remove (%s of the %d Octopus users) %s the removal limit of %s%% (%d)",
-					count(removals, "entry"), percent(removals, users), users, exceed(removals), fmtPercent(l.MaxRemovalPercent), max),
-				fmtPercent(l.MaxRemovalPercent), "P"))
-		}
-	}
-	return stops
-}
-
+// stop is the GuardStop of a guard that trips (Limits.Check, rules.go):
+// its message names the count, the threshold and the options that change
+// or override it.
 func stop(guard, win string, n, threshold int, what, value, arg string) GuardStop {
 	return GuardStop{Guard: guard, Count: n, Threshold: threshold, Option: "--" + guard,
 		Message: fmt.Sprintf("%s (--%s %s); check the plan, then raise --%s (/%s:%s) or let this one run through with --force (/Force)",

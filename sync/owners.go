@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"iter"
 	"slices"
 	"strings"
 )
@@ -132,6 +133,18 @@ func (s *ownerSet) add(guid string, pos, k int32) {
 	o.last = r
 }
 
+// entries yields the entries owner i owns, in the order the store gave
+// them.
+func (s *ownerSet) entries(i int32) iter.Seq[ownedRef] {
+	return func(yield func(ownedRef) bool) {
+		for r := s.list[i].first; r >= 0; r = s.refs[r].next {
+			if !yield(s.refs[r]) {
+				return
+			}
+		}
+	}
+}
+
 // guids returns every owner's GUID (normalized) with its index, sorted by
 // GUID as strings sort. Only departures need them as strings.
 func (s *ownerSet) guids(keep func(*owner) bool) []ownerGUID {
@@ -155,24 +168,4 @@ func (s *ownerSet) guids(keep func(*owner) bool) []ownerGUID {
 type ownerGUID struct {
 	guid string
 	i    int32
-}
-
-// isGUIDBytes is IsGUID on bytes.
-func isGUIDBytes(b []byte) bool {
-	if len(b) != 36 {
-		return false
-	}
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
 }

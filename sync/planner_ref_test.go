@@ -1,426 +1,450 @@
 package sync
 
-// The planner as it was before the compact index, the UPN table and the
-// in-place plan (planner.go), with issue 4's provenance, renames and
-// departures and issue 9's count of people taken back: kept as the
-// reference that TestPlannerMatchesReference compares against.
+// The reference planner: the rules of rules.go (docs/design.md) applied by
+// brute force, to be compared with the planner (TestPlannerMatchesReference,
+// FuzzPlanner). It keeps every user and every Change as plain values, finds
+// users by looping over all of them, remembers UPNs in a plain list, and
+// uses none of the planner's lookups, tables or packing. It shares with the
+// planner only what defines a list and a UPN (SplitEntries, JoinEntries,
+// MergeUPN, ValidateUPN, NormalizeGUID, IsGUID), which their own tests and
+// fuzz targets check. It does not bound its lists (Options.ListLimit).
 
 import (
 	"fmt"
-	"hash/maphash"
 	"sort"
-	"strconv"
 	"strings"
 )
 
-// orefKind says where the first holder of a UPN (or the claim on a user)
-// lives in the planner.
-type orefKind uint8
+type refPlanner struct {
+	opts  Options
+	users []User
+	// keys hold, for each user, the values matching compares: the
+	// ExternalIdentifier normalized, the Windows usernames and the e-mail
+	// in lower case.
+	keys []refUserKeys
 
-const (
-	orefNone orefKind = iota
-	orefChange
-	orefUnchanged // idx is the user's position
-	orefUnmatched
-	orefConflict
-)
-
-type oref struct {
-	kind orefKind
-	idx  int32
+	changes       []Change
+	withdrawn     []bool
+	conflicts     []Conflict
+	unmatched     []Person
+	unmatchedGone []bool
+	skipped       []Skip
+	// upns are the UPNs of this read in the order first seen, each with
+	// where its first holder went.
+	upns []refUPN
+	// claims: by user (index in users), where the person who matched it
+	// went.
+	claims map[int]refOutcome
+	// owners: by objectGUID (normalized), the entries upnsync added.
+	owners map[string]*refOwner
+	// removals: by user, the change removing departed people's entries.
+	removals      map[int]int
+	unchangedGone map[int]bool
+	stats         Stats
+	partial       bool
 }
 
-// oldPlanner builds a Plan: load the store's users with AddUser, feed every
-// directory person to Add, then call Plan. It holds per person only what
-// the report needs (changes, conflicts, unmatched, skipped) plus a hash per
-// UPN, so its memory grows with the Octopus users and the plan, not with
-// the directory.
-type oldPlanner struct {
-	opts Options
-	ix   *refIndex
-
-	changes   []Change
-	withdrawn []bool // changes taken back by a later conflict
-	conflicts []Conflict
-	unmatched []Person
-	gone      []bool // unmatched people moved into a conflict
-	skipped   []Skip
-
-	seed   maphash.Seed
-	seen   map[uint64]oref // by UPN (lower case): the first person with it
-	dups   map[uint64]int32
-	claims map[int32]oref // by user position: the person that matched it
-
-	// owners are the objectGUIDs that own entries in the store, with
-	// where: only those, so that memory is bounded by the Octopus users and
-	// never holds a set of every directory GUID.
-	owners map[string]*oldOwner
-	// removals maps a user position to the change removing its departed
-	// entries, so that several departures on one user make one write.
-	removals map[int32]int
-
-	stats Stats
-	buf   []int32
-
-	unchangedGone map[int32]bool // users whose unchanged person was taken back
+// refOutcome is where a person went: kind "change", "unchanged" (i is the
+// user), "unmatched" or "conflict", i the index in that list.
+type refOutcome struct {
+	kind string
+	i    int
 }
 
-// oldOwner is one objectGUID that owns entries, and what the read saw of it.
-type oldOwner struct {
-	refs     []oldOwnedRef
-	seen     bool
-	disabled bool // read, but skipped by --skip-disabled
-	where    *Whereabouts
+type refUserKeys struct {
+	ext, email string
+	entries    []string
 }
 
-type oldOwnedRef struct {
-	pos   int32
-	entry string
+type refUPN struct {
+	upn string
+	out refOutcome
 }
 
-// newOldPlanner returns an empty planner.
-func newOldPlanner(opts Options) *oldPlanner {
+type refOwner struct {
+	entries                             []refOwned
+	seen, disabled, deleted, unselected bool
+	where                               *Whereabouts
+}
+
+// refOwned is the k-th owned entry of users[user].
+type refOwned struct{ user, k int }
+
+func newRefPlanner(opts Options) *refPlanner {
 	if opts.MaxLength <= 0 {
 		opts.MaxLength = DefaultMaxLength
 	}
-	return &oldPlanner{
-		opts:     opts,
-		ix:       newRefIndex(),
-		seed:     maphash.MakeSeed(),
-		seen:     map[uint64]oref{},
-		dups:     map[uint64]int32{},
-		claims:   map[int32]oref{},
-		owners:   map[string]*oldOwner{},
-		removals: map[int32]int{},
-		stats:    Stats{ByRule: map[MatchRule]int{}},
-	}
+	return &refPlanner{opts: opts, claims: map[int]refOutcome{}, owners: map[string]*refOwner{},
+		removals: map[int]int{}, unchangedGone: map[int]bool{}, stats: Stats{ByRule: map[MatchRule]int{}}}
 }
 
-// AddUser adds one Octopus user to the snapshot. All users must be added
-// before the first person.
-func (p *oldPlanner) AddUser(u User) {
-	pos := int32(len(p.ix.users))
-	p.ix.add(u)
-	p.stats.StoreUsers++
-	for _, o := range u.Owned {
+func (r *refPlanner) AddUser(u User) {
+	r.users = append(r.users, u)
+	k := refUserKeys{ext: NormalizeGUID(u.ExternalID), email: strings.ToLower(strings.TrimSpace(u.Email))}
+	for _, e := range SplitEntries(u.WindowsUsernames) {
+		k.entries = append(k.entries, strings.ToLower(e))
+	}
+	r.keys = append(r.keys, k)
+	r.stats.StoreUsers++
+	for k, o := range u.Owned {
 		g := NormalizeGUID(o.GUID)
 		if g == "" {
 			continue
 		}
-		ow := p.owners[g]
-		if ow == nil {
-			ow = &oldOwner{}
-			p.owners[g] = ow
+		if r.owners[g] == nil {
+			r.owners[g] = &refOwner{}
 		}
-		ow.refs = append(ow.refs, oldOwnedRef{pos: pos, entry: o.Entry})
+		r.owners[g].entries = append(r.owners[g].entries, refOwned{len(r.users) - 1, k})
 	}
 }
 
-// Add matches one directory person and records what it needs.
-func (p *oldPlanner) Add(person Person) {
-	p.stats.Read++
-	if ow := p.owners[NormalizeGUID(person.GUID)]; ow != nil && person.GUID != "" {
-		if p.opts.SkipDisabled && person.Disabled {
-			ow.disabled = true
+func (r *refPlanner) Add(person Person) {
+	o := r.owners[NormalizeGUID(person.GUID)]
+	if person.Deleted || person.Unselected { // P1
+		if o != nil && !o.seen {
+			if person.Deleted {
+				o.deleted = true
+				o.where = &Whereabouts{Reason: DepartedDeleted, DN: person.DN,
+					Detail: "deleted: DirSync reported a tombstone at " + person.DN}
+			} else {
+				o.unselected = true
+			}
+		}
+		return
+	}
+	r.stats.Read++
+	if o != nil { // P2
+		if o.deleted || o.unselected {
+			o.deleted, o.unselected, o.where = false, false, nil
+		}
+		if r.opts.SkipDisabled && person.Disabled {
+			o.disabled = true
 		} else {
-			ow.seen = true
+			o.seen = true
 		}
 	}
-	if p.opts.SkipDisabled && person.Disabled {
-		p.skip(&person, "account disabled (--skip-disabled)")
+	if r.opts.SkipDisabled && person.Disabled { // P3
+		r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "account disabled (--skip-disabled)"})
 		return
 	}
 	upn := person.UPN
-	if upn == "" {
-		if !p.opts.ImplicitUPN {
-			p.skip(&person, "no userPrincipalName; --implicit-upn derives sAMAccountName@domain")
+	if upn == "" { // P4
+		switch {
+		case !r.opts.ImplicitUPN:
+			r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "no userPrincipalName; --implicit-upn derives sAMAccountName@domain"})
 			return
-		}
-		if person.SAMAccountName == "" || person.DNSDomain == "" {
-			p.skip(&person, "no userPrincipalName, and no sAMAccountName and DNS domain to derive one")
+		case person.SAMAccountName == "" || person.DNSDomain == "":
+			r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "no userPrincipalName, and no sAMAccountName and DNS domain to derive one"})
 			return
 		}
 		upn = person.SAMAccountName + "@" + person.DNSDomain
 		person.UPN = upn
 	}
-
-	users, rule := p.ix.match(&person, upn, p.buf)
-	p.buf = users[:0]
-	if len(users) > 1 {
-		p.conflict(Conflict{
-			Reason: ConflictAmbiguousMatch, UPN: upn,
-			Detail: fmt.Sprintf("matches %d Octopus users by %s; none is written", len(users), rule),
-			Users:  p.userIDs(users), People: []string{person.Label()},
-		})
+	users, rule := r.match(&person, upn)
+	if len(users) > 1 { // C1
+		r.conflictOf(&person, ConflictAmbiguousMatch, fmt.Sprintf("matches %d Octopus users by %s; none is written", len(users), rule), users...)
 		return
 	}
-	if why := ValidateUPN(upn); why != "" {
-		p.conflict(Conflict{
-			Reason: ConflictInvalidUPN, UPN: upn,
-			Detail: "userPrincipalName cannot be written: " + why,
-			Users:  p.userIDs(users), People: []string{person.Label()},
-		})
+	if why := ValidateUPN(upn); why != "" { // C2
+		r.conflictOf(&person, ConflictInvalidUPN, "userPrincipalName cannot be written: "+why, users...)
 		return
 	}
-
-	key := maphash.String(p.seed, strings.ToLower(upn))
-	if first, ok := p.seen[key]; ok && p.sameUPN(first, upn) {
-		p.duplicate(key, first, &person, upn, users)
+	if i := r.seenUPN(upn); i >= 0 { // C3
+		r.duplicate(i, &person, users)
 		return
 	}
-	if len(users) == 0 {
-		p.seen[key] = oref{orefUnmatched, int32(len(p.unmatched))}
-		p.unmatched = append(p.unmatched, oldCompact(&person))
-		p.gone = append(p.gone, false)
+	if len(users) == 0 { // M6
+		r.upns = append(r.upns, refUPN{upn, refOutcome{"unmatched", len(r.unmatched)}})
+		r.unmatched = append(r.unmatched, reported(&person))
+		r.unmatchedGone = append(r.unmatchedGone, false)
 		return
 	}
-
 	pos := users[0]
-	p.stats.Matched++
-	p.stats.ByRule[rule]++
-	if prev, ok := p.claims[pos]; ok {
-		p.claimedTwice(pos, prev, &person, rule)
-		p.seen[key] = p.claims[pos]
+	r.stats.Matched++
+	r.stats.ByRule[rule]++
+	if prev, ok := r.claims[pos]; ok { // C4
+		r.claimedTwice(pos, prev, &person, rule)
+		r.upns = append(r.upns, refUPN{upn, r.claims[pos]})
 		return
 	}
-	r := p.merge(pos, &person, upn, rule)
-	p.seen[key] = r
-	p.claims[pos] = r
+	out := r.settle(pos, &person, upn, rule)
+	r.upns = append(r.upns, refUPN{upn, out})
+	r.claims[pos] = out
 }
 
-// merge decides the outcome for a person matched to exactly one user.
-func (p *oldPlanner) merge(pos int32, person *Person, upn string, rule MatchRule) oref {
-	u := &p.ix.users[pos]
-	m := MergeUPN(u.WindowsUsernames, upn, NormalizeGUID(person.GUID), u.Owned, p.opts.MaxLength)
-	if m.Unchanged {
-		p.stats.Unchanged++
-		return oref{orefUnchanged, pos}
-	}
-	adds := len(m.Added) > 0 || len(m.Replaced) > 0
-	for _, h := range p.ix.holders(upn, p.buf) {
-		if !adds {
-			break
-		}
-		if h != pos {
-			other := &p.ix.users[h]
-			return p.conflict(Conflict{
-				Reason: ConflictOwnedByOther, UPN: upn,
-				Detail: fmt.Sprintf("already a Windows username of Octopus user %s%s; not added to user %s",
-					other.ID, oldParen(other.Name()), u.ID),
-				Users: []string{u.ID, other.ID}, People: []string{person.Label()},
-			})
-		}
-	}
-	if m.TooLong {
-		return p.conflict(Conflict{
-			Reason: ConflictFieldTooLong, UPN: upn,
-			Detail: fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
-				m.Length, p.opts.MaxLength),
-			Users: []string{u.ID}, People: []string{person.Label()},
-		})
-	}
-	notes := p.renameNotes(pos, person, upn, &m)
-	p.changes = append(p.changes, Change{
-		UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID, Match: rule,
-		Before: u.WindowsUsernames, After: m.After, Added: m.Added, Replaced: m.Replaced,
-		Removed: m.Removed, Person: oldCompact(person), Notes: notes,
-	})
-	p.withdrawn = append(p.withdrawn, false)
-	return oref{orefChange, int32(len(p.changes) - 1)}
-}
-
-// renameNotes tells what provenance knows about this person's earlier
-// UPNs that the merge leaves alone: an entry upnsync added for them to
-// another user, an entry it added that someone removed, and manual entries
-// equal to a UPN it once added for them (those are never touched).
-func (p *oldPlanner) renameNotes(pos int32, person *Person, upn string, m *Merge) []string {
-	ow := p.owners[NormalizeGUID(person.GUID)]
-	if ow == nil || person.GUID == "" {
-		return nil
-	}
-	u := &p.ix.users[pos]
-	before := SplitEntries(u.WindowsUsernames)
-	after := SplitEntries(m.After)
-	var notes []string
-	for _, r := range ow.refs {
-		if strings.EqualFold(r.entry, upn) {
-			continue
-		}
-		if r.pos != pos {
-			other := &p.ix.users[r.pos]
-			notes = append(notes, fmt.Sprintf("upnsync added %s for this person to Octopus user %s%s earlier; it is left there",
-				r.entry, other.ID, oldParen(other.Name())))
-			if indexFold(after, r.entry) >= 0 && !oldOwnsEntry(u, r.entry) {
-				notes = append(notes, fmt.Sprintf("%s, an earlier UPN of this person, is in this list as a manual entry (upnsync did not add it here); it is kept", r.entry))
+// match is M1 to M5, looking at every user.
+func (r *refPlanner) match(p *Person, upn string) ([]int, MatchRule) {
+	guid := NormalizeGUID(p.GUID)
+	if guid != "" {
+		var got []int
+		for i, k := range r.keys {
+			if k.ext == guid {
+				got = append(got, i)
 			}
-			continue
 		}
-		switch {
-		case indexFold(before, r.entry) < 0:
-			notes = append(notes, fmt.Sprintf("upnsync added %s for this person earlier; someone has removed it from the list since", r.entry))
-		case indexFold(after, r.entry) >= 0:
-			// The rename replaced one copy; another copy stays as typed.
-			notes = append(notes, fmt.Sprintf("%s, this person's previous UPN, is in the list a second time; that copy is kept", r.entry))
+		if len(got) > 0 {
+			return got, MatchExternalID
 		}
 	}
-	for _, r := range m.Removed {
-		if len(m.Replaced) > 0 {
-			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", r))
-			continue
+	var got []int
+	if p.SAMAccountName != "" {
+		got = append(got, r.holding(strings.ToLower(p.SAMAccountName))...)
+		if p.Domain != "" {
+			got = append(got, r.holding(strings.ToLower(p.Domain)+`\`+strings.ToLower(p.SAMAccountName))...)
 		}
-		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", r, upn, r))
 	}
-	return notes
+	if upn != "" {
+		got = append(got, r.holding(strings.ToLower(upn))...)
+	}
+	if got = r.unpinned(got, guid != ""); len(got) > 0 {
+		return got, MatchWindowsUsername
+	}
+	if p.Mail != "" {
+		mail := strings.ToLower(strings.TrimSpace(p.Mail))
+		got = nil
+		for i, k := range r.keys {
+			if k.email != "" && k.email == mail {
+				got = append(got, i)
+			}
+		}
+		if got = r.unpinned(got, guid != ""); len(got) > 0 {
+			return got, MatchEmail
+		}
+	}
+	return nil, ""
 }
 
-func oldOwnsEntry(u *User, entry string) bool {
-	for _, o := range u.Owned {
-		if strings.EqualFold(o.Entry, entry) {
+// holding lists the users with an entry equal to key once lower-cased.
+func (r *refPlanner) holding(key string) []int {
+	var out []int
+	for i, k := range r.keys {
+		for _, e := range k.entries {
+			if e == key {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// unpinned is M5, and lists each user once.
+func (r *refPlanner) unpinned(users []int, hasGUID bool) []int {
+	var out []int
+	for _, i := range users {
+		pinned := IsGUID(r.keys[i].ext)
+		if !(hasGUID && pinned) && !containsInt(out, i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func containsInt(list []int, n int) bool {
+	for _, m := range list {
+		if m == n {
 			return true
 		}
 	}
 	return false
 }
 
-// claimedTwice handles a second person matching a user another person
-// already matched: neither may write, both are reported.
-func (p *oldPlanner) claimedTwice(pos int32, prev oref, person *Person, rule MatchRule) {
-	u := &p.ix.users[pos]
-	if prev.kind == orefConflict {
-		c := &p.conflicts[prev.idx]
-		if c.Reason == ConflictAmbiguousMatch {
-			c.People = append(c.People, person.Label())
-			c.Detail = fmt.Sprintf("Octopus user %s%s is matched by %d directory users; none is written",
-				u.ID, oldParen(u.Name()), len(c.People))
-			return
+// seenUPN finds the UPN among those of this read: same lower case, and
+// the same in any letter case as the UPN its holder's outcome shows (for
+// an unchanged person, one in the user's list), as the planner confirms a
+// hit of its table. It returns the index in r.upns, or -1.
+func (r *refPlanner) seenUPN(upn string) int {
+	for i, s := range r.upns {
+		if strings.ToLower(s.upn) != strings.ToLower(upn) {
+			continue
+		}
+		var same bool
+		switch s.out.kind {
+		case "change":
+			same = strings.EqualFold(r.changes[s.out.i].Person.UPN, upn)
+		case "unmatched":
+			same = strings.EqualFold(r.unmatched[s.out.i].UPN, upn)
+		case "conflict":
+			same = strings.EqualFold(r.conflicts[s.out.i].UPN, upn)
+		case "unchanged":
+			same = indexFold(SplitEntries(r.users[s.out.i].WindowsUsernames), upn) >= 0
+		}
+		if same {
+			return i
 		}
 	}
-	people := []string{p.label(prev), person.Label()}
-	p.withdraw(prev)
-	r := p.conflict(Conflict{
-		Reason: ConflictAmbiguousMatch, UPN: person.UPN,
-		Detail: fmt.Sprintf("Octopus user %s%s is matched by 2 directory users (the second by %s); none is written",
-			u.ID, oldParen(u.Name()), rule),
-		Users: []string{u.ID}, People: people,
-	})
-	p.claims[pos] = r
+	return -1
 }
 
-// duplicate handles a UPN seen before: neither person is written.
-func (p *oldPlanner) duplicate(key uint64, first oref, person *Person, upn string, users []int32) {
-	if i, ok := p.dups[key]; ok {
-		c := &p.conflicts[i]
+// settle is the merge with C5 and C6.
+func (r *refPlanner) settle(pos int, person *Person, upn string, rule MatchRule) refOutcome {
+	u := &r.users[pos]
+	m := MergeUPN(u.WindowsUsernames, upn, NormalizeGUID(person.GUID), u.Owned, r.opts.MaxLength)
+	if m.Unchanged {
+		r.stats.Unchanged++
+		return refOutcome{"unchanged", pos}
+	}
+	if len(m.Added) > 0 || len(m.Replaced) > 0 {
+		for _, h := range r.holding(strings.ToLower(upn)) {
+			if h != pos {
+				other := &r.users[h]
+				return r.conflictOf(person, ConflictOwnedByOther, fmt.Sprintf("already a Windows username of Octopus user %s%s; not added to user %s",
+					other.ID, paren(other.Name()), u.ID), pos, h)
+			}
+		}
+	}
+	if m.TooLong {
+		return r.conflictOf(person, ConflictFieldTooLong, fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
+			m.Length, r.opts.MaxLength), pos)
+	}
+	r.changes = append(r.changes, Change{UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID, Match: rule,
+		Before: u.WindowsUsernames, After: m.After, Added: m.Added, Replaced: m.Replaced, Removed: m.Removed,
+		Person: reported(person), Notes: r.renameNotes(pos, person, upn, &m)})
+	r.withdrawn = append(r.withdrawn, false)
+	return refOutcome{"change", len(r.changes) - 1}
+}
+
+// renameNotes is L7.
+func (r *refPlanner) renameNotes(pos int, person *Person, upn string, m *Merge) []string {
+	o := r.owners[NormalizeGUID(person.GUID)]
+	if o == nil {
+		return nil
+	}
+	u := &r.users[pos]
+	before, after := SplitEntries(u.WindowsUsernames), SplitEntries(m.After)
+	var notes []string
+	for _, e := range o.entries {
+		entry := r.users[e.user].Owned[e.k].Entry
+		if strings.EqualFold(entry, upn) {
+			continue
+		}
+		if e.user != pos {
+			other := &r.users[e.user]
+			notes = append(notes, fmt.Sprintf("upnsync added %s for this person to Octopus user %s%s earlier; it is left there",
+				entry, other.ID, paren(other.Name())))
+			owned := false
+			for _, uo := range u.Owned {
+				owned = owned || strings.EqualFold(uo.Entry, entry)
+			}
+			if indexFold(after, entry) >= 0 && !owned {
+				notes = append(notes, fmt.Sprintf("%s, an earlier UPN of this person, is in this list as a manual entry (upnsync did not add it here); it is kept", entry))
+			}
+			continue
+		}
+		if indexFold(before, entry) < 0 {
+			notes = append(notes, fmt.Sprintf("upnsync added %s for this person earlier; someone has removed it from the list since", entry))
+		} else if indexFold(after, entry) >= 0 {
+			notes = append(notes, fmt.Sprintf("%s, this person's previous UPN, is in the list a second time; that copy is kept", entry))
+		}
+	}
+	for _, old := range m.Removed {
+		if len(m.Replaced) > 0 {
+			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", old))
+		} else {
+			notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", old, upn, old))
+		}
+	}
+	return notes
+}
+
+func (r *refPlanner) conflictOf(person *Person, reason, detail string, users ...int) refOutcome {
+	return r.conflict(Conflict{Reason: reason, UPN: person.UPN, Detail: detail, Users: r.ids(users), People: []string{person.Label()}})
+}
+
+func (r *refPlanner) conflict(c Conflict) refOutcome {
+	r.conflicts = append(r.conflicts, c)
+	return refOutcome{"conflict", len(r.conflicts) - 1}
+}
+
+func (r *refPlanner) ids(users []int) []string {
+	var out []string
+	for _, i := range users {
+		out = append(out, r.users[i].ID)
+	}
+	return out
+}
+
+// duplicate is C3.
+func (r *refPlanner) duplicate(i int, person *Person, users []int) {
+	first := r.upns[i].out
+	if first.kind == "conflict" && r.conflicts[first.i].Reason == ConflictDuplicateUPN {
+		c := &r.conflicts[first.i]
 		c.People = append(c.People, person.Label())
-		c.Users = oldAppendNew(c.Users, p.userIDs(users)...)
+		c.Users = appendNew(c.Users, r.ids(users)...)
 		c.Detail = fmt.Sprintf("%d directory users have this UPN; none is written", len(c.People))
 		return
 	}
-	people := []string{p.label(first), person.Label()}
-	ids := oldAppendNew(p.refUsers(first), p.userIDs(users)...)
-	p.withdraw(first)
-	r := p.conflict(Conflict{
-		Reason: ConflictDuplicateUPN, UPN: upn,
-		Detail: "2 directory users have this UPN; neither is written",
-		Users:  ids, People: people,
-	})
-	p.dups[key] = r.idx
-	p.seen[key] = r
+	people := []string{r.label(first), person.Label()}
+	ids := appendNew(r.outcomeUsers(first), r.ids(users)...)
+	r.withdraw(first)
+	r.upns[i].out = r.conflict(Conflict{Reason: ConflictDuplicateUPN, UPN: person.UPN,
+		Detail: "2 directory users have this UPN; neither is written", Users: ids, People: people})
 }
 
-func (p *oldPlanner) conflict(c Conflict) oref {
-	p.conflicts = append(p.conflicts, c)
-	return oref{orefConflict, int32(len(p.conflicts) - 1)}
+// claimedTwice is C4.
+func (r *refPlanner) claimedTwice(pos int, prev refOutcome, person *Person, rule MatchRule) {
+	u := &r.users[pos]
+	if prev.kind == "conflict" && r.conflicts[prev.i].Reason == ConflictAmbiguousMatch {
+		c := &r.conflicts[prev.i]
+		c.People = append(c.People, person.Label())
+		c.Detail = fmt.Sprintf("Octopus user %s%s is matched by %d directory users; none is written", u.ID, paren(u.Name()), len(c.People))
+		return
+	}
+	people := []string{r.label(prev), person.Label()}
+	r.withdraw(prev)
+	r.claims[pos] = r.conflict(Conflict{Reason: ConflictAmbiguousMatch, UPN: person.UPN,
+		Detail: fmt.Sprintf("Octopus user %s%s is matched by 2 directory users (the second by %s); none is written", u.ID, paren(u.Name()), rule),
+		Users:  []string{u.ID}, People: people})
 }
 
-func (p *oldPlanner) skip(person *Person, reason string) {
-	p.skipped = append(p.skipped, Skip{DN: person.Label(), Reason: reason})
-}
-
-// withdraw takes back what the first holder of a UPN or claim would have
-// done, because a later person makes it a conflict.
-func (p *oldPlanner) withdraw(r oref) {
-	switch r.kind {
-	case orefChange:
-		p.withdrawn[r.idx] = true
-	case orefUnmatched:
-		p.gone[r.idx] = true
-	case orefUnchanged:
-		// The same person can be taken back twice (another person claims
-		// the user, a third repeats the UPN): count it once.
-		if p.unchangedGone == nil {
-			p.unchangedGone = map[int32]bool{}
-		}
-		if !p.unchangedGone[r.idx] {
-			p.unchangedGone[r.idx] = true
-			p.stats.Unchanged--
+// withdraw takes back the outcome of a person a later conflict involves.
+func (r *refPlanner) withdraw(o refOutcome) {
+	switch o.kind {
+	case "change":
+		r.withdrawn[o.i] = true
+	case "unmatched":
+		r.unmatchedGone[o.i] = true
+	case "unchanged":
+		if !r.unchangedGone[o.i] {
+			r.unchangedGone[o.i] = true
+			r.stats.Unchanged--
 		}
 	}
 }
 
-// sameUPN confirms a hash hit against the stored UPN.
-func (p *oldPlanner) sameUPN(r oref, upn string) bool {
-	switch r.kind {
-	case orefChange:
-		return strings.EqualFold(p.changes[r.idx].Person.UPN, upn)
-	case orefUnmatched:
-		return strings.EqualFold(p.unmatched[r.idx].UPN, upn)
-	case orefConflict:
-		return strings.EqualFold(p.conflicts[r.idx].UPN, upn)
-	case orefUnchanged:
-		return indexFold(SplitEntries(p.ix.users[r.idx].WindowsUsernames), upn) >= 0
-	}
-	return false
-}
-
-// label names the person behind a oref. A person whose UPN was already in
-// place is not kept (that would cost memory per directory user); it is
-// named through its Octopus user instead.
-func (p *oldPlanner) label(r oref) string {
-	switch r.kind {
-	case orefChange:
-		return p.changes[r.idx].Person.Label()
-	case orefUnmatched:
-		return p.unmatched[r.idx].Label()
-	case orefConflict:
-		if c := p.conflicts[r.idx]; len(c.People) > 0 {
+func (r *refPlanner) label(o refOutcome) string {
+	switch o.kind {
+	case "change":
+		return r.changes[o.i].Person.Label()
+	case "unmatched":
+		return r.unmatched[o.i].Label()
+	case "conflict":
+		if c := r.conflicts[o.i]; len(c.People) > 0 {
 			return c.People[0]
 		}
-	case orefUnchanged:
-		return "the directory user already in Octopus user " + p.ix.users[r.idx].ID
+	case "unchanged":
+		return "the directory user already in Octopus user " + r.users[o.i].ID
 	}
 	return "another directory user"
 }
 
-func (p *oldPlanner) refUsers(r oref) []string {
-	switch r.kind {
-	case orefChange:
-		return []string{p.changes[r.idx].UserID}
-	case orefUnchanged:
-		return []string{p.ix.users[r.idx].ID}
-	case orefConflict:
-		return append([]string(nil), p.conflicts[r.idx].Users...)
+func (r *refPlanner) outcomeUsers(o refOutcome) []string {
+	switch o.kind {
+	case "change":
+		return []string{r.changes[o.i].UserID}
+	case "unchanged":
+		return []string{r.users[o.i].ID}
+	case "conflict":
+		return append([]string(nil), r.conflicts[o.i].Users...)
 	}
 	return nil
 }
 
-func (p *oldPlanner) userIDs(pos []int32) []string {
-	if len(pos) == 0 {
-		return nil
-	}
-	ids := make([]string, len(pos))
-	for i, q := range pos {
-		ids[i] = p.ix.users[q].ID
-	}
-	return ids
-}
-
-// Departed lists, sorted, the objectGUIDs that own entries in the store
-// and were not in the read and whose whereabouts are not known yet: the
-// people a GUIDLocator should be asked about.
-func (p *oldPlanner) Departed() []string {
+// Departed lists the owners a GUIDLocator is asked about.
+func (r *refPlanner) Departed() []string {
 	var out []string
-	for g, ow := range p.owners {
-		if !ow.seen && !ow.disabled && ow.where == nil {
+	for g, o := range r.owners {
+		if !o.seen && !o.disabled && !o.deleted && o.where == nil && (!r.partial || o.unselected) {
 			out = append(out, g)
 		}
 	}
@@ -428,45 +452,40 @@ func (p *oldPlanner) Departed() []string {
 	return out
 }
 
-// Locate records what the directory knows about a departed objectGUID.
-func (p *oldPlanner) Locate(guid string, w Whereabouts) {
-	if ow := p.owners[NormalizeGUID(guid)]; ow != nil {
-		ow.where = &w
+func (r *refPlanner) Locate(guid string, w Whereabouts) {
+	if o := r.owners[NormalizeGUID(guid)]; o != nil {
+		o.where = &w
 	}
 }
 
-// departures lists the people upnsync added entries for who were not in
-// the read and, with RemoveDeparted after a complete read, plans the
-// removal of those entries.
-func (p *oldPlanner) departures(read ReadResult) []Departure {
-	guids := make([]string, 0)
-	for g, ow := range p.owners {
-		if !ow.seen {
+// departures is D1 to D3.
+func (r *refPlanner) departures(read ReadResult) []Departure {
+	var guids []string
+	for g, o := range r.owners {
+		if !o.seen && (!read.Partial || o.deleted || o.disabled || o.unselected) {
 			guids = append(guids, g)
 		}
 	}
 	sort.Strings(guids)
-	deps := make([]Departure, 0, len(guids))
+	deps := []Departure{}
 	for _, g := range guids {
-		ow := p.owners[g]
+		o := r.owners[g]
 		d := Departure{GUID: g}
-		switch {
-		case ow.disabled:
+		if o.disabled {
 			d.Whereabouts = Whereabouts{Reason: DepartedDisabled, Detail: "the account is disabled and --skip-disabled leaves it out"}
-		case ow.where != nil:
-			d.Whereabouts = *ow.where
+		} else if o.where != nil {
+			d.Whereabouts = *o.where
 		}
-		for _, r := range ow.refs {
-			u := &p.ix.users[r.pos]
-			if indexFold(SplitEntries(u.WindowsUsernames), r.entry) < 0 {
-				continue // someone removed it already
+		for _, e := range o.entries {
+			u := &r.users[e.user]
+			if entry := u.Owned[e.k].Entry; indexFold(SplitEntries(u.WindowsUsernames), entry) >= 0 {
+				d.Entries = append(d.Entries, DepartedEntry{UserID: u.ID, UserName: u.Name(), Entry: entry})
 			}
-			d.Entries = append(d.Entries, DepartedEntry{UserID: u.ID, UserName: u.Name(), Entry: r.entry})
 		}
 		switch {
 		case len(d.Entries) == 0:
 			d.Kept = "nothing left to remove: the entries upnsync added are no longer in the lists"
-		case !p.opts.RemoveDeparted:
+		case !r.opts.RemoveDeparted:
 			d.Kept = "kept: --remove-departed not given"
 		case !read.Complete:
 			d.Kept = "kept: the directory read was not proven complete"
@@ -475,7 +494,7 @@ func (p *oldPlanner) departures(read ReadResult) []Departure {
 		case !d.Reason.Removable():
 			d.Kept = "kept: " + string(d.Reason)
 		default:
-			d.Kept = p.removeDeparted(ow, &d)
+			d.Kept = r.removeDeparted(o, &d)
 			d.Removed = d.Kept == ""
 		}
 		deps = append(deps, d)
@@ -483,51 +502,47 @@ func (p *oldPlanner) departures(read ReadResult) []Departure {
 	return deps
 }
 
-// removeDeparted plans the removal of a departed person's entries, user by
-// user, merged into the change already planned for a user if there is
-// one. It returns why something was kept, or "".
-func (p *oldPlanner) removeDeparted(ow *oldOwner, d *Departure) string {
+// removeDeparted is D4 and D5.
+func (r *refPlanner) removeDeparted(o *refOwner, d *Departure) string {
 	var kept []string
-	for _, r := range ow.refs {
-		u := &p.ix.users[r.pos]
-		if indexFold(SplitEntries(u.WindowsUsernames), r.entry) < 0 {
+	for _, e := range o.entries {
+		u := &r.users[e.user]
+		entry := u.Owned[e.k].Entry
+		if indexFold(SplitEntries(u.WindowsUsernames), entry) < 0 {
 			continue
 		}
-		if holder, ok := p.seen[maphash.String(p.seed, strings.ToLower(r.entry))]; ok && p.sameUPN(holder, r.entry) {
-			kept = append(kept, fmt.Sprintf("%s is now the UPN of %s", r.entry, p.label(holder)))
+		if i := r.seenUPN(entry); i >= 0 {
+			kept = append(kept, fmt.Sprintf("%s is now the UPN of %s", entry, r.label(r.upns[i].out)))
 			continue
 		}
-		if c, ok := p.claims[r.pos]; ok && c.kind == orefConflict {
+		claim, claimed := r.claims[e.user]
+		if claimed && claim.kind == "conflict" {
 			kept = append(kept, fmt.Sprintf("user %s has a conflict", u.ID))
 			continue
 		}
-		var c *Change
-		if i, ok := p.removals[r.pos]; ok {
-			c = &p.changes[i]
-		} else if cl, ok := p.claims[r.pos]; ok && cl.kind == orefChange && !p.withdrawn[cl.idx] {
-			c = &p.changes[cl.idx]
-			p.removals[r.pos] = int(cl.idx)
-		} else {
-			p.changes = append(p.changes, Change{
-				UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID,
-				Before: u.WindowsUsernames, After: u.WindowsUsernames,
-				Person: Person{GUID: d.GUID, DN: d.DN}, Departed: d.Reason,
-			})
-			p.withdrawn = append(p.withdrawn, false)
-			p.removals[r.pos] = len(p.changes) - 1
-			c = &p.changes[len(p.changes)-1]
+		i, ok := r.removals[e.user]
+		if !ok && claimed && claim.kind == "change" && !r.withdrawn[claim.i] {
+			i, ok = claim.i, true
 		}
+		if !ok {
+			r.changes = append(r.changes, Change{UserID: u.ID, UserName: u.Name(), ExternalID: u.ExternalID,
+				Before: u.WindowsUsernames, After: u.WindowsUsernames, Person: Person{GUID: d.GUID, DN: d.DN}, Departed: d.Reason})
+			r.withdrawn = append(r.withdrawn, false)
+			i = len(r.changes) - 1
+		}
+		r.removals[e.user] = i
+		c := &r.changes[i]
 		entries := SplitEntries(c.After)
-		i := indexFold(entries, r.entry)
-		if i < 0 {
+		k := indexFold(entries, entry)
+		if k < 0 {
 			continue
 		}
-		c.Removed = append(c.Removed, entries[i])
-		c.After = JoinEntries(append(entries[:i], entries[i+1:]...))
+		c.Removed = append(c.Removed, entries[k])
+		c.After = JoinEntries(append(entries[:k], entries[k+1:]...))
 		if c.Departed == "" {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", r.entry, d.GUID, d.Reason))
+			c.Notes = append(c.Notes, fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
 		}
-		p.stats.Removals++
+		r.stats.Removals++
 	}
 	if len(kept) > 0 {
 		return "kept: " + strings.Join(kept, "; ")
@@ -535,72 +550,27 @@ func (p *oldPlanner) removeDeparted(ow *oldOwner, d *Departure) string {
 	return ""
 }
 
-// Plan returns the plan for everything added so far. Call it once: it
-// plans the removals of departed people's entries as it goes.
-func (p *oldPlanner) Plan(read ReadResult) Plan {
-	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
-	plan.Departures = p.departures(read)
-	for i, c := range p.changes {
-		if !p.withdrawn[i] {
+func (r *refPlanner) Plan(read ReadResult) Plan {
+	plan := Plan{Read: read, Conflicts: r.conflicts, Skipped: r.skipped, Departures: r.departures(read)}
+	for i, c := range r.changes {
+		if !r.withdrawn[i] {
 			plan.Changes = append(plan.Changes, c)
 		}
 	}
-	for i, u := range p.unmatched {
-		if !p.gone[i] {
-			plan.Unmatched = append(plan.Unmatched, u)
+	sort.SliceStable(plan.Changes, func(i, j int) bool { return lessID(plan.Changes[i].UserID, plan.Changes[j].UserID) })
+	for i, p := range r.unmatched {
+		if !r.unmatchedGone[i] {
+			plan.Unmatched = append(plan.Unmatched, p)
 		}
 	}
-	sort.SliceStable(plan.Changes, func(i, j int) bool {
-		return oldLessID(plan.Changes[i].UserID, plan.Changes[j].UserID)
-	})
-	st := p.stats
-	st.Changes = len(plan.Changes)
-	st.Conflicts = len(plan.Conflicts)
-	st.Unmatched = len(plan.Unmatched)
-	st.Skipped = len(plan.Skipped)
-	st.Departed = len(plan.Departures)
-	plan.Stats = st
+	plan.Stats = r.stats
+	plan.Stats.Changes, plan.Stats.Conflicts = len(plan.Changes), len(plan.Conflicts)
+	plan.Stats.Unmatched, plan.Stats.Skipped = len(plan.Unmatched), len(plan.Skipped)
+	plan.Stats.Departed = len(plan.Departures)
 	return plan
 }
 
-// oldCompact keeps only what reports need of a person.
-func oldCompact(p *Person) Person {
+// reported is what a plan keeps of a person.
+func reported(p *Person) Person {
 	return Person{GUID: p.GUID, UPN: p.UPN, SAMAccountName: p.SAMAccountName, DN: p.DN, Disabled: p.Disabled}
-}
-
-func oldParen(name string) string {
-	if name == "" {
-		return ""
-	}
-	return " (" + name + ")"
-}
-
-func oldAppendNew(list []string, more ...string) []string {
-	for _, m := range more {
-		found := false
-		for _, l := range list {
-			if l == m {
-				found = true
-				break
-			}
-		}
-		if !found {
-			list = append(list, m)
-		}
-	}
-	return list
-}
-
-// oldLessID orders user ids numerically when both are numbers, so user 9
-// comes before user 10.
-func oldLessID(a, b string) bool {
-	x, errA := strconv.ParseUint(a, 10, 64)
-	y, errB := strconv.ParseUint(b, 10, 64)
-	if errA == nil && errB == nil {
-		return x < y
-	}
-	if (errA == nil) != (errB == nil) {
-		return errA == nil
-	}
-	return a < b
 }

@@ -86,7 +86,7 @@ func (u *User) Name() string {
 // MatchRule says which rule tied a person to an Octopus user.
 type MatchRule string
 
-// The matching rules, strongest first.
+// The matching rules, strongest first (docs/design.md, rules M1 to M3).
 const (
 	MatchExternalID      MatchRule = "external-id"
 	MatchWindowsUsername MatchRule = "windows-username"
@@ -128,7 +128,8 @@ type Change struct {
 // left (as opposed to a rename's clean-up).
 func (c *Change) Removal() bool { return c.Departed != "" }
 
-// Conflict reasons. Programs read these strings from the JSON report.
+// Conflict reasons (docs/design.md, rules C1 to C6). Programs read these
+// strings from the JSON report.
 const (
 	ConflictInvalidUPN     = "invalid-upn"
 	ConflictDuplicateUPN   = "duplicate-upn"
@@ -233,8 +234,8 @@ type Directory interface {
 // a complete read. Programs read these strings from the JSON report.
 type DepartureReason string
 
-// Departure reasons. DepartedUnknown and DepartedPresent never lead to a
-// removal.
+// Departure reasons (docs/design.md, rule D2). DepartedUnknown and
+// DepartedPresent never lead to a removal.
 const (
 	// DepartedUnknown: not classified (--remove-departed not given, or the
 	// directory could not be asked).
@@ -259,7 +260,8 @@ const (
 )
 
 // Removable reports whether entries of a person gone for this reason may
-// be removed (with --remove-departed, after a complete read).
+// be removed (with --remove-departed, after a complete read: docs/design.md,
+// rule D3).
 func (r DepartureReason) Removable() bool {
 	switch r {
 	case DepartedDisabled, DepartedDeleted, DepartedMoved, DepartedFiltered, DepartedNotInExport:

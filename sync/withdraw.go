@@ -3,7 +3,8 @@ package sync
 // Withdraw turns planned changes into conflicts, keyed by their position in
 // p.Changes: a store that cannot write some changes (a value over one of
 // its limits, a user it has no safe way to find) says so before anything
-// is reported or written, and the rest of the plan goes on.
+// is reported or written, and the rest of the plan goes on (docs/design.md,
+// rule C7).
 func (p *Plan) Withdraw(refused map[int]Conflict) {
 	if len(refused) == 0 {
 		return

@@ -55,7 +55,8 @@ var diSheets = map[string]string{
 // far as the export shows.
 var diMethods = []string{UserByID, UserByWindowsUsername, UserByName}
 
-// Conflict reasons of stores that cannot write a change (JSON "reason").
+// Conflict reasons of stores that cannot write a change (JSON "reason";
+// docs/design.md, rule C7).
 const (
 	ConflictStoreLimit      = "store-limit"
 	ConflictStoreIdentify   = "store-cannot-identify"

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,4 +245,21 @@ func redactURL(u string) string {
 		userinfo = userinfo[:c] + ":xxxxx"
 	}
 	return u[:scheme+3] + userinfo + rest[at:]
+}
+
+func writtenBefore(n int) string {
+	switch n {
+	case 0:
+		return "nothing was written before it"
+	case 1:
+		return "1 user written before it stays written"
+	}
+	return strconv.Itoa(n) + " users written before it stay written"
+}
+
+func users(n int) string {
+	if n == 1 {
+		return "1 user"
+	}
+	return strconv.Itoa(n) + " users"
 }

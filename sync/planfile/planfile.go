@@ -7,7 +7,8 @@
 // "plan":{…}}, where sha256 is the digest of the exact bytes of the plan
 // value. The digest detects edits, damage and truncation; it is not a
 // signature (whoever can edit the file can recompute it), so keep plan
-// files where only administrators can write, as the store itself.
+// files where only administrators can write, as the store itself. The
+// format is described in docs/design.md, "Saved plan".
 package planfile
 
 import (

@@ -7,8 +7,9 @@ import (
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
-// The JSON report, version 1. Programs depend on these names: add fields,
-// never rename or remove one.
+// The JSON report, version 1 (its contract: docs/design.md, "JSON
+// report"). Programs depend on these names: add fields, never rename or
+// remove one.
 type jsonReport struct {
 	Version   int          `json:"version"`
 	Mode      string       `json:"mode"`

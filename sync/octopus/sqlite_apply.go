@@ -1,0 +1,144 @@
+package octopus
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	upnsync "github.com/upnsync/upnsync/sync"
+)
+
+// Apply writes changes in batches of compare-and-swap updates, one
+// transaction per batch. See upnsync.Store.
+func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+	if run.ID == "" {
+		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	if run.Started.IsZero() {
+		run.Started = time.Now()
+	}
+	applied := upnsync.Applied{RunID: run.ID}
+	if err := s.checkWritable("cannot apply changes"); err != nil {
+		return applied, err
+	}
+	if err := s.ensureSchema(ctx); err != nil {
+		return applied, err
+	}
+	if err := beginRun(ctx, s.db, run); err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+			return applied, fmt.Errorf("store %s: run %s is already recorded; each apply needs a new run id; nothing was written", s.Describe(), run.ID)
+		}
+		return applied, s.explain("cannot record the run; nothing was written", err)
+	}
+
+	batches := (len(changes) + s.batch - 1) / s.batch
+	seq := 0
+	for b := 0; b < batches; b++ {
+		lo, hi := b*s.batch, min((b+1)*s.batch, len(changes))
+		if err := ctx.Err(); err != nil {
+			s.finishRun(ctx, run.ID, &applied)
+			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
+				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
+		}
+		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, seq, changes[lo:hi])
+		if err != nil {
+			s.finishRun(ctx, run.ID, &applied)
+			at := ""
+			if failed != "" {
+				at = fmt.Sprintf(" at user %q", failed)
+			}
+			return applied, fmt.Errorf("%w; apply stopped in batch %d of %d (changes %d to %d)%s; that batch was rolled back; %s (run %s); run upnsync again to finish the job",
+				err, b+1, batches, lo+1, hi, at, writtenBefore(len(applied.Written)), run.ID)
+		}
+		seq = next
+		applied.Written = append(applied.Written, written...)
+		applied.Stale = append(applied.Stale, stale...)
+		if testAfterBatch != nil {
+			testAfterBatch(b + 1)
+		}
+	}
+	if err := s.finishRun(ctx, run.ID, &applied); err != nil {
+		return applied, fmt.Errorf("%w; %s written, but the run summary was not recorded", err, users(len(applied.Written)))
+	}
+	return applied, nil
+}
+
+// finishRun records the outcome of a run even when ctx is already done:
+// the summary must say what the committed batches wrote.
+func (s *sqliteStore) finishRun(ctx context.Context, runID string, a *upnsync.Applied) error {
+	if err := finishRun(ctx, s.db, runID, a); err != nil {
+		return s.explain("cannot record the end of run "+runID, err)
+	}
+	return nil
+}
+
+// applyBatch writes one batch in one transaction: all of it or none of it.
+// It returns the ids written, the stale changes, the next journal sequence
+// number and, on failure, the user being written.
+func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, batch []upnsync.Change) (written []string, stale []upnsync.Stale, next int, failed string, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot start a transaction", err)
+	}
+	defer tx.Rollback()
+
+	update, err := tx.PrepareContext(ctx, `UPDATE users SET windows_usernames = ? WHERE id = ? AND COALESCE(windows_usernames, '') = ?`)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+	defer update.Close()
+	current, err := tx.PrepareContext(ctx, `SELECT COALESCE(windows_usernames, '') FROM users WHERE id = ?`)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+	defer current.Close()
+	lw, err := newLedgerWriter(ctx, tx, runID, seq)
+	if err != nil {
+		return nil, nil, seq, "", s.explain("cannot prepare the updates", err)
+	}
+	defer lw.close()
+
+	for i := range batch {
+		c := &batch[i]
+		fail := func(what string, err error) ([]string, []upnsync.Stale, int, string, error) {
+			return nil, nil, seq, c.UserID, s.explain(fmt.Sprintf("user %q: %s", c.UserID, what), err)
+		}
+		res, err := update.ExecContext(ctx, c.After, c.UserID, c.Before)
+		if err != nil {
+			return fail("cannot update the Windows usernames", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fail("cannot update the Windows usernames", err)
+		}
+		if n == 0 {
+			st := upnsync.Stale{UserID: c.UserID, Expected: c.Before, Planned: c.After}
+			switch err := current.QueryRowContext(ctx, c.UserID).Scan(&st.Found); {
+			case errors.Is(err, sql.ErrNoRows):
+				st.Missing = true
+			case err != nil:
+				return fail("cannot read the current Windows usernames", err)
+			}
+			stale = append(stale, st)
+			continue
+		}
+		if what, err := lw.record(ctx, c); err != nil {
+			return fail(what, err)
+		}
+		written = append(written, c.UserID)
+	}
+	seq = lw.seq
+	if err := tx.Commit(); err != nil {
+		return nil, nil, seq, "", s.explain("cannot commit", err)
+	}
+	return written, stale, seq, "", nil
+}
+
+// testAfterBatch lets tests act (cancel a context) between two batches.
+var testAfterBatch func(batch int)
