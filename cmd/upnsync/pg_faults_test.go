@@ -23,7 +23,7 @@ import (
 // internal/faultproxy), the session ended by the server, the server gone
 // for good, a lock held by another session, a statement timeout, an
 // account or a database that may not write. Each time: exit code 1 as
-// DESIGN.md says, no batch half written, upnsync.journal holds exactly the
+// docs/design.md says, no batch half written, upnsync.journal holds exactly the
 // users written, the error says what happened and what to do, and running
 // the command again finishes the job.
 //
