@@ -172,6 +172,10 @@ func (p *Planner) Add(person Person) {
 		p.skip(&person, "account disabled (--skip-disabled)")
 		return
 	}
+	if person.Skip != "" {
+		p.skip(&person, person.Skip)
+		return
+	}
 	upn := person.UPN
 	if upn == "" {
 		if !p.opts.ImplicitUPN {

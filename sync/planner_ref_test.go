@@ -130,6 +130,10 @@ func (p *oldPlanner) Add(person Person) {
 		p.skip(&person, "account disabled (--skip-disabled)")
 		return
 	}
+	if person.Skip != "" {
+		p.skip(&person, person.Skip)
+		return
+	}
 	upn := person.UPN
 	if upn == "" {
 		if !p.opts.ImplicitUPN {
