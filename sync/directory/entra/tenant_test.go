@@ -69,6 +69,13 @@ type tenant struct {
 	// deleted are the users in the deleted items, by id.
 	deleted map[string]map[string]any
 
+	// federated is the workload identity's federated token (the
+	// Kubernetes service account token) the token endpoint accepts.
+	federated string
+	// miClientID is the user-assigned managed identity the App Service
+	// identity endpoint serves ("" : the system-assigned one).
+	miClientID string
+
 	tokens   []string
 	issued   int
 	requests []string
@@ -118,6 +125,8 @@ func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
 		})
 	case r.URL.Path == "/"+testTenant+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
 		tn.token(w, r)
+	case r.URL.Path == "/msi/token":
+		tn.managedIdentity(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1.0/"):
 		tn.graph(w, r)
 	default:
@@ -152,6 +161,11 @@ func (tn *tenant) token(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 401, tokenErr("invalid_client", desc+"\r\nTrace ID: 0000\r\nCorrelation ID: 1111\r\nTimestamp: 2025-01-01 00:00:00Z"))
 			return
 		}
+	case f.Get("client_assertion") != "" && tn.federated != "":
+		if f.Get("client_assertion") != tn.federated {
+			writeJSON(w, 401, tokenErr("invalid_client", "AADSTS70021: No matching federated identity record found for presented assertion."))
+			return
+		}
 	case f.Get("client_assertion") != "":
 		if f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
 			writeJSON(w, 400, tokenErr("invalid_request", "AADSTS50027: bad assertion type"))
@@ -165,11 +179,28 @@ func (tn *tenant) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, tokenErr("invalid_client", "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
 		return
 	}
+	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tn.issue()})
+}
+
+// issue makes an access token Graph accepts.
+func (tn *tenant) issue() string {
 	tn.issued++
 	claims, _ := json.Marshal(map[string]any{"aud": tn.srv.URL, "tid": testTenant, "appid": testClient, "roles": tn.roles, "n": tn.issued})
 	tok := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
 	tn.tokens = append(tn.tokens, tok)
-	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+	return tok
+}
+
+// managedIdentity is an App Service managed identity endpoint
+// (IDENTITY_ENDPOINT, IDENTITY_HEADER).
+func (tn *tenant) managedIdentity(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if r.Header.Get("X-IDENTITY-HEADER") != "mi-header" || q.Get("resource") != tn.srv.URL || q.Get("client_id") != tn.miClientID {
+		writeJSON(w, 400, map[string]any{"statusCode": 400, "message": "Unable to load the proper Managed Identity."})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"access_token": tn.issue(), "expires_on": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
+		"resource": tn.srv.URL, "token_type": "Bearer", "client_id": tn.miClientID})
 }
 
 // checkAssertion verifies a client assertion (a JWT signed with the
