@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
@@ -101,10 +100,12 @@ func (d *Directory) readPage(ctx context.Context, link string, page int, delta b
 			return &directory.Error{Msg: fmt.Sprintf("the read of %s was cancelled after %d users: %v; the read is incomplete", what, n, ctx.Err()), Err: ctx.Err()}
 		case errors.Is(err, context.DeadlineExceeded):
 			return &directory.Error{Msg: fmt.Sprintf("%s did not arrive within --timeout %s (%d users read of it); the read is incomplete", what, d.timeout, n), Err: err}
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err):
-			return &directory.Error{Msg: fmt.Sprintf("%s was cut off after %d users (%s): the connection closed in the middle of the page; the read is incomplete: run again", what, n, netText(err)), Err: io.ErrUnexpectedEOF}
+		case isFormatError(err):
+			return &directory.Error{Msg: fmt.Sprintf("%s is not a Microsoft Graph users page (%s); check --graph-endpoint; the read is incomplete", what, oneLine(err.Error())), Err: err}
 		}
-		return &directory.Error{Msg: fmt.Sprintf("%s is not a Microsoft Graph users page (%s); check --graph-endpoint; the read is incomplete", what, oneLine(err.Error())), Err: err}
+		// Anything else came from reading the body: the connection closed
+		// or was reset (HTTP/1.1), or the stream was (HTTP/2).
+		return &directory.Error{Msg: fmt.Sprintf("%s was cut off after %d users (%s): the connection closed in the middle of the page; the read is incomplete: run again", what, n, netText(err)), Err: io.ErrUnexpectedEOF}
 	}
 	if err := expectDelim(dec, '{'); err != nil {
 		return "", "", n, broken(err)
@@ -167,12 +168,12 @@ func (d *Directory) readPage(ctx context.Context, link string, page int, delta b
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
-			err = errors.New("more data after the page's closing brace")
+			err = formatError("more data after the page's closing brace")
 		}
 		return "", "", n, broken(err)
 	}
 	if !sawValue {
-		return "", "", n, broken(errors.New(`the page has no "value" array`))
+		return "", "", n, broken(formatError(`the page has no "value" array`))
 	}
 	return next, deltaLink, n, nil
 }
@@ -188,15 +189,23 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 		return err
 	}
 	if got, ok := t.(json.Delim); !ok || got != want {
-		return fmt.Errorf("expected %q, found %v", string(want), t)
+		return formatError(fmt.Sprintf("expected %q, found %v", string(want), t))
 	}
 	return nil
 }
 
-// isNetErr tells a broken connection in the middle of a body.
-func isNetErr(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe") || strings.Contains(s, "use of closed network connection")
+// formatError is a page that is JSON but not a users page.
+type formatError string
+
+func (f formatError) Error() string { return string(f) }
+
+// isFormatError tells an answer that is not a users page from a body
+// whose reading failed.
+func isFormatError(err error) bool {
+	var fe formatError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &fe) || errors.As(err, &se) || errors.As(err, &te)
 }
 
 // sizeText writes a byte count for people.

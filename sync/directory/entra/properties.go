@@ -10,36 +10,36 @@ import (
 // property the table below can select. Properties not selected stay
 // empty. The JSON decoder fills it straight from the response stream.
 type graphUser struct {
-	ID                          string   `json:"id"`
-	UserPrincipalName           string   `json:"userPrincipalName"`
-	Mail                        string   `json:"mail"`
-	GivenName                   string   `json:"givenName"`
-	Surname                     string   `json:"surname"`
-	DisplayName                 string   `json:"displayName"`
-	AccountEnabled              *bool    `json:"accountEnabled"`
-	UserType                    string   `json:"userType"`
-	OnPremisesImmutableID       string   `json:"onPremisesImmutableId"`
-	OnPremisesSamAccountName    string   `json:"onPremisesSamAccountName"`
-	OnPremisesDomainName        string   `json:"onPremisesDomainName"`
-	OnPremisesDistinguishedName string   `json:"onPremisesDistinguishedName"`
-	Department                  string   `json:"department"`
-	JobTitle                    string   `json:"jobTitle"`
-	CompanyName                 string   `json:"companyName"`
-	BusinessPhones              []string `json:"businessPhones"`
-	MobilePhone                 string   `json:"mobilePhone"`
-	FaxNumber                   string   `json:"faxNumber"`
-	OfficeLocation              string   `json:"officeLocation"`
-	StreetAddress               string   `json:"streetAddress"`
-	City                        string   `json:"city"`
-	State                       string   `json:"state"`
-	PostalCode                  string   `json:"postalCode"`
-	Country                     string   `json:"country"`
-	UsageLocation               string   `json:"usageLocation"`
-	EmployeeID                  string   `json:"employeeId"`
-	EmployeeType                string   `json:"employeeType"`
-	MailNickname                string   `json:"mailNickname"`
-	ProxyAddresses              []string `json:"proxyAddresses"`
-	PreferredLanguage           string   `json:"preferredLanguage"`
+	ID                            string             `json:"id"`
+	UserPrincipalName             string             `json:"userPrincipalName"`
+	Mail                          string             `json:"mail"`
+	GivenName                     string             `json:"givenName"`
+	Surname                       string             `json:"surname"`
+	DisplayName                   string             `json:"displayName"`
+	AccountEnabled                *bool              `json:"accountEnabled"`
+	UserType                      string             `json:"userType"`
+	OnPremisesImmutableID         string             `json:"onPremisesImmutableId"`
+	OnPremisesSamAccountName      string             `json:"onPremisesSamAccountName"`
+	OnPremisesDomainName          string             `json:"onPremisesDomainName"`
+	OnPremisesDistinguishedName   string             `json:"onPremisesDistinguishedName"`
+	Department                    string             `json:"department"`
+	JobTitle                      string             `json:"jobTitle"`
+	CompanyName                   string             `json:"companyName"`
+	BusinessPhones                []string           `json:"businessPhones"`
+	MobilePhone                   string             `json:"mobilePhone"`
+	FaxNumber                     string             `json:"faxNumber"`
+	OfficeLocation                string             `json:"officeLocation"`
+	StreetAddress                 string             `json:"streetAddress"`
+	City                          string             `json:"city"`
+	State                         string             `json:"state"`
+	PostalCode                    string             `json:"postalCode"`
+	Country                       string             `json:"country"`
+	UsageLocation                 string             `json:"usageLocation"`
+	EmployeeID                    string             `json:"employeeId"`
+	EmployeeType                  string             `json:"employeeType"`
+	MailNickname                  string             `json:"mailNickname"`
+	ProxyAddresses                []string           `json:"proxyAddresses"`
+	PreferredLanguage             string             `json:"preferredLanguage"`
 	OnPremisesExtensionAttributes map[string]*string `json:"onPremisesExtensionAttributes"`
 	// Removed is set on a user a delta read reports deleted.
 	Removed *struct {

@@ -246,7 +246,12 @@ func TestWrongSecretErrorNeverShowsTheSecret(t *testing.T) {
 }
 
 func TestPageCutInTheMiddleIsIncomplete(t *testing.T) {
-	tn := newTenant(t)
+	t.Run("HTTP/1.1", func(t *testing.T) { pageCut(t, false) })
+	t.Run("HTTP/2", func(t *testing.T) { pageCut(t, true) })
+}
+
+func pageCut(t *testing.T, http2 bool) {
+	tn := newTenantHTTP(t, http2)
 	tn.users, tn.pageSize, tn.cutPage = sampleUsers(), 2, 2
 	d := openTenant(t, tn.options())
 	got, res, err := readAll(t, d)
@@ -258,6 +263,9 @@ func TestPageCutInTheMiddleIsIncomplete(t *testing.T) {
 	}
 	if len(got) > 3 || res.Pages != 1 {
 		t.Fatalf("%d people, %d pages from a read cut in page 2", len(got), res.Pages)
+	}
+	if last := tn.requests[len(tn.requests)-1]; strings.HasPrefix(last, "HTTP/2") != http2 {
+		t.Fatalf("the page was asked for as %q", last)
 	}
 	if !directory.Transient(err) {
 		t.Errorf("a connection closed mid-page should be worth another attempt: %v", err)
@@ -324,6 +332,25 @@ func TestRetryAfterForms(t *testing.T) {
 	for _, v := range []string{"", "soon", "-3"} {
 		if _, ok := retryAfter(v, now); ok {
 			t.Errorf("retryAfter(%q) accepted", v)
+		}
+	}
+}
+
+func TestAnswerThatIsNotAUsersPage(t *testing.T) {
+	tn := newTenant(t)
+	d := openTenant(t, tn.options())
+	for body, want := range map[string]string{
+		`{"value":[{"id":"1"}],"@odata.nextLink":"x"}{"more":1}`: "more data after",
+		`{"@odata.context":"x"}`:                                 `no "value" array`,
+		`<html><body>Sign in</body></html>`:                      "invalid character",
+		`{"value":{"id":"1"}}`:                                   `expected "["`,
+		`{"value":[{"id":1}]}`:                                   "cannot unmarshal",
+	} {
+		var res upnsync.ReadResult
+		_, err := d.readPages(context.Background(), tn.srv.URL+"/v1.0/odd?body="+url.QueryEscape(body), false,
+			func(upnsync.Person) error { return nil }, &res)
+		if err == nil || !strings.Contains(err.Error(), "is not a Microsoft Graph users page") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", body, err, want)
 		}
 	}
 }

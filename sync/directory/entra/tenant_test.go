@@ -87,11 +87,17 @@ type deltaRound struct {
 	next    string
 }
 
-func newTenant(t *testing.T) *tenant {
+func newTenant(t *testing.T) *tenant { return newTenantHTTP(t, false) }
+
+// newTenantHTTP starts the tenant, speaking HTTP/2 when asked (as Graph
+// does) or HTTP/1.1.
+func newTenantHTTP(t *testing.T, http2 bool) *tenant {
 	t.Helper()
 	tn := &tenant{t: t, pageSize: 999, secret: testSecret, roles: []string{"User.Read.All"},
 		deltas: map[string]deltaRound{}, expired: map[string]int{}, deleted: map[string]map[string]any{}}
-	tn.srv = httptest.NewTLSServer(http.HandlerFunc(tn.serve))
+	tn.srv = httptest.NewUnstartedServer(http.HandlerFunc(tn.serve))
+	tn.srv.EnableHTTP2 = http2
+	tn.srv.StartTLS()
 	t.Cleanup(tn.srv.Close)
 	tn.caFile = filepath.Join(t.TempDir(), "ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tn.srv.Certificate().Raw})
@@ -110,7 +116,7 @@ func (tn *tenant) options() Options {
 func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
-	tn.requests = append(tn.requests, r.Method+" "+r.URL.Path)
+	tn.requests = append(tn.requests, r.Proto+" "+r.Method+" "+r.URL.Path)
 	base := tn.srv.URL
 	switch {
 	case r.URL.Path == "/"+testTenant+"/v2.0/.well-known/openid-configuration":
@@ -272,6 +278,9 @@ func (tn *tenant) graph(w http.ResponseWriter, r *http.Request) {
 		tn.usersPage(w, q, "/v1.0/users")
 	case r.URL.Path == "/v1.0/users/delta":
 		tn.delta(w, q)
+	case r.URL.Path == "/v1.0/odd": // a 200 answer that is not a users page
+		w.WriteHeader(200)
+		w.Write([]byte(q.Get("body")))
 	case strings.HasPrefix(r.URL.Path, "/v1.0/directory/deletedItems/"):
 		id := strings.TrimPrefix(r.URL.Path, "/v1.0/directory/deletedItems/")
 		u, ok := tn.deleted[id]
