@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"github.com/upnsync/upnsync/sync/directory/entra/entratest"
 	"math/big"
 	"os"
 	"os/exec"
@@ -50,23 +51,23 @@ func readsEveryone(t *testing.T, o Options, want AuthKind) {
 		t.Fatalf("signs in with %s, want %s", d.Auth(), want)
 	}
 	got, res, err := readAll(t, d)
-	if err != nil || !res.Complete || len(got) != len(sampleUsers()) {
+	if err != nil || !res.Complete || len(got) != len(entratest.SampleUsers()) {
 		t.Fatalf("read: %d people, %+v, %v", len(got), res, err)
 	}
 }
 
 func TestClientCertificatePEM(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
 	var file string
-	tn.cert, file, _ = appCertificate(t)
-	o := tn.options()
+	tn.Cert, file, _ = appCertificate(t)
+	o := tenantOptions(tn)
 	o.ClientSecret, o.ClientCertificate = "", file
 	readsEveryone(t, o, AuthCertificate)
 
 	// Another certificate: the token endpoint refuses the assertion.
 	other, _, _ := appCertificate(t)
-	tn.cert = other
+	tn.Cert = other
 	d := openTenant(t, o)
 	if err := d.SignIn(context.Background()); err == nil || !strings.Contains(err.Error(), "AADSTS700027") {
 		t.Fatalf("sign-in with the wrong certificate: %v", err)
@@ -89,16 +90,16 @@ func openssl(t *testing.T, args ...string) {
 }
 
 func TestClientCertificatePFX(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
 	var pemFile string
-	tn.cert, pemFile, _ = appCertificate(t)
+	tn.Cert, pemFile, _ = appCertificate(t)
 	dir := t.TempDir()
 	legacy, modern := filepath.Join(dir, "legacy.pfx"), filepath.Join(dir, "modern.pfx")
 	// 3DES, as Windows' Export-PfxCertificate writes by default.
 	openssl(t, "pkcs12", "-export", "-in", pemFile, "-out", legacy, "-passout", "pass:pfx-pass",
 		"-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1")
-	o := tn.options()
+	o := tenantOptions(tn)
 	o.ClientSecret, o.ClientCertificate, o.CertificatePassword = "", legacy, "pfx-pass"
 	readsEveryone(t, o, AuthCertificate)
 
@@ -117,29 +118,29 @@ func TestClientCertificatePFX(t *testing.T) {
 }
 
 func TestWorkloadIdentityFromTheEnvironment(t *testing.T) {
-	tn := newTenant(t)
-	tn.users, tn.federated = sampleUsers(), "eyJhbGciOiJSUzI1NiJ9.kubernetes-service-account-token.sig"
+	tn := entratest.New(t)
+	tn.Users, tn.Federated = entratest.SampleUsers(), "eyJhbGciOiJSUzI1NiJ9.kubernetes-service-account-token.sig"
 	file := filepath.Join(t.TempDir(), "azure-identity-token")
-	if err := os.WriteFile(file, []byte(tn.federated), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(tn.Federated), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// As the Azure Workload Identity webhook sets them in a pod.
 	t.Setenv(EnvFederatedTokenFile, file)
-	t.Setenv("AZURE_CLIENT_ID", testClient)
-	t.Setenv("AZURE_TENANT_ID", testTenant)
-	o := tn.options()
+	t.Setenv("AZURE_CLIENT_ID", entratest.ClientID)
+	t.Setenv("AZURE_TENANT_ID", entratest.TenantID)
+	o := tenantOptions(tn)
 	o.ClientID, o.ClientSecret = "", ""
 	readsEveryone(t, o, AuthWorkloadIdentity)
 }
 
 func TestManagedIdentity(t *testing.T) {
-	tn := newTenant(t)
-	tn.users, tn.miClientID = sampleUsers(), "99999999-8888-7777-6666-555555555555"
+	tn := entratest.New(t)
+	tn.Users, tn.MIClientID = entratest.SampleUsers(), "99999999-8888-7777-6666-555555555555"
 	// An App Service managed identity endpoint.
-	t.Setenv("IDENTITY_ENDPOINT", tn.srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_ENDPOINT", tn.Server.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "mi-header")
-	o := tn.options()
-	o.ClientID, o.ClientSecret, o.ManagedIdentity, o.ManagedIdentityClientID = "", "", true, tn.miClientID
+	o := tenantOptions(tn)
+	o.ClientID, o.ClientSecret, o.ManagedIdentity, o.ManagedIdentityClientID = "", "", true, tn.MIClientID
 	readsEveryone(t, o, AuthManagedIdentity)
 }
 
@@ -149,27 +150,27 @@ func TestAzureCLI(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the stand-in az is a shell script")
 	}
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	tn.mu.Lock()
-	tok := tn.issue()
-	tn.mu.Unlock()
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	tn.Mu.Lock()
+	tok := tn.Issue()
+	tn.Mu.Unlock()
 	bin := t.TempDir()
 	script := fmt.Sprintf("#!/bin/sh\ncase \"$*\" in *'--resource %s'*'--tenant %s'*) ;; *) echo \"unexpected: $*\" >&2; exit 1;; esac\n"+
-		"echo '{\"accessToken\":\"%s\",\"expires_on\":%d,\"tokenType\":\"Bearer\"}'\n", tn.srv.URL, testTenant, tok, time.Now().Add(time.Hour).Unix())
+		"echo '{\"accessToken\":\"%s\",\"expires_on\":%d,\"tokenType\":\"Bearer\"}'\n", tn.Server.URL, entratest.TenantID, tok, time.Now().Add(time.Hour).Unix())
 	if err := os.WriteFile(filepath.Join(bin, "az"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv(EnvFederatedTokenFile, "")
 	os.Unsetenv(EnvFederatedTokenFile)
-	o := tn.options()
+	o := tenantOptions(tn)
 	o.ClientID, o.ClientSecret = "", ""
 	readsEveryone(t, o, AuthAzureCLI)
 }
 
 func TestOpenRefusesUnclearOptions(t *testing.T) {
-	ok := Options{Tenant: "contoso.onmicrosoft.com", ClientID: testClient, ClientSecret: testSecret}
+	ok := Options{Tenant: "contoso.onmicrosoft.com", ClientID: entratest.ClientID, ClientSecret: entratest.DefaultSecret}
 	cases := []struct {
 		name string
 		edit func(*Options)
@@ -194,7 +195,7 @@ func TestOpenRefusesUnclearOptions(t *testing.T) {
 			o := ok
 			c.edit(&o)
 			_, err := Open(o)
-			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), testSecret) {
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), entratest.DefaultSecret) {
 				t.Fatalf("Open: %v; want %q", err, c.want)
 			}
 		})
@@ -212,7 +213,7 @@ func TestOpenRefusesUnclearOptions(t *testing.T) {
 
 func TestParseURL(t *testing.T) {
 	for raw, want := range map[string]string{"entra:contoso.onmicrosoft.com": "contoso.onmicrosoft.com",
-		"ENTRA:" + testTenant: testTenant, " entra: contoso.com ": "contoso.com"} {
+		"ENTRA:" + entratest.TenantID: entratest.TenantID, " entra: contoso.com ": "contoso.com"} {
 		if got, ok, err := ParseURL(raw); !ok || err != nil || got != want {
 			t.Errorf("ParseURL(%q) = %q %t %v", raw, got, ok, err)
 		}

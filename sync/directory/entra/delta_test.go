@@ -2,6 +2,7 @@ package entra
 
 import (
 	"context"
+	"github.com/upnsync/upnsync/sync/directory/entra/entratest"
 	"strings"
 	"testing"
 
@@ -20,45 +21,45 @@ const (
 // deltaTenant holds sampleUsers and, after the first round's token t0,
 // Jane renamed, the disabled user soft-deleted, a cloud-only user
 // soft-deleted and someone deleted for good.
-func deltaTenant(t *testing.T) *tenant {
-	tn := newTenant(t)
-	tn.users, tn.pageSize = sampleUsers(), 2
-	jane := sampleUsers()[0]
+func deltaTenant(t *testing.T) *entratest.Tenant {
+	tn := entratest.New(t)
+	tn.Users, tn.PageSize = entratest.SampleUsers(), 2
+	jane := entratest.SampleUsers()[0]
 	jane["userPrincipalName"] = janeNewUP
-	tn.deltas["t0"] = deltaRound{next: "t1", changes: []map[string]any{
+	tn.Deltas["t0"] = entratest.DeltaRound{Next: "t1", Changes: []map[string]any{
 		jane,
 		{"id": goneID, "@removed": map[string]any{"reason": "changed"}},
 		{"id": cloudID, "@removed": map[string]any{"reason": "changed"}},
 		{"id": purgedID, "@removed": map[string]any{"reason": "deleted"}},
 	}}
 	// Entra renames a deleted user's UPN: the object id without hyphens first.
-	tn.deleted[goneID] = map[string]any{"id": goneID, "userPrincipalName": "00000000000000000000000000000004gone.away@corp.example.com",
+	tn.Deleted[goneID] = map[string]any{"id": goneID, "userPrincipalName": "00000000000000000000000000000004gone.away@corp.example.com",
 		"onPremisesImmutableId": "EM32rjuznkOPxinGEZ/u0A==", "onPremisesDistinguishedName": "CN=Gone Away,OU=Staff,DC=corp,DC=example,DC=com"}
-	tn.deleted[cloudID] = map[string]any{"id": cloudID, "userPrincipalName": "00000000000000000000000000000002cloud.only@contoso.onmicrosoft.com"}
+	tn.Deleted[cloudID] = map[string]any{"id": cloudID, "userPrincipalName": "00000000000000000000000000000002cloud.only@contoso.onmicrosoft.com"}
 	return tn
 }
 
 func TestDeltaFirstRoundReadsEveryoneAndEndsWithALink(t *testing.T) {
 	tn := deltaTenant(t)
-	d := openTenant(t, tn.options())
+	d := openTenant(t, tenantOptions(tn))
 	d.Delta("")
 	got, res, err := readAll(t, d)
 	if err != nil || !res.Complete || res.Partial || len(got) != 5 || res.Pages != 3 {
 		t.Fatalf("first round: %d people, %+v, %v", len(got), res, err)
 	}
 	dr := d.DeltaResult()
-	if dr.From != "" || dr.Link != tn.srv.URL+"/v1.0/users/delta?$deltatoken=t0" || dr.FullReason != "" {
+	if dr.From != "" || dr.Link != tn.Server.URL+"/v1.0/users/delta?$deltatoken=t0" || dr.FullReason != "" {
 		t.Fatalf("delta result %+v", dr)
 	}
-	if !strings.HasPrefix(tn.selects[0], "id,userPrincipalName,") {
-		t.Fatalf("the first round's $select: %q", tn.selects)
+	if !strings.HasPrefix(tn.Selects[0], "id,userPrincipalName,") {
+		t.Fatalf("the first round's $select: %q", tn.Selects)
 	}
 }
 
 func TestDeltaFromALinkReadsOnlyChangesAndTombstones(t *testing.T) {
 	tn := deltaTenant(t)
-	d := openTenant(t, tn.options())
-	d.Delta(tn.srv.URL + "/v1.0/users/delta?$deltatoken=t0")
+	d := openTenant(t, tenantOptions(tn))
+	d.Delta(tn.Server.URL + "/v1.0/users/delta?$deltatoken=t0")
 	got, res, err := readAll(t, d)
 	if err != nil || !res.Complete || !res.Partial {
 		t.Fatalf("delta: %+v %v", res, err)
@@ -71,7 +72,7 @@ func TestDeltaFromALinkReadsOnlyChangesAndTombstones(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	dr := d.DeltaResult()
-	if dr.Link != tn.srv.URL+"/v1.0/users/delta?$deltatoken=t1" || dr.Unresolved != 1 || dr.FullReason != "" {
+	if dr.Link != tn.Server.URL+"/v1.0/users/delta?$deltatoken=t1" || dr.Unresolved != 1 || dr.FullReason != "" {
 		t.Fatalf("delta result %+v", dr)
 	}
 }
@@ -79,21 +80,21 @@ func TestDeltaFromALinkReadsOnlyChangesAndTombstones(t *testing.T) {
 func TestExpiredDeltaLinkFallsBackToAFullRound(t *testing.T) {
 	for _, status := range []int{410, 400} {
 		tn := deltaTenant(t)
-		tn.expired["old"] = status
-		d := openTenant(t, tn.options())
-		d.Delta(tn.srv.URL + "/v1.0/users/delta?$deltatoken=old")
+		tn.Expired["old"] = status
+		d := openTenant(t, tenantOptions(tn))
+		d.Delta(tn.Server.URL + "/v1.0/users/delta?$deltatoken=old")
 		got, res, err := readAll(t, d)
 		if err != nil || !res.Complete || res.Partial || len(got) != 5 {
 			t.Fatalf("%d: %d people, %+v, %v", status, len(got), res, err)
 		}
 		dr := d.DeltaResult()
-		if !strings.Contains(dr.FullReason, "7 days") || dr.Link != tn.srv.URL+"/v1.0/users/delta?$deltatoken=t0" {
+		if !strings.Contains(dr.FullReason, "7 days") || dr.Link != tn.Server.URL+"/v1.0/users/delta?$deltatoken=t0" {
 			t.Fatalf("%d: delta result %+v", status, dr)
 		}
 	}
 	// A link of another endpoint is not sent there at all.
 	tn := deltaTenant(t)
-	d := openTenant(t, tn.options())
+	d := openTenant(t, tenantOptions(tn))
 	d.Delta("https://graph.example.net/v1.0/users/delta?$deltatoken=t0")
 	if _, res, err := readAll(t, d); err != nil || res.Partial || !strings.Contains(d.DeltaResult().FullReason, "not a users delta link") {
 		t.Fatalf("foreign link: %+v %v %+v", res, err, d.DeltaResult())
@@ -105,8 +106,8 @@ func TestExpiredDeltaLinkFallsBackToAFullRound(t *testing.T) {
 // with --remove-departed, its entries go.
 func TestDeltaThroughThePlanner(t *testing.T) {
 	tn := deltaTenant(t)
-	d := openTenant(t, tn.options())
-	d.Delta(tn.srv.URL + "/v1.0/users/delta?$deltatoken=t0")
+	d := openTenant(t, tenantOptions(tn))
+	d.Delta(tn.Server.URL + "/v1.0/users/delta?$deltatoken=t0")
 	p := upnsync.NewPlanner(upnsync.Options{RemoveDeparted: true})
 	p.AddUser(upnsync.User{ID: "1", ExternalID: hybridGUID, WindowsUsernames: "jdoe;jane.doe@corp.example.com",
 		Owned: []upnsync.Owned{{Entry: "jane.doe@corp.example.com", GUID: hybridGUID}}})

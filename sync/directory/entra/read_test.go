@@ -3,6 +3,7 @@ package entra
 import (
 	"bytes"
 	"context"
+	"github.com/upnsync/upnsync/sync/directory/entra/entratest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,34 +17,10 @@ import (
 	"github.com/upnsync/upnsync/sync/directory"
 )
 
-// The objectGUID of the hybrid user: raw bytes e004253f894fd3119a0c0305e82c3301,
-// whose base64 is the user's onPremisesImmutableId.
-const (
-	hybridGUID      = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
-	hybridImmutable = "4AQlP4lP0xGaDAMF6CwzAQ=="
-)
-
-// sampleUsers are one of each kind the source must tell apart.
-func sampleUsers() []map[string]any {
-	return []map[string]any{
-		{"id": "00000000-0000-0000-0000-000000000001", "userPrincipalName": "jane.doe@corp.example.com", "mail": "jane.doe@corp.example.com",
-			"givenName": "Jane", "surname": "Doe", "accountEnabled": true, "userType": "Member",
-			"onPremisesImmutableId": hybridImmutable, "onPremisesSamAccountName": "jdoe", "onPremisesDomainName": "corp.example.com",
-			"onPremisesDistinguishedName": "CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com", "jobTitle": "Engineer", "businessPhones": []string{"+1 555 0100x12"}},
-		{"id": "00000000-0000-0000-0000-000000000002", "userPrincipalName": "cloud.only@contoso.onmicrosoft.com", "mail": "cloud.only@contoso.com",
-			"givenName": "Cloud", "surname": "Only", "accountEnabled": true, "userType": "Member",
-			"onPremisesImmutableId": nil, "onPremisesSamAccountName": nil, "onPremisesDomainName": nil, "onPremisesDistinguishedName": nil, "businessPhones": []string{}},
-		{"id": "00000000-0000-0000-0000-000000000003", "userPrincipalName": "guest_example.org#EXT#@contoso.onmicrosoft.com", "mail": "guest@example.org",
-			"givenName": "Gus", "surname": "Guest", "accountEnabled": true, "userType": "Guest"},
-		{"id": "00000000-0000-0000-0000-000000000004", "userPrincipalName": "gone.away@corp.example.com", "mail": "gone.away@corp.example.com",
-			"givenName": "Gone", "surname": "Away", "accountEnabled": false, "userType": "Member",
-			"onPremisesImmutableId": "EM32rjuznkOPxinGEZ/u0A==", "onPremisesSamAccountName": "gaway", "onPremisesDomainName": "corp.example.com",
-			"onPremisesDistinguishedName": "CN=Gone Away,OU=Staff,DC=corp,DC=example,DC=com"},
-		{"id": "00000000-0000-0000-0000-000000000005", "userPrincipalName": "custom.anchor@corp.example.com", "mail": "custom.anchor@corp.example.com",
-			"givenName": "Custom", "surname": "Anchor", "accountEnabled": true, "userType": "Member",
-			"onPremisesImmutableId": "E12345", "onPremisesSamAccountName": "canchor", "onPremisesDomainName": "corp.example.com"},
-	}
-}
+// The objectGUID of entratest.SampleUsers' hybrid user: raw bytes
+// e004253f894fd3119a0c0305e82c3301, whose base64 (4AQlP4lP0xGaDAMF6CwzAQ==)
+// is the user's onPremisesImmutableId.
+const hybridGUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 // wantSample are the Persons of sampleUsers.
 func wantSample() []upnsync.Person {
@@ -80,10 +57,10 @@ func readAll(t *testing.T, d upnsync.Directory) ([]upnsync.Person, upnsync.ReadR
 }
 
 func TestReadAllPagesAndMapsEachKindOfUser(t *testing.T) {
-	tn := newTenant(t)
-	tn.users, tn.pageSize = sampleUsers(), 2
+	tn := entratest.New(t)
+	tn.Users, tn.PageSize = entratest.SampleUsers(), 2
 	var logs bytes.Buffer
-	o := tn.options()
+	o := tenantOptions(tn)
 	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	d := openTenant(t, o)
 	got, res, err := readAll(t, d)
@@ -102,21 +79,21 @@ func TestReadAllPagesAndMapsEachKindOfUser(t *testing.T) {
 	if !strings.Contains(logs.String(), "custom.anchor@corp.example.com") || !strings.Contains(logs.String(), "E12345") {
 		t.Fatalf("no warning naming the custom-anchor user: %s", logs.String())
 	}
-	for _, sel := range tn.selects {
+	for _, sel := range tn.Selects {
 		want := "id,userPrincipalName,mail,givenName,surname,accountEnabled,userType,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName"
 		if sel != want {
 			t.Fatalf("$select = %q, want %q", sel, want)
 		}
 	}
-	if tn.issued != 1 {
-		t.Fatalf("%d tokens issued for one read; want 1 (cached)", tn.issued)
+	if tn.Issued != 1 {
+		t.Fatalf("%d tokens issued for one read; want 1 (cached)", tn.Issued)
 	}
 }
 
 func TestIncludeGuestsAndMappedAttributes(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	o := tn.options()
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	o := tenantOptions(tn)
 	o.IncludeGuests = true
 	o.NetBIOSDomain = "CORPNET"
 	// A mapping that fills e-mail from the phone's extension and the
@@ -134,15 +111,15 @@ func TestIncludeGuestsAndMappedAttributes(t *testing.T) {
 	if got[0].Mail != "12" || got[0].GivenName != "Engineer" || got[0].Domain != "CORPNET" || got[1].Domain != "" {
 		t.Fatalf("mapped: %+v / %+v", got[0], got[1])
 	}
-	if !strings.Contains(tn.selects[0], ",businessPhones") || !strings.Contains(tn.selects[0], ",jobTitle") {
-		t.Fatalf("$select %q lacks the mapped properties", tn.selects[0])
+	if !strings.Contains(tn.Selects[0], ",businessPhones") || !strings.Contains(tn.Selects[0], ",jobTitle") {
+		t.Fatalf("$select %q lacks the mapped properties", tn.Selects[0])
 	}
 }
 
 func TestThrottledRequestsWaitForRetryAfter(t *testing.T) {
-	tn := newTenant(t)
-	tn.users, tn.throttle, tn.retryAfter = sampleUsers(), 2, "7"
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Users, tn.Throttle, tn.RetryAfter = entratest.SampleUsers(), 2, "7"
+	d := openTenant(t, tenantOptions(tn))
 	var waits []time.Duration
 	d.wait = func(_ context.Context, w time.Duration) error { waits = append(waits, w); return nil }
 	got, res, err := readAll(t, d)
@@ -164,9 +141,9 @@ func TestThrottlingBeyondRetriesOrTimeoutIsIncomplete(t *testing.T) {
 		{"timeout", "3600", 3, "longer than --timeout 10s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tn := newTenant(t)
-			tn.users, tn.throttle, tn.retryAfter = sampleUsers(), 100, tt.retryAfter
-			o := tn.options()
+			tn := entratest.New(t)
+			tn.Users, tn.Throttle, tn.RetryAfter = entratest.SampleUsers(), 100, tt.retryAfter
+			o := tenantOptions(tn)
 			o.Retries = tt.retries
 			d := openTenant(t, o)
 			d.wait = func(context.Context, time.Duration) error { return nil }
@@ -179,14 +156,14 @@ func TestThrottlingBeyondRetriesOrTimeoutIsIncomplete(t *testing.T) {
 }
 
 func TestForbiddenNamesThePermissionAndConsent(t *testing.T) {
-	tn := newTenant(t)
-	tn.users, tn.roles = sampleUsers(), nil
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Users, tn.Roles = entratest.SampleUsers(), nil
+	d := openTenant(t, tenantOptions(tn))
 	_, res, err := readAll(t, d)
 	if err == nil || res.Complete {
 		t.Fatalf("read without permission: %+v %v", res, err)
 	}
-	for _, want := range []string{"403", "Authorization_RequestDenied", "Insufficient privileges", "User.Read.All", "admin consent", testClient} {
+	for _, want := range []string{"403", "Authorization_RequestDenied", "Insufficient privileges", "User.Read.All", "admin consent", entratest.ClientID} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -197,15 +174,15 @@ func TestForbiddenNamesThePermissionAndConsent(t *testing.T) {
 }
 
 func TestUnauthorizedTokenIsExplained(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	d := openTenant(t, tenantOptions(tn))
 	if err := d.SignIn(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tn.mu.Lock()
-	tn.tokens = nil // Graph no longer accepts the token
-	tn.mu.Unlock()
+	tn.Mu.Lock()
+	tn.Tokens = nil // Graph no longer accepts the token
+	tn.Mu.Unlock()
 	_, _, err := readAll(t, d)
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "InvalidAuthenticationToken") ||
 		!strings.Contains(err.Error(), "--graph-endpoint") || !strings.Contains(err.Error(), "User.Read.All") {
@@ -216,9 +193,9 @@ func TestUnauthorizedTokenIsExplained(t *testing.T) {
 // A wrong secret fails the sign-in with Entra's one-line reason, and the
 // secret appears nowhere, even when the server echoes it back.
 func TestWrongSecretErrorNeverShowsTheSecret(t *testing.T) {
-	tn := newTenant(t)
-	tn.secret, tn.echoSecret = "the-right-one", true
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Secret, tn.EchoSecret = "the-right-one", true
+	d := openTenant(t, tenantOptions(tn))
 	_, res, err := readAll(t, d)
 	if err == nil || res.Complete {
 		t.Fatalf("read with a wrong secret: %+v", res)
@@ -227,7 +204,7 @@ func TestWrongSecretErrorNeverShowsTheSecret(t *testing.T) {
 	if !strings.Contains(msg, "AADSTS7000215") || !strings.Contains(msg, "invalid_client") || strings.ContainsAny(msg, "\r\n") {
 		t.Fatalf("error %q", msg)
 	}
-	for _, form := range []string{testSecret, url.QueryEscape(testSecret), "s3cr3t"} {
+	for _, form := range []string{entratest.DefaultSecret, url.QueryEscape(entratest.DefaultSecret), "s3cr3t"} {
 		if strings.Contains(msg, form) || strings.Contains(res.Why, form) {
 			t.Fatalf("the secret (%q) is in the error: %s", form, msg)
 		}
@@ -239,7 +216,7 @@ func TestWrongSecretErrorNeverShowsTheSecret(t *testing.T) {
 	if asDirErr(err, &de) && de.Err != nil && strings.Contains(de.Err.Error(), "s3cr3t") {
 		t.Fatalf("the cause carries the secret: %v", de.Err)
 	}
-	s := tn.options().String() + tn.options().GoString()
+	s := tenantOptions(tn).String() + tenantOptions(tn).GoString()
 	if strings.Contains(s, "s3cr3t") || !strings.Contains(s, "ClientSecret:(set)") {
 		t.Fatalf("Options print the secret: %s", s)
 	}
@@ -251,9 +228,9 @@ func TestPageCutInTheMiddleIsIncomplete(t *testing.T) {
 }
 
 func pageCut(t *testing.T, http2 bool) {
-	tn := newTenantHTTP(t, http2)
-	tn.users, tn.pageSize, tn.cutPage = sampleUsers(), 2, 2
-	d := openTenant(t, tn.options())
+	tn := entratest.NewHTTP(t, http2)
+	tn.Users, tn.PageSize, tn.CutPage = entratest.SampleUsers(), 2, 2
+	d := openTenant(t, tenantOptions(tn))
 	got, res, err := readAll(t, d)
 	if err == nil || res.Complete || res.Why == "" {
 		t.Fatalf("a cut page read as %+v, %v", res, err)
@@ -264,7 +241,7 @@ func pageCut(t *testing.T, http2 bool) {
 	if len(got) > 3 || res.Pages != 1 {
 		t.Fatalf("%d people, %d pages from a read cut in page 2", len(got), res.Pages)
 	}
-	if last := tn.requests[len(tn.requests)-1]; strings.HasPrefix(last, "HTTP/2") != http2 {
+	if last := tn.Requests[len(tn.Requests)-1]; strings.HasPrefix(last, "HTTP/2") != http2 {
 		t.Fatalf("the page was asked for as %q", last)
 	}
 	if !directory.Transient(err) {
@@ -273,9 +250,9 @@ func pageCut(t *testing.T, http2 bool) {
 }
 
 func TestPageOverTheLimitIsAnError(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	o := tn.options()
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	o := tenantOptions(tn)
 	o.PageLimit = 1 << 10
 	d := openTenant(t, o)
 	_, res, err := readAll(t, d)
@@ -289,9 +266,9 @@ func TestLinkToAnotherHostIsNotFollowed(t *testing.T) {
 	hit := false
 	other := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit = true }))
 	defer other.Close()
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	d := openTenant(t, tenantOptions(tn))
 	if err := d.SignIn(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -303,9 +280,9 @@ func TestLinkToAnotherHostIsNotFollowed(t *testing.T) {
 }
 
 func TestCheckShowsRolesAndTheFirstUser(t *testing.T) {
-	tn := newTenant(t)
-	tn.users = sampleUsers()
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	tn.Users = entratest.SampleUsers()
+	d := openTenant(t, tenantOptions(tn))
 	c, err := d.Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -313,8 +290,8 @@ func TestCheckShowsRolesAndTheFirstUser(t *testing.T) {
 	if c.Auth != AuthSecret || !c.HasUserReadAll() || c.First == nil || c.First.GUID != hybridGUID || !strings.Contains(c.Users, "$top=1") {
 		t.Fatalf("check %+v", c)
 	}
-	tn.roles = nil
-	d2 := openTenant(t, tn.options())
+	tn.Roles = nil
+	d2 := openTenant(t, tenantOptions(tn))
 	c, err = d2.Check(context.Background())
 	if err == nil || c.HasUserReadAll() || !strings.Contains(err.Error(), "User.Read.All") {
 		t.Fatalf("check without the permission: %+v %v", c, err)
@@ -337,8 +314,8 @@ func TestRetryAfterForms(t *testing.T) {
 }
 
 func TestAnswerThatIsNotAUsersPage(t *testing.T) {
-	tn := newTenant(t)
-	d := openTenant(t, tn.options())
+	tn := entratest.New(t)
+	d := openTenant(t, tenantOptions(tn))
 	for body, want := range map[string]string{
 		`{"value":[{"id":"1"}],"@odata.nextLink":"x"}{"more":1}`: "more data after",
 		`{"@odata.context":"x"}`:                                 `no "value" array`,
@@ -347,7 +324,7 @@ func TestAnswerThatIsNotAUsersPage(t *testing.T) {
 		`{"value":[{"id":1}]}`:                                   "cannot unmarshal",
 	} {
 		var res upnsync.ReadResult
-		_, err := d.readPages(context.Background(), tn.srv.URL+"/v1.0/odd?body="+url.QueryEscape(body), false,
+		_, err := d.readPages(context.Background(), tn.Server.URL+"/v1.0/odd?body="+url.QueryEscape(body), false,
 			func(upnsync.Person) error { return nil }, &res)
 		if err == nil || !strings.Contains(err.Error(), "is not a Microsoft Graph users page") || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want %q", body, err, want)

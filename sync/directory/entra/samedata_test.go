@@ -8,12 +8,7 @@ package entra
 // Persons, person by person.
 
 import (
-	"bufio"
-	"encoding/base64"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"github.com/upnsync/upnsync/sync/directory/entra/entratest"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -23,114 +18,15 @@ import (
 	"github.com/upnsync/upnsync/sync/directory"
 )
 
-// ldifRecords reads an LDIF file into records of attribute -> first
-// value (names lower-cased; base64 values decoded; "objectclass" joined).
-// The generated file has no folded lines; one would fail the test.
-func ldifRecords(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]string
-	rec := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if len(rec) > 0 {
-				out = append(out, rec)
-				rec = map[string]string{}
-			}
-			continue
-		case strings.HasPrefix(line, "#"):
-			continue
-		case strings.HasPrefix(line, " "):
-			t.Fatalf("%s: folded lines are not expected in the generated LDIF", path)
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			t.Fatalf("%s: %q", path, line)
-		}
-		if strings.HasPrefix(value, ":") {
-			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[1:]))
-			if err != nil {
-				t.Fatalf("%s: %q: %v", path, line, err)
-			}
-			value = string(raw)
-		} else {
-			value = strings.TrimPrefix(value, " ")
-		}
-		name = strings.ToLower(name)
-		if name == "objectclass" {
-			rec[name] += value + ";"
-		} else if _, seen := rec[name]; !seen {
-			rec[name] = value
-		}
-	}
-	if len(rec) > 0 {
-		out = append(out, rec)
-	}
-	return out
-}
-
-// graphUsersFromLDIF makes the Graph users Entra Connect would sync from
-// the LDIF's people (objectCategory person, objectClass user).
-func graphUsersFromLDIF(t *testing.T, path string) []map[string]any {
-	var users []map[string]any
-	for i, r := range ldifRecords(t, path) {
-		if r["objectcategory"] != "person" || !strings.Contains(strings.ToLower(r["objectclass"]), "user;") {
-			continue
-		}
-		uac, _ := strconv.Atoi(r["useraccountcontrol"])
-		var dcs []string
-		for _, rdn := range strings.Split(r["dn"], ",") {
-			if k, v, _ := strings.Cut(rdn, "="); strings.EqualFold(strings.TrimSpace(k), "dc") {
-				dcs = append(dcs, strings.ToLower(v))
-			}
-		}
-		u := map[string]any{
-			"id":                          fmt.Sprintf("%08x-0000-4000-8000-000000000000", i),
-			"givenName":                   nilIfEmpty(r["givenname"]),
-			"surname":                     nilIfEmpty(r["sn"]),
-			"mail":                        nilIfEmpty(r["mail"]),
-			"accountEnabled":              uac&2 == 0,
-			"userType":                    "Member",
-			"onPremisesImmutableId":       base64.StdEncoding.EncodeToString([]byte(r["objectguid"])),
-			"onPremisesSamAccountName":    r["samaccountname"],
-			"onPremisesDistinguishedName": r["dn"],
-			"onPremisesDomainName":        strings.Join(dcs, "."),
-			"businessPhones":              []string{},
-		}
-		// Every Entra user has a UPN; the few LDIF people without one are
-		// kept without, so both sides read the same thing.
-		if upn := r["userprincipalname"]; upn != "" {
-			u["userPrincipalName"] = upn
-		}
-		users = append(users, u)
-	}
-	return users
-}
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 func TestSameDataSetReadOverLDAPAndThroughGraph(t *testing.T) {
 	e := testenv.LDAP(t)
-	users := graphUsersFromLDIF(t, e.LDIF)
+	users := entratest.UsersFromLDIF(t, e.LDIF)
 	if len(users) != e.Users {
 		t.Fatalf("%s gives %d Graph users, want %d", e.LDIF, len(users), e.Users)
 	}
 	// Besides the synchronised people, a tenant has guests and cloud-only
 	// users the LDAP read cannot know.
-	extra := []map[string]any{sampleUsers()[1], sampleUsers()[2]}
+	extra := []map[string]any{entratest.SampleUsers()[1], entratest.SampleUsers()[2]}
 
 	lp, err := directory.Open(directory.Options{URL: e.LDAPSURL, CAFile: e.CAFile, Login: e.BindDN, Password: e.Password,
 		Bases: []string{e.Base}, PageSize: directory.DefaultPageSize})
@@ -143,9 +39,9 @@ func TestSameDataSetReadOverLDAPAndThroughGraph(t *testing.T) {
 		t.Fatalf("LDAP read: %d people, %+v, %v", len(viaLDAP), lres, err)
 	}
 
-	tn := newTenant(t)
-	tn.users = append(users, extra...)
-	viaGraph, gres, err := readAll(t, openTenant(t, tn.options()))
+	tn := entratest.New(t)
+	tn.Users = append(users, extra...)
+	viaGraph, gres, err := readAll(t, openTenant(t, tenantOptions(tn)))
 	if err != nil || !gres.Complete || len(viaGraph) != e.Users+len(extra) || gres.Pages != (e.Users+len(extra)+PageSize-1)/PageSize {
 		t.Fatalf("Graph read: %d people, %+v, %v", len(viaGraph), gres, err)
 	}

@@ -1,4 +1,7 @@
-package entra
+// Package entratest is a Microsoft Entra ID tenant and Microsoft Graph
+// for tests: one httptest TLS server. Tests of sync/directory/entra and of
+// the commands that read entra: directories use it.
+package entratest
 
 // A Microsoft Entra ID tenant and Microsoft Graph on one httptest TLS
 // server, answering as Microsoft documents: the tenant's OpenID metadata
@@ -30,106 +33,112 @@ import (
 	"time"
 )
 
+// The tenant's and its application's identity, and the application's
+// secret unless a test changes Tenant.Secret.
 const (
-	testTenant = "11111111-2222-3333-4444-555555555555"
-	testClient = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-	testSecret = "s3cr3t~Value.With_Symbols+&="
+	TenantID      = "11111111-2222-3333-4444-555555555555"
+	ClientID      = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+	DefaultSecret = "s3cr3t~Value.With_Symbols+&="
 )
 
-// tenant is the fake Entra ID tenant and Graph.
-type tenant struct {
-	t   *testing.T
-	srv *httptest.Server
-	// caFile is the server's certificate as a PEM CA file.
-	caFile string
+// Tenant is the fake Entra ID tenant and Graph.
+type Tenant struct {
+	t      testing.TB
+	Server *httptest.Server
+	// CAFile is the server's certificate as a PEM CA file.
+	CAFile string
 
-	mu sync.Mutex
-	// users are the Graph user objects, as JSON objects.
-	users []map[string]any
-	// pageSize is the page size of users and delta pages (capped by $top).
-	pageSize int
-	// secret and cert are the application's credentials.
-	secret string
-	cert   *x509.Certificate
-	// roles go into issued tokens (the app's granted application
+	// Mu guards the fields while the server runs.
+	Mu sync.Mutex
+	// Users are the Graph user objects, as JSON objects.
+	Users []map[string]any
+	// PageSize is the page size of users and delta pages (capped by $top).
+	PageSize int
+	// Secret and Cert are the application's credentials.
+	Secret string
+	Cert   *x509.Certificate
+	// Roles go into issued tokens (the app's granted application
 	// permissions).
-	roles []string
-	// echoSecret makes a refused token request's error_description repeat
+	Roles []string
+	// EchoSecret makes a refused token request's error_description repeat
 	// the form it was sent (a hostile or broken server).
-	echoSecret bool
-	// throttle answers that many users requests with 429 and retryAfter.
-	throttle   int
-	retryAfter string
-	// cutPage cuts the body of that users page (1-based) in the middle.
-	cutPage int
-	// deltas maps a delta token to the changes after it (users, or
+	EchoSecret bool
+	// Throttle answers that many users requests with 429 and RetryAfter.
+	Throttle   int
+	RetryAfter string
+	// CutPage cuts the body of that users page (1-based) in the middle.
+	CutPage int
+	// Deltas maps a delta token to the changes after it (users, or
 	// {"id":..., "@removed":{"reason":...}}), and the token after them.
-	deltas  map[string]deltaRound
-	expired map[string]int // delta token -> status answered (410, 400)
-	// deleted are the users in the deleted items, by id.
-	deleted map[string]map[string]any
+	Deltas  map[string]DeltaRound
+	Expired map[string]int // delta token -> status answered (410, 400)
+	// Deleted are the users in the deleted items, by id.
+	Deleted map[string]map[string]any
 
-	// federated is the workload identity's federated token (the
+	// Federated is the workload identity's federated token (the
 	// Kubernetes service account token) the token endpoint accepts.
-	federated string
-	// miClientID is the user-assigned managed identity the App Service
+	Federated string
+	// MIClientID is the user-assigned managed identity the App Service
 	// identity endpoint serves ("" : the system-assigned one).
-	miClientID string
+	MIClientID string
 
-	tokens   []string
-	issued   int
-	requests []string
-	selects  []string
+	// Tokens are the access tokens issued (Graph accepts these), Issued
+	// how many; Requests lists "PROTO METHOD PATH" of each request and
+	// Selects the $select of each users page.
+	Tokens   []string
+	Issued   int
+	Requests []string
+	Selects  []string
 }
 
-type deltaRound struct {
-	changes []map[string]any
-	next    string
+// DeltaRound is what /users/delta answers after a delta token: the
+// changes and the next token.
+type DeltaRound struct {
+	Changes []map[string]any
+	Next    string
 }
 
-func newTenant(t *testing.T) *tenant { return newTenantHTTP(t, false) }
+// New starts a tenant speaking HTTP/1.1.
+func New(t testing.TB) *Tenant { return NewHTTP(t, false) }
 
-// newTenantHTTP starts the tenant, speaking HTTP/2 when asked (as Graph
+// NewHTTP starts the tenant, speaking HTTP/2 when asked (as Graph
 // does) or HTTP/1.1.
-func newTenantHTTP(t *testing.T, http2 bool) *tenant {
+func NewHTTP(t testing.TB, http2 bool) *Tenant {
 	t.Helper()
-	tn := &tenant{t: t, pageSize: 999, secret: testSecret, roles: []string{"User.Read.All"},
-		deltas: map[string]deltaRound{}, expired: map[string]int{}, deleted: map[string]map[string]any{}}
-	tn.srv = httptest.NewUnstartedServer(http.HandlerFunc(tn.serve))
-	tn.srv.EnableHTTP2 = http2
-	tn.srv.StartTLS()
-	t.Cleanup(tn.srv.Close)
-	tn.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tn.srv.Certificate().Raw})
-	if err := os.WriteFile(tn.caFile, pemBytes, 0o600); err != nil {
+	tn := &Tenant{t: t, PageSize: 999, Secret: DefaultSecret, Roles: []string{"User.Read.All"},
+		Deltas: map[string]DeltaRound{}, Expired: map[string]int{}, Deleted: map[string]map[string]any{}}
+	tn.Server = httptest.NewUnstartedServer(http.HandlerFunc(tn.serve))
+	tn.Server.EnableHTTP2 = http2
+	tn.Server.StartTLS()
+	t.Cleanup(tn.Server.Close)
+	tn.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tn.Server.Certificate().Raw})
+	if err := os.WriteFile(tn.CAFile, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return tn
 }
 
-// options are Open's options for this tenant with a client secret.
-func (tn *tenant) options() Options {
-	return Options{Tenant: testTenant, ClientID: testClient, ClientSecret: testSecret,
-		AuthorityHost: tn.srv.URL + "/", GraphEndpoint: tn.srv.URL, CAFile: tn.caFile, Timeout: 10 * time.Second}
-}
+// AuthorityHost is the authority host to give azidentity.
+func (tn *Tenant) AuthorityHost() string { return tn.Server.URL + "/" }
 
-func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
-	tn.mu.Lock()
-	defer tn.mu.Unlock()
-	tn.requests = append(tn.requests, r.Proto+" "+r.Method+" "+r.URL.Path)
-	base := tn.srv.URL
+func (tn *Tenant) serve(w http.ResponseWriter, r *http.Request) {
+	tn.Mu.Lock()
+	defer tn.Mu.Unlock()
+	tn.Requests = append(tn.Requests, r.Proto+" "+r.Method+" "+r.URL.Path)
+	base := tn.Server.URL
 	switch {
-	case r.URL.Path == "/"+testTenant+"/v2.0/.well-known/openid-configuration":
+	case r.URL.Path == "/"+TenantID+"/v2.0/.well-known/openid-configuration":
 		writeJSON(w, 200, map[string]any{
-			"token_endpoint":                        base + "/" + testTenant + "/oauth2/v2.0/token",
-			"authorization_endpoint":                base + "/" + testTenant + "/oauth2/v2.0/authorize",
-			"issuer":                                base + "/" + testTenant + "/v2.0",
-			"jwks_uri":                              base + "/" + testTenant + "/discovery/v2.0/keys",
+			"token_endpoint":                        base + "/" + TenantID + "/oauth2/v2.0/token",
+			"authorization_endpoint":                base + "/" + TenantID + "/oauth2/v2.0/authorize",
+			"issuer":                                base + "/" + TenantID + "/v2.0",
+			"jwks_uri":                              base + "/" + TenantID + "/discovery/v2.0/keys",
 			"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 			"tenant_region_scope":                   "EU",
 		})
-	case r.URL.Path == "/"+testTenant+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
+	case r.URL.Path == "/"+TenantID+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
 		tn.token(w, r)
 	case r.URL.Path == "/msi/token":
 		tn.managedIdentity(w, r)
@@ -142,33 +151,33 @@ func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // token is the v2.0 token endpoint for the client credentials grant.
-func (tn *tenant) token(w http.ResponseWriter, r *http.Request) {
+func (tn *Tenant) token(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, tokenErr("invalid_request", "AADSTS900144: bad form"))
 		return
 	}
 	f := r.PostForm
 	// MSAL adds "openid offline_access profile" to the requested scope.
-	if f.Get("grant_type") != "client_credentials" || !slices.Contains(strings.Fields(f.Get("scope")), tn.srv.URL+"/.default") {
+	if f.Get("grant_type") != "client_credentials" || !slices.Contains(strings.Fields(f.Get("scope")), tn.Server.URL+"/.default") {
 		writeJSON(w, 400, tokenErr("invalid_scope", fmt.Sprintf("AADSTS70011: The provided value for scope %s is not valid.", f.Get("scope"))))
 		return
 	}
-	if f.Get("client_id") != testClient {
+	if f.Get("client_id") != ClientID {
 		writeJSON(w, 400, tokenErr("unauthorized_client", "AADSTS700016: Application with identifier '"+f.Get("client_id")+"' was not found in the directory."))
 		return
 	}
 	switch {
 	case f.Get("client_secret") != "":
-		if tn.secret == "" || f.Get("client_secret") != tn.secret {
-			desc := "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + testClient + "'."
-			if tn.echoSecret {
+		if tn.Secret == "" || f.Get("client_secret") != tn.Secret {
+			desc := "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + ClientID + "'."
+			if tn.EchoSecret {
 				desc += " Request: " + r.PostForm.Encode() + " secret=" + f.Get("client_secret")
 			}
 			writeJSON(w, 401, tokenErr("invalid_client", desc+"\r\nTrace ID: 0000\r\nCorrelation ID: 1111\r\nTimestamp: 2025-01-01 00:00:00Z"))
 			return
 		}
-	case f.Get("client_assertion") != "" && tn.federated != "":
-		if f.Get("client_assertion") != tn.federated {
+	case f.Get("client_assertion") != "" && tn.Federated != "":
+		if f.Get("client_assertion") != tn.Federated {
 			writeJSON(w, 401, tokenErr("invalid_client", "AADSTS70021: No matching federated identity record found for presented assertion."))
 			return
 		}
@@ -185,34 +194,34 @@ func (tn *tenant) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, tokenErr("invalid_client", "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
 		return
 	}
-	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tn.issue()})
+	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tn.Issue()})
 }
 
-// issue makes an access token Graph accepts.
-func (tn *tenant) issue() string {
-	tn.issued++
-	claims, _ := json.Marshal(map[string]any{"aud": tn.srv.URL, "tid": testTenant, "appid": testClient, "roles": tn.roles, "n": tn.issued})
+// Issue makes an access token Graph accepts.
+func (tn *Tenant) Issue() string {
+	tn.Issued++
+	claims, _ := json.Marshal(map[string]any{"aud": tn.Server.URL, "tid": TenantID, "appid": ClientID, "roles": tn.Roles, "n": tn.Issued})
 	tok := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
-	tn.tokens = append(tn.tokens, tok)
+	tn.Tokens = append(tn.Tokens, tok)
 	return tok
 }
 
 // managedIdentity is an App Service managed identity endpoint
 // (IDENTITY_ENDPOINT, IDENTITY_HEADER).
-func (tn *tenant) managedIdentity(w http.ResponseWriter, r *http.Request) {
+func (tn *Tenant) managedIdentity(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if r.Header.Get("X-IDENTITY-HEADER") != "mi-header" || q.Get("resource") != tn.srv.URL || q.Get("client_id") != tn.miClientID {
+	if r.Header.Get("X-IDENTITY-HEADER") != "mi-header" || q.Get("resource") != tn.Server.URL || q.Get("client_id") != tn.MIClientID {
 		writeJSON(w, 400, map[string]any{"statusCode": 400, "message": "Unable to load the proper Managed Identity."})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"access_token": tn.issue(), "expires_on": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
-		"resource": tn.srv.URL, "token_type": "Bearer", "client_id": tn.miClientID})
+	writeJSON(w, 200, map[string]any{"access_token": tn.Issue(), "expires_on": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
+		"resource": tn.Server.URL, "token_type": "Bearer", "client_id": tn.MIClientID})
 }
 
 // checkAssertion verifies a client assertion (a JWT signed with the
 // application's certificate key): signature, audience, issuer, subject.
-func (tn *tenant) checkAssertion(jwt string) error {
-	if tn.cert == nil {
+func (tn *Tenant) checkAssertion(jwt string) error {
+	if tn.Cert == nil {
 		return fmt.Errorf("no certificate registered")
 	}
 	parts := strings.Split(jwt, ".")
@@ -232,7 +241,7 @@ func (tn *tenant) checkAssertion(jwt string) error {
 		return err
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	pub := tn.cert.PublicKey.(*rsa.PublicKey)
+	pub := tn.Cert.PublicKey.(*rsa.PublicKey)
 	switch hdr.Alg {
 	case "RS256":
 		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig)
@@ -244,37 +253,37 @@ func (tn *tenant) checkAssertion(jwt string) error {
 	if err != nil {
 		return err
 	}
-	if claims.Aud != tn.srv.URL+"/"+testTenant+"/oauth2/v2.0/token" || claims.Iss != testClient || claims.Sub != testClient {
+	if claims.Aud != tn.Server.URL+"/"+TenantID+"/oauth2/v2.0/token" || claims.Iss != ClientID || claims.Sub != ClientID {
 		return fmt.Errorf("claims %+v", claims)
 	}
 	return nil
 }
 
 // graph answers Microsoft Graph requests.
-func (tn *tenant) graph(w http.ResponseWriter, r *http.Request) {
+func (tn *Tenant) graph(w http.ResponseWriter, r *http.Request) {
 	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	known := false
-	for _, tok := range tn.tokens {
+	for _, tok := range tn.Tokens {
 		known = known || tok == auth
 	}
 	if !known {
 		writeJSON(w, 401, graphErr("InvalidAuthenticationToken", "Access token validation failure. Invalid audience."))
 		return
 	}
-	if len(tn.roles) == 0 {
+	if len(tn.Roles) == 0 {
 		writeJSON(w, 403, graphErr("Authorization_RequestDenied", "Insufficient privileges to complete the operation."))
 		return
 	}
 	q := r.URL.Query()
 	switch {
 	case r.URL.Path == "/v1.0/users":
-		if tn.throttle > 0 {
-			tn.throttle--
-			w.Header().Set("Retry-After", tn.retryAfter)
+		if tn.Throttle > 0 {
+			tn.Throttle--
+			w.Header().Set("Retry-After", tn.RetryAfter)
 			writeJSON(w, 429, graphErr("TooManyRequests", "Too many requests."))
 			return
 		}
-		tn.selects = append(tn.selects, q.Get("$select"))
+		tn.Selects = append(tn.Selects, q.Get("$select"))
 		tn.usersPage(w, q, "/v1.0/users")
 	case r.URL.Path == "/v1.0/users/delta":
 		tn.delta(w, q)
@@ -283,7 +292,7 @@ func (tn *tenant) graph(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(q.Get("body")))
 	case strings.HasPrefix(r.URL.Path, "/v1.0/directory/deletedItems/"):
 		id := strings.TrimPrefix(r.URL.Path, "/v1.0/directory/deletedItems/")
-		u, ok := tn.deleted[id]
+		u, ok := tn.Deleted[id]
 		if !ok {
 			writeJSON(w, 404, graphErr("Request_ResourceNotFound", "Resource '"+id+"' does not exist or one of its queried reference-property objects are not present."))
 			return
@@ -296,27 +305,27 @@ func (tn *tenant) graph(w http.ResponseWriter, r *http.Request) {
 
 // usersPage answers one page of the users from $skiptoken (an offset
 // here; opaque to clients).
-func (tn *tenant) usersPage(w http.ResponseWriter, q map[string][]string, path string) {
+func (tn *Tenant) usersPage(w http.ResponseWriter, q map[string][]string, path string) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
 		}
 		return ""
 	}
-	size := tn.pageSize
+	size := tn.PageSize
 	if top, err := strconv.Atoi(get("$top")); err == nil && top < size {
 		size = top
 	}
 	from, _ := strconv.Atoi(get("$skiptoken"))
-	to := min(from+size, len(tn.users))
-	page := map[string]any{"@odata.context": tn.srv.URL + "/v1.0/$metadata#users", "value": tn.users[from:to]}
-	if to < len(tn.users) {
-		page["@odata.nextLink"] = fmt.Sprintf("%s%s?$select=%s&$top=%s&$skiptoken=%d", tn.srv.URL, path, get("$select"), get("$top"), to)
+	to := min(from+size, len(tn.Users))
+	page := map[string]any{"@odata.context": tn.Server.URL + "/v1.0/$metadata#users", "value": tn.Users[from:to]}
+	if to < len(tn.Users) {
+		page["@odata.nextLink"] = fmt.Sprintf("%s%s?$select=%s&$top=%s&$skiptoken=%d", tn.Server.URL, path, get("$select"), get("$top"), to)
 	} else if path == "/v1.0/users/delta" {
-		page["@odata.deltaLink"] = tn.srv.URL + "/v1.0/users/delta?$deltatoken=" + tn.latestToken()
+		page["@odata.deltaLink"] = tn.Server.URL + "/v1.0/users/delta?$deltatoken=" + tn.latestToken()
 	}
 	pageNo := from/max(size, 1) + 1
-	if pageNo == tn.cutPage {
+	if pageNo == tn.CutPage {
 		body, _ := json.Marshal(page)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -330,21 +339,21 @@ func (tn *tenant) usersPage(w http.ResponseWriter, q map[string][]string, path s
 
 // latestToken is the delta token a full round ends with: "t0" unless a
 // test set rounds up.
-func (tn *tenant) latestToken() string { return "t0" }
+func (tn *Tenant) latestToken() string { return "t0" }
 
 // delta answers /users/delta: a full round from scratch (paged like
 // users), or the changes after a delta token.
-func (tn *tenant) delta(w http.ResponseWriter, q map[string][]string) {
+func (tn *Tenant) delta(w http.ResponseWriter, q map[string][]string) {
 	tok := ""
 	if v := q["$deltatoken"]; len(v) > 0 {
 		tok = v[0]
 	}
 	if tok == "" {
-		tn.selects = append(tn.selects, strings.Join(q["$select"], ""))
+		tn.Selects = append(tn.Selects, strings.Join(q["$select"], ""))
 		tn.usersPage(w, q, "/v1.0/users/delta")
 		return
 	}
-	if status, ok := tn.expired[tok]; ok {
+	if status, ok := tn.Expired[tok]; ok {
 		if status == 410 {
 			writeJSON(w, 410, graphErr("resyncRequired", "Resync required. Replace any local cached data with a full delta round."))
 		} else {
@@ -352,13 +361,13 @@ func (tn *tenant) delta(w http.ResponseWriter, q map[string][]string) {
 		}
 		return
 	}
-	round, ok := tn.deltas[tok]
+	round, ok := tn.Deltas[tok]
 	if !ok {
 		writeJSON(w, 400, graphErr("BadRequest", "Invalid delta token."))
 		return
 	}
-	writeJSON(w, 200, map[string]any{"@odata.context": tn.srv.URL + "/v1.0/$metadata#users",
-		"value": round.changes, "@odata.deltaLink": tn.srv.URL + "/v1.0/users/delta?$deltatoken=" + round.next})
+	writeJSON(w, 200, map[string]any{"@odata.context": tn.Server.URL + "/v1.0/$metadata#users",
+		"value": round.Changes, "@odata.deltaLink": tn.Server.URL + "/v1.0/users/delta?$deltatoken=" + round.Next})
 }
 
 func graphErr(code, msg string) map[string]any {
