@@ -37,7 +37,7 @@ type DeltaResult struct {
 	Unresolved int
 }
 
-// Delta makes the following Read a delta read from link, a delta link an
+// Delta makes the following Reads delta reads from link, a delta link an
 // earlier read returned ("": a full round that ends with the first link).
 // After the Read, DeltaResult says where it ended. A read from a link is
 // Partial: people not in it are not gone.
