@@ -48,7 +48,7 @@ const (
 	dLDIF                     // --directory ldif:FILE
 	dCSV                      // --directory csv:FILE
 	dXLSX                     // --directory xlsx:FILE
-	dEntra // --directory entra:TENANT (Microsoft Entra ID through Microsoft Graph)
+	dEntra                    // --directory entra:TENANT (Microsoft Entra ID through Microsoft Graph)
 
 	dAnyLDAP = dLDAP | dLDAPS | dDC
 	dExports = dLDIF | dCSV | dXLSX
