@@ -58,8 +58,6 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		return logFailed(log, err)
 	}
 	p := &planned{}
-	dirOpts := DirectoryOptions(s, m.Fields())
-	dirOpts.Logger = log
 	var mappingData []byte
 	if hashInputs {
 		var err error
@@ -85,7 +83,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		}
 	}
 	open := func() (upnsync.Directory, error) {
-		d, err := directory.Open(dirOpts)
+		d, err := OpenDirectory(ctx, s, m.Fields(), log)
 		if err != nil || p.inc == nil {
 			return d, err
 		}
@@ -113,7 +111,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		ApplyHint:     "run the same command with --apply (or /Apply)",
 		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
 	if p.inc != nil {
-		p.inc.read(p.dir)
+		p.inc.read(p.dir, log)
 		if !p.plan.Read.Complete || err != nil {
 			p.inc.info.NotAdvanced = "the read was not complete"
 		}

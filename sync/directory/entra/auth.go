@@ -69,10 +69,14 @@ func (a authInfo) grantHint(tenant string) string {
 // clientOptions are azidentity's options: our transport (with --ca-file),
 // the authority host and its retries within the time-out.
 func (o *Options) clientOptions(d *Directory) azcore.ClientOptions {
+	retries := int32(d.retries)
+	if retries == 0 {
+		retries = -1 // azcore's "none"; its 0 is its default
+	}
 	return azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: d.authority.String()},
 		Transport: d.http,
-		Retry:     policy.RetryOptions{MaxRetries: int32(d.retries), TryTimeout: d.timeout},
+		Retry:     policy.RetryOptions{MaxRetries: retries, TryTimeout: d.timeout},
 	}
 }
 

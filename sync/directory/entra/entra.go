@@ -43,6 +43,8 @@ const (
 	DefaultPageLimit = 64 << 20
 	// PageSize is the $top of a full read: Graph's maximum for users.
 	PageSize = 999
+	// NoRetries as Options.Retries retries no throttled answer.
+	NoRetries = -1
 )
 
 // Options say which tenant to read and how to sign in. Fill them from
@@ -87,7 +89,8 @@ type Options struct {
 	Fields mapping.Fields
 	// Timeout bounds each request (a page, body included, or a token) and
 	// each wait for Retry-After; Retries bounds the throttled answers
-	// (429, 503, 504) retried per request. 0: the defaults.
+	// (429, 503, 504) retried per request. 0: the defaults; Retries
+	// NoRetries (below zero): none.
 	Timeout time.Duration
 	Retries int
 	// PageLimit bounds the bytes of one page; 0: DefaultPageLimit.
@@ -185,8 +188,11 @@ func Open(opts Options) (*Directory, error) {
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
 	}
-	if d.retries <= 0 {
+	switch {
+	case d.retries == 0:
 		d.retries = DefaultRetries
+	case d.retries < 0:
+		d.retries = 0
 	}
 	if d.pageLimit <= 0 {
 		d.pageLimit = DefaultPageLimit
