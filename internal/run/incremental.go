@@ -213,14 +213,14 @@ func inputOrder(a, b map[string]string) []string {
 }
 
 // read takes what the read left behind (DirSync's cookie, a delta link),
-// and notes a delta read the directory did in full after all.
-func (inc *incremental) read(dir upnsync.Directory, log *slog.Logger) {
+// and notes a delta read the directory did in full after all (which the
+// directory logged).
+func (inc *incremental) read(dir upnsync.Directory) {
 	if inc.next == nil {
 		return
 	}
 	if why := inc.feed.finish(dir, inc.next); why != "" && inc.info.Mode != upnsync.ReadFull {
 		inc.info.Mode, inc.info.FullReason, inc.info.From = upnsync.ReadFull, why, ""
-		log.Warn("read in full instead of only what changed: "+why, "mode", inc.mode)
 	}
 	inc.info.To = inc.feed.position(inc.next)
 }

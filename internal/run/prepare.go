@@ -111,7 +111,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		ApplyHint:     "run the same command with --apply (or /Apply)",
 		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
 	if p.inc != nil {
-		p.inc.read(p.dir, log)
+		p.inc.read(p.dir)
 		if !p.plan.Read.Complete || err != nil {
 			p.inc.info.NotAdvanced = "the read was not complete"
 		}

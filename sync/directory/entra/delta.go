@@ -81,18 +81,20 @@ func (d *Directory) readDelta(ctx context.Context, fn func(upnsync.Person) error
 	if !partial {
 		link = d.deltaURL()
 	}
+	// Partial from the start: a delta read that fails half-way is still
+	// one from which nobody may be taken as gone.
+	res.Partial = partial
 	out, err := d.readPages(ctx, link, true, fn, &res)
 	if err != nil && partial && errors.Is(err, errDeltaExpired) && res.Entries == 0 {
 		// Refused before anyone was handed on: start a new round.
 		d.deltaState.FullReason = err.Error()
 		d.log.Warn("reading in full: " + err.Error())
-		res, partial = upnsync.ReadResult{}, false
+		res = upnsync.ReadResult{}
 		out, err = d.readPages(ctx, d.deltaURL(), true, fn, &res)
 	}
 	if err != nil {
 		return d.fail(&res, err)
 	}
-	res.Partial = partial
 	if err := d.tombstones(ctx, out.removed, fn, &res); err != nil {
 		return d.fail(&res, err)
 	}
