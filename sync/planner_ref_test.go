@@ -105,7 +105,7 @@ func (r *refPlanner) Add(person Person) {
 			if person.Deleted {
 				o.deleted = true
 				o.where = &Whereabouts{Reason: DepartedDeleted, DN: person.DN,
-					Detail: "deleted: DirSync reported a tombstone at " + person.DN}
+					Detail: "deleted: the change feed (DirSync, Microsoft Graph's delta) reported a tombstone at " + person.DN}
 			} else {
 				o.unselected = true
 			}

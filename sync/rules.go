@@ -134,7 +134,7 @@ func (p *Planner) goneNotice(owner int32, person *Person) {
 	}
 	o.deleted = true
 	p.Locate(person.GUID, Whereabouts{Reason: DepartedDeleted, DN: person.DN,
-		Detail: "deleted: DirSync reported a tombstone at " + person.DN})
+		Detail: "deleted: the change feed (DirSync, Microsoft Graph's delta) reported a tombstone at " + person.DN})
 }
 
 // match finds the Octopus users a person matches (M1 to M5); none is M6.
