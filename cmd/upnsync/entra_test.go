@@ -329,6 +329,11 @@ func TestEntraSecretNeverLeaks(t *testing.T) {
 					t.Errorf("doctor: exit %d\n%s", code, out)
 				}
 				outputs = append(outputs, out)
+				code, out, errOut := cli(t, env, append([]string{"plan", "--out", filepath.Join(e.dir, "plan.json")}, e.entra(extra...)...)...)
+				if code != tt.code {
+					t.Errorf("plan: exit %d\n%s", code, errOut)
+				}
+				outputs = append(outputs, out, errOut)
 				all := everything(t, e.dir, outputs...)
 				for _, form := range []string{tt.secret, strings.ReplaceAll(tt.secret, "+", "%2B"), strings.NewReplacer("~", "%7E", "+", "%2B", "&", "%26", "=", "%3D").Replace(tt.secret)} {
 					if strings.Contains(all, form) {
