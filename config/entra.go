@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	upnsync "github.com/upnsync/upnsync/sync"
 )
 
 // Microsoft Entra ID's settings (--directory entra:TENANT): the options
@@ -74,24 +76,6 @@ func managedIdentity() value {
 	}
 }
 
-// isGUID tells a GUID in its usual form (8-4-4-4-12 hexadecimal digits),
-// as Entra ID writes client IDs.
-func isGUID(v string) bool {
-	v = strings.TrimSpace(v)
-	if len(v) != 36 {
-		return false
-	}
-	for i, r := range v {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// isGUID tells a GUID (8-4-4-4-12 hexadecimal digits, braces allowed), as
+// Entra ID writes client IDs.
+func isGUID(v string) bool { return upnsync.IsGUID(upnsync.NormalizeGUID(v)) }
