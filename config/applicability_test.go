@@ -19,6 +19,7 @@ var (
 		{dLDIF, []string{"--directory", "ldif:people.ldif"}},
 		{dCSV, []string{"--directory", "csv:people.csv"}},
 		{dXLSX, []string{"--directory", "xlsx:people.xlsx"}},
+		{dEntra, []string{"--directory", "entra:contoso.onmicrosoft.com"}},
 	}
 	walkStores = []struct {
 		k   storeSet
@@ -34,7 +35,7 @@ var (
 func walkValue(t *testing.T, o *option, dir string) (value string, extra []string) {
 	t.Helper()
 	switch o.long {
-	case "password-file", "store-password-file":
+	case "password-file", "store-password-file", "client-secret-file":
 		p := filepath.Join(dir, "pw")
 		if err := os.WriteFile(p, []byte("s3cret\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -48,6 +49,12 @@ func walkValue(t *testing.T, o *option, dir string) (value string, extra []strin
 		return p, nil
 	case "run-now":
 		return "", []string{"--schedule", "@daily"}
+	case "client-certificate-password-file":
+		p := filepath.Join(dir, "pfx.pw")
+		if err := os.WriteFile(p, []byte("s3cret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p, []string{"--client-certificate", "app.pfx"}
 	case "user-filter", "filter":
 		return "(department=Sales)", nil
 	case "report":

@@ -71,6 +71,26 @@ type Settings struct {
 	Retries       int
 	RetryDelay    time.Duration
 
+	// Microsoft Entra ID (--directory entra:TENANT), see entra.go: the app
+	// registration's ClientID with its ClientSecret (from ClientSecretFile
+	// or UPNSYNC_CLIENT_SECRET) or its ClientCertificate (a PFX's password
+	// from ClientCertificatePasswordFile or
+	// UPNSYNC_CLIENT_CERTIFICATE_PASSWORD); or a ManagedIdentity (a
+	// user-assigned one: ManagedIdentityClientID). AuthorityHost and
+	// GraphEndpoint name a national cloud or a test server;
+	// IncludeGuests reads guests as people.
+	ClientID                      string
+	ClientSecretFile              string
+	ClientSecret                  Secret
+	ClientCertificate             string
+	ClientCertificatePasswordFile string
+	ClientCertificatePassword     Secret
+	ManagedIdentity               bool
+	ManagedIdentityClientID       string
+	AuthorityHost                 string
+	GraphEndpoint                 string
+	IncludeGuests                 bool
+
 	Store string
 	Apply bool
 	// StoreTable, StoreColumns, StorePasswordFile and StorePassword are
@@ -135,6 +155,8 @@ type Settings struct {
 
 	passwordFrom      string
 	storePasswordFrom string
+	clientSecretFrom  string
+	certPasswordFrom  string
 	// from says where each option given came from, and how it was spelled.
 	from map[string]origin
 	// cmd is the command (or subcommand) the arguments name.
@@ -231,6 +253,9 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 	if err := resolveStorePassword(s, getenv); err != nil {
 		return nil, err
 	}
+	if err := resolveEntraSecrets(s, getenv); err != nil {
+		return nil, err
+	}
 	s.defaults()
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -325,7 +350,7 @@ func (s *Settings) validate() error {
 			return usagef("no mapping file: give --config-file-path FILE (or /ConfigFilePath:FILE), the ADSIReaderLDAPMappings.xml with its UPN entry")
 		}
 		if s.Directory == "" && !locatable(s.Domains) {
-			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com or ldif:export.ldf, or --domain corp.example.com to find the domain controllers through DNS")
+			return usagef("no directory: give --directory URL (or /Directory:URL), e.g. ldaps://dc1.corp.example.com, ldif:export.ldf or entra:contoso.onmicrosoft.com, or --domain corp.example.com to find the domain controllers through DNS")
 		}
 		if s.Command == "plan" && s.Out == "" {
 			return usagef("upnsync plan needs --out FILE (or /Out:FILE), the file to save the plan in")

@@ -168,11 +168,7 @@ func commandOptions(c *command) []*option {
 // writeOptionLine writes an option's two spellings and, with long, its
 // help wrapped under them.
 func writeOptionLine(w io.Writer, o *option, long bool) {
-	gnu, win := "--"+o.long, "/"+o.win
-	if o.kind != kBool {
-		gnu += " " + o.arg
-		win += ":" + o.arg
-	}
+	gnu, win := o.spellings()
 	if !long {
 		fmt.Fprintf(w, "  %-27s %-26s %s\n", gnu, win, firstClause(o.help))
 		return

@@ -48,9 +48,7 @@ const (
 	dLDIF                     // --directory ldif:FILE
 	dCSV                      // --directory csv:FILE
 	dXLSX                     // --directory xlsx:FILE
-	// dEntra is kept for an entra: source (Microsoft Graph), not built
-	// yet: no option names it until then.
-	dEntra
+	dEntra                    // --directory entra:TENANT (Microsoft Entra ID through Microsoft Graph)
 
 	dAnyLDAP = dLDAP | dLDAPS | dDC
 	dExports = dLDIF | dCSV | dXLSX
@@ -117,6 +115,8 @@ func directoryKind(directory string, domains []string) dirSet {
 		return dCSV
 	case "xlsx":
 		return dXLSX
+	case "entra":
+		return dEntra
 	}
 	return 0
 }

@@ -45,6 +45,10 @@ type option struct {
 	// plan marks the options that change what a plan would be: they go
 	// into a saved plan and its inputs digest (PlanSettings).
 	plan bool
+	// optArg marks a kBool option that may take a value (arg) after all:
+	// --name=VALUE, /Name:VALUE, or --name VALUE when the value is a GUID
+	// (which no command name or path is).
+	optArg bool
 
 	// Applicability: the commands that take the option and, where it
 	// depends on them, the kinds of directory and store it applies to
@@ -52,6 +56,21 @@ type option struct {
 	cmds   cmdSet
 	dirs   dirSet
 	stores storeSet
+}
+
+// spellings are the option's two spellings with their placeholder, as
+// help and the reference show them.
+func (o *option) spellings() (gnu, win string) {
+	gnu, win = "--"+o.long, "/"+o.win
+	switch {
+	case o.optArg:
+		gnu += " [" + o.arg + "]"
+		win += "[:" + o.arg + "]"
+	case o.kind != kBool:
+		gnu += " " + o.arg
+		win += ":" + o.arg
+	}
+	return gnu, win
 }
 
 func (o *option) env() string {

@@ -24,6 +24,10 @@ func parseArgs(s *Settings, args []string) ([]string, error) {
 				return nil, unknownOption(a)
 			}
 			spelled := "--" + name
+			if !hasValue && o.optArg && i+1 < len(args) && isGUID(args[i+1]) {
+				i++
+				value, hasValue = args[i], true
+			}
 			if !hasValue && o.kind != kBool {
 				if i+1 >= len(args) {
 					return nil, usagef("%s needs a value (%s)", spelled, o.arg)

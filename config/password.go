@@ -101,3 +101,32 @@ func (s *Settings) PasswordSource() string {
 	}
 	return s.passwordFrom
 }
+
+// fileOrEnvSecret resolves a secret that comes from a file option
+// (fileOpt, with readPasswordFile's permission rules; what names the file
+// in messages) or else from the environment variable of the
+// environment-only option envOpt, which the file wins over. A variable
+// set where envOpt does not apply is not used, with a warning. The
+// secret and where it came from are set.
+func (s *Settings) fileOrEnvSecret(fileOpt, what, envOpt string, getenv func(string) string, secret *Secret, from *string) error {
+	file := byLong(fileOpt).val.text(s)
+	if file != "" {
+		v, err := readPasswordFile(file)
+		if err != nil {
+			return usagef("--%s: %v", fileOpt, err)
+		}
+		*secret, *from = NewSecret(v), what+" "+file
+		return nil
+	}
+	o := byLong(envOpt)
+	v := getenv(o.env())
+	if v == "" {
+		return nil
+	}
+	if why := s.notUsed(o); why != "" {
+		s.Warnings = append(s.Warnings, o.env()+" is not used: "+why)
+		return nil
+	}
+	*secret, *from = NewSecret(v), "environment variable "+o.env()
+	return nil
+}

@@ -17,7 +17,8 @@ command line wins over the environment, which wins over the settings file.
 
 Each option applies to some commands and, for some, to some kinds of
 directory (` + "`ldap://`, `ldaps://`" + `, domain controllers found through DNS when
-` + "`--directory`" + ` is left out, ` + "`ldif:`, `csv:`, `xlsx:`" + ` exports) or of store (` + "`sqlite:`" + `,
+` + "`--directory`" + ` is left out, ` + "`ldif:`, `csv:`, `xlsx:`" + ` exports, Microsoft Entra ID:
+` + "`entra:`" + `) or of store (` + "`sqlite:`" + `,
 ` + "`postgres://`, `dataimporter:`" + `). An option is never silently ignored:
 
 - given on the command line where it does not apply, it is an error (exit
@@ -101,18 +102,11 @@ func Reference(w io.Writer) {
 }
 
 func writeReferenceOption(w io.Writer, o *option) {
-	arg := ""
-	if o.kind != kBool {
-		arg = " " + o.arg
-	}
 	if o.envOnly {
 		fmt.Fprintf(w, "\n#### `%s`\n\n%s.\n\n", o.env(), upperFirst(o.help))
 	} else {
-		fmt.Fprintf(w, "\n#### `--%s%s`\n\n%s.\n\n", o.long, arg, upperFirst(o.help))
-		win := "/" + o.win
-		if o.kind != kBool {
-			win += ":" + o.arg
-		}
+		gnu, win := o.spellings()
+		fmt.Fprintf(w, "\n#### `%s`\n\n%s.\n\n", gnu, upperFirst(o.help))
 		fmt.Fprintf(w, "- Windows spelling: `%s`\n", win)
 	}
 	switch {
@@ -124,7 +118,10 @@ func writeReferenceOption(w io.Writer, o *option) {
 		fmt.Fprintf(w, "- Environment: `%s`; never in a settings file\n", o.env())
 	default:
 		value := o.arg
-		if o.kind == kBool {
+		switch {
+		case o.optArg:
+			value = "true` or `" + o.arg
+		case o.kind == kBool:
 			value = "true"
 		}
 		fmt.Fprintf(w, "- Environment: `%s`; settings file: `%s = %s`\n", o.env(), o.long, value)

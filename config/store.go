@@ -11,20 +11,9 @@ import (
 // UPNSYNC_STORE_PASSWORD environment variable. A password in the --store
 // URL works but warns, as --password does: other users can see it.
 func resolveStorePassword(s *Settings, getenv func(string) string) error {
-	if s.StorePasswordFile != "" {
-		pw, err := readPasswordFile(s.StorePasswordFile)
-		if err != nil {
-			return usagef("--store-password-file: %v", err)
-		}
-		s.StorePassword = NewSecret(pw)
-		s.storePasswordFrom = "store password file " + s.StorePasswordFile
-	} else if pw := getenv("UPNSYNC_STORE_PASSWORD"); pw != "" {
-		if why := s.notUsed(byLong("store-password")); why != "" {
-			s.Warnings = append(s.Warnings, "UPNSYNC_STORE_PASSWORD is not used: "+why)
-		} else {
-			s.StorePassword = NewSecret(pw)
-			s.storePasswordFrom = "environment variable UPNSYNC_STORE_PASSWORD"
-		}
+	if err := s.fileOrEnvSecret("store-password-file", "store password file", "store-password", getenv,
+		&s.StorePassword, &s.storePasswordFrom); err != nil {
+		return err
 	}
 	if RedactStoreURL(s.Store) != s.Store {
 		s.storePasswordFrom = "the --store URL"

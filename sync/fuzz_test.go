@@ -365,5 +365,7 @@ func (in *fuzzInput) user(i int) User {
 func (in *fuzzInput) person(i int) Person {
 	return Person{GUID: in.word(fuzzGUIDs), UPN: in.word(fuzzUPNs), SAMAccountName: in.word(fuzzSAMs),
 		Domain: in.word(fuzzDomain), DNSDomain: in.word(fuzzDNS), DN: fmt.Sprintf("CN=Person %d,DC=corp", i),
-		Mail: in.word(fuzzMails), Disabled: in.bit()}
+		Mail: in.word(fuzzMails), Disabled: in.bit(),
+		// One person in eight is one the source leaves out (P4).
+		Skip: []string{"guest account", "", "", "", "", "", "", ""}[in.next()%8]}
 }

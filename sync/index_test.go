@@ -509,7 +509,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 		}
 		departed += len(want.Departures)
 		for _, d := range want.Departures {
-			if strings.HasPrefix(d.Detail, "deleted: DirSync") {
+			if strings.HasPrefix(d.Detail, "deleted: the change feed") {
 				tombstones++
 			}
 		}

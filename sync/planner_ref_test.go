@@ -105,7 +105,7 @@ func (r *refPlanner) Add(person Person) {
 			if person.Deleted {
 				o.deleted = true
 				o.where = &Whereabouts{Reason: DepartedDeleted, DN: person.DN,
-					Detail: "deleted: DirSync reported a tombstone at " + person.DN}
+					Detail: "deleted: the change feed (DirSync, Microsoft Graph's delta) reported a tombstone at " + person.DN}
 			} else {
 				o.unselected = true
 			}
@@ -127,8 +127,12 @@ func (r *refPlanner) Add(person Person) {
 		r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "account disabled (--skip-disabled)"})
 		return
 	}
+	if person.Skip != "" { // P4
+		r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: person.Skip})
+		return
+	}
 	upn := person.UPN
-	if upn == "" { // P4
+	if upn == "" { // P5
 		switch {
 		case !r.opts.ImplicitUPN:
 			r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "no userPrincipalName; --implicit-upn derives sAMAccountName@domain"})

@@ -4,7 +4,7 @@ package sync
 // Each rule carries the number docs/design.md gives it, and the design
 // says why each rule is what it is:
 //
-//   - P1 to P4: which people take part (Add);
+//   - P1 to P5: which people take part (Add);
 //   - M1 to M6: which Octopus user a person is (match);
 //   - C1 to C6: the conflicts, in the order they are checked (Add,
 //     settle, duplicate, claimedTwice); C7 is the store's (Plan.Withdraw);
@@ -61,7 +61,12 @@ func (p *Planner) Add(person Person) {
 		p.skip(&person, "account disabled (--skip-disabled)")
 		return
 	}
-	// P4: no UPN, unless --implicit-upn derives one.
+	// P4: a person the source leaves out on purpose (an Entra ID guest).
+	if person.Skip != "" {
+		p.skip(&person, person.Skip)
+		return
+	}
+	// P5: no UPN, unless --implicit-upn derives one.
 	upn := person.UPN
 	if upn == "" {
 		if !p.opts.ImplicitUPN {
@@ -129,7 +134,7 @@ func (p *Planner) goneNotice(owner int32, person *Person) {
 	}
 	o.deleted = true
 	p.Locate(person.GUID, Whereabouts{Reason: DepartedDeleted, DN: person.DN,
-		Detail: "deleted: DirSync reported a tombstone at " + person.DN})
+		Detail: "deleted: the change feed (DirSync, Microsoft Graph's delta) reported a tombstone at " + person.DN})
 }
 
 // match finds the Octopus users a person matches (M1 to M5); none is M6.

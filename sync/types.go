@@ -35,6 +35,11 @@ type Person struct {
 	// search bases and the user filter no longer select (moved away,
 	// filtered out). Only GUID and DN are set; the directory is asked why.
 	Unselected bool
+	// Skip is set by a source that reads a person but leaves them out on
+	// purpose (an Entra ID guest): the reason, reported as a skip. The
+	// person is not matched, and counts as seen: entries upnsync added for
+	// them are not departed.
+	Skip string
 }
 
 // Label names a person in reports and errors: the DN when known, else the

@@ -15,6 +15,7 @@ import (
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
+	"github.com/upnsync/upnsync/sync/directory/entra"
 )
 
 // The directory's checks: for LDAP, one per step a run takes (DNS, TCP,
@@ -61,6 +62,10 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		o := directory.LocatedOptions(opts, dcs[0])
 		located.Directory, located.StartTLS, located.GlobalCatalog = o.URL, o.StartTLS, o.GlobalCatalog
 		s = &located
+	}
+	if tenant, isEntra, err := entra.ParseURL(s.Directory); isEntra {
+		doctorEntra(ctx, d, s, fields, tenant, err)
+		return
 	}
 	kind, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s.Directory)), ":")
 	if kind != "ldap" && kind != "ldaps" {

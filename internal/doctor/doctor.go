@@ -138,6 +138,12 @@ func doctorSettings(d *doctor, s *config.Settings) {
 		pw = "Kerberos with keytab " + s.KerberosKeytab
 	case s.KerberosCCache != "":
 		pw = "Kerberos with credential cache " + s.KerberosCCache
+	case s.ClientSecretSource() != "none":
+		pw = "Entra ID client secret from " + s.ClientSecretSource()
+	case s.ClientCertificate != "":
+		pw = "Entra ID client certificate " + s.ClientCertificate
+	case s.ManagedIdentity:
+		pw = "Entra ID managed identity"
 	}
 	if src := s.StorePasswordSource(); src != "none" {
 		pw += "; store password from " + src

@@ -20,8 +20,9 @@ import (
 )
 
 // syncState is what the store keeps per directory for --incremental and
-// --dirsync (octopus.SyncStater), as JSON: the DC's position read before
-// the last advancing run's read, its DirSync cookie, and a fingerprint of
+// --dirsync (octopus.SyncStater), as JSON: the watermark of the last
+// advancing run (an LDAP DC's position read before its read and its
+// DirSync cookie, or Microsoft Graph's delta link), and a fingerprint of
 // the inputs that decide who is read and how.
 type syncState struct {
 	Version      int               `json:"version"`
@@ -30,12 +31,34 @@ type syncState struct {
 	InvocationID string            `json:"invocation_id"`
 	USN          int64             `json:"highest_committed_usn"`
 	Cookie       []byte            `json:"dirsync_cookie,omitempty"`
+	DeltaLink    string            `json:"delta_link,omitempty"`
 	Inputs       map[string]string `json:"inputs"`
 	Time         time.Time         `json:"time"`
 }
 
-func (st *syncState) position() string {
-	return directory.Position{Host: st.Host, InvocationID: st.InvocationID, USN: st.USN}.String()
+// changeFeed is what reading only what changed means for one kind of
+// directory: ldapFeed (a DC's USNs, DirSync cookies;
+// incremental_ldap.go) or entraFeed (Microsoft Graph's delta links;
+// incremental_entra.go). What every kind shares (the saved state, its
+// age, the inputs' fingerprint, when to advance) is incremental's.
+type changeFeed interface {
+	// start fills next, the state this run saves if it advances, from
+	// the directory just opened: the inputs that decide who it reads
+	// (besides the mapping file and the merge options) and its position
+	// when it tells one now.
+	start(ctx context.Context, dir upnsync.Directory, next *syncState) error
+	// stale says why the saved state cannot be read from for reasons of
+	// this kind (another DC, an empty delta link), or "".
+	stale(saved, next *syncState) string
+	// from sets the directory up to read what changed since saved, or
+	// (nil) everything, ending at a new watermark.
+	from(dir upnsync.Directory, saved *syncState)
+	// finish takes what the read left behind into next (a DirSync
+	// cookie, a delta link) and says why a read asked to start from the
+	// saved state was done in full after all (an expired delta link).
+	finish(dir upnsync.Directory, next *syncState) (fullReason string)
+	// position names a state's watermark in the report and the log.
+	position(st *syncState) string
 }
 
 // incremental is one run's part of --incremental or --dirsync: it decides
@@ -43,25 +66,35 @@ func (st *syncState) position() string {
 // new watermark.
 type incremental struct {
 	mode   string // upnsync.ReadIncremental or upnsync.ReadDirSync
+	feed   changeFeed
 	key    string
 	states octopus.SyncStater
 	saved  *syncState
-	// base holds the inputs known before the directory is open; next is
-	// the state this run saves if it advances.
+	// mapping is the mapping file's digest; next is the state this run
+	// saves if it advances.
 	mapping string
 	s       *config.Settings
 	next    *syncState
 	info    upnsync.ReadMode
 }
 
-// newIncremental loads the saved state of the directory from the store.
+// newIncremental picks the directory's change feed and loads its saved
+// state from the store.
 func newIncremental(ctx context.Context, s *config.Settings, store octopus.Store) (*incremental, error) {
 	mode, opt := upnsync.ReadIncremental, "--incremental"
 	if s.DirSync {
 		mode, opt = upnsync.ReadDirSync, "--dirsync"
 	}
-	if directory.Kind(s.Directory) != "ldap" {
-		return nil, fmt.Errorf("%s reads only what changed in Active Directory; %s is not an ldap:// or ldaps:// directory: leave %s out", opt, s.Directory, opt)
+	var feed changeFeed
+	switch kind := directory.Kind(s.Directory); {
+	case kind == "ldap":
+		feed = ldapFeed{dirSync: s.DirSync}
+	case kind == "entra" && !s.DirSync:
+		feed = entraFeed{includeGuests: s.IncludeGuests}
+	case kind == "entra":
+		return nil, fmt.Errorf("--dirsync is Active Directory's; with Entra ID use --incremental (Microsoft Graph's delta query)")
+	default:
+		return nil, fmt.Errorf("%s reads only what changed in Active Directory or Entra ID; %s is not an ldap://, ldaps:// or entra: directory: leave %s out", opt, s.Directory, opt)
 	}
 	states, ok := store.(octopus.SyncStater)
 	if !ok {
@@ -72,7 +105,7 @@ func newIncremental(ctx context.Context, s *config.Settings, store octopus.Store
 		return nil, fmt.Errorf("cannot read %s: %v", s.ConfigFile, fileerr.Reason(err))
 	}
 	sum := sha256.Sum256(data)
-	inc := &incremental{mode: mode, states: states, s: s, mapping: hex.EncodeToString(sum[:]),
+	inc := &incremental{mode: mode, feed: feed, states: states, s: s, mapping: hex.EncodeToString(sum[:]),
 		key: mode + ":" + strings.ToLower(strings.TrimRight(strings.TrimSpace(s.Directory), "/"))}
 	raw, err := states.SyncState(ctx, inc.key)
 	if err != nil {
@@ -97,107 +130,99 @@ func brokenWhy(err error, v int) string {
 	return fmt.Sprintf("version %d", v)
 }
 
-// inputs fingerprints what decides who a read selects and how a person is
-// merged: when one changes, people a delta would not read may now be
-// planned differently.
-func (inc *incremental) inputs(tr directory.ChangeTracker) map[string]string {
-	bases := tr.Bases()
-	for i := range bases {
-		bases[i] = strings.ToLower(bases[i])
-	}
-	slices.Sort(bases)
-	s := inc.s
-	return map[string]string{
-		"mapping file": inc.mapping,
-		"search bases": strings.Join(bases, "; "),
-		"user filter":  tr.Filter(),
-		"options": fmt.Sprintf("implicit-upn=%t skip-disabled=%t max-length=%d netbios-domain=%s",
-			s.ImplicitUPN, s.SkipDisabled, s.MaxLength, s.NetBIOSDomain),
-	}
-}
+// Inputs every kind of directory shares: when one changes, people a delta
+// would not read may now be planned differently.
+const (
+	inputMapping = "mapping file"
+	inputOptions = "options"
+)
 
-// prepare reads the DC's position on the directory just opened and sets
-// it up for a delta or a full read. It runs for every attempt: a retry may
-// reach another DC.
+// prepare sets the directory just opened up for a delta or a full read.
+// It runs for every attempt: a retry may reach another DC.
 func (inc *incremental) prepare(ctx context.Context, dir upnsync.Directory, log *slog.Logger) error {
-	tr, ok := dir.(directory.ChangeTracker)
-	if !ok {
-		return fmt.Errorf("%s cannot tell what changed: leave --incremental and --dirsync out", dir.Describe())
-	}
-	pos, err := tr.Position(ctx)
-	if err != nil {
+	s := inc.s
+	now := time.Now()
+	inc.next = &syncState{Version: 1, Mode: inc.mode, Time: now, Inputs: map[string]string{
+		inputMapping: inc.mapping,
+		inputOptions: fmt.Sprintf("implicit-upn=%t skip-disabled=%t max-length=%d netbios-domain=%s",
+			s.ImplicitUPN, s.SkipDisabled, s.MaxLength, s.NetBIOSDomain),
+	}}
+	if err := inc.feed.start(ctx, dir, inc.next); err != nil {
 		return err
 	}
-	now := time.Now()
-	in := inc.inputs(tr)
-	inc.next = &syncState{Version: 1, Mode: inc.mode, Host: pos.Host, InvocationID: pos.InvocationID, USN: pos.USN,
-		Inputs: in, Time: now}
 	reason := inc.info.FullReason
 	if reason == "" {
-		reason = inc.fullReason(pos, in, now)
+		reason = inc.fullReason(now)
 	}
-	inc.info = upnsync.ReadMode{Mode: inc.mode, To: pos.String()}
+	inc.info = upnsync.ReadMode{Mode: inc.mode, To: inc.feed.position(inc.next)}
 	if reason != "" {
 		inc.info.Mode, inc.info.FullReason = upnsync.ReadFull, reason
 		log.Warn("reading in full instead of only what changed: "+reason, "mode", inc.mode)
-	} else {
-		inc.info.From = inc.saved.position()
-		log.Info("reading only what changed", "mode", inc.mode, "from", inc.info.From, "to", inc.info.To)
+		inc.feed.from(dir, nil)
+		return nil
 	}
-	switch {
-	case inc.mode == upnsync.ReadDirSync && reason == "":
-		tr.DirSync(inc.saved.Cookie)
-	case inc.mode == upnsync.ReadDirSync:
-		tr.DirSync(nil)
-	case reason == "":
-		tr.ChangedSince(inc.saved.USN + 1)
-	default:
-		tr.ChangedSince(0)
-	}
+	inc.info.From = inc.feed.position(inc.saved)
+	log.Info("reading only what changed", "mode", inc.mode, "from", inc.info.From, "to", inc.info.To)
+	inc.feed.from(dir, inc.saved)
 	return nil
 }
 
 // fullReason says why this run must read in full, or "".
-func (inc *incremental) fullReason(pos directory.Position, in map[string]string, now time.Time) string {
-	st := inc.saved
+func (inc *incremental) fullReason(now time.Time) string {
+	st, next := inc.saved, inc.next
 	switch {
 	case st == nil:
 		return "no watermark for " + inc.s.Directory + " in the store yet: the first run reads in full"
 	case st.Mode != inc.mode:
 		return fmt.Sprintf("the saved state is for %s, not %s", st.Mode, inc.mode)
-	case !strings.EqualFold(st.Host, pos.Host):
-		return fmt.Sprintf("the domain controller changed: the watermark is from %s, this run reached %s (USNs belong to one DC)", st.Host, pos.Host)
-	case !strings.EqualFold(st.InvocationID, pos.InvocationID):
-		return fmt.Sprintf("the invocationId of %s changed from %s to %s (its database was restored or reset), so its old USNs mean nothing", pos.Host, st.InvocationID, pos.InvocationID)
-	case pos.USN < st.USN:
-		return fmt.Sprintf("the highestCommittedUSN of %s went back from %d to %d", pos.Host, st.USN, pos.USN)
-	case now.Sub(st.Time) > inc.s.FullEvery:
+	}
+	if why := inc.feed.stale(st, next); why != "" {
+		return why
+	}
+	if now.Sub(st.Time) > inc.s.FullEvery {
 		return fmt.Sprintf("the watermark is from %s, older than --full-every %s: a periodic full read reconciles what deltas cannot see",
 			st.Time.UTC().Format(time.RFC3339), inc.s.FullEvery)
-	case inc.mode == upnsync.ReadDirSync && len(st.Cookie) == 0:
-		return "no DirSync cookie was saved"
 	}
 	var changed []string
-	for _, k := range []string{"mapping file", "search bases", "user filter", "options"} {
-		if st.Inputs[k] != in[k] {
-			if k == "mapping file" {
-				changed = append(changed, "the mapping file changed")
-				continue
-			}
-			changed = append(changed, fmt.Sprintf("the %s changed (was %q, now %q)", k, st.Inputs[k], in[k]))
+	for _, k := range inputOrder(st.Inputs, next.Inputs) {
+		if st.Inputs[k] == next.Inputs[k] {
+			continue
 		}
+		if k == inputMapping {
+			changed = append(changed, "the mapping file changed")
+			continue
+		}
+		changed = append(changed, fmt.Sprintf("the %s changed (was %q, now %q)", k, st.Inputs[k], next.Inputs[k]))
 	}
 	return strings.Join(changed, "; ")
 }
 
-// read takes what the read left behind (DirSync's cookie).
+// inputOrder lists the inputs of two fingerprints: the mapping file
+// first, the directory's own in name order, the options last.
+func inputOrder(a, b map[string]string) []string {
+	var keys []string
+	for _, m := range []map[string]string{a, b} {
+		for k := range m {
+			if k != inputMapping && k != inputOptions && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return append(append([]string{inputMapping}, keys...), inputOptions)
+}
+
+// read takes what the read left behind (DirSync's cookie, a delta link),
+// and notes a delta read the directory did in full after all (which the
+// directory logged).
 func (inc *incremental) read(dir upnsync.Directory) {
 	if inc.next == nil {
 		return
 	}
-	if tr, ok := dir.(directory.ChangeTracker); ok && inc.mode == upnsync.ReadDirSync {
-		inc.next.Cookie = tr.DirSyncCookie()
+	if why := inc.feed.finish(dir, inc.next); why != "" && inc.info.Mode != upnsync.ReadFull {
+		inc.info.Mode, inc.info.FullReason, inc.info.From = upnsync.ReadFull, why, ""
 	}
+	inc.info.To = inc.feed.position(inc.next)
 }
 
 // advance saves the new watermark after a run that read everything it

@@ -97,7 +97,13 @@ func (d hashingDir) Read(ctx context.Context, fn func(upnsync.Person) error) (up
 			d.i.people.field(kind, p.GUID, p.DN)
 			return fn(p)
 		}
-		d.i.people.field("person", p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
+		kind := "person"
+		if p.Skip != "" {
+			// Left out by the source (an Entra ID guest): a record of its
+			// own kind, with why, as above.
+			kind = "skipped: " + p.Skip
+		}
+		d.i.people.field(kind, p.GUID, p.UPN, p.SAMAccountName, p.Domain, p.DNSDomain, p.DN, p.GivenName, p.Surname, p.Mail,
 			strconv.FormatBool(p.Disabled))
 		return fn(p)
 	})

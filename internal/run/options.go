@@ -1,12 +1,14 @@
 package run
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
+	"github.com/upnsync/upnsync/sync/directory/entra"
 	"github.com/upnsync/upnsync/sync/octopus"
 )
 
@@ -34,6 +36,49 @@ func DirectoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
 		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields, Columns: s.Columns,
 	}
+}
+
+// EntraOptions are the settings of an Entra ID directory (--directory
+// entra:TENANT), for a run and for doctor alike.
+func EntraOptions(s *config.Settings, tenant string, fields mapping.Fields) entra.Options {
+	retries := s.Retries
+	if retries == 0 {
+		retries = entra.NoRetries // --retries 0: none (entra's 0 is its default)
+	}
+	return entra.Options{Tenant: tenant, ClientID: s.ClientID, ClientSecret: s.ClientSecret.Reveal(),
+		ClientCertificate: s.ClientCertificate, CertificatePassword: s.ClientCertificatePassword.Reveal(),
+		ManagedIdentity: s.ManagedIdentity, ManagedIdentityClientID: s.ManagedIdentityClientID,
+		AuthorityHost: s.AuthorityHost, GraphEndpoint: s.GraphEndpoint, CAFile: s.CAFile,
+		IncludeGuests: s.IncludeGuests, NetBIOSDomain: s.NetBIOSDomain, Fields: fields,
+		Timeout: s.Timeout, Retries: retries}
+}
+
+// OpenDirectory opens the directory of the settings: the one place that
+// tells an Entra ID tenant (sync/directory/entra) from the kinds
+// sync/directory opens (directory.Open cannot import entra). Either way
+// the directory is ready to read: LDAP has bound, Entra ID has signed in,
+// so that a wrong password or secret is reported here.
+func OpenDirectory(ctx context.Context, s *config.Settings, fields mapping.Fields, log *slog.Logger) (upnsync.Directory, error) {
+	tenant, isEntra, err := entra.ParseURL(s.Directory)
+	switch {
+	case err != nil:
+		return nil, err
+	case isEntra:
+		o := EntraOptions(s, tenant, fields)
+		o.Logger = log
+		d, err := entra.Open(o)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.SignIn(ctx); err != nil {
+			d.Close()
+			return nil, err
+		}
+		return d, nil
+	}
+	o := DirectoryOptions(s, fields)
+	o.Logger = log
+	return directory.Open(o)
 }
 
 // engineOptions are the settings of the merge rules.

@@ -58,8 +58,6 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		return logFailed(log, err)
 	}
 	p := &planned{}
-	dirOpts := DirectoryOptions(s, m.Fields())
-	dirOpts.Logger = log
 	var mappingData []byte
 	if hashInputs {
 		var err error
@@ -85,7 +83,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		}
 	}
 	open := func() (upnsync.Directory, error) {
-		d, err := directory.Open(dirOpts)
+		d, err := OpenDirectory(ctx, s, m.Fields(), log)
 		if err != nil || p.inc == nil {
 			return d, err
 		}

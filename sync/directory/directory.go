@@ -174,7 +174,7 @@ func Kind(url string) string {
 	switch s := strings.ToLower(scheme); s {
 	case "ldap", "ldaps":
 		return "ldap"
-	case "ldif", "csv", "xlsx":
+	case "ldif", "csv", "xlsx", "entra":
 		return s
 	}
 	return ""
