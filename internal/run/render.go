@@ -7,6 +7,7 @@ import (
 
 	"github.com/upnsync/upnsync/internal/atomicfile"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/report"
 )
 
@@ -25,8 +26,13 @@ func RenderHTML(in, out string) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(out, 0o644, func(w io.Writer) error { return report.HTML(w, plan, meta) }); err != nil {
-		return fmt.Errorf("writing %s: %v", out, fileerr.Reason(err))
+	return WriteHTML(out, plan, meta)
+}
+
+// WriteHTML writes the HTML report of plan and meta to path, atomically.
+func WriteHTML(path string, plan *upnsync.Plan, meta report.Meta) error {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return report.HTML(w, plan, meta) }); err != nil {
+		return fmt.Errorf("writing %s: %v", path, fileerr.Reason(err))
 	}
 	return nil
 }

@@ -146,6 +146,9 @@ func writeReport(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Me
 		printError(env, err)
 		return &reportError{err}
 	}
+	if env.Reported != nil {
+		env.Reported(plan, meta)
+	}
 	return nil
 }
 
