@@ -1,155 +1,37 @@
 package report
 
 // The HTML report in a real browser: Debian's Chromium, driven by
-// chromedp, opens the page from a file as a reviewer would. The browser is
-// found by internal/testenv (skipped without one, a failure with CI=true).
+// chromedp (internal/testenv/browser), opens the page from a file as a
+// reviewer would (skipped without one, a failure with CI=true).
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/upnsync/upnsync/internal/testenv"
+	"github.com/upnsync/upnsync/internal/testenv/browser"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
-// browser is one headless Chromium tab, with what the page wrote to its
-// console.
-type browser struct {
-	ctx     context.Context
-	mu      sync.Mutex
-	console []string
-}
-
-// newBrowser starts Chromium with the flags that work on a machine with no
-// network (no background connections, no component updates) and a fresh
-// profile.
-func newBrowser(t *testing.T) *browser {
-	t.Helper()
-	exe := testenv.Chromium(t)
-	profile, err := os.MkdirTemp("", "upnsync-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Chromium's helpers may still write there for a moment after it ends.
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	b := &browser{ctx: ctx}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.console = append(b.console, m.String())
-			b.mu.Unlock()
-		}
-	}()
-	// Record CSP violations as the page sees them (a script added this way
-	// is the browser's, not the page's: the page's policy does not apply).
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: `window.__csp = [];
-document.addEventListener("securitypolicyviolation", function (e) { window.__csp.push(e.violatedDirective + " " + e.blockedURI); });
-new MutationObserver(function (_, o) {
-	if (document.documentElement && document.documentElement.hasAttribute("data-ready")) { window.__readyAt = performance.now(); o.disconnect(); }
-}).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-ready"] });`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// open writes page to a file, opens it and waits until its script has
-// rendered the lists.
-func (b *browser) open(t *testing.T, page string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(path, []byte(page), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b.navigate(t, path)
-	return path
-}
-
-func (b *browser) navigate(t *testing.T, path string) {
-	t.Helper()
-	// A page whose script does not run never gets ready: a minute is ample
-	// for 100,000 changes on a slow machine.
-	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.ToSlash(path)),
-		chromedp.WaitReady(chromedp.CSS("html[data-ready]"))); err != nil {
-		t.Fatalf("opening %s: %v (console: %v)", path, err, b.messages())
-	}
-}
-
-func (b *browser) messages() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
-}
-
-func eval[T any](t *testing.T, b *browser, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript condition for up to five seconds.
-func waitFor(t *testing.T, b *browser, js string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if eval[bool](t, b, js) {
-			return
-		}
-	}
-	t.Fatalf("still false after 5 s: %s", js)
-}
-
 func TestHTMLInBrowser(t *testing.T) {
-	b := newBrowser(t)
+	b := browser.New(t)
 	plan, meta := fullPlan(250)
 	plan.Skipped = append(plan.Skipped, upnsync.Skip{DN: "CN=LS,DC=corp", Reason: hostileLS})
 	plan.Stats.Skipped = len(plan.Skipped)
-	b.open(t, renderHTML(t, plan, meta))
+	b.Open(t, renderHTML(t, plan, meta))
 
 	t.Run("loads cleanly", func(t *testing.T) {
-		if m := b.messages(); len(m) > 0 {
+		if m := b.Messages(); len(m) > 0 {
 			t.Errorf("console: %q", m)
 		}
-		if v := eval[[]string](t, b, "window.__csp"); len(v) > 0 {
+		if v := browser.Eval[[]string](t, b, "window.__csp"); len(v) > 0 {
 			t.Errorf("CSP violations: %q", v)
 		}
 	})
@@ -159,42 +41,10 @@ func TestHTMLInBrowser(t *testing.T) {
 		if err := JSON(&js, plan, meta); err != nil {
 			t.Fatal(err)
 		}
-		var r struct {
-			Summary map[string]int
-			Read    struct {
-				StoreUsers int `json:"store_users"`
-			}
-			Changes, Conflicts, Unmatched, Skipped, Departures []map[string]any
+		if got, want := browser.CountsOf(t, b), browser.CountsOfJSON(t, js.Bytes()); !got.Equal(want) {
+			t.Errorf("the page shows %+v\nthe JSON report %+v", got, want)
 		}
-		if err := json.Unmarshal(js.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		cards := eval[map[string]int](t, b, `Object.fromEntries([...document.querySelectorAll("[data-card]")].map(
-			c => [c.dataset.card, Number(c.querySelector(".n").textContent.replace(/,/g, ""))]))`)
-		want := map[string]int{"changes": r.Summary["changes"], "conflicts": r.Summary["conflicts"], "unmatched": r.Summary["unmatched"],
-			"skipped": r.Summary["skipped"], "departed": r.Summary["departed"], "read": r.Summary["read"],
-			"matched": r.Summary["matched"], "unchanged": r.Summary["unchanged"], "store_users": r.Read.StoreUsers}
-		if fmt.Sprint(cards) != fmt.Sprint(want) {
-			t.Errorf("cards %v, want %v", cards, want)
-		}
-		byKind := map[string]int{}
-		for _, c := range r.Conflicts {
-			byKind[c["reason"].(string)]++
-		}
-		kinds := eval[map[string]int](t, b, `Object.fromEntries([...document.querySelectorAll("[data-list=conflicts]")].map(
-			h => [h.dataset.kind, Number(h.dataset.rows)]))`)
-		parts := eval[map[string]int](t, b, `Object.fromEntries([...document.querySelectorAll("[data-card=conflicts] [data-part]")].map(
-			p => [p.dataset.part, Number(p.textContent.replace(/,/g, ""))]))`)
-		if fmt.Sprint(kinds) != fmt.Sprint(byKind) || fmt.Sprint(parts) != fmt.Sprint(byKind) {
-			t.Errorf("conflicts by kind: tables %v, cards %v, want %v", kinds, parts, byKind)
-		}
-		rows := eval[map[string]int](t, b, `Object.fromEntries([...document.querySelectorAll("[data-list]:not([data-list=conflicts])")].map(
-			h => [h.dataset.list, Number(h.dataset.rows)]))`)
-		wantRows := map[string]int{"changes": len(r.Changes), "unmatched": len(r.Unmatched), "skipped": len(r.Skipped), "departures": len(r.Departures)}
-		if fmt.Sprint(rows) != fmt.Sprint(wantRows) {
-			t.Errorf("table rows %v, want %v", rows, wantRows)
-		}
-		if n := eval[int](t, b, `document.querySelector("[data-list=changes] tbody").rows.length`); n != 100 {
+		if n := browser.Eval[int](t, b, `document.querySelector("[data-list=changes] tbody").rows.length`); n != 100 {
 			t.Errorf("first page shows %d changes, want 100", n)
 		}
 	})
@@ -207,11 +57,11 @@ func TestHTMLInBrowser(t *testing.T) {
 			`document.querySelectorAll("a[href^='javascript'], iframe, object, embed").length === 0`,
 			`![...document.querySelectorAll("*")].some(e => [...e.attributes].some(a => a.name.startsWith("on")))`,
 		} {
-			if !eval[bool](t, b, check) {
+			if !browser.Eval[bool](t, b, check) {
 				t.Errorf("false: %s", check)
 			}
 		}
-		texts := eval[[]string](t, b, `[...document.querySelectorAll("td, td span, td ins, td del")].map(e => e.textContent)`)
+		texts := browser.Eval[[]string](t, b, `[...document.querySelectorAll("td, td span, td ins, td del")].map(e => e.textContent)`)
 		seen := map[string]bool{}
 		for _, s := range texts {
 			seen[s] = true
@@ -223,16 +73,16 @@ func TestHTMLInBrowser(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"sqlite:" + hostileScript + ".db", "a note with " + hostileImg} {
-			if !eval[bool](t, b, fmt.Sprintf(`document.body.textContent.includes(%q)`, want)) {
+			if !browser.Eval[bool](t, b, fmt.Sprintf(`document.body.textContent.includes(%q)`, want)) {
 				t.Errorf("the header does not show %q as text", want)
 			}
 		}
 		// The entries the change adds are marked, the others not.
-		added := eval[[]string](t, b, `[...document.querySelectorAll("[data-list=changes] tbody tr:first-child ins.add")].map(e => e.textContent)`)
+		added := browser.Eval[[]string](t, b, `[...document.querySelectorAll("[data-list=changes] tbody tr:first-child ins.add")].map(e => e.textContent)`)
 		if len(added) != 1 || added[0] != "jane@corp.example.com" {
 			t.Errorf("first change marks %q as added", added)
 		}
-		rename := eval[[]string](t, b, `[...document.querySelectorAll("[data-list=changes] tbody tr:nth-child(2) ins.rep, [data-list=changes] tbody tr:nth-child(2) del.rep")].map(e => e.tagName + " " + e.textContent + " " + e.title)`)
+		rename := browser.Eval[[]string](t, b, `[...document.querySelectorAll("[data-list=changes] tbody tr:nth-child(2) ins.rep, [data-list=changes] tbody tr:nth-child(2) del.rep")].map(e => e.tagName + " " + e.textContent + " " + e.title)`)
 		if len(rename) != 2 || rename[0] != "DEL bob.old@corp.example.com replaced by bob@corp.example.com" ||
 			rename[1] != "INS bob@corp.example.com replaces bob.old@corp.example.com" {
 			t.Errorf("rename marks: %q", rename)
@@ -246,29 +96,29 @@ func TestHTMLInBrowser(t *testing.T) {
 			const sel = "[data-list=changes] input[type=search]"
 			// Empty the box as a user would (an input event), and wait for
 			// the whole table, so that the next wait sees the new filter.
-			eval[bool](t, b, `(() => { const i = document.querySelector("`+sel+`"); i.value = ""; i.dispatchEvent(new Event("input")); return true; })()`)
-			waitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d"`, host, len(plan.Changes)))
-			if err := chromedp.Do(b.ctx, chromedp.SendKeys(chromedp.CSS(sel), text)); err != nil {
+			browser.Eval[bool](t, b, `(() => { const i = document.querySelector("`+sel+`"); i.value = ""; i.dispatchEvent(new Event("input")); return true; })()`)
+			browser.WaitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d"`, host, len(plan.Changes)))
+			if err := chromedp.Do(b.Ctx, chromedp.SendKeys(chromedp.CSS(sel), text)); err != nil {
 				t.Fatal(err)
 			}
-			if v := eval[string](t, b, `document.querySelector("`+sel+`").value`); v != text {
+			if v := browser.Eval[string](t, b, `document.querySelector("`+sel+`").value`); v != text {
 				t.Fatalf("filter box holds %q, want %q", v, text)
 			}
-			waitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d" && %s.dataset.shown === "%d"`, host, matching, host, min(matching, 100)))
+			browser.WaitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d" && %s.dataset.shown === "%d"`, host, matching, host, min(matching, 100)))
 		}
 		filter("person 00042", 1)
-		row := eval[string](t, b, host+`.querySelector("tbody").textContent`)
+		row := browser.Eval[string](t, b, host+`.querySelector("tbody").textContent`)
 		if !strings.Contains(row, "Person 00042") {
 			t.Errorf("filtered table: %q", row)
 		}
 		// By the directory person's DN, a column that is not the user's.
 		filter("ou=elsewhere", 1)
-		if row := eval[string](t, b, host+`.querySelector("tbody").textContent`); !strings.Contains(row, "CN=Ann,OU=Elsewhere") {
+		if row := browser.Eval[string](t, b, host+`.querySelector("tbody").textContent`); !strings.Contains(row, "CN=Ann,OU=Elsewhere") {
 			t.Errorf("filtered by DN: %q", row)
 		}
 		filter("person 0001", 10)
 		filter("zzz-nothing", 0)
-		if s := eval[string](t, b, host+`.querySelector(".status").textContent`); !strings.HasPrefix(s, "No row matches") {
+		if s := browser.Eval[string](t, b, host+`.querySelector(".status").textContent`); !strings.HasPrefix(s, "No row matches") {
 			t.Errorf("status %q", s)
 		}
 		filter(" ", len(plan.Changes))
@@ -277,44 +127,44 @@ func TestHTMLInBrowser(t *testing.T) {
 	t.Run("sorting and paging", func(t *testing.T) {
 		firstUser := `document.querySelector("[data-list=changes] tbody tr td span").textContent`
 		header := `[data-list=changes] thead th:first-child button`
-		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(header))); err != nil {
+		if err := chromedp.Do(b.Ctx, chromedp.Click(chromedp.CSS(header))); err != nil {
 			t.Fatal(err)
 		}
 		// Numeric order: 12 before 1000.
-		if got := eval[string](t, b, firstUser); got != "12" {
+		if got := browser.Eval[string](t, b, firstUser); got != "12" {
 			t.Errorf("ascending: first user %q, want 12", got)
 		}
-		if got := eval[string](t, b, `document.querySelector("[data-list=changes] thead th:first-child").getAttribute("aria-sort")`); got != "ascending" {
+		if got := browser.Eval[string](t, b, `document.querySelector("[data-list=changes] thead th:first-child").getAttribute("aria-sort")`); got != "ascending" {
 			t.Errorf("aria-sort %q", got)
 		}
-		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(header))); err != nil {
+		if err := chromedp.Do(b.Ctx, chromedp.Click(chromedp.CSS(header))); err != nil {
 			t.Fatal(err)
 		}
-		if got := eval[string](t, b, firstUser); got != "1249" {
+		if got := browser.Eval[string](t, b, firstUser); got != "1249" {
 			t.Errorf("descending: first user %q, want 1249", got)
 		}
-		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`[data-list=changes] button[aria-label="Next page"]`))); err != nil {
+		if err := chromedp.Do(b.Ctx, chromedp.Click(chromedp.CSS(`[data-list=changes] button[aria-label="Next page"]`))); err != nil {
 			t.Fatal(err)
 		}
-		status := eval[string](t, b, `document.querySelector("[data-list=changes] .status").textContent`)
+		status := browser.Eval[string](t, b, `document.querySelector("[data-list=changes] .status").textContent`)
 		if want := fmt.Sprintf("Rows 101–200 of %d", len(plan.Changes)); status != want {
 			t.Errorf("after Next: %q, want %q", status, want)
 		}
-		if got := eval[string](t, b, firstUser); got != "1149" {
+		if got := browser.Eval[string](t, b, firstUser); got != "1149" {
 			t.Errorf("page 2 of the descending order starts with %q, want 1149", got)
 		}
 		// Sorting by another column, then the keyboard: Tab reaches the sort buttons.
-		if err := chromedp.Do(b.ctx, chromedp.Focus(chromedp.CSS(`[data-list=skipped] thead th:nth-child(2) button`)),
+		if err := chromedp.Do(b.Ctx, chromedp.Focus(chromedp.CSS(`[data-list=skipped] thead th:nth-child(2) button`)),
 			chromedp.KeyEvent("\r")); err != nil {
 			t.Fatal(err)
 		}
-		if got := eval[string](t, b, `document.querySelector("[data-list=skipped] tbody td:nth-child(2)").textContent`); got != hostileLS {
+		if got := browser.Eval[string](t, b, `document.querySelector("[data-list=skipped] tbody td:nth-child(2)").textContent`); got != hostileLS {
 			t.Errorf("skipped sorted by reason starts with %q", got)
 		}
 	})
 
 	t.Run("the policy blocks injected script", func(t *testing.T) {
-		eval[bool](t, b, `(() => {
+		browser.Eval[bool](t, b, `(() => {
 			const d = document.createElement("div");
 			d.setAttribute("onclick", "window.__pwned = 'handler'");
 			document.body.appendChild(d);
@@ -325,17 +175,17 @@ func TestHTMLInBrowser(t *testing.T) {
 			document.body.insertAdjacentHTML("beforeend", "<img src=x onerror=\"window.__pwned = 'img'\">");
 			return true;
 		})()`)
-		waitFor(t, b, `window.__csp.some(v => v.startsWith("script-src-attr"))`)
+		browser.WaitFor(t, b, `window.__csp.some(v => v.startsWith("script-src-attr"))`)
 		time.Sleep(200 * time.Millisecond)
-		if v := eval[string](t, b, `String(window.__pwned)`); v != "undefined" {
+		if v := browser.Eval[string](t, b, `String(window.__pwned)`); v != "undefined" {
 			t.Errorf("injected script ran: %s", v)
 		}
 		// The browser says so on the console: the capture that found the
 		// loaded page silent works.
-		if m := strings.Join(b.messages(), "\n"); !strings.Contains(m, "Content Security Policy") {
+		if m := strings.Join(b.Messages(), "\n"); !strings.Contains(m, "Content Security Policy") {
 			t.Errorf("no CSP message on the console: %q", m)
 		}
-		csp := eval[[]string](t, b, `window.__csp`)
+		csp := browser.Eval[[]string](t, b, `window.__csp`)
 		for _, want := range []string{"script-src-attr", "script-src-elem"} {
 			if !strings.Contains(strings.Join(csp, "\n"), want) {
 				t.Errorf("no %s violation; violations %q", want, csp)
@@ -355,7 +205,7 @@ func TestHTMLFirstScreen100k(t *testing.T) {
 	if testing.Short() || raceDetector {
 		t.Skip("a measurement: run it without -race and -short (go test -count=1 -v -run FirstScreen ./sync/report/)")
 	}
-	b := newBrowser(t)
+	b := browser.New(t)
 	const n = 100_000
 	plan := &upnsync.Plan{Read: upnsync.ReadResult{Complete: true, Pages: 200, Entries: n + 2000}}
 	for k := range n {
@@ -388,9 +238,9 @@ func TestHTMLFirstScreen100k(t *testing.T) {
 	page.Reset()
 	js.Reset()
 	start = time.Now()
-	b.navigate(t, path)
+	b.Navigate(t, path)
 	wall := time.Since(start)
-	timing := eval[map[string]float64](t, b, `(() => {
+	timing := browser.Eval[map[string]float64](t, b, `(() => {
 		const nav = performance.getEntriesByType("navigation")[0];
 		const fcp = performance.getEntriesByName("first-contentful-paint")[0];
 		const mark = n => (performance.getEntriesByName(n)[0] || { startTime: -1 }).startTime;
@@ -399,18 +249,18 @@ func TestHTMLFirstScreen100k(t *testing.T) {
 	})()`)
 	t.Logf("first contentful paint (header and cards) %.0f ms; script starts %.0f ms, data parsed %.0f ms, tables ready %.0f ms; load event %.0f ms; wall clock from Navigate to ready %v",
 		timing["fcp"], timing["start"], timing["parsed"], timing["ready"], timing["load"], wall.Round(time.Millisecond))
-	if rows := eval[string](t, b, `document.querySelector("[data-list=changes]").dataset.rows`); rows != fmt.Sprint(n) {
+	if rows := browser.Eval[string](t, b, `document.querySelector("[data-list=changes]").dataset.rows`); rows != fmt.Sprint(n) {
 		t.Fatalf("changes table holds %s rows, want %d", rows, n)
 	}
 
 	// A filter and a sort over all 100,000 rows.
 	start = time.Now()
-	if err := chromedp.Do(b.ctx, chromedp.SendKeys(chromedp.CSS("[data-list=changes] input[type=search]"), "lastname004242")); err != nil {
+	if err := chromedp.Do(b.Ctx, chromedp.SendKeys(chromedp.CSS("[data-list=changes] input[type=search]"), "lastname004242")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, b, `document.querySelector("[data-list=changes]").dataset.matching === "1"`)
+	browser.WaitFor(t, b, `document.querySelector("[data-list=changes]").dataset.matching === "1"`)
 	filter := time.Since(start)
-	ms := eval[float64](t, b, `(() => {
+	ms := browser.Eval[float64](t, b, `(() => {
 		const t0 = performance.now();
 		document.querySelector("[data-list=changes] thead th:nth-child(3) button").click();
 		return performance.now() - t0;
@@ -431,7 +281,7 @@ func TestHTMLScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t)
+	b := browser.New(t)
 	f, err := os.Open("testdata/demo-dry-run.json")
 	if err != nil {
 		t.Fatal(err)
@@ -445,20 +295,20 @@ func TestHTMLScreenshots(t *testing.T) {
 	// once it is wired (see Meta).
 	meta.MappingFile, meta.NetBIOS, meta.Limits = "ADSIReaderLDAPMappings.xml", "CORP", &upnsync.DefaultLimits
 	meta.ApplyHint = "run the same command with --apply (or /Apply)"
-	path := b.open(t, renderHTML(t, plan, meta))
+	path := b.Open(t, renderHTML(t, plan, meta))
 	for _, scheme := range []string{"light", "dark"} {
-		if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		if _, err := chromedp.Call(b.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
 			t.Fatal(err)
 		}
-		b.navigate(t, path)
-		summary, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		b.Navigate(t, path)
+		summary, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatal(err)
 		}
 		shots := map[string][]byte{"summary": summary}
 		for _, section := range []string{"changes", "conflicts"} {
-			png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("#"+section)))
+			png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS("#"+section)))
 			if err != nil {
 				t.Fatal(err)
 			}
