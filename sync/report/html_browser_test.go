@@ -291,10 +291,11 @@ func TestHTMLScreenshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The demo's first dry run, with the header facts the run fills in
-	// once it is wired (see Meta).
-	meta.MappingFile, meta.NetBIOS, meta.Limits = "ADSIReaderLDAPMappings.xml", "CORP", &upnsync.DefaultLimits
-	meta.ApplyHint = "run the same command with --apply (or /Apply)"
+	// The demo's first dry run (its JSON report, written by upnsync
+	// --report json --report-file in a folder holding the demo's files).
+	if meta.RunID == "" || meta.NetBIOS == "" || meta.Limits == nil {
+		t.Fatal("testdata/demo-dry-run.json lacks the header's facts: write it again from the demo")
+	}
 	path := b.Open(t, renderHTML(t, plan, meta))
 	for _, scheme := range []string{"light", "dark"} {
 		if _, err := chromedp.Call(b.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
