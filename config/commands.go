@@ -124,7 +124,7 @@ var groups = map[string]struct{ usage, summary string }{
 	"mapping": {"mapping needs a subcommand: upnsync mapping check FILE, or upnsync mapping add-upn IN [OUT]",
 		"check a mapping file, or add its UPN entry"},
 	"report": {"report needs a subcommand: upnsync report html IN OUT.html",
-		"render a saved report or plan (html)"},
+		"render a saved JSON report or plan as an HTML page"},
 	"store": {"store needs a subcommand: upnsync store import --store URL FILE.csv, or upnsync store export --store URL [FILE.csv]",
 		"import or export the users of a store as CSV"},
 }
