@@ -57,9 +57,11 @@ var commands = []*command{
 		},
 		exitCodes: true},
 	{id: cPlan, name: "plan", summary: "make the plan of a run and save it to apply later; writes nothing to the store",
-		usage:     []string{"upnsync plan --out PLAN.json [the options of a run]"},
-		about:     "Does what a dry run does and saves the plan in --out FILE, for upnsync apply: someone can review the plan, and what is applied is exactly what was reviewed. The safety guards run here: a plan they stop is not saved.",
-		examples:  []string{"  upnsync plan --out tonight.json --config-file-path ADSIReaderLDAPMappings.xml --directory ldif:users.ldif"},
+		usage: []string{"upnsync plan --out PLAN.json [the options of a run]"},
+		about: "Does what a dry run does and saves the plan in --out FILE, for upnsync apply: someone can review the plan, and what is applied is exactly what was reviewed. The safety guards run here: a plan they stop is not saved. Its report is the dry run's: with --report html --report-file FILE.html, the page to review is written beside the plan, with the conflicts, unmatched and skipped people the saved plan only counts.",
+		examples: []string{"  upnsync plan --out tonight.json --config-file-path ADSIReaderLDAPMappings.xml --directory ldif:users.ldif",
+			"The plan, and beside it the page a reviewer opens in a browser:",
+			"  upnsync plan --out tonight.json --report html --report-file tonight.html --config-file-path ... --directory ..."},
 		argsUsage: "upnsync plan takes no arguments besides its options; see upnsync help plan", exitCodes: true},
 	{id: cApply, name: "apply", summary: "apply a saved plan to the store it names, exactly as saved",
 		usage:   []string{"upnsync apply PLAN.json [options]"},
@@ -78,6 +80,14 @@ var commands = []*command{
 		minArgs: 1, maxArgs: 1, argsUsage: "usage: upnsync undo RUN_ID [--store URL] [--apply]; upnsync runs lists the run ids",
 		examples:  []string{"  upnsync undo 20260101T013000Z-1a2b3c --store sqlite:octopus-users.db --apply"},
 		exitCodes: true},
+	{id: cReportHTML, name: "report html", summary: "render a saved JSON report or a saved plan as an HTML page for reviewers",
+		usage:   []string{"upnsync report html IN OUT.html"},
+		about:   "Renders IN, a report saved by --report json --report-file or a plan saved by upnsync plan --out, as the page --report html writes: one self-contained file (nothing from the network) to open in a browser, from a file share or an e-mail attachment. A scheduled job keeps JSON; the reviewer opens the HTML. A saved plan is checked as upnsync apply checks it (its SHA-256), whatever its age; it lists its changes and departures, and counts the rest. OUT is replaced atomically; IN is never changed.",
+		minArgs: 2, maxArgs: 2, argsUsage: "usage: upnsync report html IN OUT.html (IN: a JSON report or a saved plan)",
+		examples: []string{
+			"  upnsync report html /var/lib/upnsync/last-report.json last-report.html",
+			"  upnsync report html tonight.json tonight.html      (a plan saved by upnsync plan --out tonight.json)",
+		}},
 	{id: cDemo, name: "demo", summary: "run the whole job on built-in sample data, in a temporary folder",
 		usage:     []string{"upnsync demo [--report FORMAT]"},
 		about:     "Seeds a sample Octopus store, then runs a dry run, the apply and a second dry run on a sample LDIF export, in a temporary folder it removes at the end.",
@@ -113,12 +123,14 @@ var commands = []*command{
 var groups = map[string]struct{ usage, summary string }{
 	"mapping": {"mapping needs a subcommand: upnsync mapping check FILE, or upnsync mapping add-upn IN [OUT]",
 		"check a mapping file, or add its UPN entry"},
+	"report": {"report needs a subcommand: upnsync report html IN OUT.html",
+		"render a saved JSON report or plan as an HTML page"},
 	"store": {"store needs a subcommand: upnsync store import --store URL FILE.csv, or upnsync store export --store URL [FILE.csv]",
 		"import or export the users of a store as CSV"},
 }
 
 // Commands lists the commands, as the first argument names them.
-var Commands = []string{"sync", "plan", "apply", "runs", "undo", "demo", "doctor", "mapping", "store", "version", "help"}
+var Commands = []string{"sync", "plan", "apply", "runs", "undo", "report", "demo", "doctor", "mapping", "store", "version", "help"}
 
 func commandNamed(name string) *command {
 	for _, c := range commands {

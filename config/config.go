@@ -6,8 +6,11 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/upnsync/upnsync/sync/report"
 )
 
 // Defaults.
@@ -328,10 +331,11 @@ func (s *Settings) defaults() {
 // of words, and options that need or exclude one another. What applies to
 // which command is the table's (applicability.go).
 func (s *Settings) validate() error {
-	switch s.Report {
-	case "text", "json", "csv":
-	default:
-		return usagef("--report %s: use text, json or csv", s.Report)
+	if !slices.Contains(report.Formats, s.Report) {
+		return usagef("--report %s: use %s", s.Report, report.FormatChoices())
+	}
+	if err := s.htmlNeedsFile(); err != nil {
+		return err
 	}
 	switch s.LogFormat {
 	case "text", "json":
@@ -364,6 +368,25 @@ func (s *Settings) validate() error {
 	}
 	if kerberos := s.KerberosKeytab != "" || s.KerberosCCache != "" || s.IntegratedAuth; kerberos && !s.Password.IsZero() {
 		return usagef("a Kerberos bind (--kerberos-keytab, --kerberos-ccache, --integrated-auth) uses no password: leave out the password (%s)", s.passwordFrom)
+	}
+	return nil
+}
+
+// htmlNeedsFile refuses --report html without --report-file. The page is
+// for a browser, not a terminal (thousands of lines of markup and JSON);
+// a file is written whole or not at all, where a shell's redirection
+// leaves half a page behind when the run fails, and on Windows
+// PowerShell's > re-encodes the page. The demo writes its page to a file
+// of its own.
+func (s *Settings) htmlNeedsFile() error {
+	if s.Report != "html" || s.ReportFile != "" {
+		return nil
+	}
+	switch {
+	case s.cmd.id == cDemo:
+		return usagef("upnsync demo writes the HTML report of its dry run to a file of its own and says where; --report chooses what it prints: text, json or csv")
+	case s.cmd.id&cReport != 0:
+		return usagef("--report html writes a page for a browser, not for the terminal: give --report-file FILE.html too (or /ReportFilePath:FILE.html)")
 	}
 	return nil
 }

@@ -79,6 +79,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"mapping", "check", "/etc/upnsync/map.xml"}, "mapping", []string{"check", "/etc/upnsync/map.xml"}},
 		{[]string{"mapping", "add-upn", "in.xml", "out.xml"}, "mapping", []string{"add-upn", "in.xml", "out.xml"}},
 		{[]string{"store", "import", "--store", "sqlite:x.db", "users.csv"}, "store", []string{"import", "users.csv"}},
+		{[]string{"report", "html", "saved.json", "out.html"}, "report", []string{"html", "saved.json", "out.html"}},
+		{[]string{"REPORT", "HTML", "plan.json", "out.html"}, "report", []string{"HTML", "plan.json", "out.html"}},
 		{[]string{"version"}, "version", nil},
 		{[]string{"--help"}, "help", nil},
 		{[]string{"/?"}, "help", nil},
@@ -114,7 +116,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--max-length", "0"}, "--max-length: 0 is below the minimum 1"},
 		{[]string{"--timeout", "5"}, `--timeout: "5" is not a positive duration`},
 		{[]string{"--apply=maybe"}, `--apply: "maybe" is not true or false`},
-		{[]string{"--report", "xml", "demo"}, "--report xml: use text, json or csv"},
+		{[]string{"--report", "xml", "demo"}, "--report xml: use text, json, csv or html"},
+		{[]string{"--report", "html", "--config-file-path", "m.xml", "--directory", "ldif:x"},
+			"--report html writes a page for a browser, not for the terminal: give --report-file FILE.html too (or /ReportFilePath:FILE.html)"},
+		{[]string{"/Report:HTML", "plan", "--out", "p.json", "--config-file-path", "m.xml", "--directory", "ldif:x"}, "--report html writes a page for a browser"},
+		{[]string{"undo", "r1", "--report", "html"}, "give --report-file FILE.html"},
+		{[]string{"demo", "--report", "html"}, "upnsync demo writes the HTML report of its dry run to a file of its own and says where"},
+		{[]string{"report"}, "report needs a subcommand: upnsync report html IN OUT.html"},
+		{[]string{"report", "htm", "a", "b"}, `unknown report subcommand "htm" (did you mean html?)`},
+		{[]string{"report", "html", "in.json"}, "usage: upnsync report html IN OUT.html"},
+		{[]string{"report", "html", "in.json", "out.html", "--store", "sqlite:x.db"}, "--store applies to upnsync"},
 		{[]string{"-x"}, "unknown option -x"},
 		{[]string{"frobnicate", "--config-file-path", "m", "--directory", "ldif:x"}, `unexpected argument "frobnicate"`},
 		{[]string{"--anonymous", "--login", "x", "--config-file-path", "m", "--directory", "ldaps://dc1"}, "--anonymous cannot be combined with --login"},
@@ -373,5 +384,22 @@ func TestReloadAfterArgumentsScrubbed(t *testing.T) {
 	}
 	if s.Password.Reveal() != "s3cret-pw" || again.Password.Reveal() != "s3cret-pw" {
 		t.Fatalf("password after scrubbing: %q, after reload: %q", s.Password.Reveal(), again.Password.Reveal())
+	}
+}
+
+// --report html is accepted with a report file, in both spellings, by
+// every command that writes a report.
+func TestReportHTMLWithAFile(t *testing.T) {
+	for _, args := range [][]string{
+		{"--report", "html", "--report-file", "r.html", "--config-file-path", "m.xml", "--directory", "ldif:x"},
+		{"/Report:HTML", "/ReportFilePath:r.html", "/ConfigFilePath:m.xml", "/Directory:ldif:x"},
+		{"plan", "--out", "p.json", "--report", "html", "--report-file", "p.html", "--config-file-path", "m.xml", "--directory", "ldif:x"},
+		{"apply", "p.json", "--report", "html", "--report-file", "r.html"},
+		{"undo", "r1", "--report", "html", "--report-file", "r.html"},
+	} {
+		s := mustParse(t, args, noenv)
+		if s.Report != "html" || s.ReportFile == "" {
+			t.Errorf("Parse(%q): report %q to %q", args, s.Report, s.ReportFile)
+		}
 	}
 }

@@ -22,6 +22,7 @@ const (
 	cStoreExport
 	cVersion
 	cHelp
+	cReportHTML
 
 	cAll cmdSet = 1<<iota - 1
 	// cRun are the commands that read the directory and plan, and doctor,

@@ -3,6 +3,8 @@ package config
 import (
 	"strconv"
 	"time"
+
+	"github.com/upnsync/upnsync/sync/report"
 )
 
 const (
@@ -237,10 +239,10 @@ var options = []*option{
 		val:  duration(func(s *Settings) *time.Duration { return &s.WaitLock })},
 
 	{long: "report", win: "Report", arg: "FORMAT", group: groupOutput, cmds: cReport | cRuns | cDemo, def: "text",
-		help: "text, json or csv (upnsync runs: text or json)",
+		help: report.FormatChoices() + " (html: a page for a browser, written only to a report file); upnsync runs: text or json",
 		val:  str(func(s *Settings) *string { return &s.Report })},
 	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput, cmds: cReport,
-		help: "write the report to FILE instead of standard output",
+		help: "write the report to FILE (replaced atomically) instead of standard output; --report html needs it",
 		val:  str(func(s *Settings) *string { return &s.ReportFile })},
 	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput, cmds: cLog,
 		help: "print only errors on standard error (no warnings, no progress line)",
@@ -273,7 +275,7 @@ var options = []*option{
 		val:  duration(func(s *Settings) *time.Duration { return &s.ShutdownTimeout })},
 
 	{long: "settings", win: "Settings", arg: "FILE", group: groupOther, cliOnly: true,
-		cmds: cAll &^ (cMappingCheck | cMappingAddUPN | cVersion | cHelp),
+		cmds: cAll &^ (cMappingCheck | cMappingAddUPN | cVersion | cHelp | cReportHTML),
 		help: "read settings from FILE: lines of name = value with the long option names (also UPNSYNC_SETTINGS)",
 		val:  str(func(s *Settings) *string { return &s.SettingsFile })},
 	{long: "help", win: "Help", kind: kBool, group: groupOther, cliOnly: true, cmds: cAll,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test directory servers for upnsync, on loopback, started from nothing.
 #
-#   scripts/testdirs.sh install [SERVER...]  install the packages the servers need (as root, apt)
+#   scripts/testdirs.sh install [SERVER...]  install the packages the servers need (as root, apt);
+#                                            without SERVER, Chromium for the HTML report's tests too
 #   scripts/testdirs.sh start [SERVER...]    install what is missing (as root), set up, start, verify
 #   scripts/testdirs.sh stop [SERVER...]     stop by PID (safe to call twice)
 #   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
@@ -63,6 +64,12 @@ stop_pid() {
 
 common_packages() {
 	need openssl openssl
+}
+
+# browser_packages: Chromium, which the HTML report's tests drive
+# (sync/report, found by internal/testenv).
+browser_packages() {
+	need chromium chromium
 }
 
 # install_packages PKG...: apt-get install as root, with no daemon started
@@ -945,7 +952,7 @@ write_env() {
 # ---------------------------------------------------------------- main
 
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -971,6 +978,7 @@ cmd_install() {
 	mapfile -t missing < <(
 		{
 			common_packages
+			(($# > 0)) || browser_packages
 			for s in "${servers[@]}"; do "${s}_packages"; done
 		} | sort -u
 	)

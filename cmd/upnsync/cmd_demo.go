@@ -11,6 +11,8 @@ import (
 	upnsyncdata "github.com/upnsync/upnsync"
 	"github.com/upnsync/upnsync/config"
 	upnrun "github.com/upnsync/upnsync/internal/run"
+	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/report"
 )
 
 // runDemo runs the whole job on the embedded sample data in a temporary
@@ -56,7 +58,12 @@ $ upnsync store import --store %s octopus-users.csv
 
 	base := []string{"--config-file-path", files["ADSIReaderLDAPMappings.xml"],
 		"--directory", "ldif:" + files["directory.ldif"], "--store", storeURL, "--report", s.Report}
-	step := func(title string, extra ...string) int {
+	// The dry run's report also goes, as the page a reviewer opens, to a
+	// file that outlives the demo's folder (replaced by the next demo).
+	page := filepath.Join(os.TempDir(), "upnsync-demo-report.html")
+	var pageErr error
+	writePage := func(plan *upnsync.Plan, meta report.Meta) { pageErr = upnrun.WriteHTML(page, plan, meta) }
+	step := func(title string, reported func(*upnsync.Plan, report.Meta), extra ...string) int {
 		args := append(append([]string(nil), base...), extra...)
 		fmt.Fprintf(stdout, "\n== %s ==\n$ upnsync --config-file-path ADSIReaderLDAPMappings.xml --directory ldif:directory.ldif --store sqlite:octopus-users.db", title)
 		for _, a := range extra {
@@ -68,19 +75,25 @@ $ upnsync store import --store %s octopus-users.csv
 			return fail(stderr, "%v", err)
 		}
 		var out bytes.Buffer
-		code := upnrun.ExitCode(upnrun.Sync(ctx, env(&out, stderr), ds))
+		e := env(&out, stderr)
+		e.Reported = reported
+		code := upnrun.ExitCode(upnrun.Sync(ctx, e, ds))
 		stdout.Write(out.Bytes())
 		fmt.Fprintf(stdout, "(exit code %d: %s)\n", code, upnrun.Meaning(code))
 		return code
 	}
 
-	if code := step("1. Dry run: what upnsync would change (nothing is written)"); code != upnrun.ExitPending {
+	if code := step("1. Dry run: what upnsync would change (nothing is written)", writePage); code != upnrun.ExitPending {
 		return fail(stderr, "demo: the dry run should exit %d with changes pending, it exited %d", upnrun.ExitPending, code)
 	}
-	if code := step("2. Apply: write the changes", "--apply"); code != upnrun.ExitConflicts && code != upnrun.ExitOK {
+	if pageErr != nil {
+		return fail(stderr, "demo: the HTML report of the dry run: %v", pageErr)
+	}
+	fmt.Fprintf(stdout, "The same report as a page for reviewers (--report html): %s\n", page)
+	if code := step("2. Apply: write the changes", nil, "--apply"); code != upnrun.ExitConflicts && code != upnrun.ExitOK {
 		return fail(stderr, "demo: the apply exited %d", code)
 	}
-	code := step("3. Second dry run: nothing left to do (the conflicts stay until someone resolves them)")
+	code := step("3. Second dry run: nothing left to do (the conflicts stay until someone resolves them)", nil)
 	if code == upnrun.ExitPending || code == upnrun.ExitError || code == upnrun.ExitGuard {
 		return fail(stderr, "demo: the second run should plan no changes, it exited %d", code)
 	}

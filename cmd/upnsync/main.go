@@ -94,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runRuns(ctx, s, stdout, stderr)
 	case "undo":
 		return runUndo(ctx, s, stdout, stderr)
+	case "report":
+		return runReport(s, stdout, stderr)
 	}
 	return runSync(ctx, s, stdout, stderr)
 }
@@ -105,7 +107,7 @@ var promptPassword func(prompt string) (string, error)
 // bindsToDirectory tells the commands that read the directory.
 func bindsToDirectory(command string) bool {
 	switch command {
-	case "help", "version", "demo", "mapping", "store", "apply", "runs", "undo":
+	case "help", "version", "demo", "mapping", "store", "apply", "runs", "undo", "report":
 		return false
 	}
 	return true

@@ -69,7 +69,9 @@ func fileHash(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(data)
 }
 
-var stamps = regexp.MustCompile(`"(started|finished)": "[^"]*"`)
+// stamps are what differs between two runs of the same plan: their times
+// and their ids.
+var stamps = regexp.MustCompile(`"(started|finished|run_id)": "[^"]*"`)
 
 func withoutTimes(s string) string { return stamps.ReplaceAllString(s, `"$1": "-"`) }
 
@@ -364,9 +366,21 @@ func TestLogFileHoldsChangesAndNoPassword(t *testing.T) {
 }
 
 func TestDemoCommand(t *testing.T) {
+	// The demo's page goes to the temporary folder: this test's own.
+	tmp := t.TempDir()
+	for _, v := range []string{"TMPDIR", "TMP", "TEMP"} {
+		t.Setenv(v, tmp)
+	}
 	code, out, errOut := cli(t, nil, "demo")
 	if code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out, errOut)
+	}
+	page := filepath.Join(tmp, "upnsync-demo-report.html")
+	if !strings.Contains(out, "\nThe same report as a page for reviewers (--report html): "+page+"\n") {
+		t.Errorf("the demo does not say where its HTML report is:\n%s", out)
+	}
+	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), `data-card="changes"><a href="#changes"><span class="n" data-count="9"`) {
+		t.Errorf("the demo's HTML report: %v\n%.2000s", err, html)
 	}
 	parts := strings.Split(out, "\n== ")
 	if len(parts) != 5 {

@@ -110,19 +110,25 @@ func TestPasswordNeverLeaks(t *testing.T) {
 					"--store", "sqlite:" + db, "--log-file-path", filepath.Join(dir, "logs") + string(filepath.Separator),
 					"--retries", "0"}, args...)
 				var outputs []string
-				for _, format := range []string{"text", "json", "csv"} {
-					code, out, errOut := cli(t, env, append(base, "--report", format)...)
-					if code != tt.code || !strings.Contains(errOut, tt.want) {
-						t.Fatalf("%s report: exit %d, want %d\n%s", format, code, tt.code, errOut)
+				for _, format := range []string{"text", "json", "csv", "html"} {
+					if format != "html" { // a page goes to a file only
+						code, out, errOut := cli(t, env, append(base, "--report", format)...)
+						if code != tt.code || !strings.Contains(errOut, tt.want) {
+							t.Fatalf("%s report: exit %d, want %d\n%s", format, code, tt.code, errOut)
+						}
+						outputs = append(outputs, out, errOut)
 					}
-					outputs = append(outputs, out, errOut)
-					code, _, errOut = cli(t, env, append(base, "--report", format, "--report-file", filepath.Join(dir, "report."+format))...)
+					code, _, errOut := cli(t, env, append(base, "--report", format, "--report-file", filepath.Join(dir, "report."+format))...)
 					if code != tt.code {
 						t.Fatalf("%s report file: exit %d\n%s", format, code, errOut)
 					}
 					outputs = append(outputs, errOut)
 				}
 				if tt.code == exitPending {
+					// The page was written (and is searched below with the rest).
+					if page, err := os.ReadFile(filepath.Join(dir, "report.html")); err != nil || !strings.Contains(string(page), "<!DOCTYPE html>") {
+						t.Fatalf("no HTML report: %v", err)
+					}
 					code, out, errOut := cli(t, env, append(base, "--apply")...)
 					if code != exitOK && code != exitConflicts {
 						t.Fatalf("apply: exit %d\n%s", code, errOut)
@@ -264,8 +270,15 @@ func TestStorePasswordNeverLeaks(t *testing.T) {
 				return out
 			}
 			run(exitOK, append([]string{"store", "import"}, pg(d.csv)...)...)
-			for _, format := range []string{"text", "json", "csv"} {
+			for _, format := range []string{"text", "json", "csv", "html"} {
+				if format == "html" { // a page goes to a file only
+					run(exitPending, sync("--report", format, "--report-file", filepath.Join(dir, "report.html"))...)
+					continue
+				}
 				run(exitPending, sync("--report", format)...)
+			}
+			if page, err := os.ReadFile(filepath.Join(dir, "report.html")); err != nil || !strings.Contains(string(page), "<!DOCTYPE html>") {
+				t.Fatalf("no HTML report: %v", err)
 			}
 			if strings.Contains(route.name, "URL") {
 				// A saved plan never holds a password: refused, and the

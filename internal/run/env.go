@@ -13,6 +13,7 @@ import (
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/runlog"
+	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/report"
 )
 
@@ -21,6 +22,10 @@ import (
 type Env struct {
 	Stdout, Stderr io.Writer
 	Build          Build
+	// Reported, when set, is given the plan and meta of each report the
+	// run writes, once written (the demo writes the HTML page of its dry
+	// run with it).
+	Reported func(plan *upnsync.Plan, meta report.Meta)
 }
 
 // Build names the binary, for the log, the saved plan and the metrics.

@@ -117,6 +117,7 @@ func applySaved(ctx context.Context, env Env, s *config.Settings, file string, l
 
 	plan := body.EnginePlan()
 	meta := report.Meta{Mode: report.ModeApply, Directory: body.Directory, Store: ss.store.Describe(), Started: started,
+		RunID: newRunID(started), MappingFile: body.Settings["config-file-path"],
 		Source: fmt.Sprintf("plan %s, made %s by %s on %s from %s (SHA-256 %s)", file,
 			body.Created.UTC().Format("2006-01-02 15:04:05 UTC"), orUnknown(body.User), orUnknown(body.Host), body.Directory, digest)}
 	if len(body.Forced) > 0 {
@@ -131,7 +132,7 @@ func applySaved(ctx context.Context, env Env, s *config.Settings, file string, l
 			return nil
 		})
 	}
-	run := newRun(started, upnsync.RunPlan, command)
+	run := newRun(meta.RunID, started, upnsync.RunPlan, command)
 	run.Directory, run.PlanSHA256, run.Forced = body.Directory, digest, body.Forced
 	o := Outcome{Conflicts: body.Summary.Conflicts}
 	applied, err := ss.apply(ctx, run, &plan, &meta, &o)

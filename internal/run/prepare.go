@@ -27,6 +27,8 @@ type planned struct {
 	inputs *inputsHash
 	// inc is set with --incremental or --dirsync.
 	inc *incremental
+	// netbios notes the NetBIOS domain names of the people read.
+	netbios *netbiosNames
 }
 
 func (p *planned) close() {
@@ -69,7 +71,8 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	// hash must cover the people of the read that succeeded, not of a
 	// failed one.
 	build := func(d upnsync.Directory) (upnsync.Plan, error) {
-		store, dir := upnsync.Store(ss.store), progress.Directory(d, showProgress(ss.env, s), ss.env.Stderr)
+		p.netbios = &netbiosNames{}
+		store, dir := upnsync.Store(ss.store), progress.Directory(p.netbios.directory(d), showProgress(ss.env, s), ss.env.Stderr)
 		if hashInputs {
 			p.inputs = newInputsHash(mappingData, settingsMap(s))
 			store, dir = p.inputs.store(store), p.inputs.directory(dir)
@@ -107,9 +110,13 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	if rec != nil {
 		rec.plan(&p.plan)
 	}
+	lim := limits(s)
 	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: ss.store.Describe(), Started: started,
-		ApplyHint:     "run the same command with --apply (or /Apply)",
-		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store)}
+		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store),
+		RunID: newRunID(started), MappingFile: s.ConfigFile, NetBIOS: p.netbios.String(), Limits: &lim}
+	if !s.Apply {
+		p.meta.ApplyHint = "run the same command with --apply (or /Apply)"
+	}
 	if p.inc != nil {
 		p.inc.read(p.dir)
 		if !p.plan.Read.Complete || err != nil {

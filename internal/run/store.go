@@ -146,6 +146,9 @@ func writeReport(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Me
 		printError(env, err)
 		return &reportError{err}
 	}
+	if env.Reported != nil {
+		env.Reported(plan, meta)
+	}
 	return nil
 }
 
@@ -165,14 +168,17 @@ func whoAmI(command string) runlock.Holder {
 	return h
 }
 
-// newRun is the journal's record of a run that starts writing: a new id,
-// and who ran it.
-func newRun(started time.Time, kind, command string) upnsync.Run {
+// newRun is the journal's record of a run that starts writing: its id
+// (the one its report shows; newRunID), and who ran it.
+func newRun(id string, started time.Time, kind, command string) upnsync.Run {
 	me := whoAmI(command)
-	return upnsync.Run{ID: newRunID(started), Started: started, Kind: kind, Host: me.Host, User: me.User, Command: command}
+	return upnsync.Run{ID: id, Started: started, Kind: kind, Host: me.Host, User: me.User, Command: command}
 }
 
-// newRunID is sortable by time and unique enough for one store.
+// newRunID is a run's id, made when it starts: sortable by time and unique
+// enough for one store. Every run has one, dry runs included, and its
+// report shows it; a run that writes is journaled under it (upnsync runs,
+// undo RUN_ID).
 func newRunID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])

@@ -93,7 +93,7 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 		}
 		o = pending(p)
 	} else {
-		run := newRun(started, upnsync.RunSync, command)
+		run := newRun(p.meta.RunID, started, upnsync.RunSync, command)
 		run.Directory, run.Forced = p.dir.Describe(), forced
 		o = Outcome{Conflicts: len(plan.Conflicts)}
 		applied, err := ss.apply(ctx, run, plan, &p.meta, &o)

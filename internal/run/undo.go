@@ -49,10 +49,12 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 	if err != nil {
 		return logFailed(log, err)
 	}
-	meta := report.Meta{Mode: mode(s), Store: ss.store.Describe(), Started: started,
+	meta := report.Meta{Mode: mode(s), Store: ss.store.Describe(), Started: started, RunID: newRunID(started),
 		Source: fmt.Sprintf("undo of run %s (%s, %s, %d users written)", info.ID, orKind(info.Kind),
-			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), info.Written),
-		ApplyHint: "run the same command with --apply (or /Apply)"}
+			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), info.Written)}
+	if !s.Apply {
+		meta.ApplyHint = "run the same command with --apply (or /Apply)"
+	}
 	if len(info.UndoneBy) > 0 {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("run %s was already undone by run %s; users already restored are skipped", info.ID, strings.Join(info.UndoneBy, ", ")))
 	}
@@ -83,7 +85,7 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 		o.Pending = len(plan.Changes)
 		o.tallyStale(stale)
 	} else {
-		run := newRun(started, upnsync.RunUndo, command)
+		run := newRun(meta.RunID, started, upnsync.RunUndo, command)
 		run.Undoes, run.Directory = info.ID, "undo of run "+info.ID
 		if _, err := ss.apply(ctx, run, &plan, &meta, &o); err != nil {
 			return Failed(err)

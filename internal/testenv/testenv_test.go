@@ -139,3 +139,24 @@ func TestReachable(t *testing.T) {
 		t.Error("a bad URL is reachable?")
 	}
 }
+
+// No browser for the HTML report's tests: skipped on a workstation, a
+// failure in CI, whether none is on PATH or the one named is missing.
+func TestChromiumMissingSkipsOrFailsInCI(t *testing.T) {
+	for _, named := range []string{"", filepath.Join(t.TempDir(), "no-chromium")} {
+		t.Setenv(VarChromium, named)
+		t.Setenv("PATH", t.TempDir())
+		t.Setenv("CI", "")
+		f := &fakeTB{TB: t}
+		Chromium(f)
+		if !strings.Contains(f.skipped, "scripts/testdirs.sh install") || f.failed != "" {
+			t.Errorf("%s=%q outside CI: skipped %q, failed %q", VarChromium, named, f.skipped, f.failed)
+		}
+		t.Setenv("CI", "true")
+		f = &fakeTB{TB: t}
+		Chromium(f)
+		if f.skipped != "" || !strings.Contains(f.failed, "CI=true: a missing test server is a failure") {
+			t.Errorf("%s=%q in CI: skipped %q, failed %q", VarChromium, named, f.skipped, f.failed)
+		}
+	}
+}

@@ -42,6 +42,24 @@ type jsonReport struct {
 	NextSteps     []string `json:"next_steps,omitempty"`
 	// ReadMode: runs with --incremental or --dirsync only.
 	ReadMode *upnsync.ReadMode `json:"read_mode,omitempty"`
+	// Added for the HTML report's header (Meta's fields of the same names).
+	RunID       string      `json:"run_id,omitempty"`
+	MappingFile string      `json:"mapping_file,omitempty"`
+	NetBIOS     string      `json:"netbios_name,omitempty"`
+	Limits      *jsonLimits `json:"limits,omitempty"`
+	ApplyHint   string      `json:"apply_hint,omitempty"`
+	// MatchedByRule counts the people matched by each rule (outside
+	// "summary", which programs may read as a map of numbers).
+	MatchedByRule map[upnsync.MatchRule]int `json:"matched_by_rule,omitempty"`
+}
+
+// jsonLimits are the guards' thresholds (upnsync.Limits); a negative
+// value is a guard switched off.
+type jsonLimits struct {
+	MaxChanges        int     `json:"max_changes"`
+	MaxChangePercent  float64 `json:"max_change_percent"`
+	MaxRemovals       int     `json:"max_removals"`
+	MaxRemovalPercent float64 `json:"max_removal_percent"`
 }
 
 type jsonDeparture struct {
@@ -169,7 +187,15 @@ func nonNil[T any](s []T) []T {
 // at a time (jsonstream.go): at a million users they are over a hundred
 // megabytes of JSON, which must not be held in memory whole.
 func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
-	r := jsonReport{
+	r, lists := jsonOf(plan, meta)
+	return streamJSON(w, r, lists, jsonIndented)
+}
+
+// jsonOf is the JSON report of a plan: its head, with the lists empty,
+// and the lists, to be written item by item. The HTML report carries the
+// same value (html.go).
+func jsonOf(plan *upnsync.Plan, meta Meta) (*jsonReport, []jsonList) {
+	r := &jsonReport{
 		Version: 1, Mode: meta.Mode, Directory: meta.Directory, Store: meta.Store,
 		Started: stamp(meta.Started), Finished: stamp(meta.Finished),
 		Complete: plan.Read.Complete, Why: plan.Read.Why, Stopped: meta.Stopped,
@@ -179,6 +205,7 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 			Unmatched: plan.Stats.Unmatched, Skipped: plan.Stats.Skipped,
 			Departed: plan.Stats.Departed, Removals: plan.Stats.Removals,
 		},
+		MatchedByRule: byRule(plan.Stats.ByRule),
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
 			StoreUsers: plan.Stats.StoreUsers, Partial: plan.Read.Partial, Tombstones: plan.Read.Tombstones,
 			Unselected: plan.Read.Unselected},
@@ -195,6 +222,11 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		Source:             meta.Source,
 
 		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
+		RunID: meta.RunID, MappingFile: meta.MappingFile, NetBIOS: meta.NetBIOS, ApplyHint: meta.ApplyHint,
+	}
+	if meta.Limits != nil {
+		l := jsonLimits(*meta.Limits)
+		r.Limits = &l
 	}
 	for _, g := range meta.Guards {
 		r.Guards = append(r.Guards, jsonGuard(g))
@@ -209,7 +241,7 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 				Missing: s.Missing, AlreadyApplied: s.AlreadyApplied()})
 		}
 	}
-	return streamJSON(w, &r, []jsonList{
+	return r, []jsonList{
 		{"changes", len(plan.Changes), func(i int) any { return changeJSON(&plan.Changes[i]) }},
 		{"conflicts", len(plan.Conflicts), func(i int) any { return conflictJSON(&plan.Conflicts[i]) }},
 		{"unmatched", len(plan.Unmatched), func(i int) any {
@@ -218,7 +250,7 @@ func JSON(w io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}},
 		{"skipped", len(plan.Skipped), func(i int) any { return jsonSkip(plan.Skipped[i]) }},
 		{"departures", len(plan.Departures), func(i int) any { return departureJSON(&plan.Departures[i]) }},
-	})
+	}
 }
 
 func changeJSON(c *upnsync.Change) jsonChange {
@@ -244,4 +276,18 @@ func departureJSON(d *upnsync.Departure) jsonDeparture {
 
 func conflictJSON(c *upnsync.Conflict) jsonConfl {
 	return jsonConfl{Reason: c.Reason, UPN: c.UPN, Users: nonNil(c.Users), People: nonNil(c.People), Detail: c.Detail}
+}
+
+// byRule is the count by match rule without the rules that matched no one.
+func byRule(m map[upnsync.MatchRule]int) map[upnsync.MatchRule]int {
+	var out map[upnsync.MatchRule]int
+	for k, n := range m {
+		if n > 0 {
+			if out == nil {
+				out = map[upnsync.MatchRule]int{}
+			}
+			out[k] = n
+		}
+	}
+	return out
 }

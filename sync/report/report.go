@@ -51,10 +51,24 @@ type Meta struct {
 	// Read says how a run with --incremental or --dirsync read the
 	// directory (nil without them).
 	Read *upnsync.ReadMode
+
+	// Optional facts the HTML report's header shows (and the JSON report
+	// carries, so that a saved report renders the same header later).
+	// RunID is the run's id: an apply's journal id (Applied.RunID is used
+	// when this is empty), or a dry run's own id when it has one.
+	RunID string
+	// MappingFile is the attribute mapping file (--config-file-path).
+	MappingFile string
+	// NetBIOS is the NetBIOS domain name the run used (read from the
+	// directory, or --netbios-domain).
+	NetBIOS string
+	// Limits are the guards' thresholds in force (nil: not known); Guards
+	// are those the plan trips.
+	Limits *upnsync.Limits
 }
 
 // Formats lists the report formats.
-var Formats = []string{"text", "json", "csv"}
+var Formats = []string{"text", "json", "csv", "html"}
 
 // Write renders the report in format.
 func Write(w io.Writer, format string, plan *upnsync.Plan, meta Meta) error {
@@ -65,8 +79,15 @@ func Write(w io.Writer, format string, plan *upnsync.Plan, meta Meta) error {
 		return JSON(w, plan, meta)
 	case "csv":
 		return CSV(w, plan, meta)
+	case "html":
+		return HTML(w, plan, meta)
 	}
-	return fmt.Errorf("unknown report format %q: use text, json or csv", format)
+	return fmt.Errorf("unknown report format %q: use %s", format, FormatChoices())
+}
+
+// FormatChoices names the formats for a message: "text, json, csv or html".
+func FormatChoices() string {
+	return strings.Join(Formats[:len(Formats)-1], ", ") + " or " + Formats[len(Formats)-1]
 }
 
 func joinReplaced(rs []upnsync.Replacement) string {

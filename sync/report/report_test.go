@@ -211,7 +211,7 @@ func TestCSV(t *testing.T) {
 
 func TestWriteUnknownFormat(t *testing.T) {
 	err := Write(&bytes.Buffer{}, "xml", samplePlan(), sampleMeta())
-	if err == nil || !strings.Contains(err.Error(), "use text, json or csv") {
+	if err == nil || !strings.Contains(err.Error(), "use text, json, csv or html") {
 		t.Fatalf("err = %v", err)
 	}
 }

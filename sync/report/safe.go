@@ -55,6 +55,7 @@ func forTerminal(plan *upnsync.Plan, meta Meta) (*upnsync.Plan, Meta) {
 		p.Read.Bases[i].Base = escape(p.Read.Bases[i].Base)
 	}
 	meta.Directory, meta.Store, meta.Stopped, meta.ApplyHint = escape(meta.Directory), escape(meta.Store), escape(meta.Stopped), escape(meta.ApplyHint)
+	meta.RunID, meta.MappingFile, meta.NetBIOS = escape(meta.RunID), escape(meta.MappingFile), escape(meta.NetBIOS)
 	if meta.Applied != nil {
 		a := *meta.Applied
 		a.RunID, a.Written = escape(a.RunID), escapeAll(a.Written)
@@ -159,7 +160,7 @@ func planNeedsEscape(plan *upnsync.Plan, meta *Meta) bool {
 			return true
 		}
 	}
-	if has(plan.Read.Why, meta.Directory, meta.Store, meta.Stopped, meta.ApplyHint) {
+	if has(plan.Read.Why, meta.Directory, meta.Store, meta.Stopped, meta.ApplyHint, meta.RunID, meta.MappingFile, meta.NetBIOS) {
 		return true
 	}
 	if a := meta.Applied; a != nil {

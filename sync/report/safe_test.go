@@ -56,3 +56,13 @@ func TestForTerminalKeepsCleanPlans(t *testing.T) {
 		t.Error("a clean plan was copied")
 	}
 }
+
+// The header's facts from the run (the NetBIOS name a directory gave, the
+// mapping file's path) are escaped like the rest.
+func TestForTerminalEscapesTheHeader(t *testing.T) {
+	plan := &upnsync.Plan{}
+	_, meta := forTerminal(plan, Meta{NetBIOS: "CORP\u202eLIVE", MappingFile: "m\x1b[2J.xml", RunID: "r\n1"})
+	if meta.NetBIOS != `CORP\u202eLIVE` || meta.MappingFile != `m\x1b[2J.xml` || meta.RunID != `r\x0a1` {
+		t.Errorf("header not escaped: %q %q %q", meta.NetBIOS, meta.MappingFile, meta.RunID)
+	}
+}
