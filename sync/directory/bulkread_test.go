@@ -24,7 +24,9 @@ import (
 
 // A scripted LDAP server on loopback, for what a real one will not do on
 // demand: drop a paging control, stall, cut a page in half, announce its
-// shutdown, send garbage. It speaks BER through go-asn1-ber.
+// shutdown, send garbage. It speaks BER through go-asn1-ber. The reader
+// under test is the whole of it: go-ldap on the Tap, the bulk read's
+// pipeline and decoder.
 
 type search struct {
 	id       int64
@@ -418,7 +420,7 @@ func TestWireReadIncomplete(t *testing.T) {
 			w.id++
 			w.done("")
 			return true
-		}, 0, 0, "sent a response upnsync cannot read in page 1 of the read (0 entries): unexpected response: message id", false},
+		}, 0, 0, "sent a response upnsync cannot read in page 1 of the read (0 entries): malformed LDAP message: a response (tag 0x65) with message id", false},
 		{"broken entry", func(w *respWriter, s search, n int) bool {
 			w.user(0)
 			op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
@@ -656,6 +658,19 @@ type readerConn struct {
 
 func (c readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-func wireConnOver(r io.Reader) *wire.Conn {
-	return wire.NewConn(readerConn{writerConn: writerConn{io.Discard}, r: r}, time.Minute)
+// tapOver is a Tap reading r, armed with p for the search with message id
+// id (as if go-ldap had just written its request).
+func tapOver(r io.Reader, id int64, p *wire.Page) *wire.Tap {
+	tap := wire.NewTap(readerConn{writerConn: writerConn{io.Discard}, r: r})
+	tap.Arm(p)
+	req := ldap.NewSearchRequest("dc=x", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil)
+	pkt := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	pkt.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, req.BaseDN, ""))
+	pkt.AppendChild(op)
+	if _, err := tap.Write(pkt.Bytes()); err != nil {
+		panic(err)
+	}
+	return tap
 }
