@@ -143,6 +143,25 @@ func (d *ldapDirectory) startTLSFailed(err error) error {
 	return d.startTLSError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: lostCause(err)})
 }
 
+// broken explains an operation (what: "reading the rootDSE") that failed
+// because the connection did: the Tap's reason (a limit, a malformed
+// message, the server gone), or nil while the connection is usable.
+func (d *ldapDirectory) broken(what string) error {
+	if d.tap == nil {
+		return nil
+	}
+	err := d.tap.Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wire.ErrLimit):
+		return newError(err, "%s sent more than upnsync accepts while %s: %v", d.url, what, err)
+	case errors.Is(err, wire.ErrMalformed):
+		return newError(err, "%s sent a response upnsync cannot read while %s: %v", d.url, what, err)
+	}
+	return newError(&lostError{asLDAPError(err)}, "connection to %s lost while %s: %s", d.url, what, ldapErrText(asLDAPError(err)))
+}
+
 // asLDAPError gives an error of the connection the type go-ldap gives
 // its own, so that bindError and Transient treat both alike.
 func asLDAPError(err error) error {

@@ -121,6 +121,9 @@ func (d *ldapDirectory) Position(ctx context.Context) (Position, error) {
 		return Position{}, fmt.Errorf("%s returned no rootDSE: incremental reads need Active Directory (or Samba AD); run without --incremental and --dirsync", d.url)
 	}
 	if err != nil {
+		if berr := d.broken("reading the rootDSE for the incremental read's watermark"); berr != nil {
+			return Position{}, berr
+		}
 		what, _ := d.describeOpError(err, "")
 		return Position{}, newError(err, "cannot read the rootDSE of %s for the incremental read's watermark: %s", d.url, what)
 	}

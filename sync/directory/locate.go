@@ -181,6 +181,10 @@ func (d *ldapDirectory) selects(dn string) (bool, error) {
 }
 
 func (d *ldapDirectory) locateError(err error, what string) error {
+	if berr := d.broken("looking up " + what); berr != nil {
+		d.dropConn()
+		return berr
+	}
 	msg, hint := d.describeOpError(err, what)
 	if d.connLost(err) {
 		d.dropConn()

@@ -192,6 +192,9 @@ func (p *Probe) RootDSE() (RootDSE, error) {
 		return RootDSE{}, fmt.Errorf("%s returned no rootDSE (this account may not read it)", d.url)
 	}
 	if err != nil {
+		if berr := d.broken("reading the rootDSE"); berr != nil {
+			return RootDSE{}, berr
+		}
 		what, hint := d.describeOpError(err, "")
 		return RootDSE{}, newError(err, "cannot read the rootDSE of %s: %s", d.url, joinHint(what, hint))
 	}

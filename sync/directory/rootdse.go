@@ -54,6 +54,9 @@ func baseSearch(dn, filter string, attrs []string, controls ...ldap.Control) *ld
 func (d *ldapDirectory) readDomainInfo() error {
 	root, err := d.rootDSE()
 	if err != nil {
+		if berr := d.broken("reading the rootDSE"); berr != nil {
+			return berr
+		}
 		if len(d.bases) == 0 {
 			return d.noRootDSE(err)
 		}
@@ -78,7 +81,7 @@ func (d *ldapDirectory) readDomainInfo() error {
 	if cfg := root.GetEqualFoldAttributeValue("configurationNamingContext"); cfg != "" && d.opts.NetBIOSDomain == "" {
 		d.readNetBIOSNames(cfg)
 	}
-	return nil
+	return d.broken("reading the NetBIOS domain names")
 }
 
 // noRootDSE explains a rootDSE that could not be read when the base must
@@ -119,6 +122,9 @@ func (d *ldapDirectory) discoverBases() error {
 	}
 	root, err := d.rootDSE()
 	if err != nil {
+		if berr := d.broken("reading the rootDSE"); berr != nil {
+			return berr
+		}
 		return d.noRootDSE(err)
 	}
 	return d.basesFrom(root)

@@ -49,12 +49,18 @@ const (
 // server, and refusing it keeps memory bounded.
 const MaxMessage = 64 << 20
 
-// ErrLimit is wrapped by every error about a server sending more than
-// upnsync accepts (a message, a page, a nesting depth).
+// ErrLimit is matched (errors.Is) by every error about a server sending
+// more than upnsync accepts: a message, a page, a nesting depth.
 var ErrLimit = errors.New("over upnsync's limit")
 
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string        { return e.msg }
+func (e *limitError) Is(target error) bool { return target == ErrLimit }
+
+// overLimit is an ErrLimit error; its message names the limit.
 func overLimit(format string, args ...any) error {
-	return fmt.Errorf("%s (%w)", fmt.Sprintf(format, args...), ErrLimit)
+	return &limitError{fmt.Sprintf(format, args...)}
 }
 
 // ErrMalformed is wrapped by every error about bytes that are not a valid

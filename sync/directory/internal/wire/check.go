@@ -41,7 +41,7 @@ func CheckForGoLDAP(msg []byte) error {
 			return malformed("element of %d bytes overruns its enclosing element", n)
 		}
 		if elements++; elements > maxElements {
-			return overLimit("a response of more than %d BER elements", maxElements)
+			return overLimit("a response of more than %d BER elements, over upnsync's limit", maxElements)
 		}
 		if depth == 0 && tag == tagControls && end-pos > maxControls {
 			return overLimit("controls of %d bytes, over upnsync's limit of %d KiB", end-pos, maxControls>>10)
@@ -51,7 +51,7 @@ func CheckForGoLDAP(msg []byte) error {
 			continue
 		}
 		if depth == maxDepth {
-			return overLimit("values nested more than %d deep", maxDepth)
+			return overLimit("values nested more than %d deep, over upnsync's limit", maxDepth)
 		}
 		ends[depth] = end
 		depth++

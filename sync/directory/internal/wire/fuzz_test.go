@@ -136,3 +136,57 @@ func FuzzMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTap feeds arbitrary server bytes to a Tap armed for the search with
+// message id 2 (requests 1 and 2 written). It must never panic or hang;
+// what it takes into the page and what it passes to go-ldap come from the
+// stream (never more bytes than it holds); each message taken is one whose
+// header says it is a SearchResultEntry of search 2 (its inside is the
+// decoder's to check).
+func FuzzTap(f *testing.F) {
+	entry := envelope(2, entryOp("cn=a,dc=x", attr{"mail", []string{"a@x"}})).Bytes()
+	done := envelope(2, resultOp(ldap.ApplicationSearchResultDone, 0, "", ""), pagingControl("c", false)).Bytes()
+	other := envelope(1, entryOp("", attr{"namingContexts", []string{"dc=x"}})).Bytes()
+	f.Add(append(append(append([]byte{}, other...), entry...), done...))
+	f.Add(append(append([]byte{}, entry...), 0x30, 0x84, 0x80, 0, 0, 0, 0x02, 0x01, 0x02, 0x64))
+	f.Add(append(append([]byte{}, entry...), entry[:len(entry)-2]...))
+	f.Add(envelope(0, resultOp(ldap.ApplicationExtendedResponse, 52, "", "bye", ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, NoticeOfDisconnection, ""))).Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conn := &streamConn{r: bytes.NewReader(data)}
+		tap := NewTap(conn)
+		if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
+			t.Fatal(err)
+		}
+		var page Page
+		tap.Arm(&page)
+		if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
+			t.Fatal(err)
+		}
+		passed := 0
+		buf := make([]byte, 512)
+		for {
+			n, err := tap.Read(buf)
+			passed += n
+			if err != nil {
+				if tap.Err() != err {
+					t.Fatalf("Err() %v, Read %v", tap.Err(), err)
+				}
+				break
+			}
+		}
+		if passed+page.Bytes > len(data) {
+			t.Fatalf("%d bytes passed on and %d taken from %d", passed, page.Bytes, len(data))
+		}
+		if tap.Released() != &page {
+			t.Fatalf("the page was not released when reading stopped")
+		}
+		for _, e := range page.Entries {
+			if len(e) < 4 || e[0] != tagInteger || len(e) < 3+int(e[1]) || e[2+int(e[1])] != TagSearchResultEntry {
+				t.Fatalf("took %x", e)
+			}
+			if id, err := integer(e[2 : 2+int(e[1])]); err != nil || id != 2 {
+				t.Fatalf("took %x: id %d, %v", e, id, err)
+			}
+		}
+	})
+}

@@ -232,20 +232,21 @@ func (t *Tap) frame() error {
 // take reads one message of the armed search into the page.
 func (t *Tap) take(p *Page, h header) error {
 	if p.Bytes+h.size+h.n > MaxPage {
-		return overLimit("a page of over %d MiB (%d entries so far)", MaxPage>>20, len(p.Entries))
+		return overLimit("a page of over %d MiB (%d entries so far), over upnsync's limit (a directory sends well under 1 MB per 1000 users)", MaxPage>>20, len(p.Entries))
 	}
 	if _, err := t.r.Discard(h.size); err != nil {
 		return unexpectedEOF(err)
 	}
-	p.Bytes += h.size + h.n
 	if h.op == TagSearchResultRef {
-		p.Refs++
 		if _, err := t.r.Discard(h.n); err != nil {
 			return unexpectedEOF(err)
 		}
-		return nil
+		p.Refs++
+	} else if err := p.add(t.r, h.n); err != nil {
+		return err
 	}
-	return p.add(t.r, h.n)
+	p.Bytes += h.size + h.n
+	return nil
 }
 
 // final reports whether a response with this tag ends its request.
