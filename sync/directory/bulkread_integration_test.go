@@ -57,11 +57,11 @@ func goLDAPRead(t testing.TB, d *ldapDirectory) ([]upnsync.Person, upnsync.ReadR
 	return got, res
 }
 
-// TestWireMatchesGoLDAP reads the real test directory (slapd with AD's
+// TestBulkReadMatchesGoLDAP reads the real test directory (slapd with AD's
 // attributes and AD-like limits) with the bulk read and with go-ldap's
 // paging and decoder, over each transport and with page sizes that do and
 // do not divide the directory: same people in the same order, same proof.
-func TestWireMatchesGoLDAP(t *testing.T) {
+func TestBulkReadMatchesGoLDAP(t *testing.T) {
 	e := testenv.LDAP(t)
 	tests := []struct {
 		name string
@@ -114,10 +114,10 @@ func TestWireMatchesGoLDAP(t *testing.T) {
 	}
 }
 
-// TestWireConnectErrors: a read whose connection was lost connects again
+// TestBulkReadReconnectErrors: a read whose connection was lost connects again
 // and explains failures as Open does (the directory may change between
 // the two: a password reset, a new certificate).
-func TestWireConnectErrors(t *testing.T) {
+func TestBulkReadReconnectErrors(t *testing.T) {
 	e := testenv.LDAP(t)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

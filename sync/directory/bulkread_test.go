@@ -282,7 +282,7 @@ func collect(t *testing.T, d *ldapDirectory, ctx context.Context) ([]upnsync.Per
 	return got, res, err
 }
 
-func TestWireReadPages(t *testing.T) {
+func TestBulkReadPages(t *testing.T) {
 	f := startFake(t, pages(35, func(w *respWriter, s search, first int) {
 		if first == 10 {
 			w.referral("ldap://dc2.corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com")
@@ -319,7 +319,7 @@ func TestWireReadPages(t *testing.T) {
 	}
 }
 
-func TestWireReadTwoBases(t *testing.T) {
+func TestBulkReadTwoBases(t *testing.T) {
 	f := startFake(t, pages(15, nil))
 	var log bytes.Buffer
 	d := f.dir(t, func(o *Options) {
@@ -348,7 +348,7 @@ func TestWireReadTwoBases(t *testing.T) {
 	}
 }
 
-func TestWireReadIncomplete(t *testing.T) {
+func TestBulkReadIncomplete(t *testing.T) {
 	tests := []struct {
 		name     string
 		onSearch func(*respWriter, search, int) bool
@@ -454,7 +454,7 @@ func TestWireReadIncomplete(t *testing.T) {
 	}
 }
 
-func TestWireReadTimeoutAndCancel(t *testing.T) {
+func TestBulkReadTimeoutAndCancel(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	stall := func(w *respWriter, s search, n int) bool {
@@ -502,7 +502,7 @@ func TestWireReadTimeoutAndCancel(t *testing.T) {
 	}
 }
 
-func TestWireReadStopsOnError(t *testing.T) {
+func TestBulkReadStopsOnError(t *testing.T) {
 	f := startFake(t, pages(100, nil))
 	d := f.dir(t)
 	boom := errors.New("the store is full")
@@ -519,7 +519,7 @@ func TestWireReadStopsOnError(t *testing.T) {
 	}
 }
 
-func TestWireReadBindRefused(t *testing.T) {
+func TestBulkReadBindRefused(t *testing.T) {
 	f := startFake(t, pages(1, nil))
 	d := f.dir(t, func(o *Options) { o.Password = "wrong" })
 	_, res, err := collect(t, d, context.Background())
@@ -532,10 +532,10 @@ func TestWireReadBindRefused(t *testing.T) {
 	}
 }
 
-// TestWireReadAheadBounded: while the caller is busy with its first
+// TestBulkReadAheadBounded: while the caller is busy with its first
 // person, the reader fetches pages up to its budget and then waits; after
 // that first page, it keeps only a few pages ahead.
-func TestWireReadAheadBounded(t *testing.T) {
+func TestBulkReadAheadBounded(t *testing.T) {
 	defer func(s, a int64) { startAheadBytes, aheadBytes = s, a }(startAheadBytes, aheadBytes)
 	startAheadBytes, aheadBytes = 8<<10, 2<<10 // a page of 10 users is about 1.3 kB
 	f := startFake(t, pages(1000, nil))
