@@ -330,8 +330,11 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 				f.WriteString(gf)
 			}
 			f.WriteString("))")
-			req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			// At most one entry per objectGUID asked for, whatever a
+			// server sends.
+			req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, guidBatch, 0, false,
 				f.String(), d.dec.attrs, nil)
+			req.EnforceSizeLimit = true
 			sr, err := d.conn.Search(req)
 			if err != nil {
 				return res, d.fail(&res, d.searchError(err, base, &res))

@@ -266,15 +266,32 @@ func (p *Probe) CountUsers(ctx context.Context, base string, limit int) (BaseInf
 		paging.SetCookie(cookie)
 		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 			d.filter, []string{"1.1"}, []ldap.Control{paging})
-		sr, err := d.conn.Search(req)
+		// Counted as they stream by, never kept, whatever a server sends.
+		resp := d.conn.SearchAsync(ctx, req, 64)
+		var c *ldap.ControlPaging
+		for resp.Next() {
+			if resp.Entry() != nil {
+				info.Users++
+			} else if pc, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+				c = pc
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return info, err
+		}
+		err := resp.Err()
+		if err == nil && c == nil && d.conn.IsClosing() {
+			err = &lostError{d.conn.GetLastError()}
+		}
 		if err != nil {
+			if berr := d.broken("counting the users under " + base); berr != nil {
+				return info, berr
+			}
 			what, hint := d.describeOpError(err, base)
 			return info, newError(err, "counting the users under %q: %s", base, joinHint(what, hint))
 		}
-		info.Users += len(sr.Entries)
 		info.Pages++
-		c, ok := ldap.FindControl(sr.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
-		if !ok || len(c.Cookie) == 0 {
+		if c == nil || len(c.Cookie) == 0 {
 			return info, nil
 		}
 		if info.Users >= limit {
