@@ -234,8 +234,8 @@ func TestPageGrowsByChunks(t *testing.T) {
 		}
 	}
 
-	// A message announced at 60 MiB of which 1 MiB arrives: about 1 MiB
-	// is allocated, not 60.
+	// A message announced at 60 MiB of which 1 MiB arrives: a few MiB are
+	// allocated (its buffer doubles as bytes arrive), not 60.
 	big := append([]byte{0x30, 0x84, 0x03, 0xc0, 0, 0, 0x02, 0x01, 0x02, 0x64}, bytes.Repeat([]byte{0x04}, 1<<20)...)
 	tap = NewTap(&streamConn{r: bytes.NewReader(big)})
 	page = Page{}
@@ -249,7 +249,7 @@ func TestPageGrowsByChunks(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 	runtime.ReadMemStats(&after)
-	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 4<<20 {
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 8<<20 {
 		t.Errorf("%d bytes allocated for 1 MiB received", allocated)
 	}
 }
