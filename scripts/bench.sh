@@ -32,9 +32,10 @@
 #                                    the last first dry run next to the results
 #   UPNSYNC_BENCH_COMPARE (unset)    another upnsync binary (e.g. one built
 #                                    from an earlier commit): each round also
-#                                    times its dry run, right before this
-#                                    one's, so both are measured in the same
-#                                    run under the same load
+#                                    times its dry run, next to this one's
+#                                    (before it in odd rounds, after it in
+#                                    even ones), so both are measured in the
+#                                    same run under the same load
 set -euo pipefail
 
 BENCH_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -177,16 +178,22 @@ expect_rc() { # NAME RC ALLOWED...
 	bdie "$name exited with $rc (expected one of $*); its messages are above"
 }
 
+compare_round() { # ROUND: the dry run of UPNSYNC_BENCH_COMPARE, if set
+	[[ -n $COMPARE ]] || return 0
+	local rc ARGV
+	UPNSYNC_BIN=$COMPARE upnsync_argv "$STORE"
+	rc=$(measure compare "$RESULTS/compare.txt" "${ARGV[@]}")
+	expect_rc compare "$rc" 0 2 4
+}
+
 one_round() { # ROUND
 	local r=$1 rc ARGV
 	reference_argv
 	rc=$(measure reference /dev/null "${ARGV[@]}")
 	expect_rc reference "$rc" 0
-	if [[ -n $COMPARE ]]; then
-		UPNSYNC_BIN=$COMPARE upnsync_argv "$STORE"
-		rc=$(measure compare "$RESULTS/compare.txt" "${ARGV[@]}")
-		expect_rc compare "$rc" 0 2 4
-	fi
+	# The other binary's dry run goes before this build's in odd rounds,
+	# after it in even ones: neither gains from the order.
+	((r % 2)) && compare_round "$r"
 	upnsync_argv "$STORE"
 	if [[ ${UPNSYNC_BENCH_PROFILE:-} == 1 && $r == "$RUNS" ]]; then
 		export UPNSYNC_CPUPROFILE=$RESULTS/dry.cpu.prof UPNSYNC_MEMPROFILE=$RESULTS/dry.mem.prof
@@ -194,6 +201,7 @@ one_round() { # ROUND
 	rc=$(measure dry "$RESULTS/dry.txt" "${ARGV[@]}")
 	unset UPNSYNC_CPUPROFILE UPNSYNC_MEMPROFILE
 	expect_rc dry "$rc" 0 2 4
+	((r % 2)) || compare_round "$r"
 	cp --sparse=always "$STORE" "$RESULTS/apply.db"
 	rm -f "$RESULTS/apply.db-journal"
 	upnsync_argv "$RESULTS/apply.db" --apply

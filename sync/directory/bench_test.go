@@ -88,8 +88,8 @@ func BenchmarkReadPage(b *testing.B) {
 	for b.Loop() {
 		page.Reset()
 		tap := tapOver(bytes.NewReader(stream.Bytes()), 3, page)
-		if _, err := tap.Read(buf); err != nil || len(page.Entries) != 1000 || !page.Done {
-			b.Fatalf("%v, %d entries", err, len(page.Entries))
+		if _, err := tap.Read(buf); err != nil || page.Len() != 1000 || !page.Done {
+			b.Fatalf("%v, %d entries", err, page.Len())
 		}
 	}
 }

@@ -251,13 +251,13 @@ func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsy
 		case <-done:
 			return d.cancelled(ctx.Err(), res)
 		}
-		for _, e := range p.Entries {
+		for i := range p.Len() {
 			select {
 			case <-done:
 				return d.cancelled(ctx.Err(), res)
 			default:
 			}
-			person, err := d.dec.wireEntry(e)
+			person, err := d.dec.wireEntry(p.Entry(i))
 			if err != nil {
 				return newError(err, "%s sent an entry upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
 					d.url, res.Pages+1, res.Entries, err)

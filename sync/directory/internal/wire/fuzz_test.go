@@ -180,7 +180,8 @@ func FuzzTap(f *testing.F) {
 		if tap.Released() != &page {
 			t.Fatalf("the page was not released when reading stopped")
 		}
-		for _, e := range page.Entries {
+		for i := range page.Len() {
+			e := page.Entry(i)
 			if len(e) < 4 || e[0] != tagInteger || len(e) < 3+int(e[1]) || e[2+int(e[1])] != TagSearchResultEntry {
 				t.Fatalf("took %x", e)
 			}

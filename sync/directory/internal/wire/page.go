@@ -23,9 +23,9 @@ const (
 type Page struct {
 	chunks [][]byte
 	used   int // chunks[:used] hold entries; chunks[used-1] is filling
-	// Entries are the LDAPMessage contents (for ParseMessage) of the
-	// page's entries, in order; they point into the page's chunks.
-	Entries [][]byte
+	// entries locate each entry in the chunks: pointer-free, so that the
+	// collector, which runs often (GOGC 15), need not scan them.
+	entries []span
 	// Refs counts the continuation references, which are not kept.
 	Refs int
 	// Bytes counts the bytes of the messages taken into the page.
@@ -35,6 +35,19 @@ type Page struct {
 	Done bool
 	// Err is why the Tap stopped before the page was done.
 	Err error
+}
+
+// span is where an entry is: chunks[chunk][start:end].
+type span struct{ chunk, start, end int32 }
+
+// Len is the number of entries in the page.
+func (p *Page) Len() int { return len(p.entries) }
+
+// Entry is the LDAPMessage content (for ParseMessage) of entry i, in the
+// order they came; it points into the page's buffers.
+func (p *Page) Entry(i int) []byte {
+	s := p.entries[i]
+	return p.chunks[s.chunk][s.start:s.end:s.end]
 }
 
 // Reset empties the page for reuse, keeping its chunks (but not the
@@ -48,8 +61,7 @@ func (p *Page) Reset() {
 	}
 	clear(p.chunks[len(kept):])
 	p.chunks, p.used = kept, 0
-	clear(p.Entries)
-	p.Entries = p.Entries[:0]
+	p.entries = p.entries[:0]
 	p.Refs, p.Bytes, p.Done, p.Err = 0, 0, false, nil
 }
 
@@ -76,7 +88,7 @@ func (p *Page) add(r *bufio.Reader, n int) error {
 		copy(p.chunks[p.used+1:], p.chunks[p.used:])
 		p.chunks[p.used] = buf
 		p.used++
-		p.Entries = append(p.Entries, buf)
+		p.entries = append(p.entries, span{int32(p.used - 1), 0, int32(n)})
 		return nil
 	}
 	if p.used == 0 || cap(p.chunks[p.used-1])-len(p.chunks[p.used-1]) < n {
@@ -100,6 +112,6 @@ func (p *Page) add(r *bufio.Reader, n int) error {
 		return unexpectedEOF(err)
 	}
 	p.chunks[p.used-1] = c[:start+n]
-	p.Entries = append(p.Entries, c[start:start+n:start+n])
+	p.entries = append(p.entries, span{int32(p.used - 1), int32(start), int32(start + n)})
 	return nil
 }

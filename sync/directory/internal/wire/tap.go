@@ -232,7 +232,7 @@ func (t *Tap) frame() error {
 // take reads one message of the armed search into the page.
 func (t *Tap) take(p *Page, h header) error {
 	if p.Bytes+h.size+h.n > MaxPage {
-		return overLimit("a page of over %d MiB (%d entries so far), over upnsync's limit (a directory sends well under 1 MB per 1000 users)", MaxPage>>20, len(p.Entries))
+		return overLimit("a page of over %d MiB (%d entries so far), over upnsync's limit (a directory sends well under 1 MB per 1000 users)", MaxPage>>20, p.Len())
 	}
 	if _, err := t.r.Discard(h.size); err != nil {
 		return unexpectedEOF(err)

@@ -117,11 +117,11 @@ func TestTapTakesOnlyTheArmedSearch(t *testing.T) {
 		if got := strings.Join(passed, " "); got != wantPassed {
 			t.Errorf("go-ldap got %s\nwant        %s", got, wantPassed)
 		}
-		if tap.Released() != &page || !page.Done || page.Err != nil || page.Refs != 1 || len(page.Entries) != len(want) {
-			t.Fatalf("page: done %t err %v refs %d entries %d", page.Done, page.Err, page.Refs, len(page.Entries))
+		if tap.Released() != &page || !page.Done || page.Err != nil || page.Refs != 1 || page.Len() != len(want) {
+			t.Fatalf("page: done %t err %v refs %d entries %d", page.Done, page.Err, page.Refs, page.Len())
 		}
 		for i := range want {
-			if !bytes.Equal(page.Entries[i], want[i]) {
+			if !bytes.Equal(page.Entry(i), want[i]) {
 				t.Errorf("entry %d differs", i)
 			}
 		}
@@ -177,8 +177,8 @@ func TestTapStops(t *testing.T) {
 			if wantDone {
 				wantErr = nil
 			}
-			if p := tap.Released(); p != &page || page.Err != wantErr || len(page.Entries) != tt.entries || page.Done != wantDone {
-				t.Errorf("page: released %t, err %v, %d entries, done %t", p == &page, page.Err, len(page.Entries), page.Done)
+			if p := tap.Released(); p != &page || page.Err != wantErr || page.Len() != tt.entries || page.Done != wantDone {
+				t.Errorf("page: released %t, err %v, %d entries, done %t", p == &page, page.Err, page.Len(), page.Done)
 			}
 			// Stopped for good: a page armed later is released at once.
 			var next Page
@@ -213,11 +213,11 @@ func TestPageGrowsByChunks(t *testing.T) {
 	if _, err := drain(t, tap); err != io.EOF {
 		t.Fatal(err)
 	}
-	if len(page.Entries) != len(want) {
-		t.Fatalf("%d entries, want %d", len(page.Entries), len(want))
+	if page.Len() != len(want) {
+		t.Fatalf("%d entries, want %d", page.Len(), len(want))
 	}
 	for i := range want {
-		if !bytes.Equal(page.Entries[i], want[i]) {
+		if !bytes.Equal(page.Entry(i), want[i]) {
 			t.Fatalf("entry %d differs", i)
 		}
 	}
@@ -225,8 +225,8 @@ func TestPageGrowsByChunks(t *testing.T) {
 		t.Errorf("the page holds %d bytes of buffers for %d bytes", held, page.Bytes)
 	}
 	page.Reset()
-	if len(page.Entries) != 0 || page.Bytes != 0 || page.Held() > 2*maxChunk*4 {
-		t.Errorf("after Reset: %d entries, %d bytes, %d held", len(page.Entries), page.Bytes, page.Held())
+	if page.Len() != 0 || page.Bytes != 0 || page.Held() > 2*maxChunk*4 {
+		t.Errorf("after Reset: %d entries, %d bytes, %d held", page.Len(), page.Bytes, page.Held())
 	}
 	for _, c := range page.chunks {
 		if cap(c) > maxChunk {
