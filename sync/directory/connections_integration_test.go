@@ -19,10 +19,15 @@ import (
 // several.
 
 // runThrough makes a run's calls on the directory o names, through a
-// counting proxy in front of target (host:port), and returns how many
-// connections the proxy accepted. scheme is the URL's, towards the proxy.
-func runThrough(t *testing.T, o directory.Options, scheme, target string, wantUsers int) int {
+// counting proxy in front of the server's ldap:// (plainURL) or ldaps://
+// (ldapsURL) port, as scheme says, and returns how many connections the
+// proxy accepted.
+func runThrough(t *testing.T, o directory.Options, scheme, plainURL, ldapsURL string, wantUsers int) int {
 	t.Helper()
+	target := hostPort(t, plainURL)
+	if scheme == "ldaps" {
+		target = hostPort(t, ldapsURL)
+	}
 	if _, _, err := net.SplitHostPort(target); err != nil {
 		port := "389"
 		if scheme == "ldaps" {
@@ -91,15 +96,11 @@ func TestOneConnectionPerRunSlapd(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := baseOptions(e)
 			tt.edit(&o)
-			target := hostPort(t, e.URL)
-			if tt.scheme == "ldaps" {
-				target = hostPort(t, e.LDAPSURL)
-			}
 			users := e.Users
 			if o.PageSize == 0 {
 				users = 1
 			}
-			if n := runThrough(t, o, tt.scheme, target, users); n != 1 {
+			if n := runThrough(t, o, tt.scheme, e.URL, e.LDAPSURL, users); n != 1 {
 				t.Fatalf("%d connections for one run, want 1", n)
 			}
 		})
@@ -125,11 +126,7 @@ func TestOneConnectionPerRunSamba(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := sambaOptions(e)
 			tt.edit(&o)
-			target := hostPort(t, e.URL)
-			if tt.scheme == "ldaps" {
-				target = hostPort(t, e.LDAPSURL)
-			}
-			if n := runThrough(t, o, tt.scheme, target, e.Users); n != 1 {
+			if n := runThrough(t, o, tt.scheme, e.URL, e.LDAPSURL, e.Users); n != 1 {
 				t.Fatalf("%d connections for one run, want 1", n)
 			}
 		})

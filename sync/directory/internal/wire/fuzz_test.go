@@ -152,16 +152,8 @@ func FuzzTap(f *testing.F) {
 	f.Add(append(append([]byte{}, entry...), entry[:len(entry)-2]...))
 	f.Add(envelope(0, resultOp(ldap.ApplicationExtendedResponse, 52, "", "bye", ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, NoticeOfDisconnection, ""))).Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		conn := &streamConn{r: bytes.NewReader(data)}
-		tap := NewTap(conn)
-		if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
-			t.Fatal(err)
-		}
 		var page Page
-		tap.Arm(&page)
-		if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
-			t.Fatal(err)
-		}
+		tap := armedTap(t, &streamConn{r: bytes.NewReader(data)}, &page)
 		passed := 0
 		buf := make([]byte, 512)
 		for {

@@ -38,6 +38,21 @@ func request(id int64, tag ber.Tag) []byte {
 	return envelope(id, op).Bytes()
 }
 
+// armedTap is a Tap on conn to which go-ldap wrote search 1, then, with
+// page armed, search 2.
+func armedTap(t testing.TB, conn net.Conn, page *Page) *Tap {
+	t.Helper()
+	tap := NewTap(conn)
+	if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
+		t.Fatal(err)
+	}
+	tap.Arm(page)
+	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
+		t.Fatal(err)
+	}
+	return tap
+}
+
 // drain reads everything the Tap hands to go-ldap, as go-ldap's reader
 // would, and splits it into packets.
 func drain(t *testing.T, tap *Tap) ([]*ber.Packet, error) {
@@ -156,15 +171,8 @@ func TestTapStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tap := NewTap(&streamConn{r: bytes.NewReader(tt.stream)})
-			if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
-				t.Fatal(err)
-			}
 			var page Page
-			tap.Arm(&page)
-			if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
-				t.Fatal(err)
-			}
+			tap := armedTap(t, &streamConn{r: bytes.NewReader(tt.stream)}, &page)
 			_, err := drain(t, tap)
 			if err == nil || tt.want != nil && !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Read: %v, want %v containing %q", err, tt.want, tt.msg)
