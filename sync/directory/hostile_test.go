@@ -276,3 +276,32 @@ func TestHostileMessagesAreWellFramed(t *testing.T) {
 		t.Fatalf("CheckForGoLDAP(20 deep) = %v", err)
 	}
 }
+
+// A refused response ends the read on Open's connection: it is not taken
+// for a connection lost while idle and read again on a new one.
+func TestRefusedResponseIsNotRetried(t *testing.T) {
+	f := startFake(t, func(w *respWriter, s search, n int) bool {
+		if s.base == "" {
+			w.done("") // an empty rootDSE
+			return true
+		}
+		w.raw([]byte{0x04, 0x02, 'h', 'i'})
+		return true
+	})
+	d, err := openLDAP(Options{URL: f.url(), Login: f.login, Password: f.password, AllowPlaintextBind: true,
+		Bases: []string{"DC=corp,DC=example,DC=com"}, PageSize: 10, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, err = d.Read(context.Background(), func(upnsync.Person) error { return nil })
+	if err == nil || !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("read: %v", err)
+	}
+	f.mu.Lock()
+	conns := len(f.conns)
+	f.mu.Unlock()
+	if conns != 1 {
+		t.Fatalf("%d connections, want 1", conns)
+	}
+}
