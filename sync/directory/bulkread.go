@@ -37,11 +37,16 @@ import (
 // megabytes for that moment: 0.9 s of a 1M-user run, with no higher peak
 // memory, since the peak comes later (docs/performance.md). Pages beyond
 // idlePages are let go once processed. One page may hold at most
-// wire.MaxPage bytes, which bounds what a server can make the reader hold
-// to these budgets plus one page.
+// wire.MaxPage bytes, and a page only grows past the budget when no other
+// waits (pagePool.room): what a server can make the reader hold is the
+// larger of the budget and one page.
 var (
 	startAheadBytes int64 = 128 << 20
 	aheadBytes      int64 = 4 << 20
+	// roomSlack is how far the page being filled may take the bytes in
+	// flight beyond the budget before the Tap waits for processed pages:
+	// an ordinary page never waits with its request outstanding.
+	roomSlack int64 = 1 << 20
 )
 
 const (
@@ -81,12 +86,34 @@ type pagePool struct {
 	idle     chan *bulkPage
 	buffered atomic.Int64 // bytes of pages handed over, not yet processed
 	budget   atomic.Int64
+	freed    chan struct{} // signalled when a page was processed
 }
 
 func newPagePool() *pagePool {
-	pp := &pagePool{idle: make(chan *bulkPage, idlePages)}
+	pp := &pagePool{idle: make(chan *bulkPage, idlePages), freed: make(chan struct{}, 1)}
 	pp.budget.Store(startAheadBytes)
 	return pp
+}
+
+// room reports whether the page being filled may hold size bytes: while
+// it and the pages waiting to be processed stay within the budget (plus
+// roomSlack), or when none waits (the caller needs this very page, which
+// may then reach wire.MaxPage). Otherwise it waits for a page to be
+// processed, or returns false when stop is closed. So the raw bytes in
+// flight never exceed the larger of the budget and wire.MaxPage, whatever
+// a server sends.
+func (pp *pagePool) room(size int, stop <-chan struct{}) bool {
+	for {
+		b := pp.buffered.Load()
+		if b == 0 || b+int64(size) <= pp.budget.Load()+roomSlack {
+			return true
+		}
+		select {
+		case <-pp.freed:
+		case <-stop:
+			return false
+		}
+	}
 }
 
 // get returns a page for the reader, or nil when stop is closed.
@@ -115,6 +142,10 @@ func (pp *pagePool) put(p *bulkPage) {
 	pp.buffered.Add(-int64(p.Bytes))
 	pp.budget.Store(aheadBytes)
 	select {
+	case pp.freed <- struct{}{}:
+	default:
+	}
+	select {
 	case pp.idle <- p:
 	default: // enough idle pages: let this one go
 	}
@@ -139,7 +170,7 @@ func (d *ldapDirectory) fetchPages(conn *ldap.Conn, tap *wire.Tap, req *ldap.Sea
 			paging.SetCookie(cookie)
 			r.Controls = append([]ldap.Control{paging}, controls...)
 		}
-		tap.Arm(&p.Page)
+		tap.Arm(&p.Page, func(size int) bool { return pool.room(size, stop) })
 		sr, err := conn.Search(&r)
 		endPage(conn, tap, p, sr, err)
 		pool.handed(p)

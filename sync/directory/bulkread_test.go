@@ -662,7 +662,7 @@ func (c readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 // id (as if go-ldap had just written its request).
 func tapOver(r io.Reader, id int64, p *wire.Page) *wire.Tap {
 	tap := wire.NewTap(readerConn{writerConn: writerConn{io.Discard}, r: r})
-	tap.Arm(p)
+	tap.Arm(p, nil)
 	req := ldap.NewSearchRequest("dc=x", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil)
 	pkt := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
 	pkt.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
@@ -673,4 +673,40 @@ func tapOver(r io.Reader, id int64, p *wire.Page) *wire.Tap {
 		panic(err)
 	}
 	return tap
+}
+
+// TestPagePoolRoom: a page being filled grows freely while it and the
+// pages waiting stay within the budget (plus the slack), and always when
+// none waits; beyond, it waits for a page to be processed, or for stop.
+func TestPagePoolRoom(t *testing.T) {
+	defer func(s, a, r int64) { startAheadBytes, aheadBytes, roomSlack = s, a, r }(startAheadBytes, aheadBytes, roomSlack)
+	startAheadBytes, aheadBytes, roomSlack = 1000, 100, 10
+	pool := newPagePool()
+	stop := make(chan struct{})
+	if !pool.room(5000, stop) {
+		t.Fatal("no room while no page waits")
+	}
+	waiting := &bulkPage{}
+	waiting.Bytes = 600
+	pool.handed(waiting)
+	if !pool.room(410, stop) {
+		t.Fatal("no room within the budget and the slack")
+	}
+	got := make(chan bool)
+	go func() { got <- pool.room(411, stop) }()
+	select {
+	case ok := <-got:
+		t.Fatalf("room(411) = %t at once; want it to wait", ok)
+	case <-time.After(50 * time.Millisecond):
+	}
+	pool.put(waiting) // processed: nothing waits any more
+	if ok := <-got; !ok {
+		t.Fatal("no room once the waiting page was processed")
+	}
+	pool.handed(waiting)
+	go func() { got <- pool.room(5000, stop) }()
+	close(stop)
+	if ok := <-got; ok {
+		t.Fatal("room after stop")
+	}
 }

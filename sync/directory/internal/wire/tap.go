@@ -52,6 +52,7 @@ type Tap struct {
 	mu   sync.Mutex
 	cond *sync.Cond // signalled when busy drops
 	page *Page      // the armed page
+	room func(size int) bool
 	// id is the message id of the armed page's search: 0 until go-ldap
 	// writes the request.
 	id       int64
@@ -72,12 +73,18 @@ func NewTap(nc net.Conn) *Tap {
 	return t
 }
 
+// errAbandoned: the page's reader gave up while the Tap waited for room.
+var errAbandoned = errors.New("the read was abandoned")
+
 // Arm makes p receive the entries of the next search request written to
-// the Tap. p must be empty (Reset).
-func (t *Tap) Arm(p *Page) {
+// the Tap. p must be empty (Reset). Before taking a message into p, the
+// Tap calls room (when not nil) with the page's size after it: room may
+// wait for the caller to make room (the Tap stops reading the connection
+// meanwhile), and returns false to abandon the page.
+func (t *Tap) Arm(p *Page, room func(size int) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.page, t.id, t.released = p, 0, false
+	t.page, t.room, t.id, t.released = p, room, 0, false
 	if t.stopped != nil {
 		p.Err, t.released = t.stopped, true
 	}
@@ -167,17 +174,27 @@ func (t *Tap) frame() error {
 		return err
 	}
 	t.mu.Lock()
-	p := t.page
+	p, room := t.page, t.room
 	mine := p != nil && !t.released && t.id != 0 && h.id == t.id
 	divert := mine && (h.op == TagSearchResultEntry || h.op == TagSearchResultRef)
-	switch {
-	case divert:
-		t.busy = true
-	case h.id != 0 && !t.sent[h.id]:
+	if !divert && h.id != 0 && !t.sent[h.id] {
 		t.mu.Unlock()
 		return malformed("a response (tag 0x%02x) with message id %d, to no request upnsync sent", h.op, h.id)
 	}
 	t.mu.Unlock()
+	if divert && room != nil && !room(p.Bytes+h.size+h.n) {
+		return errAbandoned
+	}
+	if divert {
+		t.mu.Lock()
+		if t.page != p || t.released || t.closed {
+			// Taken back or closed while the Tap waited for room.
+			t.mu.Unlock()
+			return errClosed
+		}
+		t.busy = true
+		t.mu.Unlock()
+	}
 	if divert {
 		err := t.take(p, h)
 		t.mu.Lock()

@@ -46,7 +46,7 @@ func armedTap(t testing.TB, conn net.Conn, page *Page) *Tap {
 	if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
 		t.Fatal(err)
 	}
-	tap.Arm(page)
+	tap.Arm(page, nil)
 	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestTapTakesOnlyTheArmedSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		var page Page
-		tap.Arm(&page)
+		tap.Arm(&page, nil)
 		for id := int64(2); id <= 3; id++ {
 			if _, err := tap.Write(request(id, ldap.ApplicationSearchRequest)); err != nil {
 				t.Fatal(err)
@@ -190,7 +190,7 @@ func TestTapStops(t *testing.T) {
 			}
 			// Stopped for good: a page armed later is released at once.
 			var next Page
-			tap.Arm(&next)
+			tap.Arm(&next, nil)
 			if tap.Released() != &next || next.Err != err {
 				t.Errorf("a page armed after the stop: err %v", next.Err)
 			}
@@ -214,7 +214,7 @@ func TestPageGrowsByChunks(t *testing.T) {
 	}
 	var page Page
 	tap := NewTap(&streamConn{r: &stream})
-	tap.Arm(&page)
+	tap.Arm(&page, nil)
 	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestPageGrowsByChunks(t *testing.T) {
 	big := append([]byte{0x30, 0x84, 0x03, 0xc0, 0, 0, 0x02, 0x01, 0x02, 0x64}, bytes.Repeat([]byte{0x04}, 1<<20)...)
 	tap = NewTap(&streamConn{r: bytes.NewReader(big)})
 	page = Page{}
-	tap.Arm(&page)
+	tap.Arm(&page, nil)
 	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
 		t.Fatal(err)
 	}
@@ -303,5 +303,32 @@ func TestCheckForGoLDAP(t *testing.T) {
 		if err := CheckForGoLDAP(tt.msg); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// The Tap asks for room before each message it takes into the page, with
+// the page's size after it, and stops when the page's reader gives up.
+func TestTapAsksForRoom(t *testing.T) {
+	var stream bytes.Buffer
+	var sizes []int
+	for i := 0; i < 3; i++ {
+		stream.Write(envelope(2, entryOp("cn=a", attr{"a", []string{"v"}})).Bytes())
+	}
+	one := stream.Len() / 3
+	var page Page
+	tap := NewTap(&streamConn{r: &stream})
+	tap.Arm(&page, func(size int) bool {
+		sizes = append(sizes, size)
+		return len(sizes) < 3
+	})
+	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := drain(t, tap)
+	if !errors.Is(err, errAbandoned) || len(sizes) != 3 || sizes[0] != one || sizes[1] != 2*one || sizes[2] != 3*one {
+		t.Fatalf("Read: %v; room asked for %v, want %d, %d, %d", err, sizes, one, 2*one, 3*one)
+	}
+	if p := tap.Released(); p != &page || page.Len() != 2 || page.Err != errAbandoned {
+		t.Fatalf("page: %d entries, err %v", page.Len(), page.Err)
 	}
 }
