@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -76,7 +77,7 @@ func BenchmarkGoLDAPEntry(b *testing.B) {
 // the SearchResultDone out to go-ldap.
 func BenchmarkReadPage(b *testing.B) {
 	var stream bytes.Buffer
-	w := respWriter{c: writerConn{&stream}, id: 3}
+	w := respWriter{c: writerConn{&stream}, id: 1<<30 + 1} // the Tap's first bulk request
 	for i := 0; i < 1000; i++ {
 		w.user(i)
 	}
@@ -87,8 +88,8 @@ func BenchmarkReadPage(b *testing.B) {
 	b.SetBytes(int64(stream.Len()))
 	for b.Loop() {
 		page.Reset()
-		tap := tapOver(bytes.NewReader(stream.Bytes()), 3, page)
-		if _, err := tap.Read(buf); err != nil || page.Len() != 1000 || !page.Done {
+		tap := bulkOver(bytes.NewReader(stream.Bytes()), page, func(*wire.Page) {})
+		if _, err := tap.Read(buf); err != io.EOF || page.Len() != 1000 || !page.Done {
 			b.Fatalf("%v, %d entries", err, page.Len())
 		}
 	}

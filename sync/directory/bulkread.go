@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/go-ldap/ldap/v3"
@@ -15,18 +14,19 @@ import (
 	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
 
-// The bulk read of every user: go-ldap sends each page's search on the
-// run's connection and reads its SearchResultDone (result and paging
-// control); the entries in between never reach go-ldap: the connection's
-// wire.Tap takes them into the page's buffers, and the caller's goroutine
-// decodes them (decode_wire.go) with one allocation per person.
+// The bulk read of every user runs on the run's one connection, go-ldap's,
+// but outside go-ldap's message loop: the connection's wire.Tap sends each
+// page's search and takes its responses out of the stream (wire/bulk.go),
+// and this goroutine decodes the entries (decode_wire.go) with one
+// allocation per person. go-ldap's decoder allocates about 21 KB per entry
+// and its message loop makes each page's request wait for a goroutine of
+// its own to be scheduled (docs/performance.md).
 //
-// The read is pipelined: a fetcher goroutine sends the request for the
-// next page as soon as the current page's SearchResultDone has arrived and
-// keeps the raw bytes of at most readAhead pages, while the caller's
-// goroutine decodes and processes them. The directory never waits for
-// upnsync's processing, and memory is bounded by those buffers whatever the
-// size of the directory.
+// The read is pipelined: the Tap requests the next page as soon as the
+// current page's SearchResultDone has arrived, within a budget of raw
+// pages waiting to be processed, while this goroutine decodes and
+// processes them. The directory never waits for upnsync's processing, and
+// memory is bounded by those buffers whatever the size of the directory.
 
 // The reader may run ahead of processing by startAheadBytes of raw pages
 // until the first page has been processed, and by aheadBytes after that.
@@ -56,41 +56,20 @@ const (
 	maxQueuedPages = 4096
 )
 
-// bulkPage is one page of the bulk read: its entries as the Tap took them,
-// and its end as go-ldap read it.
-type bulkPage struct {
-	wire.Page
-	// err is why the page could not be read to its end (after the
-	// entries above): the Tap's reason, or go-ldap's (no answer in time).
-	err error
-	// result is the SearchResultDone's result when it is not success.
-	result error
-	// closed is set when the SearchResultDone carried a paging control,
-	// with cookie.
-	closed bool
-	cookie []byte
-}
-
-func (p *bulkPage) reset() {
-	p.Page.Reset()
-	p.err, p.result, p.closed = nil, nil, false
-	p.cookie = p.cookie[:0]
-}
-
-// errUnexpected marks what the read did not expect of go-ldap.
+// errUnexpected marks what the read did not expect.
 var errUnexpected = errors.New("unexpected response")
 
 // pagePool hands pages to the reader: idle ones first, new ones while the
 // pages waiting to be processed stay under the budget.
 type pagePool struct {
-	idle     chan *bulkPage
+	idle     chan *wire.Page
 	buffered atomic.Int64 // bytes of pages handed over, not yet processed
 	budget   atomic.Int64
 	freed    chan struct{} // signalled when a page was processed
 }
 
 func newPagePool() *pagePool {
-	pp := &pagePool{idle: make(chan *bulkPage, idlePages), freed: make(chan struct{}, 1)}
+	pp := &pagePool{idle: make(chan *wire.Page, idlePages), freed: make(chan struct{}, 1)}
 	pp.budget.Store(startAheadBytes)
 	return pp
 }
@@ -116,29 +95,30 @@ func (pp *pagePool) room(size int, stop <-chan struct{}) bool {
 	}
 }
 
-// get returns a page for the reader, or nil when stop is closed.
-func (pp *pagePool) get(stop <-chan struct{}) *bulkPage {
+// get returns an empty page for the reader, or nil when stop is closed.
+func (pp *pagePool) get(stop <-chan struct{}) *wire.Page {
+	var p *wire.Page
 	select {
-	case p := <-pp.idle:
-		return p
+	case p = <-pp.idle:
 	default:
+		if pp.buffered.Load() < pp.budget.Load() {
+			return &wire.Page{}
+		}
+		select {
+		case p = <-pp.idle:
+		case <-stop:
+			return nil
+		}
 	}
-	if pp.buffered.Load() < pp.budget.Load() {
-		return &bulkPage{}
-	}
-	select {
-	case p := <-pp.idle:
-		return p
-	case <-stop:
-		return nil
-	}
+	p.Reset()
+	return p
 }
 
 // handed records a page the reader hands over.
-func (pp *pagePool) handed(p *bulkPage) { pp.buffered.Add(int64(p.Bytes)) }
+func (pp *pagePool) handed(p *wire.Page) { pp.buffered.Add(int64(p.Bytes)) }
 
 // put takes back a processed page; the first one ends the start.
-func (pp *pagePool) put(p *bulkPage) {
+func (pp *pagePool) put(p *wire.Page) {
 	pp.buffered.Add(-int64(p.Bytes))
 	pp.budget.Store(aheadBytes)
 	select {
@@ -148,79 +128,6 @@ func (pp *pagePool) put(p *bulkPage) {
 	select {
 	case pp.idle <- p:
 	default: // enough idle pages: let this one go
-	}
-}
-
-// fetchPages is the fetcher goroutine of one base: it sends each page's
-// search through go-ldap with the Tap armed with the page, then hands the
-// page over. It stops after the last page, after a page that failed or
-// ended the search, or when stop is closed.
-func (d *ldapDirectory) fetchPages(conn *ldap.Conn, tap *wire.Tap, req *ldap.SearchRequest, pool *pagePool, out chan<- *bulkPage, stop <-chan struct{}) {
-	controls := req.Controls
-	var cookie []byte
-	for {
-		p := pool.get(stop)
-		if p == nil {
-			return
-		}
-		p.reset()
-		r := *req
-		if d.pageSize > 0 {
-			paging := ldap.NewControlPaging(uint32(d.pageSize))
-			paging.SetCookie(cookie)
-			r.Controls = append([]ldap.Control{paging}, controls...)
-		}
-		tap.Arm(&p.Page, func(size int) bool { return pool.room(size, stop) })
-		sr, err := conn.Search(&r)
-		endPage(conn, tap, p, sr, err)
-		pool.handed(p)
-		select {
-		case out <- p:
-		case <-stop:
-			return
-		}
-		if p.err != nil || p.result != nil || d.pageSize == 0 || !p.closed || len(p.cookie) == 0 {
-			return
-		}
-		cookie = append(cookie[:0], p.cookie...)
-	}
-}
-
-// endPage takes the page back from the Tap once go-ldap's search returned
-// and records how the page ended.
-func endPage(conn *ldap.Conn, tap *wire.Tap, p *bulkPage, sr *ldap.SearchResult, err error) {
-	stoppedHere := false
-	if tap.Released() == nil {
-		// The server did not end the page (no answer in time, or the
-		// request never left): stop the connection, so that nothing more
-		// arrives into the page, and take it back.
-		stoppedHere = true
-		conn.Close()
-		tap.Disarm()
-	}
-	var le *ldap.Error
-	switch {
-	case p.Page.Err != nil && !stoppedHere:
-		p.err = p.Page.Err // the Tap's own: a lost connection, a malformed message, a limit
-	case !p.Done && err != nil:
-		p.err = err // go-ldap's: no answer in time
-	case !p.Done:
-		p.err = fmt.Errorf("%w: the search ended without its SearchResultDone", errUnexpected)
-	case errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork:
-		p.result = err // the server's answer
-	case err != nil:
-		p.err = err
-	}
-	if sr != nil && len(sr.Entries)+len(sr.Referrals) > 0 && p.err == nil {
-		// The Tap did not recognise the search go-ldap wrote.
-		p.err = fmt.Errorf("%w: go-ldap received %d entries of the bulk read", errUnexpected, len(sr.Entries)+len(sr.Referrals))
-	}
-	if p.err != nil || p.result != nil || sr == nil {
-		return
-	}
-	if c, ok := ldap.FindControl(sr.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
-		p.closed = true
-		p.cookie = append(p.cookie[:0], c.Cookie...)
 	}
 }
 
@@ -241,8 +148,8 @@ func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) err
 	return res, nil
 }
 
-// readBase reads one base: the fetcher goroutine fetches pages while this
-// goroutine decodes them and calls fn. A page counts once all its entries
+// readBase reads one base: the Tap fetches pages while this goroutine
+// decodes them and calls fn. A page counts once all its entries
 // went to fn and its closing paging control arrived with success (without
 // paging: its SearchResultDone with success).
 func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsync.Person) error,
@@ -251,32 +158,38 @@ func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsy
 	if _, err := ldap.CompileFilter(filter); err != nil {
 		return newError(err, "user filter %q is not a valid LDAP filter: %s", filter, ldapErrText(err))
 	}
-	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		filter, d.dec.attrs, d.controls())
-	conn, tap := d.conn, d.tap
-	// Room for every page the byte budget allows: the fetcher never
-	// blocks on handing a page over, only on the budget.
-	out := make(chan *bulkPage, maxQueuedPages)
+	// Room for every page the byte budget allows: the Tap never blocks on
+	// handing a page over, only on the budget.
+	out := make(chan *wire.Page, maxQueuedPages)
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		d.fetchPages(conn, tap, req, pool, out, stop)
-	}()
+	search := &wire.BulkSearch{Base: base, Filter: filter, Attrs: d.dec.attrs, PageSize: uint32(d.pageSize),
+		Controls: d.controls(), Timeout: d.timeout,
+		Next: func() *wire.Page { return pool.get(stop) },
+		Room: func(size int) bool { return pool.room(size, stop) },
+		Done: func(p *wire.Page) {
+			pool.handed(p)
+			select {
+			case out <- p:
+			case <-stop:
+			}
+		},
+	}
+	conn := d.conn
+	if err := d.tap.Bulk(search); err != nil {
+		return d.wireError(err, base, res)
+	}
 	finished := false
 	defer func() {
 		if !finished {
-			// Interrupt the fetcher, which may be waiting for the server.
+			// Stop the search, which may be waiting for the server.
 			close(stop)
 			conn.Close()
 		}
-		wg.Wait()
 	}()
 
 	done := ctx.Done()
 	for {
-		var p *bulkPage
+		var p *wire.Page
 		select {
 		case p = <-out:
 		case <-done:
@@ -304,19 +217,19 @@ func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsy
 		}
 		res.Referrals += p.Refs
 		bc.Referrals += p.Refs
-		if p.err != nil {
-			return d.wireError(p.err, base, res)
+		if p.Err != nil {
+			return d.wireError(p.Err, base, res)
 		}
-		if p.result != nil {
-			return d.searchError(p.result, base, res)
+		if err := p.Result.Err(); err != nil {
+			return d.searchError(err, base, res)
 		}
-		if d.pageSize > 0 && !p.closed {
+		if d.pageSize > 0 && !p.Paged {
 			return newError(nil, "%s ended page %d of the read without a paging control (it may not support paged results; --page-size 0 reads without paging, up to its size limit), so the read cannot be proven complete; the read is incomplete",
 				d.url, res.Pages+1)
 		}
 		res.Pages++
 		bc.Pages++
-		last := d.pageSize == 0 || len(p.cookie) == 0
+		last := d.pageSize == 0 || len(p.Cookie) == 0
 		pool.put(p)
 		if last {
 			finished = true

@@ -658,55 +658,23 @@ type readerConn struct {
 
 func (c readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-// tapOver is a Tap reading r, armed with p for the search with message id
-// id (as if go-ldap had just written its request).
-func tapOver(r io.Reader, id int64, p *wire.Page) *wire.Tap {
+// bulkOver is a Tap reading r on which a bulk search runs whose first
+// page is p (its request has message id 1<<30+1); the pages it hands back
+// go to done.
+func bulkOver(r io.Reader, p *wire.Page, done func(*wire.Page)) *wire.Tap {
 	tap := wire.NewTap(readerConn{writerConn: writerConn{io.Discard}, r: r})
-	tap.Arm(p, nil)
-	req := ldap.NewSearchRequest("dc=x", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil)
-	pkt := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	pkt.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
-	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
-	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, req.BaseDN, ""))
-	pkt.AppendChild(op)
-	if _, err := tap.Write(pkt.Bytes()); err != nil {
+	first := true
+	err := tap.Bulk(&wire.BulkSearch{Base: "dc=x", Filter: "(objectClass=*)", PageSize: 1000, Timeout: time.Minute,
+		Next: func() *wire.Page {
+			if !first {
+				return nil
+			}
+			first = false
+			return p
+		},
+		Done: done})
+	if err != nil {
 		panic(err)
 	}
 	return tap
-}
-
-// TestPagePoolRoom: a page being filled grows freely while it and the
-// pages waiting stay within the budget (plus the slack), and always when
-// none waits; beyond, it waits for a page to be processed, or for stop.
-func TestPagePoolRoom(t *testing.T) {
-	defer func(s, a, r int64) { startAheadBytes, aheadBytes, roomSlack = s, a, r }(startAheadBytes, aheadBytes, roomSlack)
-	startAheadBytes, aheadBytes, roomSlack = 1000, 100, 10
-	pool := newPagePool()
-	stop := make(chan struct{})
-	if !pool.room(5000, stop) {
-		t.Fatal("no room while no page waits")
-	}
-	waiting := &bulkPage{}
-	waiting.Bytes = 600
-	pool.handed(waiting)
-	if !pool.room(410, stop) {
-		t.Fatal("no room within the budget and the slack")
-	}
-	got := make(chan bool)
-	go func() { got <- pool.room(411, stop) }()
-	select {
-	case ok := <-got:
-		t.Fatalf("room(411) = %t at once; want it to wait", ok)
-	case <-time.After(50 * time.Millisecond):
-	}
-	pool.put(waiting) // processed: nothing waits any more
-	if ok := <-got; !ok {
-		t.Fatal("no room once the waiting page was processed")
-	}
-	pool.handed(waiting)
-	go func() { got <- pool.room(5000, stop) }()
-	close(stop)
-	if ok := <-got; ok {
-		t.Fatal("room after stop")
-	}
 }

@@ -137,49 +137,52 @@ func FuzzMessage(f *testing.F) {
 	})
 }
 
-// FuzzTap feeds arbitrary server bytes to a Tap armed for the search with
-// message id 2 (requests 1 and 2 written). It must never panic or hang;
-// what it takes into the page and what it passes to go-ldap come from the
-// stream (never more bytes than it holds); each message taken is one whose
-// header says it is a SearchResultEntry of search 2 (its inside is the
-// decoder's to check).
+// FuzzTap feeds arbitrary server bytes to a Tap running a bulk search
+// (after go-ldap's search 1). It must never panic or hang; what it takes
+// into pages and what it passes to go-ldap come from the stream (never
+// more bytes than it holds); every page it was given is handed back once;
+// each message taken is one whose header says it is a SearchResultEntry
+// of the search (its inside is the decoder's to check).
 func FuzzTap(f *testing.F) {
-	entry := envelope(2, entryOp("cn=a,dc=x", attr{"mail", []string{"a@x"}})).Bytes()
-	done := envelope(2, resultOp(ldap.ApplicationSearchResultDone, 0, "", ""), pagingControl("c", false)).Bytes()
+	entry := entryMsg(bulkIDs+1, "cn=a,dc=x").Bytes()
+	done := doneMsg(bulkIDs+1, "c").Bytes()
 	other := envelope(1, entryOp("", attr{"namingContexts", []string{"dc=x"}})).Bytes()
-	f.Add(append(append(append([]byte{}, other...), entry...), done...))
-	f.Add(append(append([]byte{}, entry...), 0x30, 0x84, 0x80, 0, 0, 0, 0x02, 0x01, 0x02, 0x64))
+	f.Add(append(append(append(append([]byte{}, other...), entry...), done...), entryMsg(bulkIDs+2, "cn=b").Bytes()...))
+	f.Add(append(append([]byte{}, entry...), 0x30, 0x84, 0x80, 0, 0, 0, 0x02, 0x04, 0x40, 0, 0, 1, 0x64))
 	f.Add(append(append([]byte{}, entry...), entry[:len(entry)-2]...))
 	f.Add(envelope(0, resultOp(ldap.ApplicationExtendedResponse, 52, "", "bye", ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, NoticeOfDisconnection, ""))).Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var page Page
-		tap := armedTap(t, &streamConn{r: bytes.NewReader(data)}, &page)
+		b := startBulk(t, bytes.NewReader(data), 10, func(b *bulkRun) { b.maxPages = 3 })
 		passed := 0
 		buf := make([]byte, 512)
 		for {
-			n, err := tap.Read(buf)
+			n, err := b.tap.Read(buf)
 			passed += n
 			if err != nil {
-				if tap.Err() != err {
-					t.Fatalf("Err() %v, Read %v", tap.Err(), err)
+				if b.tap.Err() != err {
+					t.Fatalf("Err() %v, Read %v", b.tap.Err(), err)
 				}
 				break
 			}
 		}
-		if passed+page.Bytes > len(data) {
-			t.Fatalf("%d bytes passed on and %d taken from %d", passed, page.Bytes, len(data))
-		}
-		if tap.Released() != &page {
-			t.Fatalf("the page was not released when reading stopped")
-		}
-		for i := range page.Len() {
-			e := page.Entry(i)
-			if len(e) < 4 || e[0] != tagInteger || len(e) < 3+int(e[1]) || e[2+int(e[1])] != TagSearchResultEntry {
-				t.Fatalf("took %x", e)
+		taken := 0
+		for _, p := range b.pages {
+			taken += p.Bytes
+			for i := range p.Len() {
+				e := p.Entry(i)
+				if len(e) < 4 || e[0] != tagInteger || len(e) < 3+int(e[1]) || e[2+int(e[1])] != TagSearchResultEntry {
+					t.Fatalf("took %x", e)
+				}
+				if id, err := integer(e[2 : 2+int(e[1])]); err != nil || id <= bulkIDs {
+					t.Fatalf("took %x: id %d, %v", e, id, err)
+				}
 			}
-			if id, err := integer(e[2 : 2+int(e[1])]); err != nil || id != 2 {
-				t.Fatalf("took %x: id %d, %v", e, id, err)
-			}
+		}
+		if passed+taken > len(data) {
+			t.Fatalf("%d bytes passed on and %d taken from %d", passed, taken, len(data))
+		}
+		if len(b.pages) != b.given {
+			t.Fatalf("%d pages handed back of %d given", len(b.pages), b.given)
 		}
 	})
 }

@@ -18,8 +18,8 @@ const (
 	maxChunk   = 256 << 10
 )
 
-// Page holds the raw search result entries of one page of the bulk read,
-// as the Tap took them out of the stream.
+// Page is one page of the bulk search: its raw search result entries, as
+// the Tap took them out of the stream, and how it ended.
 type Page struct {
 	chunks [][]byte
 	used   int // chunks[:used] hold entries; chunks[used-1] is filling
@@ -30,9 +30,12 @@ type Page struct {
 	Refs int
 	// Bytes counts the bytes of the messages taken into the page.
 	Bytes int
-	// Done is set when the search's SearchResultDone arrived (the Tap
-	// passes it on to go-ldap, which reads its result and controls).
-	Done bool
+	// Done is set when the page's SearchResultDone arrived, with its
+	// Result; Paged when that carried a paging control, with Cookie.
+	Done   bool
+	Result Result
+	Paged  bool
+	Cookie []byte
 	// Err is why the Tap stopped before the page was done.
 	Err error
 }
@@ -63,6 +66,7 @@ func (p *Page) Reset() {
 	p.chunks, p.used = kept, 0
 	p.entries = p.entries[:0]
 	p.Refs, p.Bytes, p.Done, p.Err = 0, 0, false, nil
+	p.Result, p.Paged, p.Cookie = Result{}, false, p.Cookie[:0]
 }
 
 // Held is the memory the page's buffers take.

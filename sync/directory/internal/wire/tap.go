@@ -29,17 +29,16 @@ var errClosed = errors.New("the connection was closed")
 
 // Tap is the net.Conn go-ldap reads and writes, placed on the network
 // connection (above TLS). Its Read frames the messages the server sends:
-// while a page is armed, the SearchResultEntry and SearchResultReference
-// messages of the armed search go into the page; every other message is
-// checked (CheckForGoLDAP) and handed to go-ldap byte for byte. Its Write
-// passes go-ldap's requests through and learns from them the message id of
-// the armed search and which responses to expect: a response to a request
-// nobody sent stops the connection.
+// those of the bulk search (bulk.go) go into its pages and never reach
+// go-ldap; every other message is checked (CheckForGoLDAP) and handed to
+// go-ldap byte for byte. Its Write passes go-ldap's requests through and
+// notes which responses to expect: a response to a request nobody sent
+// stops the connection.
 //
-// The Tap's Read runs in go-ldap's reader goroutine, so the bulk read's
-// framing costs no goroutine of its own: go-ldap's reader waits inside Read
-// while the entries of a page stream into the page, and gets the page's
-// SearchResultDone when it arrives.
+// The Tap's Read runs in go-ldap's reader goroutine, so the bulk read
+// costs no goroutine of its own: go-ldap's reader waits inside Read while
+// the pages stream in, and the Tap sends each next page's request from
+// there.
 //
 // Before go-ldap starts on the Tap, RoundTrip, StartTLS and NTLMBind talk
 // on it directly (see exchange.go).
@@ -49,76 +48,35 @@ type Tap struct {
 	out []byte // bytes of framed messages go-ldap has not read yet
 	msg []byte // the buffer messages for go-ldap are framed in
 
-	mu   sync.Mutex
-	cond *sync.Cond // signalled when busy drops
-	page *Page      // the armed page
-	room func(size int) bool
-	// id is the message id of the armed page's search: 0 until go-ldap
-	// writes the request.
-	id       int64
-	busy     bool // Read is filling the armed page, outside mu
-	released bool // the armed page is done, or reading stopped
-	sent     map[int64]bool
-	stopped  error // why reading stopped (returned to go-ldap ever after)
-	err      error // the first such reason, unless the Tap was closed first
-	closed   bool
-	lastID   int64 // message id of the last request RoundTrip sent
+	wmu sync.Mutex // one message written at a time: go-ldap's or the Tap's
+
+	mu      sync.Mutex
+	sent    map[int64]bool // requests written and not answered yet
+	stopped error          // why reading stopped (returned to go-ldap ever after)
+	err     error          // the first such reason, unless the Tap was closed first
+	closed  bool
+	lastID  int64 // message id of the last request RoundTrip sent
+
+	// The bulk search running (bulk.go): page is the page its responses
+	// go into, bulkID the message id of that page's request.
+	bulk       *BulkSearch
+	page       *Page
+	bulkID     int64
+	nextBulkID int64
+	cookie     []byte
 }
 
 // NewTap puts a Tap on an established connection (TLS included, for
 // ldaps://; for StartTLS, on the plain connection: StartTLS moves it).
 func NewTap(nc net.Conn) *Tap {
-	t := &Tap{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), sent: map[int64]bool{}}
-	t.cond = sync.NewCond(&t.mu)
-	return t
+	return &Tap{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), sent: map[int64]bool{}}
 }
 
-// errAbandoned: the page's reader gave up while the Tap waited for room.
+// errAbandoned: the reader of the pages stopped the bulk search.
 var errAbandoned = errors.New("the read was abandoned")
 
-// Arm makes p receive the entries of the next search request written to
-// the Tap. p must be empty (Reset). Before taking a message into p, the
-// Tap calls room (when not nil) with the page's size after it: room may
-// wait for the caller to make room (the Tap stops reading the connection
-// meanwhile), and returns false to abandon the page.
-func (t *Tap) Arm(p *Page, room func(size int) bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.page, t.room, t.id, t.released = p, room, 0, false
-	if t.stopped != nil {
-		p.Err, t.released = t.stopped, true
-	}
-}
-
-// Released returns the armed page once its search is done or reading
-// stopped (with Page.Err), and nil before: while the page may still
-// receive entries. It disarms the Tap.
-func (t *Tap) Released() *Page {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.released {
-		return nil
-	}
-	return t.disarm()
-}
-
-// Disarm returns the armed page now, waiting only while a message is being
-// read into it: close the connection first when the server may be
-// stalling in the middle of one.
-func (t *Tap) Disarm() *Page {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.busy {
-		t.cond.Wait()
-	}
-	return t.disarm()
-}
-
-func (t *Tap) disarm() *Page {
-	p := t.page
-	t.page, t.id, t.released = nil, 0, false
-	return p
-}
+// errBusy: a bulk search is already running.
+var errBusy = errors.New("busy")
 
 // Err is why the Tap stopped reading, unless it was closed first: a
 // malformed message, one over a limit, a notice of disconnection, the end
@@ -147,64 +105,37 @@ func (t *Tap) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// stop ends reading: the armed page is released with the reason, go-ldap
-// gets it from every Read.
+// stop ends reading: a bulk search's page is handed over with the
+// reason, and go-ldap gets it from every Read.
 func (t *Tap) stop(err error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
 		err = errClosed
 	} else if t.err == nil {
 		t.err = err
 	}
 	t.stopped = err
-	if t.page != nil && !t.released {
-		if t.page.Err == nil {
-			t.page.Err = err
-		}
-		t.released = true
-	}
+	t.mu.Unlock()
+	t.endBulk(err)
 }
 
-// frame reads the next message: into the armed page, or into t.out for
-// go-ldap.
+// frame reads the next message: into the bulk search's page, or into
+// t.out for go-ldap.
 func (t *Tap) frame() error {
 	h, err := peekHeader(t.r)
 	if err != nil {
 		return err
 	}
 	t.mu.Lock()
-	p, room := t.page, t.room
-	mine := p != nil && !t.released && t.id != 0 && h.id == t.id
-	divert := mine && (h.op == TagSearchResultEntry || h.op == TagSearchResultRef)
-	if !divert && h.id != 0 && !t.sent[h.id] {
-		t.mu.Unlock()
-		return malformed("a response (tag 0x%02x) with message id %d, to no request upnsync sent", h.op, h.id)
-	}
+	s, p := t.bulk, t.page
+	bulk := p != nil && h.id == t.bulkID
+	unasked := !bulk && h.id != 0 && !t.sent[h.id]
 	t.mu.Unlock()
-	if divert && room != nil && !room(p.Bytes+h.size+h.n) {
-		return errAbandoned
-	}
-	if divert {
-		t.mu.Lock()
-		if t.page != p || t.released || t.closed {
-			// Taken back or closed while the Tap waited for room.
-			t.mu.Unlock()
-			return errClosed
-		}
-		t.busy = true
-		t.mu.Unlock()
-	}
-	if divert {
-		err := t.take(p, h)
-		t.mu.Lock()
-		t.busy = false
-		if err != nil {
-			p.Err, t.released = err, true
-		}
-		t.cond.Broadcast()
-		t.mu.Unlock()
-		return err
+	switch {
+	case bulk:
+		return t.bulkMessage(s, p, h)
+	case unasked:
+		return malformed("a response (tag 0x%02x) with message id %d, to no request upnsync sent", h.op, h.id)
 	}
 
 	if h.n > MaxResponse {
@@ -232,21 +163,16 @@ func (t *Tap) frame() error {
 		}
 		return Notice(m)
 	}
-	t.mu.Lock()
 	if final(h.op) {
+		t.mu.Lock()
 		delete(t.sent, h.id)
+		t.mu.Unlock()
 	}
-	if mine && h.op == TagSearchResultDone {
-		// Released before go-ldap sees the result: whoever waits for the
-		// search finds the page complete.
-		p.Done, t.released = true, true
-	}
-	t.mu.Unlock()
 	t.out = t.msg
 	return nil
 }
 
-// take reads one message of the armed search into the page.
+// take reads one message of the bulk search into its page.
 func (t *Tap) take(p *Page, h header) error {
 	if p.Bytes+h.size+h.n > MaxPage {
 		return overLimit("a page of over %d MiB (%d entries so far), over upnsync's limit (a directory sends well under 1 MB per 1000 users)", MaxPage>>20, p.Len())
@@ -271,18 +197,16 @@ func final(op byte) bool {
 	return op != TagSearchResultEntry && op != TagSearchResultRef && op != TagIntermediateResponse
 }
 
-// Write passes go-ldap's requests to the server, noting their ids.
+// Write passes go-ldap's requests to the server (and the bulk search's),
+// noting their ids, one whole message at a time.
 func (t *Tap) Write(b []byte) (int, error) {
-	if id, op, ok := requestHead(b); ok {
+	if id, op, ok := requestHead(b); ok && op != tagAbandonRequest && op != tagUnbindRequest {
 		t.mu.Lock()
-		if op != tagAbandonRequest && op != tagUnbindRequest {
-			t.sent[id] = true
-		}
-		if t.page != nil && t.id == 0 && !t.released && op == tagSearchRequest {
-			t.id = id
-		}
+		t.sent[id] = true
 		t.mu.Unlock()
 	}
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
 	return t.nc.Write(b)
 }
 

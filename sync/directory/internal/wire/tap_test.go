@@ -38,19 +38,49 @@ func request(id int64, tag ber.Tag) []byte {
 	return envelope(id, op).Bytes()
 }
 
-// armedTap is a Tap on conn to which go-ldap wrote search 1, then, with
-// page armed, search 2.
-func armedTap(t testing.TB, conn net.Conn, page *Page) *Tap {
+// bulkRun is a bulk search started on a Tap over a scripted stream, with
+// what it gave to the reader of its pages.
+type bulkRun struct {
+	tap   *Tap
+	conn  *streamConn
+	pages []*Page
+	rooms []int
+	// room answers Room (nil: always true); maxPages bounds Next.
+	room     func(size int) bool
+	maxPages int
+	given    int
+}
+
+// startBulk writes go-ldap's search 1, then starts a bulk search (pageSize
+// 0: unpaged), whose requests get message ids bulkIDs+1, +2, ...
+func startBulk(t testing.TB, r io.Reader, pageSize uint32, edit ...func(*bulkRun)) *bulkRun {
 	t.Helper()
-	tap := NewTap(conn)
-	if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
+	b := &bulkRun{conn: &streamConn{r: r}, maxPages: 1000}
+	for _, e := range edit {
+		e(b)
+	}
+	b.tap = NewTap(b.conn)
+	if _, err := b.tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
 		t.Fatal(err)
 	}
-	tap.Arm(page, nil)
-	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
+	s := &BulkSearch{Base: "dc=x", Filter: "(objectClass=user)", Attrs: []string{"mail"}, PageSize: pageSize, Timeout: time.Minute,
+		Next: func() *Page {
+			if b.given == b.maxPages {
+				return nil
+			}
+			b.given++
+			return &Page{}
+		},
+		Room: func(size int) bool {
+			b.rooms = append(b.rooms, size)
+			return b.room == nil || b.room(size)
+		},
+		Done: func(p *Page) { b.pages = append(b.pages, p) },
+	}
+	if err := b.tap.Bulk(s); err != nil {
 		t.Fatal(err)
 	}
-	return tap
+	return b
 }
 
 // drain reads everything the Tap hands to go-ldap, as go-ldap's reader
@@ -80,24 +110,33 @@ func drain(t *testing.T, tap *Tap) ([]*ber.Packet, error) {
 	return pkts, err
 }
 
-func TestTapTakesOnlyTheArmedSearch(t *testing.T) {
+func entryMsg(id int64, dn string) *ber.Packet {
+	return envelope(id, entryOp(dn, attr{"a", []string{"v"}}))
+}
+
+func doneMsg(id int64, cookie string) *ber.Packet {
+	return envelope(id, resultOp(ldap.ApplicationSearchResultDone, 0, "", ""), pagingControl(cookie, false))
+}
+
+// The Tap takes the bulk search's responses, whatever the interleaving
+// with go-ldap's and however the network splits them, requests each next
+// page with the cookie of the one before as soon as it ends, and passes
+// go-ldap's messages on unchanged.
+func TestTapBulkSearch(t *testing.T) {
 	ref := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultReference, nil, "Ref")
 	ref.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "ldap://dc2/DC=x", "URI"))
 	inter := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationIntermediateResponse, nil, "Intermediate")
-	entry := func(id int64, dn string) *ber.Packet { return envelope(id, entryOp(dn, attr{"a", []string{"v"}})) }
-	done := func(id int64) *ber.Packet {
-		return envelope(id, resultOp(ldap.ApplicationSearchResultDone, 0, "", ""), pagingControl("", false))
-	}
+	p1, p2 := int64(bulkIDs+1), int64(bulkIDs+2)
 	var stream bytes.Buffer
-	var want [][]byte
+	want := map[int64][][]byte{}
 	for _, p := range []*ber.Packet{
-		entry(1, "cn=root"), done(1), // before the arming: go-ldap's
-		entry(2, "cn=a"), entry(3, "cn=other"), entry(2, strings.Repeat("b", 70000)), envelope(2, ref), envelope(2, inter),
-		done(3), entry(2, "cn=c"), done(2),
+		entryMsg(p1, "cn=a"), entryMsg(1, "cn=root"), entryMsg(p1, strings.Repeat("b", 70000)), envelope(p1, ref), envelope(p1, inter),
+		doneMsg(1, ""), doneMsg(p1, "next"),
+		entryMsg(p2, "cn=c"), doneMsg(p2, ""),
 	} {
 		stream.Write(p.Bytes())
-		if p.Children[0].Value.(int64) == 2 && p.Children[1].Tag == ldap.ApplicationSearchResultEntry {
-			want = append(want, content(t, p))
+		if id := p.Children[0].Value.(int64); id != 1 && p.Children[1].Tag == ldap.ApplicationSearchResultEntry {
+			want[id] = append(want[id], content(t, p))
 		}
 	}
 	for _, oneByte := range []bool{false, true} {
@@ -105,49 +144,81 @@ func TestTapTakesOnlyTheArmedSearch(t *testing.T) {
 		if oneByte {
 			r = iotest.OneByteReader(r) // the network delivers any split
 		}
-		conn := &streamConn{r: r}
-		tap := NewTap(conn)
-		if _, err := tap.Write(request(1, ldap.ApplicationSearchRequest)); err != nil {
-			t.Fatal(err)
-		}
-		var page Page
-		tap.Arm(&page, nil)
-		for id := int64(2); id <= 3; id++ {
-			if _, err := tap.Write(request(id, ldap.ApplicationSearchRequest)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if tap.Released() != nil {
-			t.Fatal("released before its search was done")
-		}
-		pkts, err := drain(t, tap)
-		if !errors.Is(err, io.EOF) || tap.Err() != io.EOF {
-			t.Fatalf("at the end of the stream: %v (Err %v), want io.EOF", err, tap.Err())
+		b := startBulk(t, r, 10)
+		pkts, err := drain(t, b.tap)
+		if !errors.Is(err, io.EOF) || b.tap.Err() != io.EOF {
+			t.Fatalf("at the end of the stream: %v (Err %v), want io.EOF", err, b.tap.Err())
 		}
 		var passed []string
 		for _, p := range pkts {
-			passed = append(passed, string(rune('0'+p.Children[0].Value.(int64)))+":"+ldap.ApplicationMap[uint8(p.Children[1].Tag)])
-		}
-		wantPassed := "1:Search Result Entry 1:Search Result Done 3:Search Result Entry 2:Intermediate Response 3:Search Result Done 2:Search Result Done"
-		if got := strings.Join(passed, " "); got != wantPassed {
-			t.Errorf("go-ldap got %s\nwant        %s", got, wantPassed)
-		}
-		if tap.Released() != &page || !page.Done || page.Err != nil || page.Refs != 1 || page.Len() != len(want) {
-			t.Fatalf("page: done %t err %v refs %d entries %d", page.Done, page.Err, page.Refs, page.Len())
-		}
-		for i := range want {
-			if !bytes.Equal(page.Entry(i), want[i]) {
-				t.Errorf("entry %d differs", i)
+			passed = append(passed, ldap.ApplicationMap[uint8(p.Children[1].Tag)])
+			if id := p.Children[0].Value.(int64); id != 1 {
+				t.Errorf("go-ldap got message %d", id)
 			}
 		}
-		if !bytes.Equal(conn.w.Bytes(), append(append(request(1, ldap.ApplicationSearchRequest), request(2, ldap.ApplicationSearchRequest)...), request(3, ldap.ApplicationSearchRequest)...)) {
-			t.Errorf("the requests did not reach the server unchanged")
+		if got := strings.Join(passed, ", "); got != "Search Result Entry, Search Result Done" {
+			t.Errorf("go-ldap got %s", got)
+		}
+		if len(b.pages) != 2 {
+			t.Fatalf("%d pages", len(b.pages))
+		}
+		for i, id := range []int64{p1, p2} {
+			p := b.pages[i]
+			if !p.Done || p.Err != nil || !p.Paged || p.Result.Code != 0 || p.Len() != len(want[id]) {
+				t.Fatalf("page %d: done %t err %v paged %t result %+v, %d entries", i+1, p.Done, p.Err, p.Paged, p.Result, p.Len())
+			}
+			for j := range want[id] {
+				if !bytes.Equal(p.Entry(j), want[id][j]) {
+					t.Errorf("page %d entry %d differs", i+1, j)
+				}
+			}
+		}
+		if b.pages[0].Refs != 1 || string(b.pages[0].Cookie) != "next" || len(b.pages[1].Cookie) != 0 {
+			t.Errorf("refs %d, cookies %q and %q", b.pages[0].Refs, b.pages[0].Cookie, b.pages[1].Cookie)
+		}
+		// go-ldap's request, then the two pages' requests, the second with
+		// the first page's cookie.
+		r2 := bytes.NewReader(b.conn.w.Bytes())
+		var ids []int64
+		var cookies []string
+		for r2.Len() > 0 {
+			p, err := ber.ReadPacket(r2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, p.Children[0].Value.(int64))
+			if len(p.Children) > 2 {
+				v := ber.DecodePacket(p.Children[2].Children[0].Children[1].Data.Bytes())
+				cookies = append(cookies, v.Children[1].Data.String())
+			}
+		}
+		if len(ids) != 3 || ids[0] != 1 || ids[1] != p1 || ids[2] != p2 || strings.Join(cookies, ",") != ",next" {
+			t.Errorf("requests %v, cookies %q", ids, cookies)
 		}
 	}
 }
 
+// An unpaged bulk search is one search, without the paging control.
+func TestTapBulkUnpaged(t *testing.T) {
+	var stream bytes.Buffer
+	stream.Write(entryMsg(bulkIDs+1, "cn=a").Bytes())
+	stream.Write(envelope(bulkIDs+1, resultOp(ldap.ApplicationSearchResultDone, 4, "", "size limit")).Bytes())
+	b := startBulk(t, &stream, 0)
+	if _, err := drain(t, b.tap); err != io.EOF {
+		t.Fatal(err)
+	}
+	if len(b.pages) != 1 || b.pages[0].Len() != 1 || b.pages[0].Paged || b.pages[0].Result.Code != 4 {
+		t.Fatalf("pages %d: %+v", len(b.pages), b.pages)
+	}
+	req, err := ber.ReadPacket(bytes.NewReader(b.conn.w.Bytes()[len(request(1, ldap.ApplicationSearchRequest)):]))
+	if err != nil || len(req.Children) != 2 {
+		t.Fatalf("request %v with %d parts: want no controls", err, len(req.Children))
+	}
+}
+
 func TestTapStops(t *testing.T) {
-	entry := envelope(2, entryOp("cn=a", attr{"a", []string{"v"}})).Bytes()
+	p1 := int64(bulkIDs + 1)
+	entry := entryMsg(p1, "cn=a").Bytes()
 	tests := []struct {
 		name   string
 		stream []byte
@@ -159,40 +230,35 @@ func TestTapStops(t *testing.T) {
 		{"a response to no request", envelope(9, resultOp(ldap.ApplicationSearchResultDone, 0, "", "")).Bytes(), ErrMalformed,
 			"a response (tag 0x65) with message id 9, to no request upnsync sent", 0},
 		{"cut inside an entry", append(append([]byte{}, entry...), entry[:len(entry)-3]...), io.ErrUnexpectedEOF, "unexpected EOF", 1},
-		{"a 2 GiB announcement", append(append([]byte{}, entry...), 0x30, 0x84, 0x80, 0, 0, 0, 0x02, 0x01, 0x02, 0x64), ErrLimit,
+		{"a 2 GiB announcement", append(append([]byte{}, entry...), 0x30, 0x84, 0x80, 0, 0, 0, 0x02, 0x04, 0x40, 0, 0, 1, 0x64), ErrLimit,
 			"the server announced a message of 2147483648 bytes, over upnsync's limit of 64 MiB", 1},
 		{"a 2 MiB response for go-ldap", []byte{0x30, 0x83, 0x20, 0, 0, 0x02, 0x01, 0x01, 0x65}, ErrLimit, "over upnsync's limit of 1 MiB", 0},
+		{"a 2 MiB result of the search", []byte{0x30, 0x83, 0x20, 0, 0, 0x02, 0x04, 0x40, 0, 0, 1, 0x65}, ErrLimit, "a result of 2097152 bytes", 0},
 		{"notice of disconnection", append(append([]byte{}, entry...), envelope(0, resultOp(ldap.ApplicationExtendedResponse, 52, "", "bye",
 			ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, NoticeOfDisconnection, ""))).Bytes()...), nil,
 			"the server announced that it is closing the connection: bye", 1},
 		{"not LDAP", []byte("HTTP/1.1 400 Bad Request\r\n"), ErrMalformed, "message starts with tag 0x48", 0},
-		{"an entry after its search was done", append(append(append([]byte{}, entry...), envelope(2, resultOp(ldap.ApplicationSearchResultDone, 0, "", "")).Bytes()...), entry...),
-			ErrMalformed, "a response (tag 0x64) with message id 2, to no request upnsync sent", 1},
+		{"a response of another kind to the search", envelope(p1, resultOp(ldap.ApplicationBindResponse, 0, "", "")).Bytes(), ErrMalformed,
+			"a response with tag 0x61 to the search", 0},
+		{"a broken paging control", envelope(p1, resultOp(ldap.ApplicationSearchResultDone, 0, "", ""), otherControl(PagingOID)).Bytes(), ErrMalformed,
+			"paging size", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var page Page
-			tap := armedTap(t, &streamConn{r: bytes.NewReader(tt.stream)}, &page)
-			_, err := drain(t, tap)
+			b := startBulk(t, bytes.NewReader(tt.stream), 10)
+			_, err := drain(t, b.tap)
 			if err == nil || tt.want != nil && !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Read: %v, want %v containing %q", err, tt.want, tt.msg)
 			}
-			if tap.Err() != err {
-				t.Errorf("Err() = %v, Read returned %v", tap.Err(), err)
+			if b.tap.Err() != err {
+				t.Errorf("Err() = %v, Read returned %v", b.tap.Err(), err)
 			}
-			// A page done before the stop keeps no error.
-			wantErr, wantDone := err, strings.Contains(tt.name, "after its search was done")
-			if wantDone {
-				wantErr = nil
+			if len(b.pages) != 1 || b.pages[0].Err != err || b.pages[0].Len() != tt.entries || b.pages[0].Done {
+				t.Fatalf("pages %d: %+v", len(b.pages), b.pages)
 			}
-			if p := tap.Released(); p != &page || page.Err != wantErr || page.Len() != tt.entries || page.Done != wantDone {
-				t.Errorf("page: released %t, err %v, %d entries, done %t", p == &page, page.Err, page.Len(), page.Done)
-			}
-			// Stopped for good: a page armed later is released at once.
-			var next Page
-			tap.Arm(&next, nil)
-			if tap.Released() != &next || next.Err != err {
-				t.Errorf("a page armed after the stop: err %v", next.Err)
+			// Stopped for good: a bulk search started later fails at once.
+			if err := b.tap.Bulk(&BulkSearch{Filter: "(a=b)", Next: func() *Page { return &Page{} }}); err != b.tap.Err() {
+				t.Errorf("Bulk after the stop: %v", err)
 			}
 		})
 	}
@@ -208,19 +274,16 @@ func TestPageGrowsByChunks(t *testing.T) {
 		if i == 1500 {
 			dn = strings.Repeat("big", 200000) // over maxChunk
 		}
-		p := envelope(2, entryOp(dn, attr{"mail", []string{"m"}}))
+		p := envelope(bulkIDs+1, entryOp(dn, attr{"mail", []string{"m"}}))
 		stream.Write(p.Bytes())
 		want = append(want, content(t, p))
 	}
-	var page Page
-	tap := NewTap(&streamConn{r: &stream})
-	tap.Arm(&page, nil)
-	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
+	stream.Write(doneMsg(bulkIDs+1, "").Bytes())
+	b := startBulk(t, &stream, 10)
+	if _, err := drain(t, b.tap); err != io.EOF {
 		t.Fatal(err)
 	}
-	if _, err := drain(t, tap); err != io.EOF {
-		t.Fatal(err)
-	}
+	page := b.pages[0]
 	if page.Len() != len(want) {
 		t.Fatalf("%d entries, want %d", page.Len(), len(want))
 	}
@@ -233,7 +296,7 @@ func TestPageGrowsByChunks(t *testing.T) {
 		t.Errorf("the page holds %d bytes of buffers for %d bytes", held, page.Bytes)
 	}
 	page.Reset()
-	if page.Len() != 0 || page.Bytes != 0 || page.Held() > 2*maxChunk*4 {
+	if page.Len() != 0 || page.Bytes != 0 || page.Done || len(page.Cookie) != 0 || page.Held() > 2*maxChunk*4 {
 		t.Errorf("after Reset: %d entries, %d bytes, %d held", page.Len(), page.Bytes, page.Held())
 	}
 	for _, c := range page.chunks {
@@ -244,16 +307,11 @@ func TestPageGrowsByChunks(t *testing.T) {
 
 	// A message announced at 60 MiB of which 1 MiB arrives: a few MiB are
 	// allocated (its buffer doubles as bytes arrive), not 60.
-	big := append([]byte{0x30, 0x84, 0x03, 0xc0, 0, 0, 0x02, 0x01, 0x02, 0x64}, bytes.Repeat([]byte{0x04}, 1<<20)...)
-	tap = NewTap(&streamConn{r: bytes.NewReader(big)})
-	page = Page{}
-	tap.Arm(&page, nil)
-	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
-		t.Fatal(err)
-	}
+	big := append([]byte{0x30, 0x84, 0x03, 0xc0, 0, 0, 0x02, 0x04, 0x40, 0, 0, 1, 0x64}, bytes.Repeat([]byte{0x04}, 1<<20)...)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if _, err := drain(t, tap); !errors.Is(err, io.ErrUnexpectedEOF) {
+	b = startBulk(t, bytes.NewReader(big), 10)
+	if _, err := drain(t, b.tap); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("Read: %v", err)
 	}
 	runtime.ReadMemStats(&after)
@@ -306,29 +364,33 @@ func TestCheckForGoLDAP(t *testing.T) {
 	}
 }
 
-// The Tap asks for room before each message it takes into the page, with
-// the page's size after it, and stops when the page's reader gives up.
+// The Tap asks for room before each message it takes into a page, with
+// the page's size after it, and stops when the reader of the pages gives
+// up; it asks for the next page only after a page ended, and stops the
+// search when it gets none.
 func TestTapAsksForRoom(t *testing.T) {
 	var stream bytes.Buffer
-	var sizes []int
 	for i := 0; i < 3; i++ {
-		stream.Write(envelope(2, entryOp("cn=a", attr{"a", []string{"v"}})).Bytes())
+		stream.Write(entryMsg(bulkIDs+1, "cn=a").Bytes())
 	}
 	one := stream.Len() / 3
-	var page Page
-	tap := NewTap(&streamConn{r: &stream})
-	tap.Arm(&page, func(size int) bool {
-		sizes = append(sizes, size)
-		return len(sizes) < 3
-	})
-	if _, err := tap.Write(request(2, ldap.ApplicationSearchRequest)); err != nil {
-		t.Fatal(err)
+	b := startBulk(t, &stream, 10, func(b *bulkRun) { b.room = func(int) bool { return len(b.rooms) < 3 } })
+	_, err := drain(t, b.tap)
+	if !errors.Is(err, errAbandoned) || len(b.rooms) != 3 || b.rooms[0] != one || b.rooms[1] != 2*one || b.rooms[2] != 3*one {
+		t.Fatalf("Read: %v; room asked for %v, want %d, %d, %d", err, b.rooms, one, 2*one, 3*one)
 	}
-	_, err := drain(t, tap)
-	if !errors.Is(err, errAbandoned) || len(sizes) != 3 || sizes[0] != one || sizes[1] != 2*one || sizes[2] != 3*one {
-		t.Fatalf("Read: %v; room asked for %v, want %d, %d, %d", err, sizes, one, 2*one, 3*one)
+	if len(b.pages) != 1 || b.pages[0].Len() != 2 || b.pages[0].Err != errAbandoned {
+		t.Fatalf("pages: %+v", b.pages)
 	}
-	if p := tap.Released(); p != &page || page.Len() != 2 || page.Err != errAbandoned {
-		t.Fatalf("page: %d entries, err %v", page.Len(), page.Err)
+
+	// No page for page 2: the search ends after page 1, and the
+	// connection is go-ldap's again.
+	stream.Reset()
+	stream.Write(doneMsg(bulkIDs+1, "more").Bytes())
+	stream.Write(entryMsg(1, "cn=root").Bytes())
+	b = startBulk(t, &stream, 10, func(b *bulkRun) { b.maxPages = 1 })
+	pkts, err := drain(t, b.tap)
+	if err != io.EOF || len(b.pages) != 1 || len(pkts) != 1 || bytes.Count(b.conn.w.Bytes(), []byte{0x63}) < 2 {
+		t.Fatalf("Read %v, %d pages, %d messages for go-ldap", err, len(b.pages), len(pkts))
 	}
 }
