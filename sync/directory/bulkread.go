@@ -56,9 +56,6 @@ const (
 	maxQueuedPages = 4096
 )
 
-// errUnexpected marks what the read did not expect.
-var errUnexpected = errors.New("unexpected response")
-
 // pagePool hands pages to the reader: idle ones first, new ones while the
 // pages waiting to be processed stay under the budget.
 type pagePool struct {
@@ -248,7 +245,7 @@ func (d *ldapDirectory) wireError(err error, base string, res *upnsync.ReadResul
 	case errors.Is(err, wire.ErrLimit):
 		return newError(err, "%s sent more than upnsync accepts in page %d of the read (%d entries): %v; the read is incomplete",
 			d.url, res.Pages+1, res.Entries, err)
-	case errors.Is(err, wire.ErrMalformed), errors.Is(err, errUnexpected):
+	case errors.Is(err, wire.ErrMalformed):
 		return newError(err, "%s sent a response upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
 			d.url, res.Pages+1, res.Entries, err)
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):

@@ -289,7 +289,7 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		// idle connections after 900 s) fails before anything is read:
 		// start again once on a new connection. (Not after a response
 		// upnsync refused: the connection is closed then, but not lost.)
-		refused := errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrLimit) || errors.Is(err, errUnexpected)
+		refused := errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrLimit)
 		if reused && attempt == 0 && res.Entries == 0 && res.Pages == 0 && res.Referrals == 0 && !refused && d.connLost(err) && ctx.Err() == nil {
 			d.dropConn()
 			continue

@@ -19,7 +19,6 @@ const keepBuffer = 64 << 10
 
 // Request tags the Tap recognises in what go-ldap writes.
 const (
-	tagSearchRequest  = 0x63
 	tagUnbindRequest  = 0x42
 	tagAbandonRequest = 0x50
 )
