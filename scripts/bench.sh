@@ -14,7 +14,9 @@
 #   upnsync --apply, on a fresh copy of the store each time
 #   a second dry run on the applied copy, which must plan 0 changes
 # and prints the medians, the ratio of each to the reference, the peak RSS
-# (/usr/bin/time) and users per second. Every server it starts is stopped
+# (/usr/bin/time), users per second and the median CPU time (user +
+# system: steadier than the elapsed time on a busy machine). Every server
+# it starts is stopped
 # on exit. Run as root on a fresh Debian/Ubuntu machine it installs what it
 # needs (slapd, ldap-utils, time, openssl) with apt.
 #
@@ -28,6 +30,12 @@
 #   UPNSYNC_BENCH_SEED (1)           genusers seed
 #   UPNSYNC_BENCH_PROFILE (unset)    1: also write CPU and heap profiles of
 #                                    the last first dry run next to the results
+#   UPNSYNC_BENCH_COMPARE (unset)    another upnsync binary (e.g. one built
+#                                    from an earlier commit): each round also
+#                                    times its dry run, next to this one's
+#                                    (before it in odd rounds, after it in
+#                                    even ones), so both are measured in the
+#                                    same run under the same load
 set -euo pipefail
 
 BENCH_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,6 +84,11 @@ FILTER='(&(objectCategory=person)(objectClass=user))'
 # The attributes upnsync requests with that mapping (mapping.Fields.Attributes).
 ATTRS=(objectGUID sAMAccountName userAccountControl userPrincipalName GivenName sn Mail)
 BIN=$BENCH_ROOT/bin/upnsync
+COMPARE=${UPNSYNC_BENCH_COMPARE:-}
+if [[ -n $COMPARE && ! -x $COMPARE ]]; then
+	echo "bench: UPNSYNC_BENCH_COMPARE must name an executable upnsync, not \"$COMPARE\"" >&2
+	exit 1
+fi
 
 install_what_is_missing() {
 	local missing
@@ -127,12 +140,14 @@ upnsync_argv() { # STORE [--apply]
 	shift
 	local tls=(--allow-plaintext-bind)
 	[[ $SCHEME == ldaps ]] && tls=(--ca-file "$TESTDIRS/ca.crt")
-	ARGV=("$BIN" --config-file-path "$MAPPING" --directory "$(url)" "${tls[@]}" --domain "$BASE_DN"
+	ARGV=("${UPNSYNC_BIN:-$BIN}" --config-file-path "$MAPPING" --directory "$(url)" "${tls[@]}" --domain "$BASE_DN"
 		--login "$SLAPD_BIND_DN" --password-file "$SLAPD_PASSWORD_FILE" --store "sqlite:$store" "$@")
 }
 
 # measure NAME OUT CMD...: runs CMD under /usr/bin/time with stdout to OUT;
-# appends "NAME seconds maxrss_kb exit_code" to $RESULTS/raw.
+# appends "NAME seconds maxrss_kb exit_code cpu_seconds" to $RESULTS/raw
+# (cpu: user + system, which depends less than the elapsed time on what
+# else the machine runs).
 measure() {
 	local name=$1 out=$2
 	shift 2
@@ -140,9 +155,10 @@ measure() {
 	t0=$EPOCHREALTIME
 	/usr/bin/time -v -o "$RESULTS/time.txt" "$@" >"$out" 2>"$RESULTS/$name.err" || rc=$?
 	t1=$EPOCHREALTIME
-	local rss
+	local rss cpu
 	rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$RESULTS/time.txt")
-	printf '%s %s %s %s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "${rss:-0}" "$rc" >>"$RESULTS/raw"
+	cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$RESULTS/time.txt")
+	printf '%s %s %s %s %s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "${rss:-0}" "$rc" "${cpu:-0}" >>"$RESULTS/raw"
 	echo "$rc"
 }
 
@@ -162,11 +178,22 @@ expect_rc() { # NAME RC ALLOWED...
 	bdie "$name exited with $rc (expected one of $*); its messages are above"
 }
 
+compare_round() { # ROUND: the dry run of UPNSYNC_BENCH_COMPARE, if set
+	[[ -n $COMPARE ]] || return 0
+	local rc ARGV
+	UPNSYNC_BIN=$COMPARE upnsync_argv "$STORE"
+	rc=$(measure compare "$RESULTS/compare.txt" "${ARGV[@]}")
+	expect_rc compare "$rc" 0 2 4
+}
+
 one_round() { # ROUND
 	local r=$1 rc ARGV
 	reference_argv
 	rc=$(measure reference /dev/null "${ARGV[@]}")
 	expect_rc reference "$rc" 0
+	# The other binary's dry run goes before this build's in odd rounds,
+	# after it in even ones: neither gains from the order.
+	((r % 2)) && compare_round "$r"
 	upnsync_argv "$STORE"
 	if [[ ${UPNSYNC_BENCH_PROFILE:-} == 1 && $r == "$RUNS" ]]; then
 		export UPNSYNC_CPUPROFILE=$RESULTS/dry.cpu.prof UPNSYNC_MEMPROFILE=$RESULTS/dry.mem.prof
@@ -174,6 +201,7 @@ one_round() { # ROUND
 	rc=$(measure dry "$RESULTS/dry.txt" "${ARGV[@]}")
 	unset UPNSYNC_CPUPROFILE UPNSYNC_MEMPROFILE
 	expect_rc dry "$rc" 0 2 4
+	((r % 2)) || compare_round "$r"
 	cp --sparse=always "$STORE" "$RESULTS/apply.db"
 	rm -f "$RESULTS/apply.db-journal"
 	upnsync_argv "$RESULTS/apply.db" --apply
@@ -188,9 +216,14 @@ one_round() { # ROUND
 	again=$(changes_of "$RESULTS/dry2.txt")
 	[[ -n $planned && -n $again ]] || bdie "no summary line in the reports under $RESULTS"
 	[[ ${applied:-0} == "$planned" ]] || bdie "round $r: the dry run planned $planned changes but the apply wrote ${applied:-0}"
+	if [[ -n $COMPARE && $(changes_of "$RESULTS/compare.txt") != "$planned" ]]; then
+		bdie "round $r: $COMPARE planned $(changes_of "$RESULTS/compare.txt") changes, this build $planned"
+	fi
 	[[ $again == 0 ]] || bdie "round $r: the second dry run after the apply plans $again changes, want 0 (see $RESULTS/dry2.txt)"
 	echo "$planned" >"$RESULTS/planned"
-	blog "round $r of $RUNS: $(tail -n 4 "$RESULTS/raw" | awk '{printf "%s %.2fs  ", $1, $2}')"
+	local steps=4
+	[[ -n $COMPARE ]] && steps=5
+	blog "round $r of $RUNS: $(tail -n "$steps" "$RESULTS/raw" | awk '{printf "%s %.2fs  ", $1, $2}')"
 }
 
 report_table() {
@@ -198,10 +231,11 @@ report_table() {
 	planned=$(<"$RESULTS/planned")
 	store_users=$(sed -n 's/^Store: .*(\([0-9]*\) users)$/\1/p' "$RESULTS/dry.txt")
 	awk -v n="$N" -v runs="$RUNS" -v planned="$planned" -v users="$store_users" \
-		-v url="$(url)" -v lb="$load_before" -v la="$load_after" '
-	function median(name,   k, i, j, t, a) {
+		-v url="$(url)" -v lb="$load_before" -v la="$load_after" -v compare="$COMPARE" '
+	function median(name) { return med(secs, name) }
+	function med(v, name,   k, i, j, t, a) {
 		k = cnt[name]
-		for (i = 1; i <= k; i++) a[i] = secs[name, i]
+		for (i = 1; i <= k; i++) a[i] = v[name, i]
 		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 	}
@@ -210,25 +244,27 @@ report_table() {
 		for (i = 1; i <= cnt[name]; i++) if (rss[name, i] > m) m = rss[name, i]
 		return m / 1024
 	}
-	{ c = ++cnt[$1]; secs[$1, c] = $2; rss[$1, c] = $3 }
+	{ c = ++cnt[$1]; secs[$1, c] = $2; rss[$1, c] = $3; cpu[$1, c] = $5 }
 	END {
 		ref = median("reference")
 		printf "\nupnsync benchmark: %d directory users, %d Octopus users, %d planned changes\n", n, users, planned
 		printf "%s, page size 1000, %d %s each, alternating; load average before %s, after %s\n\n", url, runs, (runs == 1 ? "run" : "runs"), lb, la
-		printf "%-34s %9s %8s %8s %13s %12s\n", "step", "median s", "x ref", "max s", "peak RSS MB", "users/s"
-		split("reference dry apply dry2", order, " ")
+		printf "%-34s %9s %8s %8s %13s %12s %10s\n", "step", "median s", "x ref", "max s", "peak RSS MB", "users/s", "CPU s"
+		steps = split(compare == "" ? "reference dry apply dry2" : "reference compare dry apply dry2", order, " ")
 		label["reference"] = "ldapsearch -E pr=1000 (reference)"
+		label["compare"] = "dry run of UPNSYNC_BENCH_COMPARE"
 		label["dry"] = "upnsync dry run"
 		label["apply"] = "upnsync --apply"
 		label["dry2"] = "upnsync second dry run"
-		for (o = 1; o <= 4; o++) {
+		for (o = 1; o <= steps; o++) {
 			s = order[o]; m = median(s); mx = 0
 			for (i = 1; i <= cnt[s]; i++) if (secs[s, i] > mx) mx = secs[s, i]
-			printf "%-34s %9.2f %8.2f %8.2f %13.0f %12.0f\n", label[s], m, m / ref, mx, maxrss(s), n / m
+			printf "%-34s %9.2f %8.2f %8.2f %13.0f %12.0f %10.2f\n", label[s], m, m / ref, mx, maxrss(s), n / m, med(cpu, s)
 		}
 		extra = median("apply") - median("dry")
 		printf "%-34s %9.2f %8s %8s %13s %12s\n", "apply over the dry run", extra, "", "", "", (extra > 0 ? sprintf("%.0f ch/s", planned / extra) : "-")
 		printf "\nThe second dry run after each apply planned 0 changes.\n"
+		if (compare != "") printf "UPNSYNC_BENCH_COMPARE=%s planned the same changes in every round.\n", compare
 	}' "$RESULTS/raw"
 }
 

@@ -31,6 +31,7 @@ TARGETS=(
 	"./sync/directory FuzzGUID"
 	"./sync/directory FuzzWireEntry"
 	"./sync/directory/internal/wire FuzzMessage"
+	"./sync/directory/internal/wire FuzzTap"
 	"./sync/directory FuzzCSVExport"
 	"./sync/directory FuzzXLSXExport"
 	"./sync/octopus FuzzReadCSV"

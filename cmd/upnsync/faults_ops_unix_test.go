@@ -25,8 +25,8 @@ import (
 func TestScheduleRidesOutATransientDirectory(t *testing.T) {
 	e := newFaultEnv(t)
 	p := e.proxy(t, "plain")
-	lost := faultproxy.Fault{Action: faultproxy.Drop, AfterPages: 1}
-	p.Script(forRead(lost, faultproxy.Fault{}, lost, lost)...)
+	lost := faultproxy.Fault{Action: faultproxy.Drop, AfterPages: openPages + 1}
+	p.Script(lost, faultproxy.Fault{}, lost, lost)
 	summary := filepath.Join(e.dir, "last-run.json")
 	proc := startUpnsync(t, nil, e.args(p, "plain", "--schedule", "@every 1s", "--retries", "1",
 		"--summary-file", summary, "--metrics-file", filepath.Join(e.dir, "upnsync.prom"),

@@ -27,48 +27,29 @@ import (
 // the connection exactly after a page. Through TLS it cuts after a number
 // of bytes calibrated from a clean read, in the middle of the same page.
 //
-// An attempt opens two connections, in this order: directory.Open's
-// (go-ldap: the bind that checks the credentials, the rootDSE read of
-// readDomainInfo, later the lookups of departed people), then the read's
-// own (the wire reader, sync/directory/wireread.go). Faults meant for the
-// read either strike past the bytes the first connection ever carries (a
-// bind, a rootDSE search and their answers), so that Always reaches the
-// read only, or are scripted for the second connection; attemptConns
-// checks that layout and hands back the read's connections.
+// An attempt opens one connection (directory.Open's: the bind, the rootDSE
+// read of readDomainInfo, then the paged read, later the lookups of
+// departed people). On plain LDAP the proxy counts the rootDSE's
+// SearchResultDone as a page too: openPages of them come before the read's
+// first page.
 
 // connsPerAttempt is how many connections one attempt of an LDAP read opens.
-const connsPerAttempt = 2
+const connsPerAttempt = 1
 
-// openPages is how many search results the opening connection carries:
-// the rootDSE (slapd has no Partitions container to read).
+// openPages is how many search results the connection carries before the
+// read: the rootDSE (slapd has no Partitions container to read).
 const openPages = 1
 
-// readConns checks that the proxy saw whole attempts whose opening
-// connection the fault never struck, and returns each attempt's read
-// connection.
+// readConns checks that the proxy saw one connection per attempt and
+// returns them.
 func readConns(t *testing.T, st []faultproxy.ConnStats) []faultproxy.ConnStats {
 	t.Helper()
-	if len(st)%connsPerAttempt != 0 {
-		t.Fatalf("%d connections: not %d per attempt (Open's, then the read's): %+v", len(st), connsPerAttempt, st)
-	}
-	var reads []faultproxy.ConnStats
-	for i := 0; i < len(st); i += connsPerAttempt {
-		if open := st[i]; open.Struck || open.Pages > openPages {
-			t.Fatalf("connection %d, the opening one of attempt %d, carried %d pages (struck: %v): %+v", i+1, i/connsPerAttempt+1, open.Pages, open.Struck, open)
+	for i, c := range st {
+		if c.Pages > 0 && c.Pages < openPages {
+			t.Fatalf("connection %d carried %d pages, fewer than the %d before the read: %+v", i+1, c.Pages, openPages, c)
 		}
-		reads = append(reads, st[i+connsPerAttempt-1])
 	}
-	return reads
-}
-
-// forRead scripts faults for the read connections of the first attempts
-// (one fault per attempt); Open's connections pass.
-func forRead(faults ...faultproxy.Fault) []faultproxy.Fault {
-	var script []faultproxy.Fault
-	for _, f := range faults {
-		script = append(script, faultproxy.Fault{}, f)
-	}
-	return script
+	return st
 }
 
 // faultPageSize gives the 3000 users of the test directory 6 pages.
@@ -156,10 +137,10 @@ func (e faultEnv) args(p *faultproxy.Proxy, transport string, extra ...string) [
 func (e faultEnv) midPage3(t *testing.T, transport string, action faultproxy.Action) faultproxy.Fault {
 	t.Helper()
 	if transport == "plain" {
-		return faultproxy.Fault{Action: action, AfterPages: 2}
+		return faultproxy.Fault{Action: action, AfterPages: openPages + 2}
 	}
 	c := e.calibrate(t)
-	mid := (c.plainEnds[1] + c.plainEnds[2]) / 2
+	mid := (c.plainEnds[openPages+1] + c.plainEnds[openPages+2]) / 2
 	total := c.tlsTotal[transport]
 	return faultproxy.Fault{Action: action, AfterBytes: mid * total / c.plainTotal}
 }
@@ -199,8 +180,8 @@ func (e faultEnv) calibrate(t *testing.T) calibration {
 			p.Close()
 		}
 	})
-	if len(calibrated.plainEnds) != e.pages {
-		t.Fatalf("calibration: the proxy saw %d pages on plain LDAP, want %d", len(calibrated.plainEnds), e.pages)
+	if len(calibrated.plainEnds) != openPages+e.pages {
+		t.Fatalf("calibration: the proxy saw %d pages on plain LDAP, want %d (%d before the read)", len(calibrated.plainEnds), openPages+e.pages, openPages)
 	}
 	return calibrated
 }
@@ -269,8 +250,8 @@ func TestFaultConnectionLostOnEveryAttempt(t *testing.T) {
 					// Each attempt read pages 1 and 2 again on its own
 					// connection: a cookie of the old connection was not
 					// reused, nor the read resumed.
-					if tr == "plain" && (c.Pages != 2 || c.ServerBytes != st[0].ServerBytes) {
-						t.Errorf("connection %d: %d pages, %d bytes; the first had 2 pages, %d bytes", i+1, c.Pages, c.ServerBytes, st[0].ServerBytes)
+					if tr == "plain" && (c.Pages != openPages+2 || c.ServerBytes != st[0].ServerBytes) {
+						t.Errorf("connection %d: %d pages, %d bytes; the first had %d pages, %d bytes", i+1, c.Pages, c.ServerBytes, openPages+2, st[0].ServerBytes)
 					}
 				}
 			})
@@ -325,7 +306,7 @@ func TestFaultTransientDropThenCompleteRead(t *testing.T) {
 			want := decodePlan(t, out)
 
 			p := e.proxy(t, tr)
-			p.Script(forRead(e.midPage3(t, tr, faultproxy.Drop))...)
+			p.Script(e.midPage3(t, tr, faultproxy.Drop))
 			code, out, errOut = cli(t, nil, e.args(p, tr, "--report", "json")...)
 			noStack(t, out, errOut)
 			got := decodePlan(t, out)
@@ -353,7 +334,7 @@ func TestFaultTransientDropThenCompleteRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			args := e.args(p, tr, "--report", "json", "--store", "sqlite:"+db)
-			p.Script(forRead(e.midPage3(t, tr, faultproxy.Reset))...)
+			p.Script(e.midPage3(t, tr, faultproxy.Reset))
 			code, out, errOut = cli(t, nil, append(args, "--apply")...)
 			applied := decodePlan(t, out)
 			if (code != exitOK && code != exitConflicts) || applied.Applied == nil || applied.Applied.Written != len(want.Changes) {
@@ -406,23 +387,9 @@ func TestFaultStallLongerThanTimeout(t *testing.T) {
 	}
 }
 
-// strikeConnecting puts f on the connection phase of every attempt's
-// opening connection ("open", Open's), or of its read connection ("read",
-// for two attempts, Open's connections passing), and returns how many
-// connections two attempts then make.
-func strikeConnecting(p *faultproxy.Proxy, which string, f faultproxy.Fault) int {
-	if which == "read" {
-		p.Script(forRead(f, f)...)
-		return 2 * connsPerAttempt
-	}
-	p.Always(f)
-	return 2
-}
-
 // A server that accepts the connection and then never answers: the
 // connection phase (TLS handshake, StartTLS, bind) is bounded by --timeout
-// too, and retried; on the connection that opens the directory and on the
-// read's own, with the same messages.
+// too, and retried on a new connection.
 func TestFaultStallWhileConnecting(t *testing.T) {
 	e := newFaultEnv(t)
 	for _, tt := range []struct {
@@ -432,39 +399,37 @@ func TestFaultStallWhileConnecting(t *testing.T) {
 	}{
 		{"ldaps", 0, "cannot connect to %s: no answer within 1s"},
 		{"starttls", 0, "no answer from %s within 1s during StartTLS"},
-		// After the StartTLS answer, in the TLS handshake, where go-ldap
-		// sets no deadline of its own.
+		// After the StartTLS answer, in the TLS handshake.
 		{"starttls", 20, "no answer from %s within 1s during StartTLS"},
 		{"plain", 0, "no answer from %s within 1s during the bind"},
 	} {
-		for _, which := range []string{"open", "read"} {
-			t.Run(fmt.Sprintf("%s/%s/after %d bytes", which, tt.transport, tt.after), func(t *testing.T) {
-				p := e.proxy(t, tt.transport)
-				conns := strikeConnecting(p, which, faultproxy.Fault{Action: faultproxy.Stall, AfterBytes: tt.after})
-				done := make(chan struct{})
-				var code int
-				var errOut string
-				go func() {
-					defer close(done)
-					code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "1")...)
-				}()
-				select {
-				case <-done:
-				case <-time.After(30 * time.Second):
-					p.Close()
-					<-done
-					t.Fatalf("still waiting 30 s into a 1 s --timeout")
-				}
-				want := fmt.Sprintf(tt.want, directoryURL(p, tt.transport))
-				if code != exitError || !strings.Contains(errOut, want) {
-					t.Fatalf("exit %d\n%s\nwant %q", code, errOut, want)
-				}
-				// A server that does not answer may answer the next time.
-				if !strings.Contains(errOut, "attempt 1 of 2 failed: "+want) || !strings.Contains(errOut, "gave up after 2 attempts (--retries 1)") || p.Connections() != conns {
-					t.Fatalf("not retried once on a new connection (%d connections, want %d):\n%s", p.Connections(), conns, errOut)
-				}
-			})
-		}
+		t.Run(fmt.Sprintf("%s/after %d bytes", tt.transport, tt.after), func(t *testing.T) {
+			p := e.proxy(t, tt.transport)
+			p.Always(faultproxy.Fault{Action: faultproxy.Stall, AfterBytes: tt.after})
+			conns := 2 * connsPerAttempt
+			done := make(chan struct{})
+			var code int
+			var errOut string
+			go func() {
+				defer close(done)
+				code, _, errOut = cli(t, nil, e.args(p, tt.transport, "--timeout", "1s", "--retries", "1")...)
+			}()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				p.Close()
+				<-done
+				t.Fatalf("still waiting 30 s into a 1 s --timeout")
+			}
+			want := fmt.Sprintf(tt.want, directoryURL(p, tt.transport))
+			if code != exitError || !strings.Contains(errOut, want) {
+				t.Fatalf("exit %d\n%s\nwant %q", code, errOut, want)
+			}
+			// A server that does not answer may answer the next time.
+			if !strings.Contains(errOut, "attempt 1 of 2 failed: "+want) || !strings.Contains(errOut, "gave up after 2 attempts (--retries 1)") || p.Connections() != conns {
+				t.Fatalf("not retried once on a new connection (%d connections, want %d):\n%s", p.Connections(), conns, errOut)
+			}
+		})
 	}
 }
 
@@ -477,25 +442,24 @@ func TestFaultConnectionLostWhileConnecting(t *testing.T) {
 			{Action: faultproxy.Drop}, {Action: faultproxy.Reset},
 			{Action: faultproxy.Drop, AfterBytes: 20}, {Action: faultproxy.Reset, AfterBytes: 20},
 		} {
-			for _, which := range []string{"open", "read"} {
-				t.Run(which+"/"+tr+"/"+f.String(), func(t *testing.T) {
-					p := e.proxy(t, tr)
-					conns := strikeConnecting(p, which, f)
-					before := fileHash(t, e.db)
-					code, out, errOut := cli(t, nil, e.args(p, tr, "--apply", "--retries", "1")...)
-					noStack(t, out, errOut)
-					msg := errorLine(t, errOut)
-					if code != exitError || !strings.Contains(msg, directoryURL(p, tr)) || !strings.HasSuffix(msg, "; gave up after 2 attempts (--retries 1)") {
-						t.Fatalf("exit %d\n%s", code, errOut)
-					}
-					if n := p.Connections(); n < conns {
-						t.Fatalf("%d connections (want %d): not retried\n%s", n, conns, errOut)
-					}
-					if fileHash(t, e.db) != before {
-						t.Fatal("the store changed")
-					}
-				})
-			}
+			t.Run(tr+"/"+f.String(), func(t *testing.T) {
+				p := e.proxy(t, tr)
+				p.Always(f)
+				conns := 2 * connsPerAttempt
+				before := fileHash(t, e.db)
+				code, out, errOut := cli(t, nil, e.args(p, tr, "--apply", "--retries", "1")...)
+				noStack(t, out, errOut)
+				msg := errorLine(t, errOut)
+				if code != exitError || !strings.Contains(msg, directoryURL(p, tr)) || !strings.HasSuffix(msg, "; gave up after 2 attempts (--retries 1)") {
+					t.Fatalf("exit %d\n%s", code, errOut)
+				}
+				if n := p.Connections(); n < conns {
+					t.Fatalf("%d connections (want %d): not retried\n%s", n, conns, errOut)
+				}
+				if fileHash(t, e.db) != before {
+					t.Fatal("the store changed")
+				}
+			})
 		}
 	}
 }
@@ -534,12 +498,11 @@ func TestFaultPermanentErrorsAreNotRetried(t *testing.T) {
 	}{
 		{"wrong password", "ldaps", []string{"--password-file", wrong}, 1, "wrong user name or password"},
 		{"wrong password, StartTLS", "starttls", []string{"--password-file", wrong}, 1, "wrong user name or password"},
-		// Open's connection, then the read's, which the server answers.
-		{"missing base", "ldaps", []string{"--domain", "OU=Nowhere," + e.ldap.Base}, 2, "does not exist"},
+		// One connection: Open's, on which the read finds no base.
+		{"missing base", "ldaps", []string{"--domain", "OU=Nowhere," + e.ldap.Base}, 1, "does not exist"},
 		{"bad filter", "ldaps", []string{"--user-filter", "(&(objectClass=user)"}, 0, "is not a valid LDAP filter"},
 		{"untrusted certificate", "ldaps", []string{"--ca-file", filepath.Join("..", "..", "testdata", "bad", "certs", "other-ca.pem")}, 1, "is not trusted"},
-		// StartTLS diagnoses the certificate with a second connection.
-		{"untrusted certificate, StartTLS", "starttls", []string{"--ca-file", filepath.Join("..", "..", "testdata", "bad", "certs", "other-ca.pem")}, 2, "is not trusted"},
+		{"untrusted certificate, StartTLS", "starttls", []string{"--ca-file", filepath.Join("..", "..", "testdata", "bad", "certs", "other-ca.pem")}, 1, "is not trusted"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := e.proxy(t, tt.transport)

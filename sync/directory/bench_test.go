@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -11,6 +12,7 @@ import (
 	"github.com/upnsync/upnsync/internal/testenv"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
 
 // Benchmarks of the directory's hot paths:
@@ -71,22 +73,24 @@ func BenchmarkGoLDAPEntry(b *testing.B) {
 }
 
 // BenchmarkReadPage frames a page of 1000 entries from a byte stream, as
-// the reader goroutine does.
+// the Tap does in go-ldap's reader goroutine: the entries into the page,
+// the SearchResultDone out to go-ldap.
 func BenchmarkReadPage(b *testing.B) {
 	var stream bytes.Buffer
-	w := respWriter{c: writerConn{&stream}, id: 3}
+	w := respWriter{c: writerConn{&stream}, id: 1<<30 + 1} // the Tap's first bulk request
 	for i := 0; i < 1000; i++ {
 		w.user(i)
 	}
 	w.done("")
-	page := &rawPage{}
+	page := &wire.Page{}
+	buf := make([]byte, 4096)
 	b.ReportAllocs()
 	b.SetBytes(int64(stream.Len()))
 	for b.Loop() {
-		c := wireConnOver(bytes.NewReader(stream.Bytes()))
-		page.reset()
-		if err := readPage(c, 3, page); err != nil || len(page.entries) != 1000 || !page.closed {
-			b.Fatalf("%v, %d entries", err, len(page.entries))
+		page.Reset()
+		tap := bulkOver(bytes.NewReader(stream.Bytes()), page, func(*wire.Page) {})
+		if _, err := tap.Read(buf); err != io.EOF || page.Len() != 1000 || !page.Done {
+			b.Fatalf("%v, %d entries", err, page.Len())
 		}
 	}
 }
@@ -102,10 +106,14 @@ func BenchmarkLDAPRead(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer d.Close()
-			d.goLDAPPaging = reader == "go-ldap"
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
+				if reader == "go-ldap" {
+					_, res := goLDAPRead(b, d)
+					n += res.Entries
+					continue
+				}
 				res, err := d.Read(context.Background(), func(upnsync.Person) error { return nil })
 				if err != nil || !res.Complete {
 					b.Fatal(err)

@@ -15,12 +15,10 @@ import (
 
 // Incremental reads (--incremental, --dirsync). uSNChanged is per domain
 // controller and not replicated, so a watermark is only meaningful on the
-// DC that issued it: Position reads the DC's identity and its highest
-// committed USN on the same go-ldap connection that then does the read,
-// and a read that had to reconnect in between fails rather than mix two
-// DCs. Tracked reads therefore go through go-ldap's paged search, not the
-// wire reader of wireread.go (which dials a connection of its own, possibly
-// to another DC behind the same name).
+// DC that issued it: Position takes the DC's identity and its highest
+// committed USN from the rootDSE of the connection that then does the read
+// (read when it opened, before any read on it), and a read that had to
+// reconnect in between fails rather than mix two DCs.
 
 // Position is where a domain controller is in its own history of changes.
 type Position struct {
@@ -42,7 +40,9 @@ func (p Position) String() string {
 // what changed since an earlier run on the same DC.
 type ChangeTracker interface {
 	// Position reads the DC's identity and highest committed USN from its
-	// rootDSE, and pins the connection: the following Read must use it.
+	// rootDSE (as read when the connection opened: never later than the
+	// read that follows), and pins the connection: the following Read must
+	// use it.
 	Position(ctx context.Context) (Position, error)
 	// ChangedSince makes the following Read select only the users with
 	// uSNChanged >= usn (0: all of them, but still on the pinned
@@ -113,17 +113,20 @@ func (d *ldapDirectory) Position(ctx context.Context) (Position, error) {
 			return Position{}, err
 		}
 	}
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"dnsHostName", "highestCommittedUSN", "dsServiceName", "defaultNamingContext"}, nil)
-	sr, err := d.conn.Search(req)
+	// The rootDSE read when the connection opened, before any read on
+	// it: a watermark a little older than now is safe (changes made since
+	// are read again next time).
+	e, err := d.rootDSE()
+	if errors.Is(err, errNoRootDSE) {
+		return Position{}, fmt.Errorf("%s returned no rootDSE: incremental reads need Active Directory (or Samba AD); run without --incremental and --dirsync", d.url)
+	}
 	if err != nil {
+		if berr := d.broken("reading the rootDSE for the incremental read's watermark"); berr != nil {
+			return Position{}, berr
+		}
 		what, _ := d.describeOpError(err, "")
 		return Position{}, newError(err, "cannot read the rootDSE of %s for the incremental read's watermark: %s", d.url, what)
 	}
-	if len(sr.Entries) == 0 {
-		return Position{}, fmt.Errorf("%s returned no rootDSE: incremental reads need Active Directory (or Samba AD); run without --incremental and --dirsync", d.url)
-	}
-	e := sr.Entries[0]
 	var p Position
 	p.Host = e.GetEqualFoldAttributeValue("dnsHostName")
 	usn := e.GetEqualFoldAttributeValue("highestCommittedUSN")
@@ -135,9 +138,7 @@ func (d *ldapDirectory) Position(ctx context.Context) (Position, error) {
 	if p.USN, err = strconv.ParseInt(usn, 10, 64); err != nil || p.USN < 0 {
 		return Position{}, fmt.Errorf("%s announces highestCommittedUSN %q, which is not a number; run without --incremental and --dirsync", d.url, usn)
 	}
-	req = ldap.NewSearchRequest(service, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"invocationId"}, nil)
-	sr, err = d.conn.Search(req)
+	sr, err := d.conn.Search(baseSearch(service, "(objectClass=*)", []string{"invocationId"}))
 	if err != nil {
 		what, _ := d.describeOpError(err, service)
 		return Position{}, newError(err, "cannot read the invocationId of %s (%s): %s; the bind account must be able to read the DC's NTDS Settings object", d.url, service, what)
@@ -158,7 +159,7 @@ func (d *ldapDirectory) Position(ctx context.Context) (Position, error) {
 }
 
 // readTracked is Read for incremental and DirSync reads: on the connection
-// Position pinned, through go-ldap.
+// Position pinned.
 func (d *ldapDirectory) readTracked(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
 	var res upnsync.ReadResult
 	if d.pinned == nil || d.conn != d.pinned || d.conn.IsClosing() {
@@ -189,6 +190,12 @@ func (d *ldapDirectory) readTracked(ctx context.Context, fn func(upnsync.Person)
 	}
 	return res, err
 }
+
+// pageSlack is room in a DirSync read's result buffer beyond one page for
+// the closing item. go-ldap drops a response it cannot hand over within
+// the request timeout, so the buffer must hold a whole page: a slow
+// consumer then never stalls the connection.
+const pageSlack = 64
 
 // dirSyncFlags: none; the "Replicating Directory Changes" right is needed
 // (LDAP_DIRSYNC_OBJECT_SECURITY would not report tombstones).
@@ -323,8 +330,11 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 				f.WriteString(gf)
 			}
 			f.WriteString("))")
-			req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			// At most one entry per objectGUID asked for, whatever a
+			// server sends.
+			req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, guidBatch, 0, false,
 				f.String(), d.dec.attrs, nil)
+			req.EnforceSizeLimit = true
 			sr, err := d.conn.Search(req)
 			if err != nil {
 				return res, d.fail(&res, d.searchError(err, base, &res))

@@ -175,10 +175,9 @@ func certNames(c *x509.Certificate) string {
 	return strings.Join(names, ", ")
 }
 
-// startTLSError explains a failed StartTLS. go-ldap flattens the handshake
-// error into text, so a certificate problem is diagnosed again with a
-// probe connection that fetches the certificate without trusting it and
-// verifies it here; the probe sends no credentials.
+// startTLSError explains a failed StartTLS: the server's refusal, no
+// answer in time, or the connection lost. (An untrusted certificate is a
+// TLS error that dialError explains.)
 func (d *ldapDirectory) startTLSError(err error) error {
 	var le *ldap.Error
 	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
@@ -187,39 +186,7 @@ func (d *ldapDirectory) startTLSError(err error) error {
 	if timedOut(err) {
 		return newError(err, "no answer from %s within %s during StartTLS (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
 	}
-	text := ldapErrText(err)
-	if strings.Contains(text, "certificate") || strings.Contains(text, "x509") {
-		if chain, perr := d.probeCertificates(); perr == nil && len(chain) > 0 {
-			opts := x509.VerifyOptions{Roots: d.tls.RootCAs, DNSName: d.host, Intermediates: x509.NewCertPool()}
-			for _, c := range chain[1:] {
-				opts.Intermediates.AddCert(c)
-			}
-			if _, verr := chain[0].Verify(opts); verr != nil {
-				return d.certError(err, verr, chain)
-			}
-		}
-	}
-	return newError(err, "TLS after StartTLS with %s failed: %s", d.url, text)
-}
-
-func (d *ldapDirectory) probeCertificates() ([]*x509.Certificate, error) {
-	conn, err := ldap.DialURL(d.url, ldap.DialWithDialer(&net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver}))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	conn.SetTimeout(d.timeout)
-	// Diagnosis only: the certificate is verified below by the caller and
-	// this connection is closed without a bind.
-	cfg := &tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // probe for the error message only
-	if err := conn.StartTLS(cfg); err != nil {
-		return nil, err
-	}
-	st, ok := conn.TLSConnectionState()
-	if !ok {
-		return nil, errors.New("no TLS state")
-	}
-	return st.PeerCertificates, nil
+	return newError(err, "TLS after StartTLS with %s failed: %s", d.url, ldapErrText(err))
 }
 
 // adDataCode finds AD's sub-error in a bind diagnostic:

@@ -10,8 +10,6 @@ import (
 	"github.com/go-ldap/ldap/v3/gssapi"
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/keytab"
-
-	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
 
 // Kerberos binds (SASL GSSAPI, RFC 4752) with go-ldap's gssapi package:
@@ -157,32 +155,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// gssapiBind runs the SASL GSSAPI exchange of RFC 4752 over exchange, one
-// bind request each: go-ldap's loop, for the wire reader's connection.
-func gssapiBind(c ldap.GSSAPIClient, spn string, exchange func(token []byte) ([]byte, error)) error {
-	defer c.DeleteSecContext()
-	var recv []byte
-	needInit := true
-	for {
-		var send []byte
-		var err error
-		if needInit {
-			send, needInit, err = c.InitSecContext(spn, recv)
-		} else {
-			send, err = c.NegotiateSaslAuth(recv, "")
-		}
-		if err != nil {
-			return &kerberosError{err}
-		}
-		if recv, err = exchange(send); err != nil {
-			return err
-		}
-		if !needInit && len(recv) == 0 {
-			return nil
-		}
-	}
-}
-
 // kerberosError is a failure on the client's side of a Kerberos bind
 // (no ticket, a KDC's refusal), as opposed to the directory's answer.
 type kerberosError struct{ err error }
@@ -232,26 +204,4 @@ func (d *ldapDirectory) kerberosBindError(err error) error {
 		return newError(err, "%s refused the Kerberos bind with %s (%s: %s)", d.url, d.opts.authName(), resultName(le.ResultCode), ldapErrText(err))
 	}
 	return d.bindError(err)
-}
-
-// kerberosBindWire binds the wire reader's connection with Kerberos.
-func (d *ldapDirectory) kerberosBindWire(c *wire.Conn) error {
-	gc, err := d.gssapiClient()
-	if err != nil {
-		return err
-	}
-	if kc, ok := gc.(*gssapi.Client); ok {
-		defer kc.Close()
-	}
-	err = gssapiBind(gc, d.spn(), func(token []byte) ([]byte, error) {
-		recv, _, err := c.SASLBind("GSSAPI", token)
-		if err != nil {
-			var le *ldap.Error
-			if !errors.As(err, &le) {
-				err = &ldap.Error{ResultCode: ldap.ErrorNetwork, Err: lostCause(err)}
-			}
-		}
-		return recv, err
-	})
-	return d.kerberosBindError(err)
 }

@@ -18,13 +18,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
-
-// pageSlack is room in the result buffer beyond one page for referrals and
-// the page's closing item. go-ldap drops a response it cannot hand over
-// within the request timeout, so the buffer must hold a whole page: a slow
-// consumer then never stalls the connection.
-const pageSlack = 64
 
 type ldapDirectory struct {
 	opts     Options // Password kept for reconnecting; never printed
@@ -37,12 +32,14 @@ type ldapDirectory struct {
 	tls      *tls.Config
 	dec      *decoder
 	log      *slog.Logger
-	// goLDAPPaging makes paged reads go through go-ldap instead of the
-	// wire reader (wireread.go): tests compare the two.
-	goLDAPPaging bool
 
+	// The connection (connect.go): go-ldap's, on the Tap that takes the
+	// bulk read's entries out of the stream; root is its rootDSE, once
+	// read (rootdse.go).
 	mu   sync.Mutex
 	conn *ldap.Conn
+	tap  *wire.Tap
+	root *ldap.Entry
 	// noGUIDDN is set once the server refused a <GUID=...> DN (not AD);
 	// nc is the naming context searched instead.
 	noGUIDDN bool
@@ -203,133 +200,6 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	return d, nil
 }
 
-// connect dials, upgrades with StartTLS if asked, and binds.
-func (d *ldapDirectory) connect() error {
-	if d.opts.NTLM {
-		return d.connectNTLM()
-	}
-	conn, raw, err := d.dial()
-	if err != nil {
-		return d.dialError(err)
-	}
-	conn.SetTimeout(d.timeout)
-	if d.opts.StartTLS {
-		cfg := d.tls.Clone()
-		cfg.ServerName = d.host // StartTLS does not take it from the URL
-		deadline(raw, d.timeout)
-		if err := conn.StartTLS(cfg); err != nil {
-			conn.Close()
-			return d.startTLSError(err)
-		}
-	}
-	if d.opts.kerberos() {
-		deadline(raw, d.timeout)
-		if err := d.kerberosBind(conn); err != nil {
-			conn.Close()
-			return err
-		}
-	} else if !d.opts.Anonymous {
-		deadline(raw, d.timeout)
-		if err := conn.Bind(d.opts.Login, d.opts.Password); err != nil {
-			conn.Close()
-			return d.bindError(err)
-		}
-	}
-	deadline(raw, 0)
-	d.conn = conn
-	return nil
-}
-
-// readDomainInfo reads what the directory says about itself once bound:
-// the domain's naming context when no base was given, whether it supports
-// AD's domain-scope control, and, on AD, the NetBIOS name of each domain of
-// the forest from the Partitions container. Only the base is essential:
-// without the rest a read still works, with referrals counted and NetBIOS
-// names taken from DNs, and the log says so.
-func (d *ldapDirectory) readDomainInfo() error {
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts", "configurationNamingContext", "supportedControl"}, nil)
-	sr, err := d.conn.Search(req)
-	if err != nil || len(sr.Entries) == 0 {
-		if len(d.bases) == 0 {
-			if err == nil {
-				return fmt.Errorf("%s returned no rootDSE (or this account may not read it): give the base with --domain", d.url)
-			}
-			what, _ := d.describeOpError(err, "")
-			return newError(err, "cannot read the rootDSE of %s to find the domain's naming context: %s; give the base with --domain", d.url, what)
-		}
-		why := "it returned none"
-		if err != nil {
-			why = ldapErrText(err)
-		}
-		d.log.Warn("cannot read the rootDSE: the domain-scope control is not sent, and NetBIOS domain names come from the DNs (--netbios-domain sets one)",
-			"directory", d.url, "error", why)
-		return nil
-	}
-	root := sr.Entries[0]
-	if len(d.bases) == 0 {
-		switch {
-		case d.opts.GlobalCatalog:
-			// The whole forest: the Global Catalog answers a subtree
-			// search of the empty base with every domain's users.
-			d.bases = []string{""}
-		case root.GetEqualFoldAttributeValue("defaultNamingContext") != "":
-			d.bases = []string{root.GetEqualFoldAttributeValue("defaultNamingContext")}
-		default:
-			vs := root.GetEqualFoldAttributeValues("namingContexts")
-			if len(vs) == 0 || vs[0] == "" {
-				return fmt.Errorf("%s announces no naming context in its rootDSE (or this account may not read it): give the base with --domain", d.url)
-			}
-			d.bases = []string{vs[0]}
-		}
-	}
-	for _, c := range root.GetEqualFoldAttributeValues("supportedControl") {
-		if c == ControlDomainScope {
-			d.domainScope = true
-		}
-	}
-	if cfg := root.GetEqualFoldAttributeValue("configurationNamingContext"); cfg != "" && d.opts.NetBIOSDomain == "" {
-		d.readNetBIOSNames(cfg)
-	}
-	return nil
-}
-
-// readNetBIOSNames reads the nETBIOSName of each domain of the forest from
-// the crossRef objects of the Partitions container (where nCName is the
-// domain's naming context), so that DOMAIN\name entries match a domain
-// whose NetBIOS name is not its first DNS label (example.com's EXAMPLE may
-// well be CORP). A failure leaves the names derived from DNs, with a
-// warning.
-func (d *ldapDirectory) readNetBIOSNames(configNC string) {
-	base := "CN=Partitions," + configNC
-	req := ldap.NewSearchRequest(base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
-		"(&(objectClass=crossRef)(nETBIOSName=*))", []string{"nCName", "nETBIOSName", "dnsRoot"}, nil)
-	sr, err := d.conn.Search(req)
-	if err != nil {
-		d.log.Warn("cannot read the NetBIOS domain names from the Partitions container: they are taken from the DNs (the first DC= label, upper case); --netbios-domain sets one",
-			"base", base, "error", ldapErrText(err))
-		return
-	}
-	names := map[string]string{}
-	var found []string
-	for _, e := range sr.Entries {
-		nb := strings.TrimSpace(e.GetEqualFoldAttributeValue("nETBIOSName"))
-		dns := domainOfSuffix(e.GetEqualFoldAttributeValue("nCName")).dns
-		if nb == "" || dns == "" {
-			continue
-		}
-		names[dns] = nb
-		found = append(found, dns+"="+nb)
-	}
-	if len(names) == 0 {
-		d.log.Warn("the Partitions container names no domain's NetBIOS name: they are taken from the DNs (the first DC= label, upper case); --netbios-domain sets one",
-			"base", base)
-		return
-	}
-	d.dec.domains = domainCache{netbios: names}
-	d.log.Info("NetBIOS domain names from the directory", "domains", strings.Join(found, "; "))
-}
-
 // extraFilter checks the clause of --filter: one LDAP filter, in
 // parentheses (added when left out).
 func extraFilter(f string) (string, error) {
@@ -349,33 +219,6 @@ func (d *ldapDirectory) controls() []ldap.Control {
 		return []ldap.Control{ldap.NewControlString(ControlDomainScope, false, "")}
 	}
 	return nil
-}
-
-// discoverBases reads the rootDSE for the domain's naming context (the
-// Global Catalog: the whole forest, as readDomainInfo).
-func (d *ldapDirectory) discoverBases() error {
-	if d.opts.GlobalCatalog {
-		d.bases = []string{""}
-		return nil
-	}
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts"}, nil)
-	sr, err := d.conn.Search(req)
-	if err != nil {
-		what, _ := d.describeOpError(err, "")
-		return newError(err, "cannot read the rootDSE of %s to find the domain's naming context: %s; give the base with --domain", d.url, what)
-	}
-	for _, e := range sr.Entries {
-		if v := e.GetEqualFoldAttributeValue("defaultNamingContext"); v != "" {
-			d.bases = []string{v}
-			return nil
-		}
-		if vs := e.GetEqualFoldAttributeValues("namingContexts"); len(vs) > 0 && vs[0] != "" {
-			d.bases = []string{vs[0]}
-			return nil
-		}
-	}
-	return fmt.Errorf("%s announces no naming context in its rootDSE (or this account may not read it): give the base with --domain", d.url)
 }
 
 // Describe names the directory and its bases, never the credentials.
@@ -411,8 +254,8 @@ func (d *ldapDirectory) Close() error {
 func (d *ldapDirectory) dropConn() {
 	if d.conn != nil {
 		d.conn.Close()
-		d.conn = nil
 	}
+	d.conn, d.tap, d.root = nil, nil, nil
 }
 
 // Read streams every user of every base to fn, page by page.
@@ -424,10 +267,7 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	if d.tracked {
 		return d.readTracked(ctx, fn)
 	}
-	if d.pageSize > 0 && !d.goLDAPPaging {
-		return d.readWire(ctx, fn)
-	}
-
+	// On Open's connection; a new one only when that one was lost.
 	for attempt := 0; ; attempt++ {
 		reused := d.conn != nil && !d.conn.IsClosing()
 		if !reused {
@@ -447,8 +287,10 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		}
 		// A reused connection the server had dropped while idle (AD closes
 		// idle connections after 900 s) fails before anything is read:
-		// start again once on a new connection.
-		if reused && attempt == 0 && res.Entries == 0 && res.Pages == 0 && res.Referrals == 0 && d.connLost(err) && ctx.Err() == nil {
+		// start again once on a new connection. (Not after a response
+		// upnsync refused: the connection is closed then, but not lost.)
+		refused := errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrLimit)
+		if reused && attempt == 0 && res.Entries == 0 && res.Pages == 0 && res.Referrals == 0 && !refused && d.connLost(err) && ctx.Err() == nil {
 			d.dropConn()
 			continue
 		}
@@ -457,131 +299,10 @@ func (d *ldapDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	}
 }
 
-func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
-	var res upnsync.ReadResult
-	for _, base := range d.bases {
-		res.Bases = append(res.Bases, upnsync.BaseCount{Base: base})
-		bc := &res.Bases[len(res.Bases)-1]
-		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLine(base))
-		var err error
-		if d.pageSize > 0 {
-			err = d.readPaged(ctx, base, fn, &res, bc)
-		} else {
-			err = d.readUnpaged(ctx, base, fn, &res, bc)
-		}
-		if err != nil {
-			return res, d.fail(&res, err)
-		}
-	}
-	res.Complete = true
-	return res, nil
-}
-
 func (d *ldapDirectory) fail(res *upnsync.ReadResult, err error) error {
 	res.Complete = false
 	res.Why = err.Error()
 	return err
-}
-
-func (d *ldapDirectory) searchRequest(base string, controls []ldap.Control) *ldap.SearchRequest {
-	return ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		d.readFilter(), d.dec.attrs, append(controls, d.controls()...))
-}
-
-// readPaged reads one base with one SearchAsync per page, each with a fresh
-// paging control carrying the previous page's cookie. A page is proven
-// complete only by the arrival of its closing paging control.
-func (d *ldapDirectory) readPaged(ctx context.Context, base string, fn func(upnsync.Person) error, res *upnsync.ReadResult, bc *upnsync.BaseCount) error {
-	var cookie []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return d.cancelled(err, res)
-		}
-		paging := ldap.NewControlPaging(uint32(d.pageSize))
-		paging.SetCookie(cookie)
-		req := d.searchRequest(base, []ldap.Control{paging})
-
-		pctx, cancel := context.WithCancel(ctx)
-		resp := d.conn.SearchAsync(pctx, req, d.pageSize+pageSlack)
-		closed := false
-		var next []byte
-		done := ctx.Done()
-		for resp.Next() {
-			if e := resp.Entry(); e != nil {
-				select {
-				case <-done:
-					cancel()
-					return d.cancelled(ctx.Err(), res)
-				default:
-				}
-				res.Entries++
-				bc.Entries++
-				if err := fn(d.dec.entry(e)); err != nil {
-					cancel()
-					if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-						return d.cancelled(ctxErr, res)
-					}
-					return d.stopped(err, res)
-				}
-				continue
-			}
-			if resp.Referral() != "" {
-				res.Referrals++
-				bc.Referrals++
-				continue
-			}
-			if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
-				closed = true
-				next = c.Cookie
-			}
-		}
-		cancel()
-		if err := resp.Err(); err != nil {
-			return d.searchError(err, base, res)
-		}
-		if err := ctx.Err(); err != nil {
-			return d.cancelled(err, res)
-		}
-		if !closed {
-			return newError(&lostError{d.conn.GetLastError()}, "%s; the read is incomplete", d.lostAfter(res))
-		}
-		res.Pages++
-		bc.Pages++
-		if len(next) == 0 {
-			return nil
-		}
-		cookie = next
-	}
-}
-
-// readUnpaged reads one base with a single search without the paging
-// control. A server's size limit makes it incomplete (AD: 1000 entries).
-func (d *ldapDirectory) readUnpaged(ctx context.Context, base string, fn func(upnsync.Person) error, res *upnsync.ReadResult, bc *upnsync.BaseCount) error {
-	if err := ctx.Err(); err != nil {
-		return d.cancelled(err, res)
-	}
-	sr, serr := d.conn.Search(d.searchRequest(base, nil))
-	if sr != nil {
-		res.Referrals += len(sr.Referrals)
-		bc.Referrals += len(sr.Referrals)
-		for i, e := range sr.Entries {
-			if err := ctx.Err(); err != nil {
-				return d.cancelled(err, res)
-			}
-			res.Entries++
-			bc.Entries++
-			if err := fn(d.dec.entry(e)); err != nil {
-				return d.stopped(err, res)
-			}
-			sr.Entries[i] = nil // let it go as soon as it is used
-		}
-	}
-	if serr != nil {
-		return d.searchError(serr, base, res)
-	}
-	res.Pages++
-	bc.Pages++
-	return nil
 }
 
 func (d *ldapDirectory) cancelled(err error, res *upnsync.ReadResult) error {
@@ -615,27 +336,4 @@ func redactURL(raw string) string {
 	}
 	u.User = nil
 	return u.String()
-}
-
-// connectNTLM connects and binds with NTLM as the paged reader does (its
-// wire connection: go-ldap has no SASL GSS-SPNEGO bind), then goes on with
-// go-ldap on the same connection.
-func (d *ldapDirectory) connectNTLM() error {
-	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
-	defer cancel()
-	c, err := d.dialWire(ctx)
-	if err != nil {
-		return err
-	}
-	nc, err := c.NetConn()
-	if err != nil {
-		c.Close()
-		return d.bindError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: err})
-	}
-	_, isTLS := nc.(*tls.Conn)
-	conn := ldap.NewConn(nc, isTLS)
-	conn.Start()
-	conn.SetTimeout(d.timeout)
-	d.conn = conn
-	return nil
 }

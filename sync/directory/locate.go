@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -88,8 +89,7 @@ func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Wh
 // it looked.
 func (d *ldapDirectory) findGUID(canonical string) (*ldap.Entry, string, error) {
 	if !d.noGUIDDN {
-		req := ldap.NewSearchRequest("<GUID="+canonical+">", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-			"(objectClass=*)", locateAttrs, []ldap.Control{ldap.NewControlString(controlShowDeleted, false, "")})
+		req := baseSearch("<GUID="+canonical+">", "(objectClass=*)", locateAttrs, ldap.NewControlString(controlShowDeleted, false, ""))
 		sr, err := d.conn.Search(req)
 		switch {
 		case err == nil && len(sr.Entries) > 0:
@@ -113,8 +113,9 @@ func (d *ldapDirectory) findGUID(canonical string) (*ldap.Entry, string, error) 
 	}
 	req := ldap.NewSearchRequest(nc, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
 		filter, locateAttrs, nil)
+	req.EnforceSizeLimit = true
 	sr, err := d.conn.Search(req)
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) && !errors.Is(err, ldap.ErrSizeLimitExceeded) {
 		return nil, "", d.locateError(err, canonical)
 	}
 	if sr == nil || len(sr.Entries) == 0 {
@@ -133,15 +134,11 @@ func (d *ldapDirectory) namingContext() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("search base %q is not a valid DN: %s", d.bases[0], ldapErrText(err))
 	}
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"namingContexts"}, nil)
-	if sr, err := d.conn.Search(req); err == nil {
-		for _, e := range sr.Entries {
-			for _, v := range e.GetEqualFoldAttributeValues("namingContexts") {
-				if nc, err := ldap.ParseDN(v); err == nil && nc.AncestorOfFold(base) || strings.EqualFold(v, d.bases[0]) {
-					d.nc = v
-					return v, nil
-				}
+	if root, err := d.rootDSE(); err == nil {
+		for _, v := range root.GetEqualFoldAttributeValues("namingContexts") {
+			if nc, err := ldap.ParseDN(v); err == nil && nc.AncestorOfFold(base) || strings.EqualFold(v, d.bases[0]) {
+				d.nc = v
+				return v, nil
 			}
 		}
 	}
@@ -173,9 +170,7 @@ func (d *ldapDirectory) inBases(dn string) (bool, error) {
 
 // selects reports whether the user filter selects the object at dn.
 func (d *ldapDirectory) selects(dn string) (bool, error) {
-	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		d.filter, []string{"1.1"}, nil)
-	sr, err := d.conn.Search(req)
+	sr, err := d.conn.Search(baseSearch(dn, d.filter, []string{"1.1"}))
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		return false, nil
 	}
@@ -186,6 +181,10 @@ func (d *ldapDirectory) selects(dn string) (bool, error) {
 }
 
 func (d *ldapDirectory) locateError(err error, what string) error {
+	if berr := d.broken("looking up " + what); berr != nil {
+		d.dropConn()
+		return berr
+	}
 	msg, hint := d.describeOpError(err, what)
 	if d.connLost(err) {
 		d.dropConn()

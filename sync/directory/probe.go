@@ -117,9 +117,9 @@ func (p *Probe) CheckTLS(ctx context.Context) (TLSInfo, error) {
 		conn.Close()
 		chain, version = st.PeerCertificates, st.Version
 	case "starttls":
-		certs, err := d.probeCertificates()
+		certs, err := d.probeCertificates(ctx)
 		if err != nil {
-			return TLSInfo{}, d.startTLSError(err)
+			return TLSInfo{}, err
 		}
 		chain, version = certs, 0
 	default:
@@ -181,24 +181,23 @@ func (r RootDSE) Supports(oid string) bool {
 	return false
 }
 
-// RootDSE reads the rootDSE on the bound connection.
+// RootDSE reads the rootDSE on the bound connection, as Open does.
 func (p *Probe) RootDSE() (RootDSE, error) {
 	d := p.d
 	if d.conn == nil {
 		return RootDSE{}, errors.New("not connected")
 	}
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)",
-		[]string{"namingContexts", "defaultNamingContext", "supportedControl", "supportedLDAPVersion",
-			"dnsHostName", "vendorName", "vendorVersion", "currentTime"}, nil)
-	sr, err := d.conn.Search(req)
+	e, err := d.rootDSE()
+	if errors.Is(err, errNoRootDSE) {
+		return RootDSE{}, fmt.Errorf("%s returned no rootDSE (this account may not read it)", d.url)
+	}
 	if err != nil {
+		if berr := d.broken("reading the rootDSE"); berr != nil {
+			return RootDSE{}, berr
+		}
 		what, hint := d.describeOpError(err, "")
 		return RootDSE{}, newError(err, "cannot read the rootDSE of %s: %s", d.url, joinHint(what, hint))
 	}
-	if len(sr.Entries) == 0 {
-		return RootDSE{}, fmt.Errorf("%s returned no rootDSE (this account may not read it)", d.url)
-	}
-	e := sr.Entries[0]
 	r := RootDSE{
 		NamingContexts:       e.GetEqualFoldAttributeValues("namingContexts"),
 		DefaultNamingContext: e.GetEqualFoldAttributeValue("defaultNamingContext"),
@@ -250,9 +249,7 @@ func (p *Probe) CountUsers(ctx context.Context, base string, limit int) (BaseInf
 	if d.conn == nil {
 		return info, errors.New("not connected")
 	}
-	exists := ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"1.1"}, nil)
-	if _, err := d.conn.Search(exists); err != nil {
+	if _, err := d.conn.Search(baseSearch(base, "(objectClass=*)", []string{"1.1"})); err != nil {
 		what, hint := d.describeOpError(err, base)
 		return info, newError(err, "%s", joinHint(what, hint))
 	}
@@ -269,15 +266,32 @@ func (p *Probe) CountUsers(ctx context.Context, base string, limit int) (BaseInf
 		paging.SetCookie(cookie)
 		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 			d.filter, []string{"1.1"}, []ldap.Control{paging})
-		sr, err := d.conn.Search(req)
+		// Counted as they stream by, never kept, whatever a server sends.
+		resp := d.conn.SearchAsync(ctx, req, 64)
+		var c *ldap.ControlPaging
+		for resp.Next() {
+			if resp.Entry() != nil {
+				info.Users++
+			} else if pc, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+				c = pc
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return info, err
+		}
+		err := resp.Err()
+		if err == nil && c == nil && d.conn.IsClosing() {
+			err = &lostError{d.conn.GetLastError()}
+		}
 		if err != nil {
+			if berr := d.broken("counting the users under " + base); berr != nil {
+				return info, berr
+			}
 			what, hint := d.describeOpError(err, base)
 			return info, newError(err, "counting the users under %q: %s", base, joinHint(what, hint))
 		}
-		info.Users += len(sr.Entries)
 		info.Pages++
-		c, ok := ldap.FindControl(sr.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
-		if !ok || len(c.Cookie) == 0 {
+		if c == nil || len(c.Cookie) == 0 {
 			return info, nil
 		}
 		if info.Users >= limit {

@@ -246,8 +246,7 @@ func TestSambaTwoBasesReadEachOnce(t *testing.T) {
 
 // Kerberos binds against Samba's KDC: the keys of a keytab (as the named
 // principal, or as the keytab's first one), and a credential cache made by
-// kinit from the same keytab, over ldaps:// and StartTLS, with both
-// readers (Open's go-ldap connection and the paged read's own).
+// kinit from the same keytab, over ldaps:// and StartTLS.
 func TestSambaKerberosBind(t *testing.T) {
 	e := testenv.Samba(t)
 	kerberos := func(tr string) directory.Options {
@@ -339,8 +338,8 @@ func TestSambaKerberosErrors(t *testing.T) {
 }
 
 // NTLM binds (SASL GSS-SPNEGO with raw NTLM messages) with DOMAIN\name
-// and with a UPN, over ldaps:// and StartTLS, on both connections; a wrong
-// password is named as such.
+// and with a UPN, over ldaps:// and StartTLS; a wrong password is named as
+// such.
 func TestSambaNTLMBind(t *testing.T) {
 	e := testenv.Samba(t)
 	user := strings.SplitN(e.BindDN, "@", 2)[0]
@@ -359,7 +358,7 @@ func TestSambaNTLMBind(t *testing.T) {
 			})
 		}
 	}
-	// Unpaged, the read goes through go-ldap on the connection bound by NTLM.
+	// Unpaged: one search, its entries taken out like a page's.
 	t.Run("unpaged", func(t *testing.T) {
 		o := sambaOptions(e)
 		o.NTLM, o.Login, o.PageSize = true, e.NetBIOS+`\`+user, 0

@@ -1,13 +1,19 @@
-// Package wire reads LDAP responses straight from their BER bytes, without
-// building a tree of packets: upnsync's paged user read spends most of its
-// time here, and go-ldap's decoder (go-asn1-ber) allocates about 21 KB per
-// search result entry (docs/performance.md). Requests, which are few, are
-// still encoded with go-asn1-ber and go-ldap's filter compiler.
+// Package wire is upnsync's own LDAP code, kept to what a measurement
+// demands: the bulk read of every user spends most of its time decoding
+// search result entries, and go-ldap's decoder (go-asn1-ber) allocates about
+// 21 KB per entry (docs/performance.md). So a Tap, placed between the
+// network connection and go-ldap, frames the messages the server sends,
+// takes the entries of the bulk search out into page buffers that the
+// parsers here read in place, and passes everything else to go-ldap
+// unchanged. go-ldap does the rest on the same connection: binds, the
+// rootDSE, lookups, the bulk search's requests and their results.
 //
 // Only what RFC 4511 allows is accepted: definite lengths, single-byte tags
 // (LDAP's are all below 31) and primitive OCTET STRINGs. Anything else is an
 // error, never a panic or a read past the message: the parsers work on a
-// slice holding one complete message and return sub-slices of it.
+// slice holding one complete message and return sub-slices of it. Memory
+// grows with the bytes that arrive, never with the lengths a server
+// announces, and is bounded by the limits below whatever a server sends.
 package wire
 
 import (
@@ -42,6 +48,20 @@ const (
 // attributes per user, so a message this large means a broken or hostile
 // server, and refusing it keeps memory bounded.
 const MaxMessage = 64 << 20
+
+// ErrLimit is matched (errors.Is) by every error about a server sending
+// more than upnsync accepts: a message, a page, a nesting depth.
+var ErrLimit = errors.New("over upnsync's limit")
+
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string        { return e.msg }
+func (e *limitError) Is(target error) bool { return target == ErrLimit }
+
+// overLimit is an ErrLimit error; its message names the limit.
+func overLimit(format string, args ...any) error {
+	return &limitError{fmt.Sprintf(format, args...)}
+}
 
 // ErrMalformed is wrapped by every error about bytes that are not a valid
 // LDAP message.

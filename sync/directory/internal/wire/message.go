@@ -5,9 +5,6 @@ import (
 	"fmt"
 )
 
-// PagingOID is the Simple Paged Results control (RFC 2696).
-const PagingOID = "1.2.840.113556.1.4.319"
-
 // NoticeOfDisconnection is the OID of the unsolicited notification a
 // server sends before it closes a connection (RFC 4511, section 4.4.1).
 const NoticeOfDisconnection = "1.3.6.1.4.1.1466.20036"
@@ -175,55 +172,6 @@ func ResponseName(op []byte) (string, error) {
 		rest = after
 	}
 	return "", nil
-}
-
-// PagingCookie finds the paged-results control among a message's controls
-// and returns its cookie (nil when the server says the search is done).
-// found is false when the controls hold no paging control.
-func PagingCookie(controls []byte) (cookie []byte, found bool, err error) {
-	rest := controls
-	for len(rest) > 0 {
-		var ctrl []byte
-		if ctrl, rest, err = expect(rest, tagSequence, "control"); err != nil {
-			return nil, false, err
-		}
-		oid, after, err := expect(ctrl, tagOctetString, "controlType")
-		if err != nil {
-			return nil, false, err
-		}
-		if len(after) > 0 && after[0] == tagBoolean {
-			if _, after, err = expect(after, tagBoolean, "criticality"); err != nil {
-				return nil, false, err
-			}
-		}
-		if string(oid) != PagingOID {
-			continue
-		}
-		value, _, err := expect(after, tagOctetString, "paging control value")
-		if err != nil {
-			return nil, false, err
-		}
-		seq, _, err := expect(value, tagSequence, "paging control value")
-		if err != nil {
-			return nil, false, err
-		}
-		size, seqRest, err := expect(seq, tagInteger, "paging size")
-		if err != nil {
-			return nil, false, err
-		}
-		if _, err := integer(size); err != nil {
-			return nil, false, fmt.Errorf("paging size: %w", err)
-		}
-		cookie, _, err := expect(seqRest, tagOctetString, "paging cookie")
-		if err != nil {
-			return nil, false, err
-		}
-		if len(cookie) == 0 {
-			cookie = nil
-		}
-		return cookie, true, nil
-	}
-	return nil, false, nil
 }
 
 // EqualFoldASCII compares an attribute type from the wire with a name,

@@ -24,7 +24,9 @@ import (
 
 // A scripted LDAP server on loopback, for what a real one will not do on
 // demand: drop a paging control, stall, cut a page in half, announce its
-// shutdown, send garbage. It speaks BER through go-asn1-ber.
+// shutdown, send garbage. It speaks BER through go-asn1-ber. The reader
+// under test is the whole of it: go-ldap on the Tap, the bulk read's
+// pipeline and decoder.
 
 type search struct {
 	id       int64
@@ -280,7 +282,7 @@ func collect(t *testing.T, d *ldapDirectory, ctx context.Context) ([]upnsync.Per
 	return got, res, err
 }
 
-func TestWireReadPages(t *testing.T) {
+func TestBulkReadPages(t *testing.T) {
 	f := startFake(t, pages(35, func(w *respWriter, s search, first int) {
 		if first == 10 {
 			w.referral("ldap://dc2.corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com")
@@ -317,7 +319,7 @@ func TestWireReadPages(t *testing.T) {
 	}
 }
 
-func TestWireReadTwoBases(t *testing.T) {
+func TestBulkReadTwoBases(t *testing.T) {
 	f := startFake(t, pages(15, nil))
 	var log bytes.Buffer
 	d := f.dir(t, func(o *Options) {
@@ -346,7 +348,7 @@ func TestWireReadTwoBases(t *testing.T) {
 	}
 }
 
-func TestWireReadIncomplete(t *testing.T) {
+func TestBulkReadIncomplete(t *testing.T) {
 	tests := []struct {
 		name     string
 		onSearch func(*respWriter, search, int) bool
@@ -418,7 +420,7 @@ func TestWireReadIncomplete(t *testing.T) {
 			w.id++
 			w.done("")
 			return true
-		}, 0, 0, "sent a response upnsync cannot read in page 1 of the read (0 entries): unexpected response: message id", false},
+		}, 0, 0, "sent a response upnsync cannot read in page 1 of the read (0 entries): malformed LDAP message: a response (tag 0x65) with message id", false},
 		{"broken entry", func(w *respWriter, s search, n int) bool {
 			w.user(0)
 			op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
@@ -452,7 +454,7 @@ func TestWireReadIncomplete(t *testing.T) {
 	}
 }
 
-func TestWireReadTimeoutAndCancel(t *testing.T) {
+func TestBulkReadTimeoutAndCancel(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	stall := func(w *respWriter, s search, n int) bool {
@@ -500,7 +502,7 @@ func TestWireReadTimeoutAndCancel(t *testing.T) {
 	}
 }
 
-func TestWireReadStopsOnError(t *testing.T) {
+func TestBulkReadStopsOnError(t *testing.T) {
 	f := startFake(t, pages(100, nil))
 	d := f.dir(t)
 	boom := errors.New("the store is full")
@@ -517,7 +519,7 @@ func TestWireReadStopsOnError(t *testing.T) {
 	}
 }
 
-func TestWireReadBindRefused(t *testing.T) {
+func TestBulkReadBindRefused(t *testing.T) {
 	f := startFake(t, pages(1, nil))
 	d := f.dir(t, func(o *Options) { o.Password = "wrong" })
 	_, res, err := collect(t, d, context.Background())
@@ -530,10 +532,10 @@ func TestWireReadBindRefused(t *testing.T) {
 	}
 }
 
-// TestWireReadAheadBounded: while the caller is busy with its first
+// TestBulkReadAheadBounded: while the caller is busy with its first
 // person, the reader fetches pages up to its budget and then waits; after
 // that first page, it keeps only a few pages ahead.
-func TestWireReadAheadBounded(t *testing.T) {
+func TestBulkReadAheadBounded(t *testing.T) {
 	defer func(s, a int64) { startAheadBytes, aheadBytes = s, a }(startAheadBytes, aheadBytes)
 	startAheadBytes, aheadBytes = 8<<10, 2<<10 // a page of 10 users is about 1.3 kB
 	f := startFake(t, pages(1000, nil))
@@ -656,6 +658,23 @@ type readerConn struct {
 
 func (c readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-func wireConnOver(r io.Reader) *wire.Conn {
-	return wire.NewConn(readerConn{writerConn: writerConn{io.Discard}, r: r}, time.Minute)
+// bulkOver is a Tap reading r on which a bulk search runs whose first
+// page is p (its request has message id 1<<30+1); the pages it hands back
+// go to done.
+func bulkOver(r io.Reader, p *wire.Page, done func(*wire.Page)) *wire.Tap {
+	tap := wire.NewTap(readerConn{writerConn: writerConn{io.Discard}, r: r})
+	first := true
+	err := tap.Bulk(&wire.BulkSearch{Base: "dc=x", Filter: "(objectClass=*)", PageSize: 1000, Timeout: time.Minute,
+		Next: func() *wire.Page {
+			if !first {
+				return nil
+			}
+			first = false
+			return p
+		},
+		Done: done})
+	if err != nil {
+		panic(err)
+	}
+	return tap
 }
