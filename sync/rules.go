@@ -218,7 +218,7 @@ func (p *Planner) settle(pos int32, person *Person, upn string, rule MatchRule, 
 			fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
 				m.Length, p.opts.MaxLength), pos)
 	}
-	return p.addChange(&u, person, rule, &m, p.renameNotes(pos, &u, owner, upn, &m))
+	return p.addChange(pos, &u, person, rule, &m, p.renameNotes(pos, &u, owner, upn, &m))
 }
 
 // ValidateUPN is C2: it says why upn cannot be written to the field, or
@@ -526,7 +526,7 @@ func (p *Planner) removeDeparted(owner int32, d *Departure) string {
 func (l Limits) Check(plan *Plan) []GuardStop {
 	var stops []GuardStop
 	users := plan.Stats.StoreUsers
-	changes := len(plan.Changes)
+	changes := plan.Changes.Len()
 	removals := plan.Stats.Removals
 	if l.MaxChanges >= 0 && changes > l.MaxChanges {
 		stops = append(stops, stop(GuardMaxChanges, "MaxChanges", changes, l.MaxChanges,

@@ -9,15 +9,12 @@ func (p *Plan) Withdraw(refused map[int]Conflict) {
 	if len(refused) == 0 {
 		return
 	}
-	keep := p.Changes[:0]
-	for i, c := range p.Changes {
+	for i := range p.Changes.Len() {
 		if conf, ok := refused[i]; ok {
 			p.Conflicts = append(p.Conflicts, conf)
-			continue
 		}
-		keep = append(keep, c)
 	}
-	p.Changes = keep
-	p.Stats.Changes = len(p.Changes)
+	p.Changes = p.Changes.without(func(i int) bool { _, ok := refused[i]; return ok })
+	p.Stats.Changes = p.Changes.Len()
 	p.Stats.Conflicts = len(p.Conflicts)
 }

@@ -159,7 +159,12 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 }
 
 func logPlan(log *slog.Logger, plan *upnsync.Plan) {
-	for _, c := range plan.Changes {
+	// Without a log file nothing takes info lines: the changes are not
+	// made for nothing (a first run plans hundreds of thousands).
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	for _, c := range plan.Changes.All() {
 		log.Info("change", "user", c.UserID, "name", c.UserName, "match", string(c.Match),
 			"dn", c.Person.DN, "before", c.Before, "after", c.After)
 	}

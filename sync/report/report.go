@@ -67,6 +67,11 @@ type Meta struct {
 	Limits *upnsync.Limits
 }
 
+// writeBuffer is how much of a report is held before it is written: a
+// first run's report is hundreds of megabytes, which a small buffer would
+// write in a hundred thousand system calls.
+const writeBuffer = 256 << 10
+
 // Formats lists the report formats.
 var Formats = []string{"text", "json", "csv", "html"}
 

@@ -17,7 +17,7 @@ const TextListLimit = 100
 // Text writes the report for people.
 func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	plan, meta = forTerminal(plan, meta)
-	w := bufio.NewWriter(out)
+	w := bufio.NewWriterSize(out, writeBuffer)
 	title := "upnsync dry run"
 	if meta.Mode == ModeApply {
 		title = "upnsync apply"
@@ -43,8 +43,8 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	}
 	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
 
-	section(w, "Changes", len(plan.Changes))
-	for _, c := range plan.Changes {
+	section(w, "Changes", plan.Changes.Len())
+	for _, c := range plan.Changes.All() {
 		switch {
 		case c.Departed != "":
 			fmt.Fprintf(w, "  user %s%s: %s is gone (%s)\n", c.UserID, nameSuffix(c.UserName), c.Person.Label(), c.Departed)
@@ -248,17 +248,17 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 			s += "\nRun again to plan them anew."
 		}
 		return s
-	case len(plan.Changes) == 0 && len(plan.Conflicts) > 0:
+	case plan.Changes.Len() == 0 && len(plan.Conflicts) > 0:
 		return fmt.Sprintf("Nothing to change that upnsync may write; the %s above need a person to resolve them.",
 			plural(len(plan.Conflicts), "conflict"))
-	case len(plan.Changes) == 0:
+	case plan.Changes.Len() == 0:
 		return "Nothing to change: the store is in sync with the directory."
 	}
 	hint := meta.ApplyHint
 	if hint == "" {
 		hint = "run the same command with --apply"
 	}
-	return fmt.Sprintf("Dry run: nothing was written. To apply %s, %s.", plural(len(plan.Changes), "change"), hint)
+	return fmt.Sprintf("Dry run: nothing was written. To apply %s, %s.", plural(plan.Changes.Len(), "change"), hint)
 }
 
 func section(w io.Writer, title string, n int) {
