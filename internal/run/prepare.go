@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/memory"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -101,6 +102,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		return nil, dirFailed(err)
 	}
 	p.dir, p.plan = dir, plan
+	memory.HoldPeak(os.Getenv)
 	if rec != nil {
 		rec.Directory = p.dir.Describe()
 	}

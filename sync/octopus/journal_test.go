@@ -2,6 +2,7 @@ package octopus
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -282,5 +283,22 @@ func TestLedgerUpgradeFromVersion1(t *testing.T) {
 	rawT(t, path).QueryRow(`SELECT value FROM upnsync_meta WHERE key = 'schema_version'`).Scan(&v)
 	if v != "2" {
 		t.Fatalf("schema_version = %s", v)
+	}
+}
+
+// The journal's lists are what json.Marshal writes, plain strings or not.
+func TestJSONListMatchesMarshal(t *testing.T) {
+	for _, list := range [][]string{{"a@x.example"}, {"a@x", "b@y"}, {`q"uote`}, {`back\slash`}, {"R&D <x>"}, {"tab\t"},
+		{"Zoë@x"}, {"\x7f"}, {""}, {"a", ""}, {"bad\xff"}} {
+		want, err := json.Marshal(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonList(list); got != string(want) {
+			t.Errorf("jsonList(%q) = %s, want %s", list, got, want)
+		}
+	}
+	if jsonList([]string(nil)) != "" || jsonList([]upnsync.Replacement{{Old: "a", New: "b"}}) != `[{"old":"a","new":"b"}]` {
+		t.Error("empty lists or replacements")
 	}
 }

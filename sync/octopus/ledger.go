@@ -334,8 +334,25 @@ func jsonList[T any](list []T) string {
 	if len(list) == 0 {
 		return ""
 	}
+	if ss, ok := any(list).([]string); ok && plainJSON(ss) {
+		// What json.Marshal writes, without it: a UPN added, once per change.
+		return `["` + strings.Join(ss, `","`) + `"]`
+	}
 	b, _ := json.Marshal(list)
 	return string(b)
+}
+
+// plainJSON reports whether json.Marshal writes each string as it is
+// between quotes: printable ASCII but ", \ and the <, > and & it escapes.
+func plainJSON(list []string) bool {
+	for _, s := range list {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func fromJSONList[T any](s string, what string) ([]T, error) {
