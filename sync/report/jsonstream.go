@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -37,25 +39,20 @@ const (
 // streamJSON writes r as the JSON report, with each list's items encoded
 // and written one at a time in the place of the list's empty value
 // ("name": []) in r. The head (r, small) goes through encoding/json; the
-// items, hundreds of thousands at a first run, are appended to a buffer
-// by jsonEnc, in the form encoding/json gives them (TestJSONItems
-// compares the two), written out every writeBuffer bytes: no value is
-// encoded twice and no pass goes over the output again to indent it. In
-// jsonIndented style the bytes are those json.Encoder would write for r
-// with the lists filled.
+// items, hundreds of thousands at a first run, are appended to buffers by
+// jsonEnc, in the form encoding/json gives them (TestJSONItems compares
+// the two), written out every writeBuffer bytes: no value is encoded twice
+// and no pass goes over the output again to indent it. A long list is
+// encoded by as many goroutines as there are processors, block by block,
+// and written in order (encodeBlocks): once the directory is read, the
+// report is all that is left to do. In jsonIndented style the bytes are
+// those json.Encoder would write for r with the lists filled.
 func streamJSON(out io.Writer, r *jsonReport, lists []jsonList, style jsonStyle) error {
-	escapeHTML := style == jsonInHTML
-	head, err := encodeJSON(r, "", "  ", escapeHTML)
+	head, err := encodeJSON(r, "", "  ", style == jsonInHTML)
 	if err != nil {
 		return err
 	}
-	e := &jsonEnc{b: make([]byte, 0, writeBuffer+64<<10), html: escapeHTML}
-	itemSep := "\n"
-	if style == jsonIndented {
-		// Items are at depth two: "    " before each line of theirs.
-		e.indent, e.nl = true, []byte("\n    ")
-		itemSep = "\n    "
-	}
+	e := newJSONEnc(style, writeBuffer+64<<10)
 	var werr error
 	flush := func() {
 		if werr == nil && len(e.b) > 0 {
@@ -74,15 +71,20 @@ func streamJSON(out io.Writer, r *jsonReport, lists []jsonList, style jsonStyle)
 		}
 		e.b = append(e.b, rest[:i+len(marker)-1]...) // up to and with the "["
 		rest = rest[i+len(marker)-1:]                // from the "]"
-		for k := 0; k < l.n; k++ {
-			if k > 0 {
-				e.b = append(e.b, ',')
+		if workers := runtime.GOMAXPROCS(0); workers > 1 && l.n >= jsonParallelItems {
+			if flush(); werr != nil {
+				return werr
 			}
-			e.b = append(e.b, itemSep...)
-			l.item(e, k)
-			if len(e.b) >= writeBuffer {
-				if flush(); werr != nil {
-					return werr
+			if err := encodeBlocks(out, l, style, workers); err != nil {
+				return err
+			}
+		} else {
+			for k := 0; k < l.n; k++ {
+				e.item(l, k)
+				if len(e.b) >= writeBuffer {
+					if flush(); werr != nil {
+						return werr
+					}
 				}
 			}
 		}
@@ -94,6 +96,79 @@ func streamJSON(out io.Writer, r *jsonReport, lists []jsonList, style jsonStyle)
 	e.b = append(e.b, '\n')
 	flush()
 	return werr
+}
+
+// A list of at least jsonParallelItems items is encoded jsonBlock items
+// at a time by several goroutines (variables for the tests).
+var (
+	jsonParallelItems = 8192
+	jsonBlock         = 1024
+)
+
+// encodeBlocks writes the items of l, encoded block by block by workers
+// goroutines, in order. At most a few blocks per worker are held at a
+// time; a write that fails stops the encoding.
+func encodeBlocks(out io.Writer, l jsonList, style jsonStyle, workers int) error {
+	type block struct {
+		lo, hi int
+		done   chan []byte
+	}
+	work := make(chan block, 2*workers)
+	order := make(chan block, 2*workers)
+	free := make(chan []byte, 5*workers)
+	stop := make(chan struct{})
+	go func() {
+		defer close(order)
+		defer close(work)
+		for lo := 0; lo < l.n; lo += jsonBlock {
+			b := block{lo: lo, hi: min(lo+jsonBlock, l.n), done: make(chan []byte, 1)}
+			// A block goes to the workers before the writer waits for it.
+			select {
+			case work <- b:
+			case <-stop:
+				return
+			}
+			select {
+			case order <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := newJSONEnc(style, 0)
+			for b := range work {
+				select {
+				case e.b = <-free:
+				default:
+					e.b = nil
+				}
+				for k := b.lo; k < b.hi; k++ {
+					e.item(l, k)
+				}
+				b.done <- e.b
+			}
+		}()
+	}
+	var err error
+	for b := range order {
+		buf := <-b.done
+		if err == nil {
+			if _, err = out.Write(buf); err != nil {
+				close(stop)
+			}
+		}
+		select {
+		case free <- buf[:0]:
+		default:
+		}
+	}
+	wg.Wait()
+	return err
 }
 
 // encodeJSON is json.MarshalIndent, escaping <, > and & only when
@@ -117,6 +192,8 @@ func encodeJSON(v any, prefix, indent string, escapeHTML bool) ([]byte, error) {
 // compact, or indented by two spaces after the prefix nl holds ("\n" and
 // the item's own indentation).
 type jsonEnc struct {
+	// sep goes before each item (after a comma but for the first).
+	sep    []byte
 	b      []byte
 	html   bool
 	indent bool
@@ -124,6 +201,27 @@ type jsonEnc struct {
 	// empty is set while the innermost open object or array has nothing
 	// in it yet.
 	empty bool
+}
+
+// newJSONEnc is an encoder of list items in style, with a buffer of
+// capacity size.
+func newJSONEnc(style jsonStyle, size int) *jsonEnc {
+	e := &jsonEnc{b: make([]byte, 0, size), html: style == jsonInHTML, sep: []byte("\n")}
+	if style == jsonIndented {
+		// Items are at depth two: "    " before each line of theirs.
+		e.indent, e.nl, e.sep = true, []byte("\n    "), []byte("\n    ")
+	}
+	return e
+}
+
+// item appends the k-th item of l, with what separates it from the one
+// before.
+func (e *jsonEnc) item(l jsonList, k int) {
+	if k > 0 {
+		e.b = append(e.b, ',')
+	}
+	e.b = append(e.b, e.sep...)
+	l.item(e, k)
 }
 
 func (e *jsonEnc) open(c byte) {

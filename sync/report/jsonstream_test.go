@@ -3,8 +3,10 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -72,8 +74,18 @@ func TestJSONStreamed(t *testing.T) {
 	limited.Stats.Unmatched, limited.Stats.Skipped = 900, 700
 	meta := sampleMeta()
 	meta.Applied = &upnsync.Applied{RunID: "r1", Written: []string{"1"}, Stale: []upnsync.Stale{{UserID: "2", Expected: "a", Found: "b"}}}
-	for name, plan := range map[string]*upnsync.Plan{"sample": samplePlan(), "empty": {}, "big": big, "not all listed": &limited} {
+	for name, plan := range map[string]*upnsync.Plan{"sample": samplePlan(), "empty": {}, "big": big, "not all listed": &limited,
+		"big, in blocks": big} {
 		t.Run(name, func(t *testing.T) {
+			if strings.HasSuffix(name, "in blocks") {
+				// Every list through encodeBlocks, in blocks of 7 items,
+				// on at least two goroutines.
+				defer func(items, block, procs int) {
+					jsonParallelItems, jsonBlock = items, block
+					runtime.GOMAXPROCS(procs)
+				}(jsonParallelItems, jsonBlock, runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+				jsonParallelItems, jsonBlock = 1, 7
+			}
 			var got bytes.Buffer
 			if err := JSON(&got, plan, meta); err != nil {
 				t.Fatal(err)
@@ -248,4 +260,35 @@ func FuzzJSONString(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A write that fails stops the encoding of a list in blocks, and the
+// report says why.
+func TestJSONBlocksWriteFails(t *testing.T) {
+	plan := &upnsync.Plan{}
+	for i := range 5000 {
+		plan.Changes.Append(upnsync.Change{UserID: fmt.Sprint(i), After: "x"})
+	}
+	defer func(items, block, procs int) {
+		jsonParallelItems, jsonBlock = items, block
+		runtime.GOMAXPROCS(procs)
+	}(jsonParallelItems, jsonBlock, runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	jsonParallelItems, jsonBlock = 1, 10
+	w := &failingWriter{after: 3}
+	if err := JSON(w, plan, sampleMeta()); err == nil || err.Error() != "disk full" {
+		t.Fatalf("err = %v, want the write's", err)
+	}
+	if w.writes > 4 {
+		t.Errorf("%d writes after the one that failed", w.writes-4)
+	}
+}
+
+type failingWriter struct{ after, writes int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	if w.writes > w.after {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
 }
