@@ -48,8 +48,9 @@ func (k *keptPeople) keep(p *Person, rule uint8) uint64 {
 	if rule == ruleNone {
 		flags = personRuleMask
 	}
-	raw := IsGUID(p.GUID)
-	if raw {
+	var raw [16]byte
+	canonical := parseGUID(&raw, p.GUID)
+	if canonical {
 		flags |= personRawGUID
 	}
 	if p.Disabled {
@@ -59,8 +60,8 @@ func (k *keptPeople) keep(p *Person, rule uint8) uint64 {
 	b = k.parents.appendSplit(b, p.DN, firstRDNEnd(p.DN))
 	b = k.domains.appendSplit(b, p.UPN, strings.LastIndexByte(p.UPN, '@'))
 	b = appendString(b, p.SAMAccountName)
-	if raw {
-		b = appendGUID(b, p.GUID)
+	if canonical {
+		b = append(b, raw[:]...)
 	} else {
 		b = appendString(b, p.GUID)
 	}
@@ -100,6 +101,42 @@ func (k *keptPeople) upn(addr uint64) string {
 	r.uvarint()
 	return k.domains.join(&r)
 }
+
+// parseGUID puts the 16 bytes of g in raw when g is a GUID in canonical
+// form (IsGUID), in one pass: a first run keeps a GUID per change.
+func parseGUID(raw *[16]byte, g string) bool {
+	if len(g) != 36 || g[8] != '-' || g[13] != '-' || g[18] != '-' || g[23] != '-' {
+		return false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+		}
+		hi, lo := hexValue[g[i]], hexValue[g[i+1]]
+		if hi|lo > 15 {
+			return false
+		}
+		raw[j] = hi<<4 | lo
+		j++
+	}
+	return true
+}
+
+// hexValue is the value of a lower-case hex digit, and 255 for any other
+// byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 255
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // firstRDNEnd is where a DN's first RDN ends: its first comma not escaped
 // by a backslash, or -1.

@@ -54,3 +54,17 @@ func TestKeptPeopleRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// parseGUID accepts what IsGUID accepts and gives appendGUID's bytes.
+func TestParseGUID(t *testing.T) {
+	for _, g := range []string{"0f8fad5b-d9cb-469f-a165-70867728950e", "00000000-0000-0000-0000-000000000000",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff", "0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5b-d9cb-469f-a165-70867728950",
+		"0f8fad5bd-9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950g", "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+		"0f8fad5b-d9cb-469f-a165_70867728950e", "", "0f8fad5b-d9cb-469f-a165-7086772895\xff"} {
+		var raw [16]byte
+		ok := parseGUID(&raw, g)
+		if ok != IsGUID(g) || ok && string(raw[:]) != string(appendGUID(nil, g)) {
+			t.Errorf("parseGUID(%q) = %x, %v; IsGUID %v", g, raw, ok, IsGUID(g))
+		}
+	}
+}
