@@ -202,8 +202,8 @@ func TestCSVReport(t *testing.T) {
 	d := newDemo(t)
 	report := filepath.Join(d.dir, "pending.csv")
 	code, out, _ := cli(t, nil, d.gnu("--report", "csv", "--report-file", report)...)
-	if code != exitPending || out != "" {
-		t.Fatalf("exit %d, stdout %q", code, out)
+	if code != exitPending || !strings.HasSuffix(out, "; exit code 2 (dry run with changes pending); report in "+report+"\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q: want the summary line and where the report is", code, out)
 	}
 	data, err := os.ReadFile(report)
 	if err != nil {
