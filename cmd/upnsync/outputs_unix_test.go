@@ -10,29 +10,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// nullDevice makes a null character device (1,3) in dir: never /dev/null
-// itself. Without the right to make device nodes the test is skipped,
-// except in CI, which runs as root.
-func nullDevice(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "null")
-	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mknod: %v (CI runs as root)", err)
-		}
-		t.Skipf("cannot make a device node here: %v", err)
-	}
-	return path
-}
+	"github.com/upnsync/upnsync/internal/testenv"
+)
 
 // Every command that writes a file, given a device, a pipe or a link:
 // the device stays a device, the pipe's reader gets the content, the link
 // stays a link to the file written.
 func TestEveryOutputToADevicePipeOrLink(t *testing.T) {
 	d := newDemo(t)
-	null := nullDevice(t, d.dir)
+	null := testenv.CharDevice(t, d.dir, "null", testenv.NullDevice)
 	in := func(name string) string { return filepath.Join(d.dir, name) }
 	if code, _, errOut := cli(t, nil, d.gnu("--report", "json", "--report-file", in("dry.json"))...); code != exitPending {
 		t.Fatalf("dry run: %d %s", code, errOut)

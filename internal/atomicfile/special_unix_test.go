@@ -13,22 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/upnsync/upnsync/internal/testenv"
 )
 
-// NullDevice makes a character device like /dev/null (1, 3) in dir, for
-// tests that must never touch the real one. Without the right to make
-// device nodes (not root) the test is skipped, except in CI, which runs as
-// root.
+// NullDevice makes a null device in dir (never /dev/null itself).
 func NullDevice(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "null")
-	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mknod: %v (CI runs as root)", err)
-		}
-		t.Skipf("cannot make a device node here: %v", err)
-	}
-	return path
+	return testenv.CharDevice(t, dir, "null", testenv.NullDevice)
 }
 
 func writeString(s string) func(io.Writer) error {

@@ -11,23 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// charDevice makes a character device node in dir, never touching /dev:
-// 1,3 is a null device (takes anything), 1,7 a full one (every write
-// fails with "no space left on device"). Without the right to make device
-// nodes the test is skipped, except in CI, which runs as root.
-func charDevice(t *testing.T, dir, name string, minor int) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|minor); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mknod: %v (CI runs as root)", err)
-		}
-		t.Skipf("cannot make a device node here: %v", err)
-	}
-	return path
-}
+	"github.com/upnsync/upnsync/internal/testenv"
+)
 
 func isCharDevice(t *testing.T, path string) {
 	t.Helper()
@@ -42,7 +28,7 @@ func isCharDevice(t *testing.T, path string) {
 // is on standard error, in the log and in the summary.
 func TestReportFailingAfterAnApply(t *testing.T) {
 	d := newDemo(t)
-	full := charDevice(t, d.dir, "full", 7)
+	full := testenv.CharDevice(t, d.dir, "full", testenv.FullDevice)
 	logFile := filepath.Join(d.dir, "upnsync.log")
 	summary := filepath.Join(d.dir, "summary.json")
 	o := Sync(context.Background(), d.env(), d.sync(t, "--apply", "--report-file", full, "--log-file-path", logFile, "--summary-file", summary))
@@ -78,7 +64,7 @@ func TestReportFailingAfterAnApply(t *testing.T) {
 func TestOutputsToDevicesPipesAndLinks(t *testing.T) {
 	ctx := context.Background()
 	d := newDemo(t)
-	null := charDevice(t, d.dir, "null", 3)
+	null := testenv.CharDevice(t, d.dir, "null", testenv.NullDevice)
 	// Through a device, each option in turn; the log, a device too.
 	runs := map[string][]string{
 		"--report-file":   {"--report-file", null},
