@@ -135,6 +135,11 @@ type Settings struct {
 	LogFile    string
 	Quiet      bool
 
+	// Verbose and Keep are the demo's: every step's whole report, and
+	// the folder to work in and leave behind.
+	Verbose bool
+	Keep    string
+
 	LogFormat   string // text or json
 	LogKeep     int    // log files kept in a log folder; 0 keeps all
 	SummaryFile string

@@ -248,6 +248,13 @@ var options = []*option{
 		help: "print only errors on standard error (no warnings, no progress line)",
 		val:  boolean(func(s *Settings) *bool { return &s.Quiet })},
 
+	{long: "verbose", win: "Verbose", kind: kBool, group: groupOutput, cmds: cDemo,
+		help: "upnsync demo: print each step's whole report (by default the dry run's details once, then each step's summary)",
+		val:  boolean(func(s *Settings) *bool { return &s.Verbose })},
+	{long: "keep", win: "Keep", arg: "DIR", group: groupOutput, cmds: cDemo,
+		help: "upnsync demo: work in DIR (made if missing; it must not hold the demo's files yet) and leave the sample mapping, LDIF, CSV and store there, with the commands to go on by hand",
+		val:  str(func(s *Settings) *string { return &s.Keep })},
+
 	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupLogs, cmds: cLog,
 		help: "append the log to this file, or write upnsync_YYYYMMDD_HHMMSS.log in this folder (one file per run; a path ending in / or \\ is created as a folder)",
 		val:  str(func(s *Settings) *string { return &s.LogFile })},

@@ -532,7 +532,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 				op.Locate(g, whereabouts(g))
 			}
 		}
-		want = op.Plan(read)
+		want = withUserNames(op.Plan(read), users)
 		built, err := BuildPlan(context.Background(), fakeStore{users: users}, answeringDir{fakeDir{people: people}}, opts)
 		if err != nil || !reflect.DeepEqual(built, want) {
 			t.Fatalf("seed %d: BuildPlan differs (%v)\ngot  %+v\nwant %+v", seed, err, built, want)

@@ -462,6 +462,39 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	return plan
 }
 
+// nameConflictUsers gives each conflict the names of its users, so that
+// the reports name them and not only their ids (BuildPlan calls it before
+// the final plan; Plan leaves the names out). The snapshot has no lookup
+// by id: one pass over it, only when there are conflicts. The names are
+// copies (see userID).
+func (p *Planner) nameConflictUsers() {
+	if len(p.conflicts) == 0 || p.ix == nil {
+		return
+	}
+	names := map[string]string{}
+	for _, c := range p.conflicts {
+		for _, id := range c.Users {
+			names[id] = ""
+		}
+	}
+	for pos := range p.ix.n {
+		if _, ok := names[p.ix.id(pos)]; ok {
+			u := p.ix.user(pos)
+			names[u.ID] = strings.Clone(u.Name())
+		}
+	}
+	for i := range p.conflicts {
+		c := &p.conflicts[i]
+		if len(c.Users) == 0 {
+			continue
+		}
+		c.UserNames = make([]string, len(c.Users))
+		for j, id := range c.Users {
+			c.UserNames[j] = names[id]
+		}
+	}
+}
+
 // userID is a user's id for the plan: a copy, so that the plan does not
 // keep the store's snapshot alive once the planner is done.
 func (p *Planner) userID(pos int32) string { return strings.Clone(p.ix.id(pos)) }

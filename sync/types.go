@@ -152,6 +152,9 @@ type Conflict struct {
 	// Users are Octopus user ids involved; People are directory labels (DNs).
 	Users  []string
 	People []string
+	// UserNames are the names of Users, in the same order ("" where a
+	// user has none), for the reports.
+	UserNames []string
 }
 
 // Skip is a person left out on purpose, with the reason.

@@ -12,6 +12,9 @@ func (p *Plan) Withdraw(refused map[int]Conflict) {
 	keep := p.Changes[:0]
 	for i, c := range p.Changes {
 		if conf, ok := refused[i]; ok {
+			if conf.UserNames == nil && len(conf.Users) == 1 && conf.Users[0] == c.UserID {
+				conf.UserNames = []string{c.UserName}
+			}
 			p.Conflicts = append(p.Conflicts, conf)
 			continue
 		}

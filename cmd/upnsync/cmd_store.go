@@ -39,7 +39,7 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
-		if file != "" {
+		if file != "" && file != "-" {
 			fmt.Fprintf(stdout, "Exported %d users from %s to %s.\n", n, store, file)
 		}
 		return exitOK

@@ -48,7 +48,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 	}
 
 	code, out, errOut = cli(t, nil, d.gnu("--report", "html", "--report-file", in("dry.html"))...)
-	if code != exitPending || out != "" {
+	if code != exitPending || !strings.HasSuffix(out, "; report in "+in("dry.html")+"\n") {
 		t.Fatalf("HTML dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	page := readText(t, in("dry.html"))
@@ -122,7 +122,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 		{[]string{in("none.json"), in("x.html")}, "upnsync: cannot read " + in("none.json") + ": "},
 		{[]string{d.mapping, in("x.html")}, "upnsync: " + d.mapping + " is neither a JSON report (--report json) nor a saved plan (plan --out); give one of those\n"},
 		{[]string{in("dry.json"), in("dry.json")}, "upnsync: " + in("dry.json") + " is IN itself: give another file for the page (IN is never changed)\n"},
-		{[]string{in("dry.json"), filepath.Join(d.dir, "no folder", "x.html")}, "upnsync: writing " + filepath.Join(d.dir, "no folder", "x.html") + ": "},
+		{[]string{in("dry.json"), filepath.Join(d.dir, "no folder", "x.html")}, "upnsync: cannot write " + filepath.Join(d.dir, "no folder", "x.html") + ": the folder " + filepath.Join(d.dir, "no folder") + " does not exist; create it first\n"},
 	} {
 		code, out, errOut := cli(t, nil, append([]string{"report", "html"}, tt.args...)...)
 		if code != 1 || out != "" || !strings.HasPrefix(errOut, tt.want) || strings.Count(errOut, "\n") != 1 {

@@ -34,7 +34,7 @@ func guard(ss *session, p *planned) (forced []string, o Outcome, stop bool) {
 	if p.inc != nil {
 		p.inc.info.NotAdvanced = "a safety guard stopped the run: the next run reads these changes again"
 	}
-	return nil, finish(ss.env, s, &p.plan, p.meta, Outcome{Stopped: p.meta.Stopped}), true
+	return nil, ss.finish(&p.plan, p.meta, Outcome{Stopped: p.meta.Stopped}), true
 }
 
 // joinLines joins the guards' messages into one sentence.

@@ -137,7 +137,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		// A text report of a read that got nowhere would only repeat the
 		// error; programs still get their JSON or CSV with complete=false.
 		if p.plan.Read.Entries > 0 || s.Report != "text" || s.ReportFile != "" {
-			if err := writeReport(ss.env, s, &p.plan, p.meta); err != nil {
+			if err := ss.writeReport(&p.plan, p.meta); err != nil {
 				p.close()
 				return nil, Failed(err)
 			}
@@ -150,7 +150,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	case !p.plan.Read.Complete:
 		p.meta.Stopped = "the directory read was not proven complete (" + p.plan.Read.Why + "); nothing was written, and nothing is replaced or removed after such a read"
 		log.Error("stopped by the completeness guard: nothing written", "why", p.plan.Read.Why)
-		o := finish(ss.env, s, &p.plan, p.meta, Outcome{Stopped: p.meta.Stopped})
+		o := ss.finish(&p.plan, p.meta, Outcome{Stopped: p.meta.Stopped})
 		p.close()
 		return nil, o
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/atomicfile"
 	"github.com/upnsync/upnsync/internal/fileerr"
-	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
 )
@@ -29,7 +28,7 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 		return octopus.ImportResult{}, "", fmt.Errorf("cannot read %s: %v", path, fileerr.Reason(err))
 	}
 	defer f.Close()
-	l, err := runlog.Open(s, env.Stderr, time.Now())
+	l, err := openLog(s, env.Stderr, time.Now())
 	if err != nil {
 		return octopus.ImportResult{}, "", err
 	}
@@ -45,20 +44,26 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 }
 
 // ExportUsers is `upnsync store export [FILE.csv]`: the store's users as
-// CSV to w, or with a path to that file (written whole or not at all). It
-// returns how many users it wrote and the store's description.
+// CSV to w (without a path, or "-"), or to that file (written whole or not
+// at all, owner-only: it holds every user). It returns how many users it
+// wrote and the store's description.
 func ExportUsers(ctx context.Context, s *config.Settings, w io.Writer, path string) (int, string, error) {
+	if path != "" {
+		if err := atomicfile.Check(path); err != nil {
+			return 0, "", fmt.Errorf("cannot export to %s: %v", path, err)
+		}
+	}
 	store, err := octopus.Open(ctx, s.Store, StoreOptions(s, octopus.Options{ReadOnly: true, State: s.State}))
 	if err != nil {
 		return 0, "", err
 	}
 	defer store.Close()
-	if path == "" {
+	if path == "" || path == atomicfile.Stdout {
 		n, err := store.ExportCSV(ctx, w)
 		return n, store.Describe(), err
 	}
 	var n int
-	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+	err = atomicfile.Write(path, atomicfile.Private, func(w io.Writer) error {
 		var err error
 		n, err = store.ExportCSV(ctx, w)
 		return err

@@ -643,7 +643,8 @@ func stateBackend() backend {
 		return WithState(ownerless{inner.(*sqliteStore)}, st), nil
 	}
 	b.lock = func(ctx context.Context, url string, _ Options, me runlock.Holder, wait time.Duration) (*RunLock, error) {
-		return lockFile(ctx, url, State{Path: statePath(url)}.LockPath(), me, wait)
+		st := State{Path: statePath(url)}
+		return lockFile(ctx, url, st.Path, st.LockPath(), me, wait)
 	}
 	b.lockChild = func(url string, _ Options) []string {
 		return []string{lockChildEnv + "=" + lockChildSpec{URL: url, File: State{Path: statePath(url)}.LockPath()}.String()}

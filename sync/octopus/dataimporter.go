@@ -356,10 +356,10 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 	}
 	// The workbook first: a configuration never names a workbook that is
 	// not there.
-	if err := atomicfile.Write(s.abs, 0o644, func(w io.Writer) error { return book.Write(w) }); err != nil {
+	if err := atomicfile.Write(s.abs, atomicfile.Shared, func(w io.Writer) error { return book.Write(w) }); err != nil {
 		return applied, fmt.Errorf("store %s: cannot write %s: %v; nothing was written", s.Describe(), s.abs, err)
 	}
-	if err := atomicfile.Write(s.xmlPath, 0o644, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
+	if err := atomicfile.Write(s.xmlPath, atomicfile.Shared, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
 		return applied, fmt.Errorf("store %s: wrote %s but not its configuration %s: %v; run again", s.Describe(), s.abs, s.xmlPath, err)
 	}
 	for _, r := range rows {

@@ -125,9 +125,9 @@ func writeExport(ex *exportFile) error {
 				return err
 			}
 		}
-		return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error { return f.Write(w) })
+		return atomicfile.Write(ex.path, atomicfile.Private, func(w io.Writer) error { return f.Write(w) })
 	}
-	return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error {
+	return atomicfile.Write(ex.path, atomicfile.Private, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(header)
 		for i := range ex.users {

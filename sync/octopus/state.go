@@ -137,6 +137,11 @@ func (st *StateDB) open(ctx context.Context, create bool) error {
 	if err != nil {
 		return fmt.Errorf("state database %s: %v", st.path, err)
 	}
+	if create {
+		if _, err := createDatabaseFile(abs); err != nil {
+			return fmt.Errorf("state database %s: cannot create it: %v", st.path, pathErr(err))
+		}
+	}
 	db, err := sql.Open("sqlite", fileURI(abs)+"?mode="+mode+"&_pragma=busy_timeout("+
 		strconv.FormatInt(DefaultBusyTimeout.Milliseconds(), 10)+")&_txlock=immediate")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	upnsync "github.com/upnsync/upnsync/sync"
 )
@@ -12,17 +13,32 @@ import (
 // CSVHeader is the CSV report's header: one row per change, conflict,
 // unmatched and skipped person and departure, like a staging export of
 // pending changes, and a not-listed row for each list the plan cut short.
+// The last three columns say which run every row belongs to (the same on
+// each row, so that a spreadsheet or a script sees them whatever it keeps
+// of the file, and a dry run's CSV and an apply's cannot be mistaken):
+// run_id, mode (dry-run or apply) and started (RFC 3339, UTC). They come
+// last so that a script that reads the first columns by position reads
+// what it read before.
 var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "after",
-	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes"}
+	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes",
+	"run_id", "mode", "started"}
 
 // CSV writes the report as RFC 4180 CSV.
-func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
+func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	w := csv.NewWriter(out)
+	run := map[string]string{"run_id": runID(meta), "mode": meta.Mode}
+	if !meta.Started.IsZero() {
+		run["started"] = meta.Started.UTC().Format(time.RFC3339)
+	}
 	row := func(kind string, f map[string]string) {
 		rec := make([]string, len(CSVHeader))
 		rec[0] = kind
 		for i, h := range CSVHeader[1:] {
-			rec[i+1] = safeCell(f[h])
+			v, ok := f[h]
+			if !ok {
+				v = run[h]
+			}
+			rec[i+1] = safeCell(v)
 		}
 		_ = w.Write(rec)
 	}
@@ -37,7 +53,7 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 	}
 	for _, c := range plan.Conflicts {
 		row("conflict", map[string]string{
-			"upn": c.UPN, "reason": c.Reason, "detail": c.Detail,
+			"upn": c.UPN, "reason": c.Reason, "detail": c.Detail, "name": strings.Join(c.UserNames, ";"),
 			"users": strings.Join(c.Users, ";"), "people": strings.Join(c.People, "|"),
 		})
 	}

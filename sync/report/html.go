@@ -215,11 +215,7 @@ func htmlFacts(plan *upnsync.Plan, meta Meta) []htmlFact {
 		mode = "Apply"
 	}
 	add("Mode", false, mode)
-	runID := meta.RunID
-	if runID == "" && meta.Applied != nil {
-		runID = meta.Applied.RunID
-	}
-	add("Run id", false, runID)
+	add("Run id", false, runID(meta))
 	if !meta.Started.IsZero() {
 		when := meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 		if !meta.Finished.IsZero() {

@@ -285,7 +285,7 @@ func TestHTMLFromFile(t *testing.T) {
 		Settings: map[string]string{"config-file-path": "map.xml", "netbios-domain": "CORP", "max-changes": "-1",
 			"max-change-percent": "-1", "max-removals": "500", "max-removal-percent": "10"}}
 	planPath := filepath.Join(dir, "plan.json")
-	digest, err := planfile.Write(planPath, saved)
+	digest, err := planfile.Write(planPath, nil, saved)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,15 @@ type Meta struct {
 	Limits *upnsync.Limits
 }
 
+// runID is the run's id: meta's own, else the id an apply was journaled
+// under.
+func runID(meta Meta) string {
+	if meta.RunID == "" && meta.Applied != nil {
+		return meta.Applied.RunID
+	}
+	return meta.RunID
+}
+
 // Formats lists the report formats.
 var Formats = []string{"text", "json", "csv", "html"}
 

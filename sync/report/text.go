@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -26,6 +27,9 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		title += ", " + meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	fmt.Fprintln(w, title)
+	// The summary comes first too: a report can run to megabytes, and
+	// `head` should tell what the run did.
+	fmt.Fprintln(w, "Summary: "+SummaryLine(plan, meta))
 	if meta.Source != "" {
 		fmt.Fprintf(w, "Source:    %s\n", meta.Source)
 	} else {
@@ -54,7 +58,7 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 			fmt.Fprintf(w, "  user %s%s\n", c.UserID, nameSuffix(c.UserName))
 		}
 		fmt.Fprintf(w, "    before:   %s\n", orEmpty(c.Before))
-		fmt.Fprintf(w, "    after:    %s\n", c.After)
+		fmt.Fprintf(w, "    after:    %s\n", orEmpty(c.After))
 		if len(c.Added) > 0 {
 			fmt.Fprintf(w, "    added:    %s\n", strings.Join(c.Added, ", "))
 		}
@@ -69,34 +73,25 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 
-	section(w, "Conflicts (nothing written for these)", len(plan.Conflicts))
+	// A report whose changes did not come from a read (an undo, a saved
+	// plan applied) lists its conflicts when it has some (a store's
+	// refusals) and has no unmatched or skipped people.
+	read := meta.Source == ""
+	if read || len(plan.Conflicts) > 0 {
+		section(w, "Conflicts (nothing written for these)", len(plan.Conflicts))
+	}
 	for _, c := range plan.Conflicts {
 		fmt.Fprintf(w, "  %s  %s: %s\n", c.Reason, c.UPN, c.Detail)
 		if len(c.Users) > 0 {
-			fmt.Fprintf(w, "    Octopus users: %s\n", strings.Join(c.Users, ", "))
+			fmt.Fprintf(w, "    Octopus users: %s\n", usersWithNames(c))
 		}
 		for _, p := range c.People {
 			fmt.Fprintf(w, "    directory:     %s\n", p)
 		}
 	}
-
-	section(w, "Unmatched directory users (no Octopus user found)", unmatchedCount(plan))
-	for i, p := range plan.Unmatched {
-		if i == TextListLimit {
-			break
-		}
-		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
+	if read {
+		writeUnmatchedAndSkipped(w, plan)
 	}
-	more(w, unmatchedCount(plan), len(plan.Unmatched))
-
-	section(w, "Skipped", skippedCount(plan))
-	for i, s := range plan.Skipped {
-		if i == TextListLimit {
-			break
-		}
-		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
-	}
-	more(w, skippedCount(plan), len(plan.Skipped))
 
 	if len(plan.Departures) > 0 {
 		section(w, "Departed (upnsync added their UPN; they were not in this read)", len(plan.Departures))
@@ -140,13 +135,7 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 
-	st := plan.Stats
-	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d",
-		st.Read, st.Matched, st.Unchanged, st.Changes, st.Conflicts, st.Unmatched, st.Skipped)
-	if st.Departed > 0 {
-		fmt.Fprintf(w, ", departed %d, removals %d", st.Departed, st.Removals)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\nSummary: %s\n", SummaryLine(plan, meta))
 	for _, n := range meta.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
@@ -158,6 +147,39 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 	return w.Flush()
+}
+
+func writeUnmatchedAndSkipped(w io.Writer, plan *upnsync.Plan) {
+	section(w, "Unmatched directory users (no Octopus user found)", unmatchedCount(plan))
+	for i, p := range plan.Unmatched {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
+	}
+	more(w, unmatchedCount(plan), len(plan.Unmatched))
+
+	section(w, "Skipped", skippedCount(plan))
+	for i, s := range plan.Skipped {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
+	}
+	more(w, skippedCount(plan), len(plan.Skipped))
+}
+
+// usersWithNames lists a conflict's Octopus users, each with its name when
+// the plan knows it: 1010 (Sam Lee), 1011.
+func usersWithNames(c upnsync.Conflict) string {
+	parts := make([]string, len(c.Users))
+	for i, id := range c.Users {
+		parts[i] = id
+		if i < len(c.UserNames) {
+			parts[i] += nameSuffix(c.UserNames[i])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // more closes a list the text report cut at TextListLimit. The plan itself
@@ -240,12 +262,14 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 				if st.Missing {
 					s += fmt.Sprintf("\n  user %s no longer exists", st.UserID)
 				} else if st.AlreadyApplied() {
-					s += fmt.Sprintf("\n  user %s already holds %q", st.UserID, st.Found)
+					s += fmt.Sprintf("\n  user %s already holds %s", st.UserID, quoted(st.Found))
 				} else {
-					s += fmt.Sprintf("\n  user %s now holds %q (the plan saw %q)", st.UserID, st.Found, st.Expected)
+					s += fmt.Sprintf("\n  user %s now holds %s (the plan saw %s)", st.UserID, quoted(st.Found), quoted(st.Expected))
 				}
 			}
-			s += "\nRun again to plan them anew."
+			if meta.Source == "" {
+				s += "\nRun again to plan them anew."
+			}
 		}
 		return s
 	case len(plan.Changes) == 0 && len(plan.Conflicts) > 0:
@@ -277,6 +301,14 @@ func orEmpty(s string) string {
 		return "(empty)"
 	}
 	return s
+}
+
+// quoted is a value in quotes, or (empty).
+func quoted(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return strconv.Quote(s)
 }
 
 // plural spells a count with its noun: 1 page, 2 pages, 3 entries.
