@@ -189,7 +189,6 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bom-declared-1252.xml", 1, `the XML declaration says encoding="Windows-1252" but it starts with a UTF-8 byte order mark, so the file is UTF-8: change the declaration to encoding="UTF-8"`},
 		{"utf16-declared-utf8.xml", 1, `the file is saved as UTF-16 (it starts with a UTF-16 byte order mark) but its XML declaration says encoding="utf-8": change the declaration to encoding="UTF-16", or save the file as utf-8`},
 		{"unknown-encoding.xml", 1, `the XML declaration says encoding="Shift_JIS", which upnsync does not read (it reads UTF-8, UTF-16, Windows-1252, ISO-8859-1 and ISO-8859-15)`},
-		{"html-page.xml", 1, "this is an HTML page (a web page saved from a browser), not a mapping file: copy ADSIReaderLDAPMappings.xml"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
