@@ -132,8 +132,11 @@ type Settings struct {
 
 	Report     string
 	ReportFile string
-	LogFile    string
-	Quiet      bool
+	// CSVSeparator separates the values of the CSV files upnsync writes;
+	// 0 is the default, ','.
+	CSVSeparator rune
+	LogFile      string
+	Quiet        bool
 
 	LogFormat   string // text or json
 	LogKeep     int    // log files kept in a log folder; 0 keeps all

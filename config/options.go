@@ -244,6 +244,26 @@ var options = []*option{
 	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput, cmds: cReport,
 		help: "write the report to FILE (replaced atomically) instead of standard output; --report html needs it",
 		val:  str(func(s *Settings) *string { return &s.ReportFile })},
+	{long: "csv-separator", win: "CsvSeparator", arg: "CHAR", group: groupOutput, cmds: cSync | cPlan | cApply | cDoctor | cStoreExport, def: ",",
+		help: "separator of the CSV upnsync writes (CSV report, store export): , or ; (Excel where the decimal mark is a comma, as in French) or tab",
+		val: custom{
+			setFn: func(s *Settings, v string) error {
+				sep, err := ParseCSVSeparator(v)
+				s.CSVSeparator = sep
+				return err
+			},
+			textFn: func(s *Settings) string {
+				if s.CSVSeparator == '\t' {
+					return "tab"
+				}
+				if s.CSVSeparator == 0 {
+					return ""
+				}
+				return string(s.CSVSeparator)
+			},
+			zeroFn:  func(s *Settings) bool { return s.CSVSeparator == 0 },
+			resetFn: func(s *Settings) { s.CSVSeparator = 0 },
+		}},
 	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput, cmds: cLog,
 		help: "print only errors on standard error (no warnings, no progress line)",
 		val:  boolean(func(s *Settings) *bool { return &s.Quiet })},

@@ -131,6 +131,7 @@ func finish(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Meta, o
 // Its error goes to standard error, not to the log: the log's own file
 // may be what failed.
 func writeReport(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Meta) error {
+	meta.CSVSeparator = s.CSVSeparator
 	var err error
 	if s.ReportFile == "" {
 		if err = report.Write(env.Stdout, s.Report, plan, meta); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	"github.com/upnsync/upnsync/internal/fileerr"
 	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -53,14 +54,21 @@ func ExportUsers(ctx context.Context, s *config.Settings, w io.Writer, path stri
 		return 0, "", err
 	}
 	defer store.Close()
+	export := func(w io.Writer) (int, error) {
+		cw, err := csvfile.NewWriter(w, s.CSVSeparator)
+		if err != nil {
+			return 0, err
+		}
+		return store.ExportCSV(ctx, cw)
+	}
 	if path == "" {
-		n, err := store.ExportCSV(ctx, w)
+		n, err := export(w)
 		return n, store.Describe(), err
 	}
 	var n int
 	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		var err error
-		n, err = store.ExportCSV(ctx, w)
+		n, err = export(w)
 		return err
 	})
 	if err != nil {

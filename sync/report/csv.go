@@ -1,11 +1,11 @@
 package report
 
 import (
-	"encoding/csv"
 	"io"
 	"strconv"
 	"strings"
 
+	"github.com/upnsync/upnsync/internal/csvfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -15,9 +15,14 @@ import (
 var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "after",
 	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes"}
 
-// CSV writes the report as RFC 4180 CSV.
-func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
-	w := csv.NewWriter(out)
+// CSV writes the report as RFC 4180 CSV, in the form internal/csvfile
+// gives every CSV upnsync writes (UTF-8 with a byte order mark, CRLF,
+// meta.CSVSeparator between values), so that Excel opens it in any locale.
+func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
+	w, err := csvfile.NewWriter(out, meta.CSVSeparator)
+	if err != nil {
+		return err
+	}
 	row := func(kind string, f map[string]string) {
 		rec := make([]string, len(CSVHeader))
 		rec[0] = kind

@@ -65,6 +65,10 @@ type Meta struct {
 	// Limits are the guards' thresholds in force (nil: not known); Guards
 	// are those the plan trips.
 	Limits *upnsync.Limits
+
+	// CSVSeparator separates the CSV report's values (--csv-separator);
+	// 0 is ','. It is how the report is written, not a fact of the run.
+	CSVSeparator rune
 }
 
 // Formats lists the report formats.
