@@ -269,7 +269,7 @@ var options = []*option{
 		val:  boolean(func(s *Settings) *bool { return &s.Quiet })},
 
 	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupLogs, cmds: cLog,
-		help: "append the log to this file, or write upnsync_YYYYMMDD_HHMMSS.log in this folder (one file per run; a path ending in / or \\ is created as a folder)",
+		help: "a folder (an existing one, or any path without a .log or .txt extension, created when missing) gets upnsync_YYYYMMDD_HHMMSS.log, one file per run; FILE.log or FILE.txt is appended to",
 		val:  str(func(s *Settings) *string { return &s.LogFile })},
 	{long: "log-format", win: "LogFormat", arg: "FORMAT", group: groupLogs, cmds: cLog, def: "text",
 		help: "text or json: JSON lines in the log file, and on standard error the whole log from info up (for containers and log collectors)",
