@@ -132,8 +132,11 @@ type Settings struct {
 
 	Report     string
 	ReportFile string
-	LogFile    string
-	Quiet      bool
+	// CSVSeparator separates the values of the CSV files upnsync writes;
+	// 0 is the default, ','.
+	CSVSeparator rune
+	LogFile      string
+	Quiet        bool
 
 	// Verbose and Keep are the demo's: every step's whole report, and
 	// the folder to work in and leave behind.

@@ -221,8 +221,8 @@ var options = []*option{
 	{long: "max-removal-percent", win: "MaxRemovalPercent", kind: kInt, arg: "P", group: groupSafety, cmds: cRun, plan: true, def: "10",
 		help: "stop before writing anything when the removals exceed P percent of the Octopus users (off to switch off)",
 		val:  percent(func(s *Settings) *float64 { return &s.MaxRemovalPercent })},
-	{long: "force", win: "Force", kind: kBool, group: groupSafety, cmds: cRun, cliOnly: true,
-		help: "let this one run through the threshold guards (logged and recorded with the run); never an incomplete read; command line only",
+	{long: "force", win: "Force", kind: kBool, group: groupSafety, cmds: cRun | cStoreImport, cliOnly: true,
+		help: "let this one run through the threshold guards (logged and recorded with the run), never an incomplete read; store import: take away entries upnsync added that the file lacks; command line only",
 		val:  boolean(func(s *Settings) *bool { return &s.Force })},
 	{long: "out", win: "Out", arg: "FILE", group: groupSafety, cmds: cPlan,
 		help: "upnsync plan: the file to save the plan in (required)",
@@ -244,6 +244,26 @@ var options = []*option{
 	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput, cmds: cReport,
 		help: "write the report to FILE (replaced atomically) instead of standard output; --report html needs it",
 		val:  str(func(s *Settings) *string { return &s.ReportFile })},
+	{long: "csv-separator", win: "CsvSeparator", arg: "CHAR", group: groupOutput, cmds: cSync | cPlan | cApply | cDoctor | cStoreExport, def: ",",
+		help: "separator of the CSV upnsync writes (CSV report, store export): , or ; (Excel where the decimal mark is a comma, as in French) or tab",
+		val: custom{
+			setFn: func(s *Settings, v string) error {
+				sep, err := ParseCSVSeparator(v)
+				s.CSVSeparator = sep
+				return err
+			},
+			textFn: func(s *Settings) string {
+				if s.CSVSeparator == '\t' {
+					return "tab"
+				}
+				if s.CSVSeparator == 0 {
+					return ""
+				}
+				return string(s.CSVSeparator)
+			},
+			zeroFn:  func(s *Settings) bool { return s.CSVSeparator == 0 },
+			resetFn: func(s *Settings) { s.CSVSeparator = 0 },
+		}},
 	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput, cmds: cLog,
 		help: "print only errors on standard error (no warnings, no progress line)",
 		val:  boolean(func(s *Settings) *bool { return &s.Quiet })},
@@ -256,7 +276,7 @@ var options = []*option{
 		val:  str(func(s *Settings) *string { return &s.Keep })},
 
 	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupLogs, cmds: cLog,
-		help: "append the log to this file, or write upnsync_YYYYMMDD_HHMMSS.log in this folder (one file per run; a path ending in / or \\ is created as a folder)",
+		help: "a folder (an existing one, or any path without a .log or .txt extension, created when missing) gets upnsync_YYYYMMDD_HHMMSS.log, one file per run; FILE.log or FILE.txt is appended to",
 		val:  str(func(s *Settings) *string { return &s.LogFile })},
 	{long: "log-format", win: "LogFormat", arg: "FORMAT", group: groupLogs, cmds: cLog, def: "text",
 		help: "text or json: JSON lines in the log file, and on standard error the whole log from info up (for containers and log collectors)",

@@ -2,7 +2,8 @@
 # Test directory servers for upnsync, on loopback, started from nothing.
 #
 #   scripts/testdirs.sh install [SERVER...]  install the packages the servers need (as root, apt);
-#                                            without SERVER, Chromium for the HTML report's tests too
+#                                            without SERVER, Chromium for the HTML report's tests
+#                                            and Wine for the Windows build's (scripts/wine.sh) too
 #   scripts/testdirs.sh start [SERVER...]    install what is missing (as root), set up, start, verify
 #   scripts/testdirs.sh stop [SERVER...]     stop by PID (safe to call twice)
 #   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
@@ -70,6 +71,15 @@ common_packages() {
 # (sync/report, found by internal/testenv).
 browser_packages() {
 	need chromium chromium
+}
+
+# wine_packages: Wine, which runs the Windows build in cmd/upnsync's
+# TestWindowsBinaryUnderWine, and MinGW, which builds the one DLL Debian
+# 12's Wine lacks (scripts/wine.sh).
+wine_packages() {
+	need wine wine
+	need /usr/lib/wine/wine64 wine64
+	need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 }
 
 # install_packages PKG...: apt-get install as root, with no daemon started
@@ -979,6 +989,7 @@ cmd_install() {
 		{
 			common_packages
 			(($# > 0)) || browser_packages
+			(($# > 0)) || wine_packages
 			for s in "${servers[@]}"; do "${s}_packages"; done
 		} | sort -u
 	)

@@ -25,6 +25,10 @@ type Options struct {
 	// larger than the store does not fill the memory with people no
 	// Octopus user is waiting for.
 	ListLimit int
+	// DomainHints asks the final plan (BuildPlan's) for Plan.DomainHints:
+	// a post-pass over the unmatched people once matching is over
+	// (domainhints.go), outside the rules' hot path.
+	DomainHints bool
 }
 
 // DefaultListLimit bounds Plan.Unmatched and Plan.Skipped: a listed person
@@ -425,6 +429,9 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
 	plan.Departures = p.departures(read)
 	if final {
+		if p.opts.DomainHints {
+			plan.DomainHints = p.domainHints()
+		}
 		// Matching is over: let the lookups go before the changes are built
 		// (a fifth of the heap at a million users), and hand their memory
 		// back at once: the Change values need one block of their own, which

@@ -226,6 +226,9 @@ type Plan struct {
 	Departures []Departure
 	Stats      Stats
 	Read       ReadResult
+	// DomainHints are unmatched people whose account name a user lists
+	// under another NetBIOS domain name (domainhints.go): worth a note.
+	DomainHints []DomainHint
 }
 
 // Directory is where people come from.

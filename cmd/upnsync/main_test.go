@@ -209,7 +209,8 @@ func TestCSVReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(data), "\nchange,"); n != 9 || !strings.HasPrefix(string(data), "kind,user_id,") {
+	// Excel's form: a UTF-8 byte order mark and CRLF (internal/csvfile).
+	if n := strings.Count(string(data), "\r\nchange,"); n != 9 || !strings.HasPrefix(string(data), "\ufeffkind,user_id,") {
 		t.Fatalf("%d change rows:\n%s", n, data)
 	}
 }

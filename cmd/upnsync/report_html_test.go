@@ -53,7 +53,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 	}
 	page := readText(t, in("dry.html"))
 	for _, want := range []string{"<!DOCTYPE html>", `<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-`,
-		"<title>upnsync dry run</title>", fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP"), "<dt>Run id</dt><dd>20",
+		"<title>upnsync dry run</title>", fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP (guessed from the DN's first DC= label: if the domain's NetBIOS name differs, give it with --netbios-domain)"), "<dt>Run id</dt><dd>20",
 		`data-card="changes"><a href="#changes"><span class="n" data-count="9"`, "<td><code>--max-removals</code></td><td>500</td>",
 		"To apply 9 changes, run the same command with --apply (or /Apply)."} {
 		if !strings.Contains(page, want) {
@@ -72,7 +72,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 		t.Fatalf("report html of a JSON report: exit %d\n%s\n%s", code, out, errOut)
 	}
 	fromJSON := readText(t, in("from-json.html"))
-	for _, want := range []string{fact("Run id", dry.RunID), fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP"),
+	for _, want := range []string{fact("Run id", dry.RunID), fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP (guessed from the DN's first DC= label: if the domain's NetBIOS name differs, give it with --netbios-domain)"),
 		`data-card="conflicts"><a href="#conflicts"><span class="n" data-count="5"`} {
 		if !strings.Contains(fromJSON, want) {
 			t.Errorf("the page of the saved JSON report lacks %q", want)

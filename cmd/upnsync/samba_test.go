@@ -85,6 +85,15 @@ func TestSambaSync(t *testing.T) {
 			if len(plan.Changes) < e.Users/20 || plan.Summary["matched"] < e.Users/2 {
 				t.Fatalf("implausible plan: %v", plan.Summary)
 			}
+			// The NetBIOS name is the DC's own (Partitions container), and
+			// the report says so.
+			var nb struct {
+				Name   string `json:"netbios_name"`
+				Source string `json:"netbios_source"`
+			}
+			if err := json.Unmarshal([]byte(out), &nb); err != nil || nb.Name != e.NetBIOS || nb.Source != "directory" {
+				t.Errorf("NetBIOS name %q from %q, want %q from the directory (%v)", nb.Name, nb.Source, e.NetBIOS, err)
+			}
 			byGUID := 0
 			for _, c := range plan.Changes {
 				if c["match"] == "external-id" {

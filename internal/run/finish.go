@@ -37,6 +37,7 @@ func (ss *session) finish(plan *upnsync.Plan, meta report.Meta, o Outcome) Outco
 // --quiet or not) and returned as a *reportError.
 func (ss *session) writeReport(plan *upnsync.Plan, meta report.Meta) error {
 	s, env := ss.s, ss.env
+	meta.CSVSeparator = s.CSVSeparator
 	var err error
 	switch {
 	case s.ReportFile != "":

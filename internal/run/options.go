@@ -84,7 +84,7 @@ func OpenDirectory(ctx context.Context, s *config.Settings, fields mapping.Field
 // engineOptions are the settings of the merge rules.
 func engineOptions(s *config.Settings) upnsync.Options {
 	return upnsync.Options{MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
-		RemoveDeparted: s.RemoveDeparted}
+		RemoveDeparted: s.RemoveDeparted, DomainHints: true}
 }
 
 // limits are the threshold guards the settings ask for.

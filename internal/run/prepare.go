@@ -77,7 +77,9 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 			p.inputs = newInputsHash(mappingData, settingsMap(s))
 			store, dir = p.inputs.store(store), p.inputs.directory(dir)
 		}
-		return upnsync.BuildPlan(ctx, store, dir, engineOptions(s))
+		plan, err := upnsync.BuildPlan(ctx, store, dir, engineOptions(s))
+		p.netbios.source = directory.NetBIOSSource(d)
+		return plan, err
 	}
 	if s.Incremental || s.DirSync {
 		var err error
@@ -114,6 +116,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: ss.store.Describe(), Started: started,
 		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store),
 		RunID: newRunID(started), MappingFile: s.ConfigFile, NetBIOS: p.netbios.String(), Limits: &lim}
+	p.netbios.report(&p.meta, &p.plan, log)
 	if !s.Apply {
 		p.meta.ApplyHint = "run the same command with --apply (or /Apply)"
 	}

@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	"github.com/upnsync/upnsync/internal/fileerr"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -39,8 +41,38 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 		return octopus.ImportResult{}, "", err
 	}
 	defer ss.close()
+	if err := checkImportLosses(ctx, s, ss.store, f, path, l.Logger()); err != nil {
+		return octopus.ImportResult{}, ss.store.Describe(), err
+	}
 	res, err := ss.store.ImportCSV(ctx, f, path)
 	return res, ss.store.Describe(), err
+}
+
+// checkImportLosses refuses, without --force, an import that would take
+// away entries upnsync added: re-importing an Octopus export taken before
+// an apply would silently revert what the apply wrote. Refused rather than
+// kept: the import makes each user's list the file's, which is what the
+// command says, and a UPN someone removed in Octopus on purpose must not
+// come back through it; the administrator knows which it is. f is read
+// and rewound for the import.
+func checkImportLosses(ctx context.Context, s *config.Settings, store octopus.Store, f *os.File, path string, log *slog.Logger) error {
+	loss, err := octopus.ImportLosses(ctx, store, f, path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("cannot read %s again: %v", path, fileerr.Reason(err))
+	}
+	if loss.Entries == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("importing %s would take away %d entries upnsync added to the Windows usernames of %d users (%s)",
+		path, loss.Entries, loss.Users, strings.Join(loss.Examples, ", "))
+	if !s.Force {
+		return fmt.Errorf("%s: the file is probably an export taken before those UPNs reached Octopus; export the users from Octopus again once they are there, or give --force to import the file as it is (the next run then plans to add them again); nothing was imported", what)
+	}
+	log.Warn(what + " (--force)")
+	return nil
 }
 
 // ExportUsers is `upnsync store export [FILE.csv]`: the store's users as
@@ -58,14 +90,21 @@ func ExportUsers(ctx context.Context, s *config.Settings, w io.Writer, path stri
 		return 0, "", err
 	}
 	defer store.Close()
+	export := func(w io.Writer) (int, error) {
+		cw, err := csvfile.NewWriter(w, s.CSVSeparator)
+		if err != nil {
+			return 0, err
+		}
+		return store.ExportCSV(ctx, cw)
+	}
 	if path == "" || path == atomicfile.Stdout {
-		n, err := store.ExportCSV(ctx, w)
+		n, err := export(w)
 		return n, store.Describe(), err
 	}
 	var n int
 	err = atomicfile.Write(path, atomicfile.Private, func(w io.Writer) error {
 		var err error
-		n, err = store.ExportCSV(ctx, w)
+		n, err = export(w)
 		return err
 	})
 	if err != nil {

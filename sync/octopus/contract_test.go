@@ -3,6 +3,7 @@ package octopus
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,7 +126,7 @@ func oneUserT(t testing.TB, s upnsync.Store, id string) upnsync.User {
 func exportBytesT(t testing.TB, s Store) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := s.ExportCSV(context.Background(), &buf); err != nil {
+	if _, err := s.ExportCSV(context.Background(), csv.NewWriter(&buf)); err != nil {
 		t.Fatalf("ExportCSV: %v", err)
 	}
 	return buf.Bytes()

@@ -1,12 +1,12 @@
 package report
 
 import (
-	"encoding/csv"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/upnsync/upnsync/internal/csvfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -23,9 +23,14 @@ var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "a
 	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes",
 	"run_id", "mode", "started"}
 
-// CSV writes the report as RFC 4180 CSV.
+// CSV writes the report as RFC 4180 CSV, in the form internal/csvfile
+// gives every CSV upnsync writes (UTF-8 with a byte order mark, CRLF,
+// meta.CSVSeparator between values), so that Excel opens it in any locale.
 func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
-	w := csv.NewWriter(out)
+	w, err := csvfile.NewWriter(out, meta.CSVSeparator)
+	if err != nil {
+		return err
+	}
 	run := map[string]string{"run_id": runID(meta), "mode": meta.Mode}
 	if !meta.Started.IsZero() {
 		run["started"] = meta.Started.UTC().Format(time.RFC3339)

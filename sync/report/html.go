@@ -243,7 +243,7 @@ func htmlFacts(plan *upnsync.Plan, meta Meta) []htmlFact {
 	add("Search bases", false, bases...)
 	add("Store", false, withKind(meta.Store, meta.StoreKind)+fmt.Sprintf(" (%s)", plural(plan.Stats.StoreUsers, "user")))
 	add("Mapping file", false, meta.MappingFile)
-	add("NetBIOS name", false, meta.NetBIOS)
+	add("NetBIOS name", false, NetBIOSText(meta))
 	return facts
 }
 

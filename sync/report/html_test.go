@@ -294,7 +294,7 @@ func TestHTMLFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := fromPlan.String()
-	for _, want := range []string{digest, "upnsync test as admin on host1", "<dd>map.xml</dd>", "<dd>CORP</dd>",
+	for _, want := range []string{digest, "upnsync test as admin on host1", "<dd>map.xml</dd>", "<dd>CORP (--netbios-domain)</dd>",
 		"<td>500</td>", "run: upnsync apply " + planPath, `data-list="changes"`, `data-list="departures"`,
 		fmt.Sprintf(`data-card="conflicts"><a href="#conflicts"><span class="n" data-count="%d"`, len(plan.Conflicts)),
 		"counted but not listed in this file (a saved plan"} {

@@ -46,6 +46,7 @@ type jsonReport struct {
 	RunID       string      `json:"run_id,omitempty"`
 	MappingFile string      `json:"mapping_file,omitempty"`
 	NetBIOS     string      `json:"netbios_name,omitempty"`
+	NetBIOSFrom string      `json:"netbios_source,omitempty"`
 	Limits      *jsonLimits `json:"limits,omitempty"`
 	ApplyHint   string      `json:"apply_hint,omitempty"`
 	// MatchedByRule counts the people matched by each rule (outside
@@ -222,7 +223,7 @@ func jsonOf(plan *upnsync.Plan, meta Meta) (*jsonReport, []jsonList) {
 		Source:             meta.Source,
 
 		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
-		RunID: meta.RunID, MappingFile: meta.MappingFile, NetBIOS: meta.NetBIOS, ApplyHint: meta.ApplyHint,
+		RunID: meta.RunID, MappingFile: meta.MappingFile, NetBIOS: meta.NetBIOS, NetBIOSFrom: meta.NetBIOSSource, ApplyHint: meta.ApplyHint,
 	}
 	if meta.Limits != nil {
 		l := jsonLimits(*meta.Limits)

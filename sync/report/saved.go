@@ -205,7 +205,7 @@ func (r *jsonReport) engine(plan *upnsync.Plan) (Meta, error) {
 	meta := Meta{Mode: r.Mode, Directory: r.Directory, Store: r.Store, Stopped: r.Stopped, Forced: r.Forced,
 		Notes: r.Notes, Source: r.Source, DirectoryKind: r.DirectoryKind, StoreKind: r.StoreKind,
 		NextSteps: r.NextSteps, Read: r.ReadMode, RunID: r.RunID, MappingFile: r.MappingFile,
-		NetBIOS: r.NetBIOS, ApplyHint: r.ApplyHint}
+		NetBIOS: r.NetBIOS, NetBIOSSource: r.NetBIOSFrom, ApplyHint: r.ApplyHint}
 	var err error
 	if meta.Started, err = unstamp(r.Started); err != nil {
 		return meta, err
@@ -286,7 +286,7 @@ func SavedPlan(p *planfile.Plan, digest string) (*upnsync.Plan, Meta) {
 		by += " on " + p.Host
 	}
 	meta := Meta{Mode: ModeDryRun, Directory: p.Directory, Store: p.Store, Started: p.Created,
-		MappingFile: p.Settings["config-file-path"], NetBIOS: p.Settings["netbios-domain"],
+		MappingFile: p.Settings["config-file-path"], NetBIOS: p.Settings["netbios-domain"], NetBIOSSource: optionSource(p.Settings["netbios-domain"]),
 		Forced: len(p.Forced) > 0, Limits: savedLimits(p.Settings),
 		Notes: []string{fmt.Sprintf("A saved plan (SHA-256 %s), made by %s. It lists its changes and departures; conflicts, unmatched and skipped people are only counted (the dry run's JSON report lists them).", digest, by)}}
 	for _, m := range p.Forced {

@@ -45,6 +45,9 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 		fmt.Fprintf(w, "           %s: %s, %s%s\n", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"), refs)
 	}
+	if nb := NetBIOSText(meta); nb != "" {
+		fmt.Fprintf(w, "NetBIOS:   %s\n", nb)
+	}
 	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
 
 	section(w, "Changes", len(plan.Changes))
