@@ -90,7 +90,7 @@ func TestWindowsBinaryUnderWine(t *testing.T) {
 	}
 
 	// The demo.
-	if code, out := cmd(`"%UPNSYNC%" demo`); code != 0 || !strings.Contains(out, "The demo is done") {
+	if code, out := cmd(`"%UPNSYNC%" demo`); code != 0 || !strings.Contains(out, "How the result reaches Octopus") {
 		t.Fatalf("demo: exit %d\n%s", code, out)
 	}
 
