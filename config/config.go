@@ -247,10 +247,16 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 			}
 		}
 	}
+	if err := s.adsiPaths(); err != nil {
+		return nil, err
+	}
 	if err := s.applies(); err != nil {
 		return nil, err
 	}
 	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	if err := checkKerberosFiles(s); err != nil {
 		return nil, err
 	}
 	if err := resolveStorePassword(s, getenv); err != nil {

@@ -95,7 +95,7 @@ func (d *ldapDirectory) dialError(err error) error {
 	case isConnRefused(err):
 		return newError(err, "cannot connect to %s: connection refused (nothing listens on that address and port); check the host and port, and that the directory service runs", d.url)
 	case errors.As(err, &ne) && ne.Timeout():
-		return newError(err, "cannot connect to %s: no answer within %s; check the host, the port and any firewall in between", d.url, d.timeout)
+		return newError(err, "cannot connect to %s: no answer within %s (--connect-timeout); check the host, the port and any firewall in between", d.url, d.connectTimeout)
 	case isCertError(err):
 		return d.certError(err, err, nil)
 	}
@@ -183,9 +183,6 @@ func (d *ldapDirectory) startTLSError(err error) error {
 	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
 		return newError(err, "%s refused StartTLS (%s: %s): use ldaps:// instead", d.url, resultName(le.ResultCode), ldapErrText(err))
 	}
-	if timedOut(err) {
-		return newError(err, "no answer from %s within %s during StartTLS (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
-	}
 	return newError(err, "TLS after StartTLS with %s failed: %s", d.url, ldapErrText(err))
 }
 
@@ -198,7 +195,12 @@ func (d *ldapDirectory) bindError(err error) error {
 	var le *ldap.Error
 	if !errors.As(err, &le) || le.ResultCode == ldap.ErrorNetwork {
 		if timedOut(err) {
-			return newError(err, "no answer from %s within %s during the bind (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
+			return d.silent(err, "the bind")
+		}
+		if !d.encrypted() && endedEarly(err) {
+			if m := d.mismatch(false); m != nil {
+				return m
+			}
 		}
 		if d.connLost(err) {
 			return newError(err, "%s closed the connection during the bind (%s): check the port and the scheme (ldaps:// is usually 636, ldap:// 389)", d.url, ldapErrText(err))

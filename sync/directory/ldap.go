@@ -28,10 +28,12 @@ type ldapDirectory struct {
 	bases    []string
 	filter   string
 	pageSize int
-	timeout  time.Duration
-	tls      *tls.Config
-	dec      *decoder
-	log      *slog.Logger
+	timeout  time.Duration // a request once connected
+	// connectTimeout bounds each step of connecting.
+	connectTimeout time.Duration
+	tls            *tls.Config
+	dec            *decoder
+	log            *slog.Logger
 
 	// The connection (connect.go): go-ldap's, on the Tap that takes the
 	// bulk read's entries out of the stream; root is its rootDSE, once
@@ -50,6 +52,11 @@ type ldapDirectory struct {
 	domainScope bool
 	// located names the DNS SRV records the directory was found through.
 	located string
+	// once passes each person once during a read of several bases.
+	once *onceGuard
+	// principalName is the Kerberos principal a keytab bind is made as
+	// (NAME@REALM), once known.
+	principalName string
 
 	// Tracked reads (delta.go): tracked is set by ChangedSince or DirSync;
 	// minUSN narrows the filter to uSNChanged >= minUSN; dirsync reads with
@@ -124,6 +131,9 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
 	}
+	if d.connectTimeout = opts.ConnectTimeout; d.connectTimeout <= 0 {
+		d.connectTimeout = DefaultConnectTimeout
+	}
 
 	// Credentials: refuse before anything is sent.
 	if err := checkKerberos(opts); err != nil {
@@ -171,16 +181,8 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 		}
 		bases = []string{p}
 	}
-	seen := map[string]bool{}
-	for _, b := range bases {
-		dn, err := BaseFromDomain(b)
-		if err != nil {
-			return nil, err
-		}
-		if k := strings.ToLower(dn); !seen[k] {
-			seen[k] = true
-			d.bases = append(d.bases, dn)
-		}
+	if d.bases, _, err = SearchBases(bases); err != nil {
+		return nil, err
 	}
 
 	pool, err := x509.SystemCertPool()
