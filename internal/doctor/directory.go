@@ -79,7 +79,7 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		return
 	}
 	defer p.Close()
-	dialLimit := min(s.Timeout, doctorDialLimit)
+	dialLimit := s.ConnectTimeout
 
 	// DNS
 	host := p.Host()

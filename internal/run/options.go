@@ -34,7 +34,7 @@ func DirectoryOptions(s *config.Settings, fields mapping.Fields) directory.Optio
 		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
 		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields, Columns: s.Columns,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, ConnectTimeout: s.ConnectTimeout, Fields: fields, Columns: s.Columns,
 	}
 }
 

@@ -123,9 +123,9 @@ func LocateDCs(ctx context.Context, opts Options, domain string) (string, []DC, 
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
-	timeout := opts.Timeout
+	timeout := opts.ConnectTimeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = DefaultConnectTimeout
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	_, srvs, err := resolver.LookupSRV(lctx, service, "tcp", domain)

@@ -205,7 +205,7 @@ func (d *ldapDirectory) bindError(err error) error {
 		if d.connLost(err) {
 			return newError(err, "%s closed the connection during the bind (%s): check the port and the scheme (ldaps:// is usually 636, ldap:// 389)", d.url, ldapErrText(err))
 		}
-		return newError(err, "cannot bind to %s as %q: %s", d.url, d.opts.Login, ldapErrText(err))
+		return newError(err, "cannot bind to %s as \"%s\": %s", d.url, d.opts.Login, ldapErrText(err))
 	}
 	code := resultName(le.ResultCode)
 	switch le.ResultCode {
@@ -235,15 +235,15 @@ func (d *ldapDirectory) bindError(err error) error {
 				why, hint = "account locked", "unlock the account in AD and check the password upnsync uses"
 			}
 		}
-		return newError(err, "cannot bind to %s as %q: %s (%s); %s", d.url, d.opts.Login, why, code, hint)
+		return newError(err, "cannot bind to %s as \"%s\": %s (%s); %s", d.url, d.opts.Login, why, code, hint)
 	case ldap.LDAPResultStrongAuthRequired, ldap.LDAPResultConfidentialityRequired:
 		return newError(err, "%s refuses a simple bind over this connection (%s: %s): use ldaps:// or --start-tls", d.url, code, ldapErrText(err))
 	case ldap.LDAPResultInappropriateAuthentication, ldap.LDAPResultUnwillingToPerform:
-		return newError(err, "%s refuses to bind %q (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
+		return newError(err, "%s refuses to bind \"%s\" (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
 	case ldap.LDAPResultInvalidDNSyntax:
-		return newError(err, "%s does not accept %q as a login (%s): give a UPN (svc-upnsync@corp.example.com) or a DN", d.url, d.opts.Login, code)
+		return newError(err, "%s does not accept \"%s\" as a login (%s): give a UPN (svc-upnsync@corp.example.com) or a DN", d.url, d.opts.Login, code)
 	}
-	return newError(err, "cannot bind to %s as %q (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
+	return newError(err, "cannot bind to %s as \"%s\" (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
 }
 
 // describeOpError explains why a search on base failed: what happened
@@ -255,7 +255,7 @@ func (d *ldapDirectory) describeOpError(err error, base string) (what, hint stri
 	}
 	code := resultName(le.ResultCode)
 	diag := ldapErrText(err)
-	who := fmt.Sprintf("the account %q", d.opts.Login)
+	who := fmt.Sprintf("the account \"%s\"", d.opts.Login)
 	if d.opts.Anonymous {
 		who = "an anonymous client"
 	}

@@ -40,7 +40,7 @@ func (o Options) authName() string {
 	case o.KerberosCCache != "":
 		return fmt.Sprintf("Kerberos (credential cache %s)", o.KerberosCCache)
 	}
-	return fmt.Sprintf("%q", o.Login)
+	return `"` + o.Login + `"`
 }
 
 // checkKerberos refuses contradictory Kerberos options before anything is
@@ -73,7 +73,7 @@ func checkKerberos(o Options) error {
 	case o.KerberosCCache != "" && o.Login != "":
 		return errors.New("--kerberos-ccache binds as the principal of the credential cache: leave out --login (klist shows it)")
 	case o.KerberosKeytab != "" && strings.Contains(o.Login, "="):
-		return fmt.Errorf("--login %q is a DN: a Kerberos bind needs the principal, such as svc-upnsync@CORP.EXAMPLE.COM", o.Login)
+		return fmt.Errorf("--login \"%s\" is a DN: a Kerberos bind needs the principal, such as svc-upnsync@CORP.EXAMPLE.COM", o.Login)
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func (d *ldapDirectory) principal(conf string) (user, realm string, err error) {
 	}
 	if i := strings.LastIndex(login, "@"); i >= 0 {
 		if login[:i] == "" || login[i+1:] == "" {
-			return "", "", newError(nil, "--login %q is not a Kerberos principal: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
+			return "", "", newError(nil, "--login %s is not a Kerberos principal: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
 		}
 		return login[:i], strings.ToUpper(login[i+1:]), nil
 	}
@@ -168,7 +168,7 @@ func (d *ldapDirectory) principal(conf string) (user, realm string, err error) {
 		name = login[i+1:]
 	}
 	if name == "" {
-		return "", "", newError(nil, "--login %q names no account: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
+		return "", "", newError(nil, "--login %s names no account: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
 	}
 	cfg, err := krb5config.Load(conf)
 	if err != nil {
@@ -176,7 +176,7 @@ func (d *ldapDirectory) principal(conf string) (user, realm string, err error) {
 	}
 	realm = cfg.LibDefaults.DefaultRealm
 	if realm == "" {
-		return "", "", newError(nil, "--login %q names no Kerberos realm and %s has no default_realm: write --login %s@REALM, the realm being the domain's DNS name in capitals (such as %s@CORP.EXAMPLE.COM)",
+		return "", "", newError(nil, "--login %s names no Kerberos realm and %s has no default_realm: write --login %s@REALM, the realm being the domain's DNS name in capitals (such as %s@CORP.EXAMPLE.COM)",
 			login, conf, name, name)
 	}
 	if name != login {

@@ -153,7 +153,7 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	case scheme == "ldap" && !opts.StartTLS && opts.NTLM && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing an NTLM bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
 	case scheme == "ldap" && !opts.StartTLS && !opts.Anonymous && !opts.AllowPlaintextBind:
-		return nil, fmt.Errorf("refusing to send the password of %q in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
+		return nil, fmt.Errorf("refusing to send the password of \"%s\" in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
 	}
 
 	if f := strings.TrimSpace(opts.UserFilter); f != "" {
