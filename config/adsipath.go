@@ -42,6 +42,8 @@ func (s *Settings) adsiPaths() error {
 			switch {
 			case dirURL == "":
 				how = "the domain controllers found through DNS (StartTLS)"
+			case startTLS && p.GC:
+				how = dirURL + " with StartTLS (ADSI's GC:// is port 3268; for LDAPS give --directory ldaps://" + hostOnly(p.Host) + " --global-catalog)"
 			case startTLS:
 				how = dirURL + " with StartTLS (ADSI's LDAP:// is port 389; for LDAPS give --directory ldaps://" + hostOnly(p.Host) + ")"
 			}
