@@ -94,7 +94,7 @@ func TestSambaKerberosFailures(t *testing.T) {
 			"the KDC of " + e.Realm + " knows no service principal ldap/localhost", false},
 		{"no default realm, bare name", func(o *directory.Options) { o.Login, o.Krb5Conf = name, noRealmConf },
 			"--login " + name + " names no Kerberos realm and " + noRealmConf + " has no default_realm: write --login " + name + "@REALM", false},
-		{"no default realm, DOMAIN\\name", func(o *directory.Options) { o.Login, o.Krb5Conf = e.NetBIOS + `\` + name, noRealmConf },
+		{"no default realm, DOMAIN\\name", func(o *directory.Options) { o.Login, o.Krb5Conf = e.NetBIOS+`\`+name, noRealmConf },
 			"has no default_realm: write --login " + name + "@REALM", false},
 		{"realm without a KDC", func(o *directory.Options) { o.Login = name + "@ELSEWHERE.EXAMPLE" },
 			e.Krb5Conf + " names no KDC for the realm ELSEWHERE.EXAMPLE", false},
