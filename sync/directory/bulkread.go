@@ -139,7 +139,7 @@ func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) err
 		res.Bases = append(res.Bases, upnsync.BaseCount{Base: base})
 		bc := &res.Bases[len(res.Bases)-1]
 		// The same search as a command an administrator can run.
-		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLine(base))
+		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLogLine(base))
 		if err := d.readBase(ctx, base, fn, &res, bc, pool); err != nil {
 			return res, d.fail(&res, err)
 		}

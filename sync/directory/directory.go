@@ -47,6 +47,9 @@ type Options struct {
 	// Both are required unless Anonymous is set.
 	Login    string
 	Password string
+	// PasswordFile is the file Password was read from, if any: the log's
+	// ldapsearch command names it (-y FILE) instead of asking (-W).
+	PasswordFile string
 	// Anonymous reads without binding, on purpose.
 	Anonymous bool
 	// KerberosKeytab binds with Kerberos (SASL GSSAPI) with the keys of a

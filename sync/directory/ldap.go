@@ -54,6 +54,9 @@ type ldapDirectory struct {
 	located string
 	// once passes each person once during a read of several bases.
 	once *onceGuard
+	// passwordFile is the password file when ldapsearch -y reads it as
+	// upnsync does (ldapsearch.go).
+	passwordFile string
 	// principalName is the Kerberos principal a keytab bind is made as
 	// (NAME@REALM), once known.
 	principalName string
@@ -130,6 +133,9 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	}
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
+	}
+	if passwordFileFits(opts.PasswordFile, opts.Password) {
+		d.passwordFile = opts.PasswordFile
 	}
 	if d.connectTimeout = opts.ConnectTimeout; d.connectTimeout <= 0 {
 		d.connectTimeout = DefaultConnectTimeout
