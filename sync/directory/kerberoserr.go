@@ -15,6 +15,8 @@ type kerberosError struct {
 	err       error
 	msg       string
 	transient bool
+	// code is the KDC's error code, 0 when the KDC did not answer one.
+	code int
 }
 
 func (e *kerberosError) Error() string { return e.msg }
@@ -48,11 +50,11 @@ func (d *ldapDirectory) explainKerberos(err error, principal string) *kerberosEr
 	if d.opts.KerberosKeytab != "" {
 		keys = "the keytab " + d.opts.KerberosKeytab
 	}
-	ke := &kerberosError{err: err}
 	code := 0
 	if m := krbCode.FindStringSubmatch(text); m != nil {
 		code, _ = strconv.Atoi(m[1])
 	}
+	ke := &kerberosError{err: err, code: code}
 	switch {
 	case d.opts.IntegratedAuth:
 		ke.msg = fmt.Sprintf("%s; check that the account upnsync runs as is a domain account with a Kerberos ticket (klist) and that the directory's name has a service principal (setspn -Q %s)",
