@@ -124,10 +124,7 @@ func LocateDCs(ctx context.Context, opts Options, domain string) (string, []DC, 
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
-	timeout := opts.ConnectTimeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
+	timeout, _ := opts.connectLimit()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	_, srvs, err := resolver.LookupSRV(lctx, service, "tcp", domain)
 	cancel()

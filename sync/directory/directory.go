@@ -26,7 +26,8 @@ const (
 	// the read, a look-up).
 	DefaultTimeout = 2 * time.Minute
 	// DefaultConnectTimeout bounds each step of connecting: the DNS
-	// look-up, the TCP connection, the TLS handshake, StartTLS, the bind.
+	// look-up, the TCP connection, the TLS handshake, StartTLS, the bind,
+	// the rootDSE.
 	// A directory that is up answers these in well under a second; one
 	// that says nothing for this long is not answering at all.
 	DefaultConnectTimeout = 30 * time.Second
@@ -106,6 +107,23 @@ type Options struct {
 	// Columns maps the columns of a csv: or xlsx: export to fields when
 	// their names are not the usual ones: upn=Email Address,guid=Object ID.
 	Columns string
+}
+
+// connectLimit bounds each step of connecting, and names the option that
+// set it: ConnectTimeout, or Timeout when that is shorter (connecting
+// never waits longer than a page may).
+func (o Options) connectLimit() (time.Duration, string) {
+	connect, timeout := o.ConnectTimeout, o.Timeout
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout < connect {
+		return timeout, "--timeout"
+	}
+	return connect, "--connect-timeout"
 }
 
 // String describes the options without the password, so that printing

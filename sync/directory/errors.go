@@ -95,7 +95,7 @@ func (d *ldapDirectory) dialError(err error) error {
 	case isConnRefused(err):
 		return newError(err, "cannot connect to %s: connection refused (nothing listens on that address and port); check the host and port, and that the directory service runs", d.url)
 	case errors.As(err, &ne) && ne.Timeout():
-		return newError(err, "cannot connect to %s: no answer within %s (--connect-timeout); check the host, the port and any firewall in between", d.url, d.connectTimeout)
+		return newError(err, "cannot connect to %s: no answer within %s (%s); check the host, the port and any firewall in between", d.url, d.connectTimeout, d.connectOption)
 	case isCertError(err):
 		return d.certError(err, err, nil)
 	}

@@ -29,8 +29,10 @@ type ldapDirectory struct {
 	filter   string
 	pageSize int
 	timeout  time.Duration // a request once connected
-	// connectTimeout bounds each step of connecting.
+	// connectTimeout bounds each step of connecting: --connect-timeout,
+	// or --timeout when that is shorter (connectOption names which).
 	connectTimeout time.Duration
+	connectOption  string
 	tls            *tls.Config
 	dec            *decoder
 	log            *slog.Logger
@@ -137,9 +139,7 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	if passwordFileFits(opts.PasswordFile, opts.Password) {
 		d.passwordFile = opts.PasswordFile
 	}
-	if d.connectTimeout = opts.ConnectTimeout; d.connectTimeout <= 0 {
-		d.connectTimeout = DefaultConnectTimeout
-	}
+	d.connectTimeout, d.connectOption = opts.connectLimit()
 
 	// Credentials: refuse before anything is sent.
 	if err := checkKerberos(opts); err != nil {

@@ -45,8 +45,8 @@ var ErrSilent = errors.New("no answer after the connection was accepted")
 // connect timeout.
 func (d *ldapDirectory) silent(err error, during string) error {
 	return newError(errors.Join(ErrSilent, err),
-		"%s accepted the connection but did not answer %s within %s (--connect-timeout): check that port %s is the directory's (ldaps:// is usually 636, ldap:// 389) and that the directory service is not hung; not tried again",
-		d.url, during, d.connectTimeout, d.port())
+		"%s accepted the connection but did not answer %s within %s (%s): check that port %s is the directory's (ldaps:// is usually 636, ldap:// 389) and that the directory service is not hung; not tried again",
+		d.url, during, d.connectTimeout, d.connectOption, d.port())
 }
 
 // endedEarly reports whether a connection ended without an answer, or
