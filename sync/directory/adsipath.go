@@ -54,6 +54,8 @@ func ParseADSIPath(s string) (ADSIPath, error) {
 		dn = ""
 	case strings.HasPrefix(dn, "<"):
 		return p, fmt.Errorf("--domain %s: upnsync needs the DN of the base, not a %s reference: give it as OU=Staff,DC=corp,DC=example,DC=com (ADSI Edit shows it as distinguishedName)", s, strings.SplitN(dn, "=", 2)[0]+"=...>")
+	case dn != "" && !strings.Contains(dn, "="):
+		return p, fmt.Errorf("--domain %s: %q after the server is not a DN: an ADSI path ends with the base's DN, such as OU=Staff,DC=corp,DC=example,DC=com", s, dn)
 	case dn != "":
 		if _, err := BaseFromDomain(dn); err != nil {
 			return p, fmt.Errorf("--domain %s: %v", s, err)

@@ -47,6 +47,7 @@ func TestParseADSIPath(t *testing.T) {
 		"LDAP://dc1 bad/OU=x,DC=corp":                        `the server "dc1 bad" is not a host name`,
 		"LDAP://dc1:99999/OU=x,DC=corp":                      `the server "dc1:99999" is not a host name`,
 		"LDAP://dc1/OU=x,,DC=corp":                           "is not a valid DN",
+		"LDAP://dc1/corp.example.com":                        `"corp.example.com" after the server is not a DN`,
 	} {
 		if _, err := ParseADSIPath(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseADSIPath(%q) = %v, want an error with %q", in, err, want)
