@@ -18,6 +18,10 @@ const (
 	DefaultStore    = "sqlite:octopus-users.db"
 	DefaultPageSize = 1000
 	DefaultTimeout  = 2 * time.Minute
+	// DefaultConnectTimeout bounds each step of connecting to an LDAP
+	// directory, so that a port that accepts the connection and never
+	// answers fails in well under a minute.
+	DefaultConnectTimeout = 30 * time.Second
 	// DefaultShutdownTimeout is how long a stopping scheduler waits for the
 	// running sync: long enough for a large apply. A service manager must
 	// wait as long (systemd's TimeoutStopSec, Kubernetes'
@@ -71,8 +75,11 @@ type Settings struct {
 	GlobalCatalog bool
 	NetBIOSDomain string
 	Timeout       time.Duration
-	Retries       int
-	RetryDelay    time.Duration
+	// ConnectTimeout bounds each step of connecting to an LDAP directory
+	// (DNS, TCP, TLS, StartTLS, the bind); Timeout each request after.
+	ConnectTimeout time.Duration
+	Retries        int
+	RetryDelay     time.Duration
 
 	// Microsoft Entra ID (--directory entra:TENANT), see entra.go: the app
 	// registration's ClientID with its ClientSecret (from ClientSecretFile
@@ -255,10 +262,16 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 			}
 		}
 	}
+	if err := s.adsiPaths(); err != nil {
+		return nil, err
+	}
 	if err := s.applies(); err != nil {
 		return nil, err
 	}
 	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	if err := checkKerberosFiles(s); err != nil {
 		return nil, err
 	}
 	if err := resolveStorePassword(s, getenv); err != nil {
@@ -294,6 +307,9 @@ func (s *Settings) defaults() {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
+	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = DefaultConnectTimeout
 	}
 	if !s.given("retries") {
 		s.Retries = DefaultRetries

@@ -603,6 +603,8 @@ samba_packages() {
 	[[ -d /usr/share/samba/setup ]] || echo samba-ad-provision
 	need ldapadd ldap-utils
 	need kinit krb5-user
+	# ldapsearch -Y GSSAPI (the log's ldapsearch line for a Kerberos bind).
+	compgen -G '/usr/lib/*/sasl2/libgssapiv2.so*' >/dev/null || echo libsasl2-modules-gssapi-mit
 }
 
 samba_pid() {

@@ -25,12 +25,12 @@ import (
 )
 
 // Doctor's limits: how many users it counts under a base (a count of a
-// million users would take a minute and prove nothing more), how long a
-// DNS look-up or a TCP connection may take, and when a certificate's or a
-// clock's state becomes a warning or a failure.
+// million users would take a minute and prove nothing more) and when a
+// certificate's or a clock's state becomes a warning or a failure. A DNS
+// look-up or a TCP connection takes at most --connect-timeout, as in a
+// run.
 const (
 	doctorCountLimit    = 100_000
-	doctorDialLimit     = 30 * time.Second
 	certWarnDays        = 30
 	clockWarnSkew       = time.Minute
 	clockFailSkew       = 5 * time.Minute // Kerberos' default tolerance

@@ -56,20 +56,16 @@ func newExportScope(opts Options, source string, tabular bool) (*exportScope, er
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	seen := map[string]bool{}
-	for _, b := range opts.Bases {
-		text, err := BaseFromDomain(b)
-		if err != nil {
-			return nil, fmt.Errorf("--domain: %v", err)
-		}
-		dn, err := ldap.ParseDN(text)
-		if err != nil {
-			return nil, fmt.Errorf("--domain: search base %q is not a valid DN: %s", text, ldapErrText(err))
-		}
-		if k := strings.ToLower(dn.String()); !seen[k] {
-			seen[k] = true
-			s.bases = append(s.bases, scopeBase{text: text, dn: dn, fast: fastDN(dn)})
-		}
+	// A base inside another is left out (warnOverlaps names it), as for
+	// a directory: the entries under each base are counted for the outer
+	// one.
+	bases, _, err := SearchBases(opts.Bases)
+	if err != nil {
+		return nil, fmt.Errorf("--domain: %v", err)
+	}
+	for _, text := range bases {
+		dn, _ := ldap.ParseDN(text) // SearchBases parsed it
+		s.bases = append(s.bases, scopeBase{text: text, dn: dn, fast: fastDN(dn)})
 	}
 	fc := &filterCompiler{attrs: &s.attrs, source: source, fold: s.fold}
 	if user != "" {

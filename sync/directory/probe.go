@@ -105,13 +105,11 @@ func (p *Probe) CheckTLS(ctx context.Context) (TLSInfo, error) {
 	var version uint16
 	switch p.Encryption() {
 	case "ldaps":
-		dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver},
-			// Diagnosis only: the chain is verified below, and this
-			// connection is closed without sending anything.
-			Config: &tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}} //nolint:gosec // verified by hand below
-		conn, err := dialer.DialContext(ctx, "tcp", p.Address())
+		// Diagnosis only: the chain is verified below, and this
+		// connection is closed without sending anything.
+		conn, err := d.dial(&tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}) //nolint:gosec // verified by hand below
 		if err != nil {
-			return TLSInfo{}, d.dialError(err)
+			return TLSInfo{}, err
 		}
 		st := conn.(*tls.Conn).ConnectionState()
 		conn.Close()

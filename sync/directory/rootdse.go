@@ -52,6 +52,10 @@ func baseSearch(dn, filter string, attrs []string, controls ...ldap.Control) *ld
 // without the rest a read still works, with referrals counted and NetBIOS
 // names taken from DNs, and the log says so.
 func (d *ldapDirectory) readDomainInfo() error {
+	// Still part of connecting: the first requests after the bind, small
+	// ones, bounded by the connect timeout.
+	d.conn.SetTimeout(d.connectTimeout)
+	defer d.conn.SetTimeout(d.timeout)
 	root, err := d.rootDSE()
 	if err != nil {
 		if berr := d.broken("reading the rootDSE"); berr != nil {
