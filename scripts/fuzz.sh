@@ -27,6 +27,7 @@ TARGETS=(
 	"./sync FuzzMergeUPN"
 	"./sync FuzzValidateUPN"
 	"./sync FuzzPlanner"
+	"./sync FuzzNormalizeGUID"
 	"./sync/directory FuzzLDIF"
 	"./sync/directory FuzzGUID"
 	"./sync/directory FuzzWireEntry"
