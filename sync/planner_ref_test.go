@@ -441,9 +441,9 @@ func (r *refPlanner) renameNotes(pos int, person *Person, upn string, m *Merge) 
 	}
 	for _, old := range m.Removed {
 		if len(m.Replaced) > 0 {
-			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", old))
+			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, is taken out", old))
 		} else {
-			notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", old, upn, old))
+			notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s is taken out", old, upn, old))
 		}
 	}
 	return notes
@@ -646,7 +646,7 @@ func (r *refPlanner) removeDeparted(o *refOwner, d *Departure) string {
 		c.Removed = append(c.Removed, entries[k])
 		c.After = JoinEntries(append(entries[:k], entries[k+1:]...))
 		if c.Departed == "" {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
+			c.Notes = append(c.Notes, fmt.Sprintf("%s is taken out: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
 		}
 		r.stats.Removals++
 	}

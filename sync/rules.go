@@ -402,10 +402,10 @@ func (p *Planner) renameNotes(pos int32, u *User, owner int32, upn string, m *Me
 	}
 	for _, r := range m.Removed {
 		if len(m.Replaced) > 0 {
-			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", r))
+			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, is taken out", r))
 			continue
 		}
-		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", r, upn, r))
+		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s is taken out", r, upn, r))
 	}
 	return notes
 }

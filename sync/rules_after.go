@@ -116,7 +116,7 @@ func (p *Planner) removeDeparted(owner int32, d *Departure) string {
 			continue // the change planned for the user took it out already
 		}
 		if !c.departedOnly() {
-			c.note(fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
+			c.note(fmt.Sprintf("%s is taken out: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
 		}
 		p.stats.Removals++
 	}

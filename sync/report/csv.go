@@ -78,6 +78,17 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 		}
 		row("departure", f)
 	}
+	for _, pn := range plan.PinnedMissing {
+		detail := "the ExternalIdentifier " + pn.ExternalID + " names no one in this read"
+		if pn.Match != "" {
+			detail += "; the person in dn would match by " + string(pn.Match) + ": if it is the same person, store " + pn.Candidate.GUID + " as the ExternalIdentifier"
+		}
+		row("pinned-missing", map[string]string{"user_id": pn.UserID, "name": pn.UserName, "match": string(pn.Match),
+			"reason": "pinned-to-a-missing-object", "detail": detail, "dn": pn.Candidate.DN, "upn": pn.Candidate.UPN, "guid": pn.Candidate.GUID})
+	}
+	if n := pinnedCount(plan) - len(plan.PinnedMissing); n > 0 {
+		row("not-listed", map[string]string{"reason": "pinned-missing", "detail": strconv.Itoa(n) + " more Octopus users pinned to a missing object are counted but not listed"})
+	}
 	w.Flush()
 	return w.Error()
 }

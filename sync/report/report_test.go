@@ -241,7 +241,8 @@ func TestSafetyInAllReports(t *testing.T) {
 		"replaced: bob.old@corp.example.com -> bob@corp.example.com",
 		"note:     bob.old@corp.example.com, an earlier UPN",
 		"user 14 (Ann): CN=Ann,OU=Elsewhere,DC=corp is gone (moved-out-of-scope)",
-		"removed:  ann@corp.example.com",
+		"would remove: ann@corp.example.com",
+		"    would be removed\n",
 		"Departed (upnsync added their UPN; they were not in this read): 2",
 		"objectGUID g-eve: not classified",
 		"kept: --remove-departed not given",
@@ -252,6 +253,18 @@ func TestSafetyInAllReports(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
 	}
+
+	// An apply says what it did.
+	meta.Mode = ModeApply
+	var applied bytes.Buffer
+	if err := Text(&applied, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	if a := applied.String(); !strings.Contains(a, "    removed:  ann@corp.example.com\n") || !strings.Contains(a, "    removed\n") ||
+		strings.Contains(a, "would") {
+		t.Errorf("apply text:\n%s", a)
+	}
+	meta.Mode = ModeDryRun
 
 	if err := JSON(&js, plan, meta); err != nil {
 		t.Fatal(err)
