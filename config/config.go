@@ -126,16 +126,17 @@ type Settings struct {
 	MaxChangePercent  float64
 	MaxRemovals       int
 	MaxRemovalPercent float64
+	Force             bool
+	Out               string
+	MaxPlanAge        time.Duration
+	State             string
+	WaitLock          time.Duration
+
 	// MaxReadDrop: how far below the last complete read of a base its
 	// count of people may fall, in percent (-1 off); AllowEmptyRead lets a
 	// read of nobody through.
 	MaxReadDrop    float64
 	AllowEmptyRead bool
-	Force          bool
-	Out            string
-	MaxPlanAge     time.Duration
-	State          string
-	WaitLock       time.Duration
 
 	Report     string
 	ReportFile string
