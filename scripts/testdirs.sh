@@ -877,6 +877,7 @@ samba_start() {
 			samba_stop
 		elif samba_verify; then
 			log "samba is already running (pid $(samba_pid)) and answers"
+			samba_reader
 			return 0
 		else
 			log "samba (pid $(samba_pid)) does not answer: restarting it"
@@ -913,6 +914,10 @@ samba_start() {
 		}
 		samba_inputs_stamp >"$SAMBA_DIR/stamp"
 	fi
+	(samba_reader) || {
+		samba_stop
+		die "setting up the least-privilege reader failed (above); samba is stopped"
+	}
 	log "samba ready (pid $pid) in $((SECONDS - t0)) s: $SAMBA_LDAPS_URL $SAMBA_LDAP_URL (StartTLS), realm $SAMBA_REALM, $(samba_user_count) users"
 }
 
@@ -963,6 +968,9 @@ samba_env() {
 	envline UPNSYNC_TEST_SAMBA_KRB5_CONF "$SAMBA_KRB5_CONF"
 	envline UPNSYNC_TEST_SAMBA_KEYTAB "$SAMBA_KEYTAB"
 	envline UPNSYNC_TEST_SAMBA_KRB_PRINCIPAL "$SAMBA_KRB_USER@$SAMBA_REALM"
+	envline UPNSYNC_TEST_SAMBA_READER_DN "$SAMBA_READER_DN"
+	envline UPNSYNC_TEST_SAMBA_READER_PASSWORD_FILE "$SAMBA_READER_PASSWORD_FILE"
+	envline UPNSYNC_TEST_SAMBA_DENIED_OU "$SAMBA_DENIED_OU"
 }
 
 # ---------------------------------------------------------------- env file
