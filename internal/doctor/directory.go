@@ -186,8 +186,7 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		case err != nil:
 			d.fail("base", err.Error(), "")
 		case info.Users == 0:
-			d.warn("base", fmt.Sprintf("%s exists but holds no entry the user filter matches", base),
-				"check --domain and --user-filter (for non-AD directories e.g. (objectClass=inetOrgPerson))")
+			emptyBase(ctx, d, p, base)
 		case info.AtLeast:
 			d.pass("base", fmt.Sprintf("%s exists: more than %s users (counting stopped there)", base, progress.Thousands(int64(info.Users))))
 		default:
