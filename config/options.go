@@ -222,7 +222,7 @@ var options = []*option{
 		help: "stop before writing anything when the removals exceed P percent of the Octopus users (off to switch off)",
 		val:  percent(func(s *Settings) *float64 { return &s.MaxRemovalPercent })},
 	{long: "max-read-drop", win: "MaxReadDrop", kind: kInt, arg: "P", group: groupSafety, cmds: cRun, plan: true, def: "5",
-		help: "stop before writing anything when a search base gives more than P percent fewer people than the last complete read of the same base (a lost read right, a wrong filter); the counts are kept in the store's state by the runs that write (off to switch off)",
+		help: "stop before writing anything when a search base gives more than P percent (and more than 10) fewer people than the last complete read of the same base (a lost read right, a wrong filter); the counts are kept in the store's state by the runs that write (off to switch off)",
 		val:  percent(func(s *Settings) *float64 { return &s.MaxReadDrop })},
 	{long: "allow-empty-read", win: "AllowEmptyRead", kind: kBool, group: groupSafety, cmds: cRun, plan: true,
 		help: "accept a complete read of nobody while the store has users (by default it stops the run, exit 3: a wrong --domain, --filter or --user-filter; --force does not let it through)",

@@ -161,6 +161,14 @@ func TestCheckRead(t *testing.T) {
 	if !strings.HasPrefix(stops[0].Message, want) || !strings.Contains(stops[0].Message, "--force") {
 		t.Fatalf("message %q\nwant prefix %q", stops[0].Message, want)
 	}
+	// A small directory: 10 people fewer never trips, 11 do.
+	small := &LastRead{Time: when, Bases: []BaseCount{{Base: "OU=Small,DC=corp", Entries: 25}}}
+	if got := DefaultLimits.CheckRead(plan(15, true, false), []BaseCount{{Base: "OU=Small,DC=corp", Entries: 15}}, small, ""); len(got) != 0 {
+		t.Fatalf("10 of 25 fewer: %+v", got)
+	}
+	if got := DefaultLimits.CheckRead(plan(14, true, false), []BaseCount{{Base: "OU=Small,DC=corp", Entries: 14}}, small, ""); len(got) != 1 || got[0].Threshold != MinReadDrop {
+		t.Fatalf("11 of 25 fewer: %+v", got)
+	}
 	off := DefaultLimits
 	off.MaxReadDrop = -1
 	for name, got := range map[string][]GuardStop{

@@ -19,6 +19,10 @@ const (
 	// in the last complete read stops the run (G7): a lost read right or a
 	// wrong filter shows so before anyone looks gone.
 	DefaultMaxReadDrop = 5.0
+	// MinReadDrop: a base that gives this many people fewer, or fewer
+	// still, never trips G7, whatever the percentage: the comings and
+	// goings of a small directory (25 people, 2 gone: 8%) are no alarm.
+	MinReadDrop = 10
 )
 
 // Limits are the thresholds of the guards that stop a run before it

@@ -10,6 +10,9 @@ import "strings"
 type pinnedSeen struct {
 	named      []uint64 // bit set by user position
 	candidates map[int32]Pinned
+	// guids is set once a person read had an objectGUID: a read without
+	// any (an export that lacks them) cannot name anyone.
+	guids bool
 }
 
 func (s *pinnedSeen) name(pos int32) {
@@ -23,17 +26,16 @@ func (s *pinnedSeen) isNamed(pos int32) bool {
 	return int(pos>>6) < len(s.named) && s.named[pos>>6]&(1<<(pos&63)) != 0
 }
 
-// notePinned records what one match says about pinned users: those M1 or
-// C8 found are named by the person; those M5 kept from the person (by M2,
-// then M3) have a candidate, the first one only.
-func (p *Planner) notePinned(person *Person, users []int32, rule MatchRule) {
+// notePinned records what one match says about pinned users: those it
+// found are named by the person (by M1 or C8; or by M2 or M3 when the
+// person has no objectGUID: an export without it); those M5 kept from the
+// person (by M2, then M3) have a candidate, the first one only.
+func (p *Planner) notePinned(person *Person, users []int32) {
 	if p.ix.pinnedN == 0 {
 		return
 	}
-	if rule == MatchExternalID || rule == matchByteOrder {
-		for _, pos := range users {
-			p.pinned.name(pos)
-		}
+	for _, pos := range users {
+		p.pinned.name(pos)
 	}
 	for i, pos := range p.ix.dropped {
 		if _, ok := p.pinned.candidates[pos]; ok {

@@ -47,6 +47,7 @@ type refPlanner struct {
 	// others, the first person M5 kept from them (M7).
 	named      map[int]bool
 	candidates map[int]Pinned
+	guids      bool // a person read had an objectGUID
 }
 
 // refOutcome is where a person went: kind "change", "unchanged" (i is the
@@ -119,6 +120,7 @@ func (r *refPlanner) Add(person Person) {
 		return
 	}
 	r.stats.Read++
+	r.guids = r.guids || NormalizeGUID(person.GUID) != ""
 	if o != nil { // P2
 		if o.deleted || o.unselected {
 			o.deleted, o.unselected, o.where = false, false, nil
@@ -151,7 +153,7 @@ func (r *refPlanner) Add(person Person) {
 		person.UPN = upn
 	}
 	users, rule, dropped := r.match(&person, upn)
-	r.notePinned(&person, users, rule, dropped)
+	r.notePinned(&person, users, dropped)
 	if rule == matchByteOrder { // C8
 		var held []string
 		for _, i := range users {
@@ -264,11 +266,9 @@ func (r *refPlanner) withExternalID(guid string) []int {
 }
 
 // notePinned is M7's record of one match (see Planner.notePinned).
-func (r *refPlanner) notePinned(p *Person, users []int, rule MatchRule, dropped []refDrop) {
-	if rule == MatchExternalID || rule == matchByteOrder {
-		for _, i := range users {
-			r.named[i] = true
-		}
+func (r *refPlanner) notePinned(p *Person, users []int, dropped []refDrop) {
+	for _, i := range users {
+		r.named[i] = true
 	}
 	for _, d := range dropped {
 		if _, ok := r.candidates[d.user]; !ok {
@@ -295,7 +295,7 @@ func (r *refPlanner) skip(p *Person, reason string) {
 
 // pinnedMissing is M7.
 func (r *refPlanner) pinnedMissing(read ReadResult) ([]Pinned, int) {
-	if !read.Complete || read.Partial {
+	if !read.Complete || read.Partial || !r.guids {
 		return nil, 0
 	}
 	var out []Pinned

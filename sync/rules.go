@@ -49,6 +49,9 @@ func (p *Planner) Add(person Person) {
 	}
 	// P2: a person read is present, unless --skip-disabled skips it.
 	p.stats.Read++
+	if !p.pinned.guids && strings.TrimSpace(person.GUID) != "" {
+		p.pinned.guids = true // M7 can tell who is missing
+	}
 	if owner >= 0 {
 		o := &p.owners.list[owner]
 		if o.deleted || o.unselected {
@@ -89,7 +92,7 @@ func (p *Planner) Add(person Person) {
 
 	users, rule := p.ix.match(&person, upn, p.buf)
 	p.buf = users[:0]
-	p.notePinned(&person, users, rule)
+	p.notePinned(&person, users)
 	// C8: a user's ExternalIdentifier is the person's objectGUID in the
 	// wrong byte order.
 	if rule == matchByteOrder {

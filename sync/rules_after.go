@@ -12,13 +12,13 @@ import (
 	"strings"
 )
 
-// pinnedMissing is M7: after a complete full read, the users whose
-// ExternalIdentifier holds an objectGUID that no person of the read has
-// (in either byte order), each with the first person who would have
-// matched them by M2 or M3 but for M5. At most Options.ListLimit are
-// listed; all are counted.
+// pinnedMissing is M7: after a complete full read of people with
+// objectGUIDs, the users whose ExternalIdentifier holds an objectGUID that
+// no person of the read has (in either byte order) and whom no person
+// matched, each with the first person who would have matched them by M2 or
+// M3 but for M5. At most Options.ListLimit are listed; all are counted.
 func (p *Planner) pinnedMissing(read ReadResult) ([]Pinned, int) {
-	if !read.Complete || read.Partial || p.ix.pinnedN == 0 {
+	if !read.Complete || read.Partial || p.ix.pinnedN == 0 || !p.pinned.guids {
 		return nil, 0
 	}
 	var out []Pinned
@@ -164,9 +164,9 @@ func (l Limits) Check(plan *Plan) []GuardStop {
 
 // CheckRead returns the guards the read itself trips, after a complete full
 // read (a delta reads only what changed): G8, nobody read while the store
-// has users; else G7, a base that gave more than MaxReadDrop percent fewer
-// people than in last, the last complete read of the same directory (nil:
-// none yet). bases are the people read per base; scope names the bases and
+// has users; else G7, a base that gave more than MaxReadDrop percent, and
+// more than MinReadDrop, fewer people than in last, the last complete read
+// of the same directory (nil: none yet). bases are the people read per base; scope names the bases and
 // the filter for G8's message.
 func (l Limits) CheckRead(plan *Plan, bases []BaseCount, last *LastRead, scope string) []GuardStop {
 	if !plan.Read.Complete || plan.Read.Partial {
@@ -190,7 +190,7 @@ func (l Limits) CheckRead(plan *Plan, bases []BaseCount, last *LastRead, scope s
 		if !ok || b.Entries >= before {
 			continue
 		}
-		drop, max := before-b.Entries, share(l.MaxReadDrop, before)
+		drop, max := before-b.Entries, max(share(l.MaxReadDrop, before), MinReadDrop)
 		if drop <= max {
 			continue
 		}

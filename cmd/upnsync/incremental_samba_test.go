@@ -157,7 +157,7 @@ type incReport struct {
 		Reason, UPN, Detail string
 		People              []string
 	}
-	Read     struct {
+	Read struct {
 		Entries    int
 		Partial    bool
 		Tombstones int
