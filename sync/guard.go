@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/upnsync/upnsync/internal/plural"
 )
 
 // Default thresholds. The removal guard is on by default, like Entra
@@ -131,15 +133,4 @@ func fmtPercent(p float64) string {
 	return strconv.FormatFloat(math.Round(p*10)/10, 'f', -1, 64)
 }
 
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	switch noun {
-	case "entry":
-		return strconv.Itoa(n) + " entries"
-	case "person":
-		return strconv.Itoa(n) + " people"
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}
+func count(n int, noun string) string { return plural.Count(n, noun) }

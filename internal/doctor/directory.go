@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/run"
 	"github.com/upnsync/upnsync/mapping"
@@ -190,7 +191,7 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		case info.AtLeast:
 			d.pass("base", fmt.Sprintf("%s exists: more than %s users (counting stopped there)", base, progress.Thousands(int64(info.Users))))
 		default:
-			d.pass("base", fmt.Sprintf("%s exists: %s users in %d pages", base, progress.Thousands(int64(info.Users)), info.Pages))
+			d.pass("base", fmt.Sprintf("%s exists: %s %s in %s", base, progress.Thousands(int64(info.Users)), plural.Noun(info.Users, "user"), plural.Count(info.Pages, "page")))
 		}
 		d.note("a run reads it like: " + p.LDAPSearchLine(base))
 	}

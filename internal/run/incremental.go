@@ -14,6 +14,7 @@ import (
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -318,7 +319,9 @@ func (inc *incremental) advance(ctx context.Context, s *config.Settings, read up
 	case !read.Complete || inc.next == nil:
 		inc.info.NotAdvanced = "the read was not complete"
 	case changed > 0:
-		inc.info.NotAdvanced = fmt.Sprintf("%d planned changes were not written (the users changed meanwhile): the next run reads these changes again", changed)
+		inc.info.NotAdvanced = fmt.Sprintf("%s not written (the %s meanwhile): the next run reads %s again",
+			plural.Count(changed, "planned change"), map[bool]string{true: "user changed", false: "users changed"}[changed == 1],
+			map[bool]string{true: "this change", false: "these changes"}[changed == 1])
 	}
 	if inc.info.NotAdvanced != "" {
 		return nil

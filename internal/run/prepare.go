@@ -10,6 +10,7 @@ import (
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -187,18 +188,10 @@ func (p *planned) scopeNotes(s *config.Settings, log *slog.Logger) {
 	}
 	if n := p.plan.Stats.NotFound; n > 0 {
 		msg := fmt.Sprintf("%s upnsync added entries for %s not found in the directory (not visible to the account upnsync binds as, or deleted and purged); their entries are kept: %s",
-			people(n), werewas(n), upnsync.NotFoundCheck)
+			plural.Count(n, "person"), werewas(n), upnsync.NotFoundCheck)
 		log.Warn(msg)
 		p.meta.Notes = append(p.meta.Notes, msg+".")
 	}
-}
-
-// people counts persons: 1 person, 2 people.
-func people(n int) string {
-	if n == 1 {
-		return "1 person"
-	}
-	return fmt.Sprintf("%d people", n)
 }
 
 func werewas(n int) string {

@@ -2,10 +2,11 @@ package report
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
+	pl "github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -50,10 +51,10 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 	// People the plan counted but did not list (upnsync.Options.ListLimit):
 	// one row each kind, so that a program summing rows is not misled.
 	if n := unmatchedCount(plan) - len(plan.Unmatched); n > 0 {
-		row("not-listed", map[string]string{"reason": "unmatched", "detail": strconv.Itoa(n) + " more unmatched directory users are counted but not listed"})
+		row("not-listed", map[string]string{"reason": "unmatched", "detail": notListed(n, "unmatched directory user")})
 	}
 	if n := skippedCount(plan) - len(plan.Skipped); n > 0 {
-		row("not-listed", map[string]string{"reason": "skipped", "detail": strconv.Itoa(n) + " more skipped directory users are counted but not listed"})
+		row("not-listed", map[string]string{"reason": "skipped", "detail": notListed(n, "skipped directory user")})
 	}
 	for _, d := range plan.Departures {
 		var users, entries []string
@@ -87,10 +88,19 @@ func CSV(out io.Writer, plan *upnsync.Plan, _ Meta) error {
 			"reason": "pinned-to-a-missing-object", "detail": detail, "dn": pn.Candidate.DN, "upn": pn.Candidate.UPN, "guid": pn.Candidate.GUID})
 	}
 	if n := pinnedCount(plan) - len(plan.PinnedMissing); n > 0 {
-		row("not-listed", map[string]string{"reason": "pinned-missing", "detail": strconv.Itoa(n) + " more Octopus users pinned to a missing object are counted but not listed"})
+		row("not-listed", map[string]string{"reason": "pinned-missing", "detail": notListed(n, "Octopus user pinned to a missing object")})
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// notListed says that n more of what are counted and not listed.
+func notListed(n int, what string) string {
+	noun, rest, _ := strings.Cut(what, " pinned")
+	if rest != "" {
+		rest = " pinned" + rest
+	}
+	return fmt.Sprintf("%d more %s%s %s counted but not listed", n, pl.Noun(n, noun), rest, map[bool]string{true: "is", false: "are"}[n == 1])
 }
 
 // safeCell keeps a spreadsheet from taking a directory value for a

@@ -242,7 +242,7 @@ func htmlFacts(plan *upnsync.Plan, meta Meta) []htmlFact {
 	for _, b := range plan.Read.Bases {
 		s := fmt.Sprintf("%s: %s, %s", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"))
 		if b.Referrals > 0 {
-			s += fmt.Sprintf(", %d referrals skipped", b.Referrals)
+			s += ", " + plural(b.Referrals, "referral") + " skipped"
 		}
 		bases = append(bases, s)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	pl "github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -319,18 +320,7 @@ func orEmpty(s string) string {
 }
 
 // plural spells a count with its noun: 1 page, 2 pages, 3 entries.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	switch {
-	case strings.HasSuffix(noun, "y"):
-		noun = noun[:len(noun)-1] + "ies"
-	default:
-		noun += "s"
-	}
-	return fmt.Sprintf("%d %s", n, noun)
-}
+func plural(n int, noun string) string { return pl.Count(n, noun) }
 
 // baseName names a search base; the empty one is the whole forest (a read
 // of the Global Catalog).
