@@ -35,6 +35,8 @@ TARGETS=(
 	"./sync/directory/internal/wire FuzzTap"
 	"./sync/directory FuzzCSVExport"
 	"./sync/directory FuzzXLSXExport"
+	"./sync/directory FuzzFastUnder"
+	"./sync/directory FuzzExportFilter"
 	"./sync/octopus FuzzReadCSV"
 	"./sync/octopus FuzzOctopusExport"
 )
