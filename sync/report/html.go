@@ -298,6 +298,11 @@ func htmlCards(plan *upnsync.Plan, v *htmlView) ([]htmlCard, []htmlCard) {
 		{Key: "departed", Label: "Departed", Href: "#departures", Count: v.Departures.Count,
 			Parts: []htmlPart{{removalsLabel(st.Removals, v.Apply), st.Removals}}, Warn: st.Removals > 0},
 	}
+	if st.NotFound > 0 {
+		// Kept: not visible to the account, or deleted and purged.
+		cards[4].Parts = append(cards[4].Parts, htmlPart{"not found (kept)", st.NotFound})
+		cards[4].Warn = true
+	}
 	for _, g := range v.ConflictGroups {
 		cards[1].Parts = append(cards[1].Parts, htmlPart{g.Kind, g.Count})
 	}

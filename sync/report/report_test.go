@@ -439,7 +439,7 @@ func TestEvidenceInAllReports(t *testing.T) {
 		}
 	}
 	page := renderHTML(t, plan, meta)
-	for _, want := range []string{`<section id="pinned"`, `data-list="pinned_missing"`, "<code>not-found</code> Not found",
+	for _, want := range []string{`<section id="pinned"`, `data-list="pinned_missing"`, "<code>not-found</code> Not found", "not found (kept)",
 		"Pinned to a missing object <span class=\"n\">2</span>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
