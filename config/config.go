@@ -35,6 +35,8 @@ const (
 	// Removal guard defaults (see upnsync.DefaultLimits).
 	DefaultMaxRemovals       = 500
 	DefaultMaxRemovalPercent = 10.0
+	// DefaultMaxReadDrop: see upnsync.DefaultMaxReadDrop.
+	DefaultMaxReadDrop = 5.0
 	// DefaultRetries and DefaultRetryDelay: a directory that failed in a
 	// way that may pass gets three more attempts, 2 s, 4 s and 8 s later
 	// (each with jitter), which rides out a domain controller's restart or
@@ -136,6 +138,12 @@ type Settings struct {
 	MaxPlanAge        time.Duration
 	State             string
 	WaitLock          time.Duration
+
+	// MaxReadDrop: how far below the last complete read of a base its
+	// count of people may fall, in percent (-1 off); AllowEmptyRead lets a
+	// read of nobody through.
+	MaxReadDrop    float64
+	AllowEmptyRead bool
 
 	Report     string
 	ReportFile string
@@ -331,6 +339,9 @@ func (s *Settings) defaults() {
 	}
 	if !s.given("max-removal-percent") {
 		s.MaxRemovalPercent = DefaultMaxRemovalPercent
+	}
+	if !s.given("max-read-drop") {
+		s.MaxReadDrop = DefaultMaxReadDrop
 	}
 	if s.MaxPlanAge == 0 {
 		s.MaxPlanAge = DefaultMaxPlanAge

@@ -27,6 +27,7 @@ TARGETS=(
 	"./sync FuzzMergeUPN"
 	"./sync FuzzValidateUPN"
 	"./sync FuzzPlanner"
+	"./sync FuzzNormalizeGUID"
 	"./sync/directory FuzzLDIF"
 	"./sync/directory FuzzGUID"
 	"./sync/directory FuzzWireEntry"
@@ -34,6 +35,8 @@ TARGETS=(
 	"./sync/directory/internal/wire FuzzTap"
 	"./sync/directory FuzzCSVExport"
 	"./sync/directory FuzzXLSXExport"
+	"./sync/directory FuzzFastUnder"
+	"./sync/directory FuzzExportFilter"
 	"./sync/octopus FuzzReadCSV"
 	"./sync/octopus FuzzOctopusExport"
 )

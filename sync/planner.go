@@ -19,6 +19,10 @@ type Options struct {
 	// people who are gone from the directory (classified first, and only
 	// after a complete read).
 	RemoveDeparted bool
+	// HoldRemovals, when set, keeps every departed person's entries with
+	// this reason (D3): the scope changed since the last complete run and
+	// --force has not confirmed it.
+	HoldRemovals string
 	// ListLimit is how many unmatched people, and how many skipped ones,
 	// the plan lists (DefaultListLimit when 0, all when negative). The
 	// others are counted in Stats but not listed, so that a directory much
@@ -93,6 +97,9 @@ type Planner struct {
 	// owners are the objectGUIDs that own entries in the store, with
 	// where (owners.go).
 	owners ownerSet
+	// pinned is what the read saw of the users pinned by their
+	// ExternalIdentifier (M7, pinned.go).
+	pinned pinnedSeen
 	// removals maps a user position to the change removing its departed
 	// entries, so that several departures on one user make one write.
 	removals map[int32]int32
@@ -428,6 +435,7 @@ func (p *Planner) Plan(read ReadResult) Plan {
 func (p *Planner) plan(read ReadResult, final bool) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
 	plan.Departures = p.departures(read)
+	plan.PinnedMissing, p.stats.PinnedMissing = p.pinnedMissing(read)
 	if final {
 		if p.opts.DomainHints {
 			plan.DomainHints = p.domainHints()
@@ -462,6 +470,11 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	st.Unmatched = len(plan.Unmatched) + len(p.unlisted) - p.unlistedGone
 	st.Skipped = len(plan.Skipped) + p.skippedOver
 	st.Departed = len(plan.Departures)
+	for _, d := range plan.Departures {
+		if d.Reason == DepartedNotFound {
+			st.NotFound++
+		}
+	}
 	plan.Stats = st
 	if final {
 		*p = Planner{}

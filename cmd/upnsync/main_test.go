@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,6 +68,33 @@ func fileHash(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(data)
+}
+
+// usersDump is an SQLite store's users and what upnsync added to them, as
+// text to compare.
+func usersDump(t *testing.T, path string) string {
+	t.Helper()
+	db := openDB(t, path)
+	var b strings.Builder
+	for _, q := range []string{`SELECT id, windows_usernames, coalesce(external_id, '') FROM users ORDER BY id`,
+		`SELECT user_id, entry, guid FROM upnsync_owned ORDER BY user_id, entry`} {
+		rows, err := db.Query(q)
+		if err != nil {
+			if strings.Contains(err.Error(), "no such table") {
+				continue
+			}
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var a, c, e string
+			if err := rows.Scan(&a, &c, &e); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%q %q %q\n", a, c, e)
+		}
+		rows.Close()
+	}
+	return b.String()
 }
 
 // stamps are what differs between two runs of the same plan: their times

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/run"
 	"github.com/upnsync/upnsync/mapping"
@@ -187,12 +188,11 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		case err != nil:
 			d.fail("base", err.Error(), "")
 		case info.Users == 0:
-			d.warn("base", fmt.Sprintf("%s exists but holds no entry the user filter matches", base),
-				"check --domain and --user-filter (for non-AD directories e.g. (objectClass=inetOrgPerson))")
+			emptyBase(ctx, d, p, base)
 		case info.AtLeast:
 			d.pass("base", fmt.Sprintf("%s exists: more than %s users (counting stopped there)", base, progress.Thousands(int64(info.Users))))
 		default:
-			d.pass("base", fmt.Sprintf("%s exists: %s users in %d pages", base, progress.Thousands(int64(info.Users)), info.Pages))
+			d.pass("base", fmt.Sprintf("%s exists: %s %s in %s", base, progress.Thousands(int64(info.Users)), plural.Noun(info.Users, "user"), plural.Count(info.Pages, "page")))
 		}
 		d.note("a run reads it like: " + p.LDAPSearchLine(base))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/run"
 	"github.com/upnsync/upnsync/internal/schedule"
@@ -171,8 +172,8 @@ func doctorMapping(d *doctor, s *config.Settings) mapping.Fields {
 		return mapping.DefaultFields
 	}
 	upn, _ := m.UPN()
-	d.pass("mapping file", fmt.Sprintf("%s: user mapping %q, %d entries; the UPN comes from %s (line %d)",
-		s.ConfigFile, m.Name, len(m.Attributes), upn.LDAP, upn.Line))
+	d.pass("mapping file", fmt.Sprintf("%s: user mapping %q, %s; the UPN comes from %s (line %d)",
+		s.ConfigFile, m.Name, plural.Count(len(m.Attributes), "entry"), upn.LDAP, upn.Line))
 	return m.Fields()
 }
 

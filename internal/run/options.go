@@ -90,7 +90,8 @@ func engineOptions(s *config.Settings) upnsync.Options {
 // limits are the threshold guards the settings ask for.
 func limits(s *config.Settings) upnsync.Limits {
 	return upnsync.Limits{MaxChanges: s.MaxChanges, MaxChangePercent: s.MaxChangePercent,
-		MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent}
+		MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent,
+		MaxReadDrop: s.MaxReadDrop, AllowEmptyRead: s.AllowEmptyRead}
 }
 
 // logAttrs are the effective settings, as the log's first line shows them

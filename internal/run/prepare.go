@@ -8,7 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -29,6 +31,9 @@ type planned struct {
 	inc *incremental
 	// netbios notes the NetBIOS domain names of the people read.
 	netbios *netbiosNames
+	// hist is the last complete read, for G7 and the scope check, and
+	// this read's scope.
+	hist *history
 }
 
 func (p *planned) close() {
@@ -59,10 +64,13 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		}
 		return logFailed(log, err)
 	}
-	p := &planned{}
+	hist, err := loadHistory(ctx, s, ss.store, log)
+	if err != nil {
+		return nil, logFailed(log, err)
+	}
+	p := &planned{hist: hist}
 	var mappingData []byte
 	if hashInputs {
-		var err error
 		if mappingData, err = os.ReadFile(s.ConfigFile); err != nil {
 			return nil, logFailed(log, fmt.Errorf("cannot read %s: %v", s.ConfigFile, fileerr.Reason(err)))
 		}
@@ -71,18 +79,21 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	// hash must cover the people of the read that succeeded, not of a
 	// failed one.
 	build := func(d upnsync.Directory) (upnsync.Plan, error) {
+		hist.scope = scopeOf(s, d)
+		opts := engineOptions(s)
+		opts.HoldRemovals = hist.hold(s)
+		d = p.inc.directory(d)
 		p.netbios = &netbiosNames{}
 		store, dir := upnsync.Store(ss.store), progress.Directory(p.netbios.directory(d), showProgress(ss.env, s), ss.env.Stderr)
 		if hashInputs {
 			p.inputs = newInputsHash(mappingData, settingsMap(s))
 			store, dir = p.inputs.store(store), p.inputs.directory(dir)
 		}
-		plan, err := upnsync.BuildPlan(ctx, store, dir, engineOptions(s))
+		plan, err := upnsync.BuildPlan(ctx, store, dir, opts)
 		p.netbios.source = directory.NetBIOSSource(d)
 		return plan, err
 	}
 	if s.Incremental || s.DirSync {
-		var err error
 		if p.inc, err = newIncremental(ctx, s, ss.store); err != nil {
 			return nil, logFailed(log, err)
 		}
@@ -108,6 +119,9 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	}
 	if v, ok := ss.store.(octopus.Vetter); ok && err == nil {
 		p.plan.Withdraw(v.Vet(p.plan.Changes))
+	}
+	if p.inc != nil && err == nil && p.plan.Read.Complete {
+		p.inc.carry(&p.plan)
 	}
 	if rec != nil {
 		rec.plan(&p.plan)
@@ -158,7 +172,36 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		return nil, o
 	}
 	logPlan(log, &p.plan)
+	p.scopeNotes(s, log)
 	return p, Outcome{}
+}
+
+// scopeNotes tells the log and the report what the read says beyond the
+// plan's lists: a scope change that holds removals back, or its
+// confirmation by --force, and the people the directory could not find
+// (kept: rule D2).
+func (p *planned) scopeNotes(s *config.Settings, log *slog.Logger) {
+	if hold := p.hist.hold(s); hold != "" && len(p.plan.Departures) > 0 {
+		log.Warn("no removal planned: " + hold)
+		p.meta.Notes = append(p.meta.Notes, "No removal planned: "+hold+".")
+	}
+	if ok := p.hist.confirmed(s); ok != "" {
+		log.Warn(ok)
+		p.meta.Notes = append(p.meta.Notes, ok+".")
+	}
+	if n := p.plan.Stats.NotFound; n > 0 {
+		msg := fmt.Sprintf("%s upnsync added entries for %s not found in the directory (not visible to the account upnsync binds as, or deleted and purged); their entries are kept: %s",
+			plural.Count(n, "person"), werewas(n), upnsync.NotFoundCheck)
+		log.Warn(msg)
+		p.meta.Notes = append(p.meta.Notes, msg+".")
+	}
+}
+
+func werewas(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 func logPlan(log *slog.Logger, plan *upnsync.Plan) {

@@ -101,6 +101,8 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 		if guide != nil {
 			p.meta.NextSteps = guide.NextSteps(&applied)
 		}
+		// The counts and scope the next run compares with (G7, D3).
+		p.hist.save(ctx, s, plan.Read, log)
 	}
 	if p.inc != nil {
 		if err := p.inc.advance(ctx, s, plan.Read, o.Changed); err != nil {

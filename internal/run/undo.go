@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -57,8 +58,8 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 		return logFailed(log, err)
 	}
 	meta := report.Meta{Mode: mode(s), Store: ss.store.Describe(), Started: started, RunID: newRunID(started),
-		Source: fmt.Sprintf("undo of run %s (%s, %s, %d users written)", info.ID, orKind(info.Kind),
-			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), info.Written)}
+		Source: fmt.Sprintf("undo of run %s (%s, %s, %s written)", info.ID, orKind(info.Kind),
+			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), plural.Count(info.Written, "user"))}
 	if !s.Apply {
 		meta.ApplyHint = "run the same command with --apply (or /Apply)"
 	}

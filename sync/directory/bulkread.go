@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
@@ -213,8 +214,8 @@ func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsy
 			}
 			person, err := d.dec.wireEntry(p.Entry(i))
 			if err != nil {
-				return newError(err, "%s sent an entry upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
-					d.url, res.Pages+1, res.Entries, err)
+				return newError(err, "%s sent an entry upnsync cannot read in page %d of the read (%s): %v; the read is incomplete",
+					d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
 			}
 			if !d.once.first(person.GUID, person.DN) {
 				continue // read through an earlier base
@@ -259,11 +260,11 @@ func (d *ldapDirectory) wireError(err error, base string, res *upnsync.ReadResul
 	case errors.As(err, &le):
 		return d.searchError(err, base, res)
 	case errors.Is(err, wire.ErrLimit):
-		return newError(err, "%s sent more than upnsync accepts in page %d of the read (%d entries): %v; the read is incomplete",
-			d.url, res.Pages+1, res.Entries, err)
+		return newError(err, "%s sent more than upnsync accepts in page %d of the read (%s): %v; the read is incomplete",
+			d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
 	case errors.Is(err, wire.ErrMalformed):
-		return newError(err, "%s sent a response upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
-			d.url, res.Pages+1, res.Entries, err)
+		return newError(err, "%s sent a response upnsync cannot read in page %d of the read (%s): %v; the read is incomplete",
+			d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
 		return d.searchError(ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("ldap: connection timed out (%w)", err)), base, res)
 	}

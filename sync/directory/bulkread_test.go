@@ -437,7 +437,7 @@ func TestBulkReadIncomplete(t *testing.T) {
 			w.send(op)
 			w.done("")
 			return true
-		}, 1, 0, "sent an entry upnsync cannot read in page 1 of the read (1 entries): malformed LDAP message: entry attributes", false},
+		}, 1, 0, "sent an entry upnsync cannot read in page 1 of the read (1 entry): malformed LDAP message: entry attributes", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/upnsync/upnsync/internal/plural"
 	"golang.org/x/text/cases"
 )
 
@@ -357,9 +358,9 @@ func (s *exportScope) finish() error {
 	switch {
 	case s.kept > 0:
 	case s.user != nil:
-		return errors.New(s.describe(fmt.Sprintf("none of the %d entries of the export %s", s.entries, s.source)) + ": check the options, or the export")
+		return errors.New(s.describe(fmt.Sprintf("none of the %s of the export %s", plural.Count(s.entries, "entry"), s.source)) + ": check the options, or the export")
 	case s.candidates > 0:
-		return errors.New(s.describe(fmt.Sprintf("none of the %d people of the export %s", s.candidates, s.source)) + ": check the options, or the export")
+		return errors.New(s.describe(fmt.Sprintf("none of the %s of the export %s", plural.Count(s.candidates, "person"), s.source)) + ": check the options, or the export")
 	}
 	if s.candidates > 0 {
 		s.log.Info("the export was limited as a search of the directory would be", "export", s.source, "kept", s.kept, "of", s.candidates,

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/upnsync/upnsync/internal/textfile"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -104,7 +105,7 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	for {
 		select {
 		case <-done:
-			return fail(newError(ctx.Err(), "the read of %s was cancelled at line %d (%d entries); the read is incomplete", d.Describe(), p.line, res.Entries))
+			return fail(newError(ctx.Err(), "the read of %s was cancelled at line %d (%s); the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry")))
 		default:
 		}
 		ok, err := p.record()
@@ -126,9 +127,9 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		res.Entries++
 		if err := fn(d.dec.person(p.dn)); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-				return fail(newError(err, "the read of %s was cancelled at line %d (%d entries); the read is incomplete", d.Describe(), p.line, res.Entries))
+				return fail(newError(err, "the read of %s was cancelled at line %d (%s); the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry")))
 			}
-			return fail(newError(err, "the read of %s stopped at line %d (%d entries): %v; the read is incomplete", d.Describe(), p.line, res.Entries, err))
+			return fail(newError(err, "the read of %s stopped at line %d (%s): %v; the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry"), err))
 		}
 	}
 	res.Referrals = p.refs

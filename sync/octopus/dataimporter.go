@@ -16,6 +16,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -341,7 +342,7 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 		rows = append(rows, r)
 	}
 	if len(refused) > 0 {
-		return applied, fmt.Errorf("store %s: %d changes cannot go into a DataImporter workbook (%s); nothing was written", s.Describe(), len(refused), strings.Join(refused, "; "))
+		return applied, fmt.Errorf("store %s: %s cannot go into a DataImporter workbook (%s); nothing was written", s.Describe(), plural.Count(len(refused), "change"), strings.Join(refused, "; "))
 	}
 	if err := ctx.Err(); err != nil {
 		return applied, fmt.Errorf("store %s: apply interrupted: %w; nothing was written", s.Describe(), err)

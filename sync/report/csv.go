@@ -1,12 +1,13 @@
 package report
 
 import (
+	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/upnsync/upnsync/internal/csvfile"
+	pl "github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -71,10 +72,10 @@ func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	// People the plan counted but did not list (upnsync.Options.ListLimit):
 	// one row each kind, so that a program summing rows is not misled.
 	if n := unmatchedCount(plan) - len(plan.Unmatched); n > 0 {
-		row("not-listed", map[string]string{"reason": "unmatched", "detail": strconv.Itoa(n) + " more unmatched directory users are counted but not listed"})
+		row("not-listed", map[string]string{"reason": "unmatched", "detail": notListed(n, "unmatched directory user")})
 	}
 	if n := skippedCount(plan) - len(plan.Skipped); n > 0 {
-		row("not-listed", map[string]string{"reason": "skipped", "detail": strconv.Itoa(n) + " more skipped directory users are counted but not listed"})
+		row("not-listed", map[string]string{"reason": "skipped", "detail": notListed(n, "skipped directory user")})
 	}
 	for _, d := range plan.Departures {
 		var users, entries []string
@@ -99,8 +100,28 @@ func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 		row("departure", f)
 	}
+	for _, pn := range plan.PinnedMissing {
+		detail := "the ExternalIdentifier " + pn.ExternalID + " names no one in this read"
+		if pn.Match != "" {
+			detail += "; the person in dn would match by " + string(pn.Match) + ": if it is the same person, store " + pn.Candidate.GUID + " as the ExternalIdentifier"
+		}
+		row("pinned-missing", map[string]string{"user_id": pn.UserID, "name": pn.UserName, "match": string(pn.Match),
+			"reason": "pinned-to-a-missing-object", "detail": detail, "dn": pn.Candidate.DN, "upn": pn.Candidate.UPN, "guid": pn.Candidate.GUID})
+	}
+	if n := pinnedCount(plan) - len(plan.PinnedMissing); n > 0 {
+		row("not-listed", map[string]string{"reason": "pinned-missing", "detail": notListed(n, "Octopus user pinned to a missing object")})
+	}
 	w.Flush()
 	return w.Error()
+}
+
+// notListed says that n more of what are counted and not listed.
+func notListed(n int, what string) string {
+	noun, rest, _ := strings.Cut(what, " pinned")
+	if rest != "" {
+		rest = " pinned" + rest
+	}
+	return fmt.Sprintf("%d more %s%s %s counted but not listed", n, pl.Noun(n, noun), rest, map[bool]string{true: "is", false: "are"}[n == 1])
 }
 
 // safeCell keeps a spreadsheet from taking a directory value for a

@@ -184,7 +184,7 @@ func TestHTMLHeader(t *testing.T) {
 	for _, want := range []string{
 		"sqlite:&lt;/script&gt;&lt;script&gt;window.__xss=&#39;script&#39;&lt;/script&gt;.db",
 		`C:\upnsync\ADSIReaderLDAPMappings.xml`, "<dd>CORP</dd>", "20261126T010203Z-a1b2c3",
-		"complete: 6 entries, 1 page", "OU=R&amp;D &lt;x&gt;,DC=corp: 10 entries, 1 page, 1 referrals skipped",
+		"complete: 6 entries, 1 page", "OU=R&amp;D &lt;x&gt;,DC=corp: 10 entries, 1 page, 1 referral skipped",
 		`data-card="changes"><a href="#changes"><span class="n" data-count="4"`, "Safety guards let through by --force",
 		"<td><code>--max-removal-percent</code></td>", "<td>10%</td>", "tripped, let through by --force",
 		"<code>from-the-future</code>", "What to do:", "a note with &lt;img",

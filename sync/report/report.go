@@ -119,3 +119,6 @@ func joinReplaced(rs []upnsync.Replacement) string {
 // plan built by hand may count none.
 func unmatchedCount(plan *upnsync.Plan) int { return max(plan.Stats.Unmatched, len(plan.Unmatched)) }
 func skippedCount(plan *upnsync.Plan) int   { return max(plan.Stats.Skipped, len(plan.Skipped)) }
+func pinnedCount(plan *upnsync.Plan) int {
+	return max(plan.Stats.PinnedMissing, len(plan.PinnedMissing))
+}

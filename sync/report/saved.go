@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"time"
@@ -137,6 +138,14 @@ func ReadJSON(in io.Reader) (*upnsync.Plan, Meta, error) {
 			plan.Departures = append(plan.Departures, d.engine())
 			return err
 		},
+		"pinned_missing": func() error {
+			var pn jsonPinned
+			err := dec.Decode(&pn)
+			plan.PinnedMissing = append(plan.PinnedMissing, upnsync.Pinned{UserID: pn.UserID, UserName: pn.Name,
+				ExternalID: pn.ExternalID, Match: upnsync.MatchRule(pn.Match),
+				Candidate: upnsync.Person{DN: pn.DN, UPN: pn.UPN, GUID: pn.GUID}})
+			return err
+		},
 	}
 	head := map[string]json.RawMessage{}
 	for dec.More() {
@@ -196,7 +205,8 @@ func (r *jsonReport) engine(plan *upnsync.Plan) (Meta, error) {
 	s := r.Summary
 	plan.Stats = upnsync.Stats{Read: s.Read, Matched: s.Matched, Unchanged: s.Unchanged, Changes: s.Changes,
 		Conflicts: s.Conflicts, Unmatched: s.Unmatched, Skipped: s.Skipped, Departed: s.Departed,
-		Removals: s.Removals, StoreUsers: r.Read.StoreUsers, ByRule: r.MatchedByRule}
+		Removals: s.Removals, NotFound: s.NotFound, PinnedMissing: s.PinnedMissing,
+		StoreUsers: r.Read.StoreUsers, ByRule: r.MatchedByRule}
 	plan.Read = upnsync.ReadResult{Complete: r.Complete, Why: r.Why, Pages: r.Read.Pages, Entries: r.Read.Entries,
 		Referrals: r.Read.Referrals, Partial: r.Read.Partial, Tombstones: r.Read.Tombstones, Unselected: r.Read.Unselected}
 	for _, b := range r.Read.Bases {
@@ -296,15 +306,21 @@ func SavedPlan(p *planfile.Plan, digest string) (*upnsync.Plan, Meta) {
 }
 
 // savedLimits are the guards' thresholds from a saved plan's settings, or
-// nil when it does not hold all four.
+// nil when it does not hold all four thresholds of G2 to G5 (a plan saved
+// before --max-read-drop existed had none: off).
 func savedLimits(s map[string]string) *upnsync.Limits {
-	var l upnsync.Limits
+	l := upnsync.Limits{MaxReadDrop: -1}
+	if _, ok := s["max-read-drop"]; !ok {
+		s = maps.Clone(s)
+		s["max-read-drop"] = "-1"
+	}
 	for _, f := range []struct {
 		key   string
 		int   *int
 		float *float64
 	}{{"max-changes", &l.MaxChanges, nil}, {"max-change-percent", nil, &l.MaxChangePercent},
-		{"max-removals", &l.MaxRemovals, nil}, {"max-removal-percent", nil, &l.MaxRemovalPercent}} {
+		{"max-removals", &l.MaxRemovals, nil}, {"max-removal-percent", nil, &l.MaxRemovalPercent},
+		{"max-read-drop", nil, &l.MaxReadDrop}} {
 		v, ok := s[f.key]
 		if !ok {
 			return nil

@@ -29,6 +29,12 @@ func SummaryLine(plan *upnsync.Plan, meta Meta) string {
 		if st.Departed > 0 {
 			fmt.Fprintf(&b, ", departed %d, removals %d", st.Departed, st.Removals)
 		}
+		if st.NotFound > 0 {
+			fmt.Fprintf(&b, ", not found %d", st.NotFound)
+		}
+		if st.PinnedMissing > 0 {
+			fmt.Fprintf(&b, ", pinned to a missing object %d", st.PinnedMissing)
+		}
 	}
 	switch a := meta.Applied; {
 	case a != nil:

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	pl "github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -41,14 +42,16 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	for _, b := range plan.Read.Bases {
 		refs := ""
 		if b.Referrals > 0 {
-			refs = fmt.Sprintf(", %d referrals skipped", b.Referrals)
+			refs = ", " + plural(b.Referrals, "referral") + " skipped"
 		}
 		fmt.Fprintf(w, "           %s: %s, %s%s\n", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"), refs)
 	}
 	if nb := NetBIOSText(meta); nb != "" {
 		fmt.Fprintf(w, "NetBIOS:   %s\n", nb)
 	}
-	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
+	fmt.Fprintf(w, "Store:     %s (%s)\n", meta.Store, plural(plan.Stats.StoreUsers, "user"))
+	// A dry run says what it would do, an apply what it did.
+	dry := meta.Mode != ModeApply
 
 	section(w, "Changes", len(plan.Changes))
 	for _, c := range plan.Changes {
@@ -68,7 +71,9 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		if len(c.Replaced) > 0 {
 			fmt.Fprintf(w, "    replaced: %s\n", joinReplaced(c.Replaced))
 		}
-		if len(c.Removed) > 0 {
+		if len(c.Removed) > 0 && dry {
+			fmt.Fprintf(w, "    would remove: %s\n", strings.Join(c.Removed, ", "))
+		} else if len(c.Removed) > 0 {
 			fmt.Fprintf(w, "    removed:  %s\n", strings.Join(c.Removed, ", "))
 		}
 		for _, n := range c.Notes {
@@ -119,13 +124,17 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 			for _, e := range d.Entries {
 				fmt.Fprintf(w, "    user %s%s: %s\n", e.UserID, nameSuffix(e.UserName), e.Entry)
 			}
-			if d.Removed {
+			if d.Removed && dry {
+				fmt.Fprintln(w, "    would be removed")
+			} else if d.Removed {
 				fmt.Fprintln(w, "    removed")
 			} else if d.Kept != "" {
 				fmt.Fprintf(w, "    %s\n", d.Kept)
 			}
 		}
 	}
+
+	pinnedSection(w, plan)
 
 	if len(meta.Guards) > 0 {
 		title := "Safety guards tripped (nothing written)"
@@ -183,6 +192,27 @@ func usersWithNames(c upnsync.Conflict) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// pinnedSection lists the Octopus users pinned to an object the read did
+// not return (rule M7), with who would match them.
+func pinnedSection(w io.Writer, plan *upnsync.Plan) {
+	n := max(plan.Stats.PinnedMissing, len(plan.PinnedMissing))
+	if n == 0 {
+		return
+	}
+	section(w, "Octopus users pinned to a missing object (their ExternalIdentifier names no one in this read)", n)
+	for i, pn := range plan.PinnedMissing {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  user %s%s: ExternalIdentifier %s\n", pn.UserID, nameSuffix(pn.UserName), pn.ExternalID)
+		if pn.Match != "" {
+			fmt.Fprintf(w, "    matches by %s: %s (objectGUID %s): if this is the same person, store %s as the ExternalIdentifier\n",
+				pn.Match, pn.Candidate.Label(), pn.Candidate.GUID, pn.Candidate.GUID)
+		}
+	}
+	more(w, n, len(plan.PinnedMissing))
 }
 
 // more closes a list the text report cut at TextListLimit. The plan itself
@@ -243,7 +273,7 @@ func readLine(r *upnsync.ReadResult) string {
 		}
 	}
 	if r.Referrals > 0 {
-		s += fmt.Sprintf(", %d referrals skipped", r.Referrals)
+		s += ", " + plural(r.Referrals, "referral") + " skipped"
 	}
 	return s
 }
@@ -260,7 +290,8 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 			s = "Applied: nothing to write."
 		}
 		if len(a.Stale) > 0 {
-			s += fmt.Sprintf(" %s changed since the plan and were left as they are:", plural(len(a.Stale), "user"))
+			s += fmt.Sprintf(" %s changed since the plan and %s left as %s:", plural(len(a.Stale), "user"),
+				map[bool]string{true: "was", false: "were"}[len(a.Stale) == 1], map[bool]string{true: "it is", false: "they are"}[len(a.Stale) == 1])
 			for _, st := range a.Stale {
 				if st.Missing {
 					s += fmt.Sprintf("\n  user %s no longer exists", st.UserID)
@@ -276,6 +307,9 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 		}
 		return s
 	case len(plan.Changes) == 0 && len(plan.Conflicts) > 0:
+		if len(plan.Conflicts) == 1 {
+			return "Nothing to change that upnsync may write; the conflict above needs a person to resolve it."
+		}
 		return fmt.Sprintf("Nothing to change that upnsync may write; the %s above need a person to resolve them.",
 			plural(len(plan.Conflicts), "conflict"))
 	case len(plan.Changes) == 0:
@@ -315,18 +349,7 @@ func quoted(s string) string {
 }
 
 // plural spells a count with its noun: 1 page, 2 pages, 3 entries.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	switch {
-	case strings.HasSuffix(noun, "y"):
-		noun = noun[:len(noun)-1] + "ies"
-	default:
-		noun += "s"
-	}
-	return fmt.Sprintf("%d %s", n, noun)
-}
+func plural(n int, noun string) string { return pl.Count(n, noun) }
 
 // baseName names a search base; the empty one is the whole forest (a read
 // of the Global Catalog).
