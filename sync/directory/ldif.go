@@ -16,8 +16,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/upnsync/upnsync/internal/textfile"
 	"github.com/upnsync/upnsync/internal/plural"
+	"github.com/upnsync/upnsync/internal/textfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
