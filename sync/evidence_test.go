@@ -87,6 +87,9 @@ func TestPinnedMissing(t *testing.T) {
 		{ID: "1", FirstName: "Jane", ExternalID: guidBob, WindowsUsernames: "jdoe"}, // Jane re-created: new GUID
 		{ID: "2", FirstName: "Ann", ExternalID: guidAnn, WindowsUsernames: "ann"},
 		{ID: "3", FirstName: "Old", ExternalID: "CN=Old,DC=corp", WindowsUsernames: "old"}, // not a GUID: not pinned
+		// No one of the read would match Gus: listed only after a read of
+		// the whole directory, since his object may be out of scope.
+		{ID: "4", FirstName: "Gus", ExternalID: "22222222-3333-4444-5555-666666666666", WindowsUsernames: "gus"},
 	}
 	p := NewPlanner(Options{})
 	for _, u := range users {
@@ -105,6 +108,15 @@ func TestPinnedMissing(t *testing.T) {
 	}
 	if len(pl.Unmatched) != 1 {
 		t.Fatalf("Jane must stay unmatched (M5): %+v", pl.Unmatched)
+	}
+	whole := NewPlanner(Options{})
+	for _, u := range users {
+		whole.AddUser(u)
+	}
+	whole.Add(jane())
+	if pl := whole.Plan(ReadResult{Complete: true, Entries: 1, Whole: true}); pl.Stats.PinnedMissing != 3 ||
+		len(pl.PinnedMissing) != 3 || pl.PinnedMissing[2].UserID != "4" || pl.PinnedMissing[2].Match != "" {
+		t.Fatalf("a read of the whole directory: pinned %+v, stats %+v", pl.PinnedMissing, pl.Stats)
 	}
 	for _, read := range []ReadResult{{Complete: false}, {Complete: true, Partial: true}} {
 		p := NewPlanner(Options{})

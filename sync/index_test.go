@@ -536,7 +536,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 			np.Add(p)
 			op.Add(p)
 		}
-		read := ReadResult{Complete: r.IntN(5) > 0, Partial: partial, Entries: len(people)}
+		read := ReadResult{Complete: r.IntN(5) > 0, Partial: partial, Entries: len(people), Whole: r.IntN(2) == 0}
 		np.partial, op.partial = partial, partial
 		if got, want := np.Departed(), op.Departed(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: departed %q, want %q", seed, got, want)

@@ -303,7 +303,10 @@ func (r *refPlanner) pinnedMissing(read ReadResult) ([]Pinned, int) {
 		if !IsGUID(k.ext) || r.named[i] {
 			continue
 		}
-		pn := r.candidates[i]
+		pn, ok := r.candidates[i]
+		if !ok && !read.Whole {
+			continue // the object may be out of the read's scope
+		}
 		u := &r.users[i]
 		pn.UserID, pn.UserName, pn.ExternalID = u.ID, u.Name(), u.ExternalID
 		out = append(out, pn)

@@ -16,7 +16,10 @@ import (
 // objectGUIDs, the users whose ExternalIdentifier holds an objectGUID that
 // no person of the read has (in either byte order) and whom no person
 // matched, each with the first person who would have matched them by M2 or
-// M3 but for M5. At most Options.ListLimit are listed; all are counted.
+// M3 but for M5. A user no one of the read would match is listed only when
+// the read was of the whole directory (ReadResult.Whole): outside it, the
+// object may simply be out of scope. At most Options.ListLimit are listed;
+// all are counted.
 func (p *Planner) pinnedMissing(read ReadResult) ([]Pinned, int) {
 	if !read.Complete || read.Partial || p.ix.pinnedN == 0 || !p.pinned.guids {
 		return nil, 0
@@ -25,6 +28,9 @@ func (p *Planner) pinnedMissing(read ReadResult) ([]Pinned, int) {
 	n := 0
 	for pos := range p.ix.n {
 		if !p.ix.isPinned(pos) || p.pinned.isNamed(pos) {
+			continue
+		}
+		if _, ok := p.pinned.candidates[pos]; !ok && !read.Whole {
 			continue
 		}
 		if n++; p.opts.ListLimit >= 0 && len(out) >= p.opts.ListLimit {

@@ -207,6 +207,13 @@ type ReadResult struct {
 	// not gone, so no departure is inferred from their absence. Complete
 	// then proves that the whole delta was read.
 	Partial bool
+	// Whole is set by a source that proves it read every user of the
+	// directory: LDAP with no --filter or --user-filter and every search
+	// base a naming context's root (or the Global Catalog's whole
+	// forest), or a full Entra ID read. Absence from a read that is not
+	// whole (one OU, a filter, an export) says nothing about an object,
+	// so rule M7 then lists only users someone of the read would match.
+	Whole bool
 	// Tombstones counts the deleted objects a change feed reported, and
 	// Unselected the changed ones the bases and filter no longer select
 	// (both are in Entries).

@@ -127,3 +127,13 @@ func (g *onceGuard) first(guid, dn string) bool {
 	g.seen[strings.Clone(key)] = struct{}{}
 	return true
 }
+
+// sameDN compares two DNs as DNs (letter case, spacing and escapes aside).
+func sameDN(a, b string) bool {
+	da, err1 := ldap.ParseDN(a)
+	db, err2 := ldap.ParseDN(b)
+	if err1 != nil || err2 != nil {
+		return strings.EqualFold(a, b)
+	}
+	return da.EqualFold(db)
+}

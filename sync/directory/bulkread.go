@@ -132,7 +132,7 @@ func (pp *pagePool) put(p *wire.Page) {
 
 // readAll reads every base on the connection.
 func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
-	var res upnsync.ReadResult
+	res := upnsync.ReadResult{Whole: d.readsWhole()}
 	pool := newPagePool()
 	d.once = newOnceGuard(len(d.bases))
 	defer d.warnRepeats()
