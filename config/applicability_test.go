@@ -67,6 +67,8 @@ func walkValue(t *testing.T, o *option, dir string) (value string, extra []strin
 		return "OU=Staff,DC=corp,DC=example,DC=com", nil
 	case "columns":
 		return "upn=Email", nil
+	case "csv-separator":
+		return ";", nil
 	}
 	switch o.kind {
 	case kBool:

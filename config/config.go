@@ -18,6 +18,10 @@ const (
 	DefaultStore    = "sqlite:octopus-users.db"
 	DefaultPageSize = 1000
 	DefaultTimeout  = 2 * time.Minute
+	// DefaultConnectTimeout bounds each step of connecting to an LDAP
+	// directory, so that a port that accepts the connection and never
+	// answers fails in well under a minute.
+	DefaultConnectTimeout = 30 * time.Second
 	// DefaultShutdownTimeout is how long a stopping scheduler waits for the
 	// running sync: long enough for a large apply. A service manager must
 	// wait as long (systemd's TimeoutStopSec, Kubernetes'
@@ -31,6 +35,8 @@ const (
 	// Removal guard defaults (see upnsync.DefaultLimits).
 	DefaultMaxRemovals       = 500
 	DefaultMaxRemovalPercent = 10.0
+	// DefaultMaxReadDrop: see upnsync.DefaultMaxReadDrop.
+	DefaultMaxReadDrop = 5.0
 	// DefaultRetries and DefaultRetryDelay: a directory that failed in a
 	// way that may pass gets three more attempts, 2 s, 4 s and 8 s later
 	// (each with jitter), which rides out a domain controller's restart or
@@ -71,8 +77,11 @@ type Settings struct {
 	GlobalCatalog bool
 	NetBIOSDomain string
 	Timeout       time.Duration
-	Retries       int
-	RetryDelay    time.Duration
+	// ConnectTimeout bounds each step of connecting to an LDAP directory
+	// (DNS, TCP, TLS, StartTLS, the bind); Timeout each request after.
+	ConnectTimeout time.Duration
+	Retries        int
+	RetryDelay     time.Duration
 
 	// Microsoft Entra ID (--directory entra:TENANT), see entra.go: the app
 	// registration's ClientID with its ClientSecret (from ClientSecretFile
@@ -130,10 +139,24 @@ type Settings struct {
 	State             string
 	WaitLock          time.Duration
 
+	// MaxReadDrop: how far below the last complete read of a base its
+	// count of people may fall, in percent (-1 off); AllowEmptyRead lets a
+	// read of nobody through.
+	MaxReadDrop    float64
+	AllowEmptyRead bool
+
 	Report     string
 	ReportFile string
-	LogFile    string
-	Quiet      bool
+	// CSVSeparator separates the values of the CSV files upnsync writes;
+	// 0 is the default, ','.
+	CSVSeparator rune
+	LogFile      string
+	Quiet        bool
+
+	// Verbose and Keep are the demo's: every step's whole report, and
+	// the folder to work in and leave behind.
+	Verbose bool
+	Keep    string
 
 	LogFormat   string // text or json
 	LogKeep     int    // log files kept in a log folder; 0 keeps all
@@ -247,10 +270,16 @@ func Parse(args []string, getenv func(string) string) (*Settings, error) {
 			}
 		}
 	}
+	if err := s.adsiPaths(); err != nil {
+		return nil, err
+	}
 	if err := s.applies(); err != nil {
 		return nil, err
 	}
 	if err := resolvePassword(s, getenv); err != nil {
+		return nil, err
+	}
+	if err := checkKerberosFiles(s); err != nil {
 		return nil, err
 	}
 	if err := resolveStorePassword(s, getenv); err != nil {
@@ -287,6 +316,9 @@ func (s *Settings) defaults() {
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
 	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = DefaultConnectTimeout
+	}
 	if !s.given("retries") {
 		s.Retries = DefaultRetries
 	}
@@ -307,6 +339,9 @@ func (s *Settings) defaults() {
 	}
 	if !s.given("max-removal-percent") {
 		s.MaxRemovalPercent = DefaultMaxRemovalPercent
+	}
+	if !s.given("max-read-drop") {
+		s.MaxReadDrop = DefaultMaxReadDrop
 	}
 	if s.MaxPlanAge == 0 {
 		s.MaxPlanAge = DefaultMaxPlanAge

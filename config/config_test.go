@@ -403,3 +403,33 @@ func TestReportHTMLWithAFile(t *testing.T) {
 		}
 	}
 }
+
+// A quoted Windows value ending in a backslash takes in the rest of the
+// line (\" is a quote inside the value): refused, with the fix, rather than
+// losing /LogKeep and /Quiet without a word.
+func TestValueThatSwallowedTheOptionsAfterIt(t *testing.T) {
+	for _, args := range [][]string{
+		// What Windows hands upnsync for
+		// /LogFilePath:"C:\Octopus config\logs2\" /LogKeep:60 /Quiet
+		{"sync", `/LogFilePath:C:\Octopus config\logs2" /LogKeep:60 /Quiet`},
+		{"sync", `--log-file-path`, `C:\Octopus config\logs2" --log-keep 60`},
+		{"sync", `/ReportFilePath:"C:\r\" /quiet`},
+	} {
+		_, err := Parse(args, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "took in the options after it") ||
+			!strings.Contains(err.Error(), "never end a quoted value with a backslash") {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	err := func() error {
+		_, err := Parse([]string{"sync", `/LogFilePath:C:\Octopus config\logs2" /LogKeep:60 /Quiet`}, func(string) string { return "" })
+		return err
+	}()
+	if want := `/LogFilePath took in the options after it (/LogKeep:60...): Windows reads \" as a quote that belongs to the value; never end a quoted value with a backslash: write /LogFilePath:"C:\Octopus config\logs2", not /LogFilePath:"C:\Octopus config\logs2\"`; err == nil || err.Error() != want {
+		t.Errorf("error\n %v\nwant\n %s", err, want)
+	}
+	// A quote in a value that is not followed by an option is the value's.
+	if _, err := Parse([]string{"sync", `--filter`, `(description=say "hi" /now)`}, func(string) string { return "" }); err != nil && strings.Contains(err.Error(), "took in") {
+		t.Errorf("a filter with quotes refused: %v", err)
+	}
+}

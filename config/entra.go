@@ -77,5 +77,12 @@ func managedIdentity() value {
 }
 
 // isGUID tells a GUID (8-4-4-4-12 hexadecimal digits, braces allowed), as
-// Entra ID writes client IDs.
-func isGUID(v string) bool { return upnsync.IsGUID(upnsync.NormalizeGUID(v)) }
+// Entra ID writes client IDs. (Not upnsync.NormalizeGUID, which also reads
+// the forms an ExternalIdentifier may hold.)
+func isGUID(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) == 38 && v[0] == '{' && v[37] == '}' {
+		v = v[1:37]
+	}
+	return upnsync.IsGUID(strings.ToLower(v))
+}

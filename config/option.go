@@ -280,3 +280,20 @@ func byLong(name string) *option {
 	}
 	return nil
 }
+
+// ParseCSVSeparator reads --csv-separator: the character itself (, ; or a
+// tab) or its name (comma, semicolon, tab).
+func ParseCSVSeparator(v string) (rune, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case ",", "comma":
+		return ',', nil
+	case ";", "semicolon":
+		return ';', nil
+	case "tab", `\t`:
+		return '\t', nil
+	}
+	if v == "\t" {
+		return '\t', nil
+	}
+	return 0, fmt.Errorf("%q is not a CSV separator: use , or ; (or tab)", v)
+}

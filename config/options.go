@@ -138,10 +138,13 @@ var options = []*option{
 		help: "NetBIOS domain name for DOMAIN\\name entries",
 		val:  str(func(s *Settings) *string { return &s.NetBIOSDomain })},
 	{long: "timeout", win: "Timeout", kind: kDuration, arg: "DURATION", group: groupDirectory, cmds: cRun, dirs: dAnyLDAP | dEntra, def: "2m",
-		help: "limit for each directory operation: connect, bind, one page; with Entra ID, a token, one page of users, a wait for Retry-After",
+		help: "limit for each directory request once connected: one page of the read, a look-up (connecting has --connect-timeout); with Entra ID, a token, one page of users, a wait for Retry-After",
 		val:  duration(func(s *Settings) *time.Duration { return &s.Timeout })},
+	{long: "connect-timeout", win: "ConnectTimeout", kind: kDuration, arg: "DURATION", group: groupDirectory, cmds: cRun, dirs: dAnyLDAP, def: "30s",
+		help: "limit for each step of connecting to an LDAP directory: the DNS look-up, the TCP connection, the TLS handshake, StartTLS, the bind, the rootDSE; never longer than --timeout; a server that accepts the connection and then says nothing for this long is not tried again (a wrong port or a hung service)",
+		val:  duration(func(s *Settings) *time.Duration { return &s.ConnectTimeout })},
 	{long: "retries", win: "Retries", kind: kInt, arg: "N", group: groupDirectory, cmds: cRun, dirs: dAnyLDAP | dEntra, def: strconv.Itoa(DefaultRetries),
-		help: "new attempts after the directory failed in a way that may pass (connection lost, no answer in time, server busy): each opens a new connection and reads from the first page again; never after a wrong password, an untrusted certificate or a missing base; with Entra ID also the throttled answers (429, 503, 504) retried per request after Retry-After (0: none)",
+		help: "new attempts after the directory failed in a way that may pass (connection lost, no answer in time, server busy): each opens a new connection and reads from the first page again; never after a mistake of the settings, which fails the same way every time: a wrong password, an untrusted certificate, a missing base, a file that cannot be read, a Kerberos refusal, a scheme that does not fit the port, a server that accepts the connection and says nothing; with Entra ID also the throttled answers (429, 503, 504) retried per request after Retry-After (0: none)",
 		val:  integer(0, func(s *Settings) *int { return &s.Retries })},
 	{long: "retry-delay", win: "RetryDelay", kind: kDuration, arg: "DURATION", group: groupDirectory, cmds: cRun, dirs: dAnyLDAP | dEntra, def: "2s",
 		help: "pause before the first retry, doubled for each next one, with random jitter, at most 1m or this value",
@@ -221,8 +224,14 @@ var options = []*option{
 	{long: "max-removal-percent", win: "MaxRemovalPercent", kind: kInt, arg: "P", group: groupSafety, cmds: cRun, plan: true, def: "10",
 		help: "stop before writing anything when the removals exceed P percent of the Octopus users (off to switch off)",
 		val:  percent(func(s *Settings) *float64 { return &s.MaxRemovalPercent })},
-	{long: "force", win: "Force", kind: kBool, group: groupSafety, cmds: cRun, cliOnly: true,
-		help: "let this one run through the threshold guards (logged and recorded with the run); never an incomplete read; command line only",
+	{long: "max-read-drop", win: "MaxReadDrop", kind: kInt, arg: "P", group: groupSafety, cmds: cRun, plan: true, def: "5",
+		help: "stop before writing anything when a search base gives more than P percent (and more than 10) fewer people than the last complete read of the same base (a lost read right, a wrong filter); the counts are kept in the store's state by the runs that write (off to switch off)",
+		val:  percent(func(s *Settings) *float64 { return &s.MaxReadDrop })},
+	{long: "allow-empty-read", win: "AllowEmptyRead", kind: kBool, group: groupSafety, cmds: cRun, plan: true,
+		help: "accept a complete read of nobody while the store has users (by default it stops the run, exit 3: a wrong --domain, --filter or --user-filter; --force does not let it through)",
+		val:  boolean(func(s *Settings) *bool { return &s.AllowEmptyRead })},
+	{long: "force", win: "Force", kind: kBool, group: groupSafety, cmds: cRun | cStoreImport, cliOnly: true,
+		help: "let this one run through the threshold guards (logged and recorded with the run), and confirm a changed scope for --remove-departed, never an incomplete or empty read; store import: take away entries upnsync added that the file lacks; command line only",
 		val:  boolean(func(s *Settings) *bool { return &s.Force })},
 	{long: "out", win: "Out", arg: "FILE", group: groupSafety, cmds: cPlan,
 		help: "upnsync plan: the file to save the plan in (required)",
@@ -244,12 +253,39 @@ var options = []*option{
 	{long: "report-file", win: "ReportFilePath", arg: "FILE", group: groupOutput, cmds: cReport,
 		help: "write the report to FILE (replaced atomically) instead of standard output; --report html needs it",
 		val:  str(func(s *Settings) *string { return &s.ReportFile })},
+	{long: "csv-separator", win: "CsvSeparator", arg: "CHAR", group: groupOutput, cmds: cSync | cPlan | cApply | cDoctor | cStoreExport, def: ",",
+		help: "separator of the CSV upnsync writes (CSV report, store export): , or ; (Excel where the decimal mark is a comma, as in French) or tab",
+		val: custom{
+			setFn: func(s *Settings, v string) error {
+				sep, err := ParseCSVSeparator(v)
+				s.CSVSeparator = sep
+				return err
+			},
+			textFn: func(s *Settings) string {
+				if s.CSVSeparator == '\t' {
+					return "tab"
+				}
+				if s.CSVSeparator == 0 {
+					return ""
+				}
+				return string(s.CSVSeparator)
+			},
+			zeroFn:  func(s *Settings) bool { return s.CSVSeparator == 0 },
+			resetFn: func(s *Settings) { s.CSVSeparator = 0 },
+		}},
 	{long: "quiet", win: "Quiet", kind: kBool, group: groupOutput, cmds: cLog,
 		help: "print only errors on standard error (no warnings, no progress line)",
 		val:  boolean(func(s *Settings) *bool { return &s.Quiet })},
 
+	{long: "verbose", win: "Verbose", kind: kBool, group: groupOutput, cmds: cDemo,
+		help: "upnsync demo: print each step's whole report (by default the dry run's details once, then each step's summary)",
+		val:  boolean(func(s *Settings) *bool { return &s.Verbose })},
+	{long: "keep", win: "Keep", arg: "DIR", group: groupOutput, cmds: cDemo,
+		help: "upnsync demo: work in DIR (made if missing; it must not hold the demo's files yet) and leave the sample mapping, LDIF, CSV and store there, with the commands to go on by hand",
+		val:  str(func(s *Settings) *string { return &s.Keep })},
+
 	{long: "log-file-path", win: "LogFilePath", arg: "PATH", group: groupLogs, cmds: cLog,
-		help: "append the log to this file, or write upnsync_YYYYMMDD_HHMMSS.log in this folder (one file per run; a path ending in / or \\ is created as a folder)",
+		help: "a folder (an existing one, or any path without a .log or .txt extension, created when missing) gets upnsync_YYYYMMDD_HHMMSS.log, one file per run; FILE.log or FILE.txt is appended to",
 		val:  str(func(s *Settings) *string { return &s.LogFile })},
 	{long: "log-format", win: "LogFormat", arg: "FORMAT", group: groupLogs, cmds: cLog, def: "text",
 		help: "text or json: JSON lines in the log file, and on standard error the whole log from info up (for containers and log collectors)",

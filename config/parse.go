@@ -43,6 +43,9 @@ func parseArgs(s *Settings, args []string) ([]string, error) {
 			} else {
 				s.storeSecrets(o, i, len(a)-len(value), value)
 			}
+			if err := swallowed(spelled, value, o.secret); err != nil {
+				return nil, err
+			}
 			if err := s.setArg(o, value, spelled); err != nil {
 				return nil, err
 			}
@@ -57,6 +60,9 @@ func parseArgs(s *Settings, args []string) ([]string, error) {
 				s.SecretArgs = append(s.SecretArgs, SecretArg{Index: i, From: len(a) - len(value)})
 			}
 			s.storeSecrets(o, i, len(a)-len(value), value)
+			if err := swallowed(spelled, value, o.secret); err != nil {
+				return nil, err
+			}
 			if err := s.setArg(o, unquote(value), spelled); err != nil {
 				return nil, err
 			}
@@ -113,6 +119,37 @@ func looksLikeWindowsOption(a string) bool {
 func isWindowsOption(a string) bool {
 	name, _, _ := strings.Cut(a[1:], ":")
 	return lookupWin(name) != nil
+}
+
+// swallowed refuses a value that took in the options after it: Windows
+// reads \" as a quote that belongs to the value, so
+// /LogFilePath:"C:\logs\" /LogKeep:60 /Quiet arrives as one argument,
+// C:\logs" /LogKeep:60 /Quiet, and the options after it would be lost
+// without a word. A quote followed by blank space and a known option is
+// that, and nothing a real value holds.
+func swallowed(spelled, value string, secret bool) error {
+	for rest := value; ; {
+		i := strings.IndexByte(rest, '"')
+		if i < 0 {
+			return nil
+		}
+		rest = rest[i+1:]
+		next := strings.TrimLeft(rest, " \t")
+		if len(next) == len(rest) {
+			continue
+		}
+		word, _, _ := strings.Cut(next, " ")
+		name, _, _ := strings.Cut(word, "=")
+		if !(strings.HasPrefix(word, "/") && isWindowsOption(word)) && !(strings.HasPrefix(name, "--") && lookupLong(strings.ToLower(name[2:])) != nil) {
+			continue
+		}
+		shown := strings.TrimSuffix(value[:len(value)-len(rest)-1], `"`)
+		if secret {
+			shown = "..."
+		}
+		return usagef("%s took in the options after it (%s...): Windows reads \\\" as a quote that belongs to the value; never end a quoted value with a backslash: write %s:\"%s\", not %s:\"%s\\\"",
+			spelled, word, spelled, strings.TrimRight(strings.TrimPrefix(shown, `"`), `\`), spelled, strings.TrimRight(strings.TrimPrefix(shown, `"`), `\`))
+	}
 }
 
 // unquote strips the double quotes an administrator writes around a value

@@ -37,18 +37,8 @@ func resolvePassword(s *Settings, getenv func(string) string) error {
 }
 
 func readPasswordFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", usagef("password file %s does not exist", path)
-		}
-		return "", usagef("password file %s: %v", path, unwrapPath(err))
-	}
-	if fi.IsDir() {
-		return "", usagef("password file %s is a folder, not a file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 && !groupReadableByRoot(fi) {
-		return "", usagef("password file %s can be read by other users (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	if err := checkPrivateFile(path, "password file", true); err != nil {
+		return "", err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -59,6 +49,50 @@ func readPasswordFile(path string) (string, error) {
 		return "", usagef("password file %s is empty", path)
 	}
 	return pw, nil
+}
+
+// checkPrivateFile is the rule for every file that holds a secret (a
+// password file, a keytab, a Kerberos credential cache; what names it): it
+// must exist, be a file, and not be readable by other users, as ldap2pg
+// and libpq require, because anyone on the machine could bind as the
+// service account with it. Root-owned files readable by their group only
+// are accepted (groupReadableByRoot). Windows has no such modes. A file
+// that does not exist passes unless mustExist: its reader then says what
+// to do (a keytab to export, kinit to run).
+func checkPrivateFile(path, what string, mustExist bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if !mustExist {
+				return nil
+			}
+			return usagef("%s %s does not exist", what, path)
+		}
+		return usagef("%s %s: %v", what, path, unwrapPath(err))
+	}
+	if fi.IsDir() {
+		return usagef("%s %s is a folder, not a file", what, path)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 && !groupReadableByRoot(fi) {
+		return usagef("%s %s can be read by other users (mode %04o): run chmod 600 %s", what, path, fi.Mode().Perm(), path)
+	}
+	return nil
+}
+
+// checkKerberosFiles holds a keytab and a credential cache to the rule of
+// secret files: either lets anyone who can read it bind as its account.
+func checkKerberosFiles(s *Settings) error {
+	if s.KerberosKeytab != "" {
+		if err := checkPrivateFile(s.KerberosKeytab, "keytab", false); err != nil {
+			return err
+		}
+	}
+	if s.KerberosCCache != "" {
+		if err := checkPrivateFile(strings.TrimPrefix(s.KerberosCCache, "FILE:"), "Kerberos credential cache", false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unwrapPath drops the "open PATH:" prefix of an *os.PathError, since the

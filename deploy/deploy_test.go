@@ -337,7 +337,7 @@ func TestSystemdServiceAndTimer(t *testing.T) {
 	if !s.Apply || s.Password.Reveal() != "s3cret" || s.SettingsFile != settings {
 		t.Errorf("settings %+v", s)
 	}
-	for what, p := range map[string]string{"store": strings.TrimPrefix(s.Store, "sqlite:"), "summary": s.SummaryFile, "log": s.LogFile} {
+	for what, p := range map[string]string{"store": strings.TrimPrefix(s.Store, "sqlite:"), "summary": s.SummaryFile, "log": s.LogFile, "report": s.ReportFile} {
 		if !strings.HasPrefix(p, "/var/lib/upnsync/") && !strings.HasPrefix(p, "/var/log/upnsync/") {
 			t.Errorf("the %s %s is outside StateDirectory and LogsDirectory: ProtectSystem=strict makes it read-only", what, p)
 		}

@@ -27,10 +27,20 @@ func AddUPN(file string, data []byte) (out []byte, changed bool, err error) {
 		}
 		return data, false, nil
 	}
+	// The file is written back in its own encoding: that must give back
+	// every byte it has now, or the edit would change more than one line.
+	if same, err := p.enc.encode(p.body); err != nil || !bytes.Equal(same, data) {
+		return nil, false, errorf(file, p.m.Line,
+			"the file would not be written back byte for byte in its own encoding: add %s to %s by hand, and please report this",
+			upnElement, describe("mapping", p.m.Name))
+	}
 	from, to, text := p.insertion()
 	body := make([]byte, 0, len(p.body)+len(text))
 	body = append(append(append(body, p.body[:from]...), text...), p.body[to:]...)
-	out = p.enc.encode(body)
+	out, err = p.enc.encode(body)
+	if err != nil {
+		return nil, false, errorf(file, p.m.Line, "cannot write the file back in its encoding (%v): add %s to %s by hand", err, upnElement, describe("mapping", p.m.Name))
+	}
 	// Checked rather than trusted: a file written wrong would stop the
 	// administrator's next run, far from the cause.
 	m, err := Parse(file, out)

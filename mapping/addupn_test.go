@@ -23,6 +23,8 @@ var goldenCases = []struct{ in, want string }{
 	{"self-closing-mapping.xml", "add-upn/self-closing-mapping.xml"},
 	{"comment-inside-mapping.xml", "add-upn/comment-inside-mapping.xml"},
 	{"one-line.xml", "add-upn/one-line.xml"},
+	// Notepad's "ANSI" with French comments, CRLF, declared Windows-1252.
+	{"windows-1252-crlf.xml", "add-upn/windows-1252-crlf.xml"},
 }
 
 func TestAddUPNGolden(t *testing.T) {
@@ -96,6 +98,9 @@ func TestAddUPNInline(t *testing.T) {
 		{"old Mac line endings",
 			"<mappings>\r\t<mapping Name=\"User\">\r\t\t<attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\r\t</mapping>\r</mappings>",
 			"<mappings>\r\t<mapping Name=\"User\">\r\t\t<attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\r\t\t<attribute LDAPAttribute=\"userPrincipalName\" OctopusAttribute=\"UPN\"/>\r\t</mapping>\r</mappings>"},
+		{"ISO-8859-15 with a euro sign comes back in ISO-8859-15",
+			"<?xml version=\"1.0\" encoding=\"ISO-8859-15\"?>\n<mappings>\n  <!-- 5 \xa4, \xe9t\xe9 -->\n  <mapping Name=\"User\">\n    <attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\n  </mapping>\n</mappings>\n",
+			"<?xml version=\"1.0\" encoding=\"ISO-8859-15\"?>\n<mappings>\n  <!-- 5 \xa4, \xe9t\xe9 -->\n  <mapping Name=\"User\">\n    <attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\n    <attribute LDAPAttribute=\"userPrincipalName\" OctopusAttribute=\"UPN\"/>\n  </mapping>\n</mappings>\n"},
 		{"prefixed names",
 			"<o:mappings xmlns:o=\"urn:x\">\n <o:mapping Name=\"User\">\n  <o:attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\n </o:mapping>\n</o:mappings>\n",
 			"<o:mappings xmlns:o=\"urn:x\">\n <o:mapping Name=\"User\">\n  <o:attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\"/>\n  <o:attribute LDAPAttribute=\"userPrincipalName\" OctopusAttribute=\"UPN\"/>\n </o:mapping>\n</o:mappings>\n"},

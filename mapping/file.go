@@ -67,7 +67,9 @@ func AddUPNFile(in, out string) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if target != in {
+	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() && target != in {
+		// (Never read a pipe or a device: reading a pipe waits for a
+		// writer, which would be this very command.)
 		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, res) {
 			return changed, nil
 		}

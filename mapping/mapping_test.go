@@ -185,6 +185,10 @@ func TestLoadBadFiles(t *testing.T) {
 		{"utf16-odd-length.xml", 3, "odd number of bytes"},
 		{"utf16-lone-surrogate.xml", 2, "invalid UTF-16 (a lone surrogate 0xD800)"},
 		{"utf32.xml", 1, "saved as UTF-32"},
+		{"utf8-declared-1252.xml", 1, `the XML declaration says encoding="Windows-1252" but the file is saved as UTF-8 (line 4 has 'é' written as UTF-8): change the declaration to encoding="UTF-8", or save the file as Windows-1252`},
+		{"bom-declared-1252.xml", 1, `the XML declaration says encoding="Windows-1252" but it starts with a UTF-8 byte order mark, so the file is UTF-8: change the declaration to encoding="UTF-8"`},
+		{"utf16-declared-utf8.xml", 1, `the file is saved as UTF-16 (it starts with a UTF-16 byte order mark) but its XML declaration says encoding="utf-8": change the declaration to encoding="UTF-16", or save the file as utf-8`},
+		{"unknown-encoding.xml", 1, `the XML declaration says encoding="Shift_JIS", which upnsync does not read (it reads UTF-8, UTF-16, Windows-1252, ISO-8859-1 and ISO-8859-15)`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -479,6 +483,11 @@ func TestParseInlineErrors(t *testing.T) {
 		{"huge index", "<mappings>\n<mapping Name=\"User\">\n<attribute LDAPAttribute=\"cn\" OctopusAttribute=\"Name\" Index=\"99999999999999999999\" Separator=\",\"/>\n</mapping>\n</mappings>", 3, "is not a whole number"},
 		{"UTF-16 NUL", "\xff\xfe<\x00\x00\x00", 1, "NUL character"},
 		{"BOM only", "\xef\xbb\xbf", 1, "the file is empty"},
+		{"ANSI without a declaration", "<mappings>\n<!-- t\xe9l\xe9phone -->\n<mapping Name=\"User\"/></mappings>", 2, `invalid UTF-8 (byte 0xE9): the file is probably saved as ANSI (Windows-1252), and its XML declaration does not say so; save it as UTF-8, or make its first line <?xml version="1.0" encoding="Windows-1252"?>`},
+		{"UTF-8 declaring UTF-16", "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<mappings/>", 1, `the XML declaration says encoding="utf-16" but the file is saved as 8-bit text`},
+		{"declaration on line 2", "\n<?xml version='1.0'\n encoding='latin1'?>\n<!-- caf\xc3\xa9 -->\n<mappings/>", 3, `the XML declaration says encoding="latin1" but the file is saved as UTF-8 (line 4 has 'é'`},
+		{"NUL in ANSI", "<?xml version=\"1.0\" encoding=\"Windows-1252\"?>\n<mappings>\x00</mappings>", 2, "NUL byte"},
+		{"HTML after a saved-from comment", "<!-- saved from url=(0014)about:internet -->\r\n<HTML><head></head></HTML>", 2, "this is an HTML page"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -507,4 +516,28 @@ func TestParseFile(t *testing.T) {
 	checkError(t, err, missing, 0, "no such file")
 	_, err = ParseFile(td("bad/malformed.xml"))
 	checkError(t, err, td("bad/malformed.xml"), 7, "not well-formed XML")
+}
+
+// The declared encoding decodes the text: a Windows-1252 "é" (0xE9) is é,
+// not an error and not a replacement character.
+func TestParseDeclaredEncodings(t *testing.T) {
+	for _, decl := range []string{"Windows-1252", "windows-1252", "cp1252", "ISO-8859-1", "latin1", "ISO-8859-15"} {
+		doc := "<?xml version=\"1.0\" encoding=\"" + decl + "\"?>\r\n<mappings><mapping Name=\"User\">" +
+			"<attribute LDAPAttribute=\"telephoneNumber\" OctopusAttribute=\"TelephoneNumber\" Index=\"0\" Separator=\"\xe9\"/>" +
+			"<attribute LDAPAttribute=\"userPrincipalName\" OctopusAttribute=\"UPN\"/></mapping></mappings>\r\n"
+		m, err := Parse("f.xml", []byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", decl, err)
+		}
+		if got := m.Attributes[0].Separator; got != "é" {
+			t.Errorf("%s: separator %q, want %q", decl, got, "é")
+		}
+	}
+	m, err := ParseFile(td("windows-1252-crlf.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attributes) != 6 {
+		t.Errorf("%d entries, want 6", len(m.Attributes))
+	}
 }

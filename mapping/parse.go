@@ -41,6 +41,10 @@ func parse(file string, data []byte) (*parsed, error) {
 		return nil, errorf(file, 1,
 			"the file is empty: copy ADSIReaderLDAPMappings.xml from the Octopus installation folder and pass the copy's path")
 	}
+	if line, ok := htmlPage(body); ok {
+		return nil, errorf(file, line,
+			"this is an HTML page (a web page saved from a browser), not a mapping file: copy ADSIReaderLDAPMappings.xml from the Octopus installation folder, or paste the example's text into a text editor and save it as ADSIReaderLDAPMappings.xml")
+	}
 	nodes, err := scan(file, body, newLines(body))
 	if err != nil {
 		return nil, err

@@ -164,6 +164,40 @@ func directiveError(file string, line int, d xml.Directive) error {
 	return errorf(file, line, "<!%s ...> declaration not allowed: a mapping file needs none; delete it", word)
 }
 
+// htmlPage recognises a web page, which a browser's "save as" of a
+// documentation page gives: its first markup (after blank space, comments
+// such as Internet Explorer's "saved from url", and an XML declaration) is
+// <!DOCTYPE html> or <html>. It returns that markup's line.
+func htmlPage(body []byte) (int, bool) {
+	i := 0
+	for {
+		i += firstNonSpace(body[i:])
+		rest := body[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			n := bytes.Index(rest[4:], []byte("-->"))
+			if n < 0 {
+				return 0, false
+			}
+			i += 4 + n + 3
+			continue
+		case bytes.HasPrefix(rest, []byte("<?")):
+			n := bytes.Index(rest, []byte("?>"))
+			if n < 0 {
+				return 0, false
+			}
+			i += n + 2
+			continue
+		}
+		head := strings.ToLower(string(rest[:min(len(rest), 16)]))
+		if strings.HasPrefix(head, "<!doctype html") || head == "<html" || strings.HasPrefix(head, "<html>") ||
+			strings.HasPrefix(head, "<html ") || strings.HasPrefix(head, "<html\n") || strings.HasPrefix(head, "<html\r") {
+			return lineAt(body, i), true
+		}
+		return 0, false
+	}
+}
+
 func firstNonSpace(b []byte) int {
 	return len(b) - len(bytes.TrimLeft(b, " \t\r\n"))
 }

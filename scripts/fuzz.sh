@@ -28,6 +28,7 @@ TARGETS=(
 	"./sync FuzzValidateUPN"
 	"./sync FuzzPlanner"
 	"./sync/report FuzzJSONString"
+	"./sync FuzzNormalizeGUID"
 	"./sync/directory FuzzLDIF"
 	"./sync/directory FuzzGUID"
 	"./sync/directory FuzzWireEntry"
@@ -35,6 +36,8 @@ TARGETS=(
 	"./sync/directory/internal/wire FuzzTap"
 	"./sync/directory FuzzCSVExport"
 	"./sync/directory FuzzXLSXExport"
+	"./sync/directory FuzzFastUnder"
+	"./sync/directory FuzzExportFilter"
 	"./sync/octopus FuzzReadCSV"
 	"./sync/octopus FuzzOctopusExport"
 )

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 scripts/testdirs.sh start
 trap 'scripts/testdirs.sh stop' EXIT
+# The Wine prefix in which the Windows build's test runs upnsync.exe
+# (installs Wine and MinGW when missing, as root; about 11 s when present).
+scripts/wine.sh setup
 
 # The servers' addresses, CA, service accounts, keytab and krb5.conf for the
 # integration tests (OpenLDAP, PostgreSQL, the Samba AD DC).

@@ -2,7 +2,8 @@
 # Test directory servers for upnsync, on loopback, started from nothing.
 #
 #   scripts/testdirs.sh install [SERVER...]  install the packages the servers need (as root, apt);
-#                                            without SERVER, Chromium for the HTML report's tests too
+#                                            without SERVER, Chromium for the HTML report's tests
+#                                            and Wine for the Windows build's (scripts/wine.sh) too
 #   scripts/testdirs.sh start [SERVER...]    install what is missing (as root), set up, start, verify
 #   scripts/testdirs.sh stop [SERVER...]     stop by PID (safe to call twice)
 #   scripts/testdirs.sh status [SERVER...]   exit 0 when all are running, 3 otherwise
@@ -70,6 +71,15 @@ common_packages() {
 # (sync/report, found by internal/testenv).
 browser_packages() {
 	need chromium chromium
+}
+
+# wine_packages: Wine, which runs the Windows build in cmd/upnsync's
+# TestWindowsBinaryUnderWine, and MinGW, which builds the one DLL Debian
+# 12's Wine lacks (scripts/wine.sh).
+wine_packages() {
+	need wine wine
+	need /usr/lib/wine/wine64 wine64
+	need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 }
 
 # install_packages PKG...: apt-get install as root, with no daemon started
@@ -584,6 +594,14 @@ SAMBA_KEYTAB=$SAMBA_DIR/svc-upnsync.keytab
 SAMBA_KRB5_CONF=$SAMBA_DIR/krb5.conf
 SAMBA_LDIF=$SAMBA_DIR/users.ldif
 SAMBA_CSV=$SAMBA_DIR/octopus-users.csv
+# A least-privilege reader, as real deployments bind: an ordinary domain
+# user beside svc-upnsync, denied Read on one OU and what is under it (a
+# deny ACE, as an administrator sets with "Deny: Read" in the OU's security
+# tab), so that tests see what such an account cannot see.
+SAMBA_READER=svc-upnsync-reader
+SAMBA_READER_DN=CN=$SAMBA_READER,CN=Users,$BASE_DN
+SAMBA_READER_PASSWORD_FILE=$SAMBA_DIR/reader.password
+SAMBA_DENIED_OU=OU=Sales,OU=Berlin,OU=People,$BASE_DN
 SAMBA_PORTS=(389 636 3268 3269 88)
 
 samba_packages() {
@@ -593,6 +611,8 @@ samba_packages() {
 	[[ -d /usr/share/samba/setup ]] || echo samba-ad-provision
 	need ldapadd ldap-utils
 	need kinit krb5-user
+	# ldapsearch -Y GSSAPI (the log's ldapsearch line for a Kerberos bind).
+	compgen -G '/usr/lib/*/sasl2/libgssapiv2.so*' >/dev/null || echo libsasl2-modules-gssapi-mit
 }
 
 samba_pid() {
@@ -779,6 +799,41 @@ EOF
 	log "loaded Samba in $((SECONDS - t0)) s"
 }
 
+# samba_reader: the least-privilege reader and its deny ACE, on a running
+# DC, whether just loaded or reused: each step is done only when missing,
+# so a DC other runs share only gains them (nothing is deleted, no user
+# the others count is touched). Kept out of samba_load, whose text is part
+# of the stamp: adding them never makes a loaded domain be provisioned
+# again.
+samba_reader() {
+	local sid pw
+	if ! samba_ldap ldapsearch -LLL -b "$SAMBA_READER_DN" -s base dn >/dev/null 2>&1; then
+		log "adding the least-privilege reader $SAMBA_READER_DN"
+		(umask 077 && openssl rand -base64 18 | tr -d '\n' >"$SAMBA_READER_PASSWORD_FILE" &&
+			printf 'Aa1!' >>"$SAMBA_READER_PASSWORD_FILE")
+		# The password goes through standard input only (unicodePwd is
+		# the quoted password in UTF-16LE), never on a command line.
+		pw=$(printf '"%s"' "$(<"$SAMBA_READER_PASSWORD_FILE")" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
+		samba_ldap ldapadd >>"$SAMBA_DIR/reader.log" 2>&1 <<EOF || die "cannot add $SAMBA_READER_DN (log: $SAMBA_DIR/reader.log)"
+dn: $SAMBA_READER_DN
+objectClass: user
+sAMAccountName: $SAMBA_READER
+userPrincipalName: $SAMBA_READER@${SAMBA_REALM,,}
+description: upnsync test reader (least privilege, denied Read on $SAMBA_DENIED_OU)
+unicodePwd:: $pw
+userAccountControl: 512
+EOF
+	fi
+	[[ -s $SAMBA_READER_PASSWORD_FILE ]] || die "$SAMBA_READER exists but $SAMBA_READER_PASSWORD_FILE does not: delete the account or provision again"
+	sid=$(samba_tool user show "$SAMBA_READER" --attributes=objectSid 2>>"$SAMBA_DIR/reader.log" | sed -n 's/^objectSid: //p')
+	[[ $sid == S-1-5-* ]] || die "cannot read the objectSid of $SAMBA_READER (log: $SAMBA_DIR/reader.log)"
+	if ! samba_tool dsacl get --objectdn="$SAMBA_DENIED_OU" 2>>"$SAMBA_DIR/reader.log" | grep -q "(D;[A-Z]*;[A-Z]*;;;$sid)"; then
+		log "denying $SAMBA_READER Read on $SAMBA_DENIED_OU and below"
+		samba_tool dsacl set --objectdn="$SAMBA_DENIED_OU" --sddl="(D;OICI;GR;;;$sid)" >>"$SAMBA_DIR/reader.log" 2>&1 ||
+			die "samba-tool dsacl set on $SAMBA_DENIED_OU failed (log: $SAMBA_DIR/reader.log)"
+	fi
+}
+
 samba_wait_ports_free() {
 	local i p busy
 	for ((i = 0; i < 100; i++)); do
@@ -834,6 +889,7 @@ samba_start() {
 			samba_stop
 		elif samba_verify; then
 			log "samba is already running (pid $(samba_pid)) and answers"
+			samba_reader
 			return 0
 		else
 			log "samba (pid $(samba_pid)) does not answer: restarting it"
@@ -870,6 +926,10 @@ samba_start() {
 		}
 		samba_inputs_stamp >"$SAMBA_DIR/stamp"
 	fi
+	(samba_reader) || {
+		samba_stop
+		die "setting up the least-privilege reader failed (above); samba is stopped"
+	}
 	log "samba ready (pid $pid) in $((SECONDS - t0)) s: $SAMBA_LDAPS_URL $SAMBA_LDAP_URL (StartTLS), realm $SAMBA_REALM, $(samba_user_count) users"
 }
 
@@ -920,6 +980,9 @@ samba_env() {
 	envline UPNSYNC_TEST_SAMBA_KRB5_CONF "$SAMBA_KRB5_CONF"
 	envline UPNSYNC_TEST_SAMBA_KEYTAB "$SAMBA_KEYTAB"
 	envline UPNSYNC_TEST_SAMBA_KRB_PRINCIPAL "$SAMBA_KRB_USER@$SAMBA_REALM"
+	envline UPNSYNC_TEST_SAMBA_READER_DN "$SAMBA_READER_DN"
+	envline UPNSYNC_TEST_SAMBA_READER_PASSWORD_FILE "$SAMBA_READER_PASSWORD_FILE"
+	envline UPNSYNC_TEST_SAMBA_DENIED_OU "$SAMBA_DENIED_OU"
 }
 
 # ---------------------------------------------------------------- env file
@@ -979,6 +1042,7 @@ cmd_install() {
 		{
 			common_packages
 			(($# > 0)) || browser_packages
+			(($# > 0)) || wine_packages
 			for s in "${servers[@]}"; do "${s}_packages"; done
 		} | sort -u
 	)

@@ -53,6 +53,7 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 		if read.Why == "" {
 			read.Why = err.Error()
 		}
+		p.nameConflictUsers()
 		return p.plan(read, true), &ReadError{Err: err}
 	}
 	if opts.RemoveDeparted && read.Complete {
@@ -63,6 +64,7 @@ func BuildPlan(ctx context.Context, store Store, dir Directory, opts Options) (P
 			return Plan{}, err
 		}
 	}
+	p.nameConflictUsers()
 	return p.plan(read, true), nil
 }
 

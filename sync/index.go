@@ -28,6 +28,13 @@ type userIndex struct {
 	recs   []uint64 // arena address of each user's record
 	pinned []uint64 // bit set: ExternalIdentifier holds a GUID
 	n      int32
+	// pinnedN counts the pinned users: without any, C8 has nothing to
+	// look for.
+	pinnedN int32
+	// dropped are the pinned users M5 kept the last match from (M2's,
+	// then from byName on M3's), for M7's candidates.
+	dropped []int32
+	byName  int
 
 	byExt, byEntry, byEmail keyTable
 	// built is false while users were added since the tables were built.
@@ -74,6 +81,7 @@ func (ix *userIndex) add(u User) {
 		flags |= recExtGUID
 	}
 	if pinned {
+		ix.pinnedN++
 		for len(ix.pinned) <= int(pos>>6) {
 			ix.pinned = append(ix.pinned, 0)
 		}

@@ -249,6 +249,23 @@ func (ix *userIndex) withExternalID(guid string, buf []int32) []int32 {
 	return ix.get(kindExt, ix.key, buf)
 }
 
+// withSwappedExternalID finds the users whose ExternalIdentifier is the
+// byte-swapped form of guid (rule C8).
+func (ix *userIndex) withSwappedExternalID(guid string, buf []int32) []int32 {
+	ix.build()
+	ix.key = normalizeGUIDInto(ix.key[:0], guid)
+	if !isGUIDBytes(ix.key) {
+		return buf
+	}
+	var canonical [36]byte
+	copy(canonical[:], ix.key)
+	swapGUIDBytes(ix.key)
+	if string(ix.key) == string(canonical[:]) {
+		return buf // its own swapped form: M1 looked for it already
+	}
+	return ix.get(kindExt, ix.key, buf)
+}
+
 // withEntry finds the users with the Windows username name, or
 // domain\name when domain is not empty.
 func (ix *userIndex) withEntry(buf []int32, domain, name string) []int32 {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -31,7 +32,13 @@ func randKey(r *rand.Rand) string {
 
 func randGUID(r *rand.Rand) string {
 	g := guids[r.IntN(len(guids))]
-	switch r.IntN(6) {
+	switch r.IntN(9) {
+	case 6:
+		return guidBase64(g)
+	case 7:
+		return strings.ReplaceAll(g, "-", "")
+	case 8:
+		return SwappedGUID(g)
 	case 0:
 		return strings.ToUpper(g)
 	case 1:
@@ -123,9 +130,17 @@ func TestIndexMatchesReference(t *testing.T) {
 			p := randPerson(r)
 			upn := randKey(r)
 			got, rule := ix.match(&p, upn, nil)
-			want, wantRule := ref.match(&p, upn)
+			want, wantRule, wantDropped := ref.match(&p, upn)
 			if rule != wantRule || !slices.Equal(got, positions(want)) {
 				t.Fatalf("seed %d: match(%+v, %q) = %v %q, reference %v %q", seed, p, upn, got, rule, want, wantRule)
+			}
+			if len(ix.dropped) != len(wantDropped) {
+				t.Fatalf("seed %d: match(%+v, %q) kept %v out by M5, reference %+v", seed, p, upn, ix.dropped, wantDropped)
+			}
+			for i, pos := range ix.dropped {
+				if m := map[bool]MatchRule{true: MatchWindowsUsername, false: MatchEmail}[i < ix.byName]; int(pos) != wantDropped[i].user || m != wantDropped[i].rule {
+					t.Fatalf("seed %d: match(%+v, %q) kept %v out by M5 (%d by name), reference %+v", seed, p, upn, ix.dropped, ix.byName, wantDropped)
+				}
 			}
 			if k%4 == 0 {
 				// A quarter is enough: with three GUIDs among hundreds of
@@ -414,7 +429,7 @@ func randDirectory(r *rand.Rand) ([]User, []Person) {
 		}
 		u.WindowsUsernames = strings.Join(entries, ";")
 		if r.IntN(2) == 0 {
-			u.ExternalID = guid()
+			u.ExternalID = guidForm(r, guid())
 		}
 		if r.IntN(2) == 0 {
 			u.Email = names[r.IntN(len(names))] + "@mail.example"
@@ -460,11 +475,37 @@ func randDirectory(r *rand.Rand) ([]User, []Person) {
 	return users, people
 }
 
+// guidForm writes a GUID as an ExternalIdentifier may hold it: as is, in
+// capitals without dashes, in braces, as the base64 of its bytes, or
+// byte-swapped (C8).
+func guidForm(r *rand.Rand, g string) string {
+	switch r.IntN(8) {
+	case 0:
+		return strings.ToUpper(strings.ReplaceAll(g, "-", ""))
+	case 1:
+		return "{" + strings.ToUpper(g) + "}"
+	case 2:
+		return guidBase64(g)
+	case 3:
+		return SwappedGUID(g)
+	}
+	return g
+}
+
+// guidBase64 is the base64 of a canonical GUID's 16 bytes as the directory
+// holds them, as ldapsearch prints objectGUID.
+func guidBase64(g string) string {
+	var raw [16]byte
+	copy(raw[:], appendGUID(nil, g))
+	b := adOrder(raw)
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
 // whereabouts is what answeringDir answers for a departed GUID: every
 // reason, from the GUID alone, so that both planners hear the same.
 func whereabouts(guid string) Whereabouts {
 	reasons := []DepartureReason{DepartedDeleted, DepartedMoved, DepartedFiltered, DepartedPresent,
-		DepartedLookupFailed, DepartedUnknown, DepartedNotInExport, DepartedDisabled}
+		DepartedLookupFailed, DepartedUnknown, DepartedNotInExport, DepartedDisabled, DepartedNotFound}
 	h := uint(0)
 	for _, c := range []byte(guid) {
 		h = h*31 + uint(c)
@@ -505,6 +546,7 @@ func withNotices(r *rand.Rand, people []Person) []Person {
 // removals, change feeds' notices and partial reads included.
 func TestPlannerMatchesReference(t *testing.T) {
 	departed, removed, notes, tombstones := 0, 0, 0, 0
+	pinned, candidates, byteOrder, notFoundKept := 0, 0, 0, 0
 	for seed := uint64(1); seed <= 3000; seed++ {
 		r := rand.New(rand.NewPCG(seed, 11))
 		users, people := randDirectory(r)
@@ -517,6 +559,9 @@ func TestPlannerMatchesReference(t *testing.T) {
 		}
 		opts := Options{MaxLength: 60 + r.IntN(250), ImplicitUPN: r.IntN(2) == 0, SkipDisabled: r.IntN(3) == 0,
 			RemoveDeparted: r.IntN(2) == 0}
+		if r.IntN(8) == 0 {
+			opts.HoldRemovals = "the scope changed (a test)"
+		}
 		np, op := NewPlanner(opts), newRefPlanner(opts)
 		for _, u := range users {
 			np.AddUser(u)
@@ -526,7 +571,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 			np.Add(p)
 			op.Add(p)
 		}
-		read := ReadResult{Complete: r.IntN(5) > 0, Partial: partial, Entries: len(people)}
+		read := ReadResult{Complete: r.IntN(5) > 0, Partial: partial, Entries: len(people), Whole: r.IntN(2) == 0}
 		np.partial, op.partial = partial, partial
 		if got, want := np.Departed(), op.Departed(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: departed %q, want %q", seed, got, want)
@@ -543,6 +588,22 @@ func TestPlannerMatchesReference(t *testing.T) {
 			t.Fatalf("seed %d: plans differ\ngot  %+v\nwant %+v", seed, got, want)
 		}
 		departed += len(want.Departures)
+		pinned += len(want.PinnedMissing)
+		for _, pn := range want.PinnedMissing {
+			if pn.Match != "" {
+				candidates++
+			}
+		}
+		for _, c := range want.Conflicts {
+			if c.Reason == ConflictExternalIDByteOrder {
+				byteOrder++
+			}
+		}
+		for _, d := range want.Departures {
+			if d.Reason == DepartedNotFound && !d.Removed && len(d.Entries) > 0 && opts.RemoveDeparted && read.Complete {
+				notFoundKept++
+			}
+		}
 		for _, d := range want.Departures {
 			if strings.HasPrefix(d.Detail, "deleted: the change feed") {
 				tombstones++
@@ -567,7 +628,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 				op.Locate(g, whereabouts(g))
 			}
 		}
-		want = op.Plan(read)
+		want = withUserNames(op.Plan(read), users)
 		built, err := BuildPlan(context.Background(), fakeStore{users: users}, answeringDir{fakeDir{people: people}}, opts)
 		if err != nil || !reflect.DeepEqual(materialized(built), materialized(want)) {
 			t.Fatalf("seed %d: BuildPlan differs (%v)\ngot  %+v\nwant %+v", seed, err, built, want)
@@ -575,10 +636,13 @@ func TestPlannerMatchesReference(t *testing.T) {
 	}
 	// The comparison means something only if the random stores have
 	// departures, removals and rename notes.
-	if departed < 1000 || removed < 100 || notes < 100 || tombstones < 100 {
-		t.Errorf("too few cases: %d departures, %d removals, %d notes, %d tombstones", departed, removed, notes, tombstones)
+	if departed < 1000 || removed < 100 || notes < 100 || tombstones < 100 || pinned < 100 || candidates < 100 ||
+		byteOrder < 100 || notFoundKept < 50 {
+		t.Errorf("too few cases: %d departures, %d removals, %d notes, %d tombstones, %d pinned to a missing object (%d with a candidate), %d byte-order conflicts, %d not found and kept",
+			departed, removed, notes, tombstones, pinned, candidates, byteOrder, notFoundKept)
 	}
-	t.Logf("%d departures, %d removals, %d notes, %d tombstones", departed, removed, notes, tombstones)
+	t.Logf("%d departures, %d removals, %d notes, %d tombstones, %d pinned to a missing object (%d with a candidate), %d byte-order conflicts, %d not found and kept",
+		departed, removed, notes, tombstones, pinned, candidates, byteOrder, notFoundKept)
 }
 
 // TestListLimit plans the same random directories with a small list limit

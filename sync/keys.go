@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"encoding/base64"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -73,23 +74,110 @@ func lowerTrimmed(b []byte, s string) []byte {
 
 // normalizeGUIDInto appends NormalizeGUID(s) to b without allocating.
 func normalizeGUIDInto(b []byte, s string) []byte {
-	s = strings.TrimSpace(s)
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
+	s = trimGUID(s)
+	var raw [16]byte
+	switch {
+	case len(s) == 32 && isHex(s):
+		// The canonical form without its dashes.
+		for i := 0; i < 32; i++ {
+			if i == 8 || i == 12 || i == 16 || i == 20 {
+				b = append(b, '-')
+			}
+			c := s[i]
+			if 'A' <= c && c <= 'F' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		return b
+	case len(s) == 24 && s[22] == '=' && s[23] == '=' && decodeGUID64(&raw, s):
+		// base64 of the 16 bytes as the directory holds them, as
+		// ldapsearch and ldifde print objectGUID.
+		var g [36]byte
+		o := adOrder(raw)
+		formatGUID(&g, string(o[:]))
+		return append(b, g[:]...)
 	}
 	return lowerInto(b, s)
 }
 
-// NormalizeGUID gives a GUID string the canonical form used as key: no
-// braces or spaces, lower case. Other strings are only trimmed and
-// lower-cased, so a DN kept in ExternalIdentifier by older installs still
-// compares equal to itself.
+// NormalizeGUID gives a GUID string the canonical form used as key: the
+// 8-4-4-4-12 form in lower case, from that form with or without braces and
+// dashes, in any letter case, or from the base64 of the 16 bytes as the
+// directory holds them (ldapsearch and ldifde print objectGUID so). Other
+// strings are only trimmed and lower-cased, so a DN kept in
+// ExternalIdentifier by older installs still compares equal to itself.
 func NormalizeGUID(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
+	t := trimGUID(s)
+	if len(t) == 36 && IsGUID(t) {
+		return t // canonical already: no copy
 	}
-	return strings.ToLower(s)
+	return string(normalizeGUIDInto(nil, s))
+}
+
+// trimGUID takes the spaces and braces off a GUID string.
+func trimGUID(s string) string {
+	s = strings.TrimSpace(s)
+	if n := len(s); n >= 2 && s[0] == '{' && s[n-1] == '}' && (n == 38 || n == 34) {
+		s = s[1 : n-1]
+	}
+	return s
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeGUID64 decodes the standard base64 of 16 bytes (24 characters,
+// "==" at the end) into raw.
+func decodeGUID64(raw *[16]byte, s string) bool {
+	var buf [18]byte
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(s))
+	if err != nil || n != 16 {
+		return false
+	}
+	copy(raw[:], buf[:16])
+	return true
+}
+
+// adOrder turns the 16 bytes of an objectGUID as the directory holds them
+// into the order of its canonical string, and back: AD keeps the first
+// three groups little-endian (bytes e004253f894fd311... are
+// 3f2504e0-4f89-11d3-...). A GUID written from the raw bytes without that
+// turn is the byte-swapped form (docs/design.md, rule C8).
+func adOrder(b [16]byte) [16]byte {
+	b[0], b[1], b[2], b[3] = b[3], b[2], b[1], b[0]
+	b[4], b[5] = b[5], b[4]
+	b[6], b[7] = b[7], b[6]
+	return b
+}
+
+// swapGUIDBytes rewrites a canonical lower-case GUID in place as its
+// byte-swapped form (adOrder on its bytes): the two are each other's
+// swapped form.
+func swapGUIDBytes(g []byte) {
+	// Groups of two hex digits: 0-3 | 4-5 | 6-7 (at 0, 9, 14 of the text).
+	swap := func(i, j int) { g[i], g[i+1], g[j], g[j+1] = g[j], g[j+1], g[i], g[i+1] }
+	swap(0, 6)
+	swap(2, 4)
+	swap(9, 11)
+	swap(14, 16)
+}
+
+// SwappedGUID is the byte-swapped form of a canonical GUID (docs/design.md,
+// rule C8), or "" when guid is not canonical.
+func SwappedGUID(guid string) string {
+	g := normalizeGUIDInto(nil, guid)
+	if !isGUIDBytes(g) {
+		return ""
+	}
+	swapGUIDBytes(g)
+	return string(g)
 }
 
 // IsGUID reports whether s (normalized) has the canonical 8-4-4-4-12 form.

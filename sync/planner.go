@@ -18,12 +18,20 @@ type Options struct {
 	// people who are gone from the directory (classified first, and only
 	// after a complete read).
 	RemoveDeparted bool
+	// HoldRemovals, when set, keeps every departed person's entries with
+	// this reason (D3): the scope changed since the last complete run and
+	// --force has not confirmed it.
+	HoldRemovals string
 	// ListLimit is how many unmatched people, and how many skipped ones,
 	// the plan lists (DefaultListLimit when 0, all when negative). The
 	// others are counted in Stats but not listed, so that a directory much
 	// larger than the store does not fill the memory with people no
 	// Octopus user is waiting for.
 	ListLimit int
+	// DomainHints asks the final plan (BuildPlan's) for Plan.DomainHints:
+	// a post-pass over the unmatched people once matching is over
+	// (domainhints.go), outside the rules' hot path.
+	DomainHints bool
 }
 
 // DefaultListLimit bounds Plan.Unmatched and Plan.Skipped: a listed person
@@ -89,6 +97,9 @@ type Planner struct {
 	// owners are the objectGUIDs that own entries in the store, with
 	// where (owners.go).
 	owners ownerSet
+	// pinned is what the read saw of the users pinned by their
+	// ExternalIdentifier (M7, pinned.go).
+	pinned pinnedSeen
 	// removals maps a user position to the change removing its departed
 	// entries, so that several departures on one user make one write.
 	removals map[int32]int32
@@ -443,7 +454,11 @@ func (p *Planner) Plan(read ReadResult) Plan {
 func (p *Planner) plan(read ReadResult, final bool) Plan {
 	plan := Plan{Read: read, Conflicts: p.conflicts, Skipped: p.skipped}
 	plan.Departures = p.departures(read)
+	plan.PinnedMissing, p.stats.PinnedMissing = p.pinnedMissing(read)
 	if final {
+		if p.opts.DomainHints {
+			plan.DomainHints = p.domainHints()
+		}
 		// Matching is over: the lookups go (a fifth of the heap at a
 		// million users). The snapshot's records stay while the plan's
 		// changes point into them.
@@ -468,11 +483,49 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 	st.Unmatched = len(plan.Unmatched) + len(p.unlisted) - p.unlistedGone
 	st.Skipped = len(plan.Skipped) + p.skippedOver
 	st.Departed = len(plan.Departures)
+	for _, d := range plan.Departures {
+		if d.Reason == DepartedNotFound {
+			st.NotFound++
+		}
+	}
 	plan.Stats = st
 	if final {
 		*p = Planner{}
 	}
 	return plan
+}
+
+// nameConflictUsers gives each conflict the names of its users, so that
+// the reports name them and not only their ids (BuildPlan calls it before
+// the final plan; Plan leaves the names out). The snapshot has no lookup
+// by id: one pass over it, only when there are conflicts. The names are
+// copies (see userID).
+func (p *Planner) nameConflictUsers() {
+	if len(p.conflicts) == 0 || p.ix == nil {
+		return
+	}
+	names := map[string]string{}
+	for _, c := range p.conflicts {
+		for _, id := range c.Users {
+			names[id] = ""
+		}
+	}
+	for pos := range p.ix.n {
+		if _, ok := names[p.ix.id(pos)]; ok {
+			u := p.ix.user(pos)
+			names[u.ID] = strings.Clone(u.Name())
+		}
+	}
+	for i := range p.conflicts {
+		c := &p.conflicts[i]
+		if len(c.Users) == 0 {
+			continue
+		}
+		c.UserNames = make([]string, len(c.Users))
+		for j, id := range c.Users {
+			c.UserNames[j] = names[id]
+		}
+	}
 }
 
 // userID is a user's id for the plan: a copy, so that the plan does not

@@ -42,6 +42,12 @@ type refPlanner struct {
 	unchangedGone map[int]bool
 	stats         Stats
 	partial       bool
+	// named: the users whose ExternalIdentifier a person of the read has
+	// (M1, C8, or a skipped person's objectGUID); candidates: for the
+	// others, the first person M5 kept from them (M7).
+	named      map[int]bool
+	candidates map[int]Pinned
+	guids      bool // a person read had an objectGUID
 }
 
 // refOutcome is where a person went: kind "change", "unchanged" (i is the
@@ -75,7 +81,8 @@ func newRefPlanner(opts Options) *refPlanner {
 		opts.MaxLength = DefaultMaxLength
 	}
 	return &refPlanner{opts: opts, claims: map[int]refOutcome{}, owners: map[string]*refOwner{},
-		removals: map[int]int{}, unchangedGone: map[int]bool{}, stats: Stats{ByRule: map[MatchRule]int{}}}
+		removals: map[int]int{}, unchangedGone: map[int]bool{}, stats: Stats{ByRule: map[MatchRule]int{}},
+		named: map[int]bool{}, candidates: map[int]Pinned{}}
 }
 
 func (r *refPlanner) AddUser(u User) {
@@ -113,6 +120,7 @@ func (r *refPlanner) Add(person Person) {
 		return
 	}
 	r.stats.Read++
+	r.guids = r.guids || NormalizeGUID(person.GUID) != ""
 	if o != nil { // P2
 		if o.deleted || o.unselected {
 			o.deleted, o.unselected, o.where = false, false, nil
@@ -124,27 +132,39 @@ func (r *refPlanner) Add(person Person) {
 		}
 	}
 	if r.opts.SkipDisabled && person.Disabled { // P3
-		r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "account disabled (--skip-disabled)"})
+		r.skip(&person, "account disabled (--skip-disabled)")
 		return
 	}
 	if person.Skip != "" { // P4
-		r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: person.Skip})
+		r.skip(&person, person.Skip)
 		return
 	}
 	upn := person.UPN
 	if upn == "" { // P5
 		switch {
 		case !r.opts.ImplicitUPN:
-			r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "no userPrincipalName; --implicit-upn derives sAMAccountName@domain"})
+			r.skip(&person, "no userPrincipalName; --implicit-upn derives sAMAccountName@domain")
 			return
 		case person.SAMAccountName == "" || person.DNSDomain == "":
-			r.skipped = append(r.skipped, Skip{DN: person.Label(), Reason: "no userPrincipalName, and no sAMAccountName and DNS domain to derive one"})
+			r.skip(&person, "no userPrincipalName, and no sAMAccountName and DNS domain to derive one")
 			return
 		}
 		upn = person.SAMAccountName + "@" + person.DNSDomain
 		person.UPN = upn
 	}
-	users, rule := r.match(&person, upn)
+	users, rule, dropped := r.match(&person, upn)
+	r.notePinned(&person, users, dropped)
+	if rule == matchByteOrder { // C8
+		var held []string
+		for _, i := range users {
+			u := &r.users[i]
+			held = append(held, fmt.Sprintf("%s of Octopus user %s%s", u.ExternalID, u.ID, paren(u.Name())))
+		}
+		r.conflictOf(&person, ConflictExternalIDByteOrder,
+			fmt.Sprintf("the ExternalIdentifier %s is this person's objectGUID with the bytes of its first three groups in the wrong order (written from the raw bytes without AD's byte order); store %s there instead; nothing is written until then",
+				strings.Join(held, " and "), NormalizeGUID(person.GUID)), users...)
+		return
+	}
 	if len(users) > 1 { // C1
 		r.conflictOf(&person, ConflictAmbiguousMatch, fmt.Sprintf("matches %d Octopus users by %s; none is written", len(users), rule), users...)
 		return
@@ -176,21 +196,27 @@ func (r *refPlanner) Add(person Person) {
 	r.claims[pos] = out
 }
 
-// match is M1 to M5, looking at every user.
-func (r *refPlanner) match(p *Person, upn string) ([]int, MatchRule) {
+// refDrop is a pinned user M5 kept from a person, and by which rule.
+type refDrop struct {
+	user int
+	rule MatchRule
+}
+
+// match is M1 to M5 and C8, looking at every user. dropped are the
+// pinned users M5 kept from the person, each with the rule (M2, M3).
+func (r *refPlanner) match(p *Person, upn string) ([]int, MatchRule, []refDrop) {
 	guid := NormalizeGUID(p.GUID)
 	if guid != "" {
-		var got []int
-		for i, k := range r.keys {
-			if k.ext == guid {
-				got = append(got, i)
+		if got := r.withExternalID(guid); len(got) > 0 {
+			return got, MatchExternalID, nil
+		}
+		if sw := SwappedGUID(guid); sw != "" && sw != guid {
+			if got := r.withExternalID(sw); len(got) > 0 {
+				return got, matchByteOrder, nil
 			}
 		}
-		if len(got) > 0 {
-			return got, MatchExternalID
-		}
 	}
-	var got []int
+	var got, dropped []int
 	if p.SAMAccountName != "" {
 		got = append(got, r.holding(strings.ToLower(p.SAMAccountName))...)
 		if p.Domain != "" {
@@ -200,8 +226,13 @@ func (r *refPlanner) match(p *Person, upn string) ([]int, MatchRule) {
 	if upn != "" {
 		got = append(got, r.holding(strings.ToLower(upn))...)
 	}
-	if got = r.unpinned(got, guid != ""); len(got) > 0 {
-		return got, MatchWindowsUsername
+	got, dropped = r.unpinned(got, guid != "")
+	var drops []refDrop
+	for _, i := range dropped {
+		drops = append(drops, refDrop{i, MatchWindowsUsername})
+	}
+	if len(got) > 0 {
+		return got, MatchWindowsUsername, drops
 	}
 	if p.Mail != "" {
 		mail := strings.ToLower(strings.TrimSpace(p.Mail))
@@ -211,11 +242,76 @@ func (r *refPlanner) match(p *Person, upn string) ([]int, MatchRule) {
 				got = append(got, i)
 			}
 		}
-		if got = r.unpinned(got, guid != ""); len(got) > 0 {
-			return got, MatchEmail
+		got, dropped = r.unpinned(got, guid != "")
+		for _, i := range dropped {
+			drops = append(drops, refDrop{i, MatchEmail})
+		}
+		if len(got) > 0 {
+			return got, MatchEmail, drops
 		}
 	}
-	return nil, ""
+	return nil, "", drops
+}
+
+// withExternalID lists the users whose ExternalIdentifier, normalized, is
+// guid.
+func (r *refPlanner) withExternalID(guid string) []int {
+	var got []int
+	for i, k := range r.keys {
+		if k.ext == guid {
+			got = append(got, i)
+		}
+	}
+	return got
+}
+
+// notePinned is M7's record of one match (see Planner.notePinned).
+func (r *refPlanner) notePinned(p *Person, users []int, dropped []refDrop) {
+	for _, i := range users {
+		r.named[i] = true
+	}
+	for _, d := range dropped {
+		if _, ok := r.candidates[d.user]; !ok {
+			r.candidates[d.user] = Pinned{Match: d.rule, Candidate: Person{GUID: p.GUID, UPN: p.UPN, DN: p.DN}}
+		}
+	}
+}
+
+// skip is P3 to P5; a user pinned to the person's objectGUID, in either
+// byte order, is named all the same (M7).
+func (r *refPlanner) skip(p *Person, reason string) {
+	if guid := NormalizeGUID(p.GUID); guid != "" {
+		for _, i := range r.withExternalID(guid) {
+			r.named[i] = true
+		}
+		if sw := SwappedGUID(guid); sw != "" {
+			for _, i := range r.withExternalID(sw) {
+				r.named[i] = true
+			}
+		}
+	}
+	r.skipped = append(r.skipped, Skip{DN: p.Label(), Reason: reason})
+}
+
+// pinnedMissing is M7.
+func (r *refPlanner) pinnedMissing(read ReadResult) ([]Pinned, int) {
+	if !read.Complete || read.Partial || !r.guids {
+		return nil, 0
+	}
+	var out []Pinned
+	for i, k := range r.keys {
+		if !IsGUID(k.ext) || r.named[i] {
+			continue
+		}
+		pn, ok := r.candidates[i]
+		if !ok && !read.Whole {
+			continue // the object may be out of the read's scope
+		}
+		u := &r.users[i]
+		pn.UserID, pn.UserName, pn.ExternalID = u.ID, u.Name(), u.ExternalID
+		out = append(out, pn)
+	}
+	return out, len(out)
 }
 
 // holding lists the users with an entry equal to key once lower-cased.
@@ -232,16 +328,21 @@ func (r *refPlanner) holding(key string) []int {
 	return out
 }
 
-// unpinned is M5, and lists each user once.
-func (r *refPlanner) unpinned(users []int, hasGUID bool) []int {
-	var out []int
+// unpinned is M5, and lists each user once; it also returns the pinned
+// users it kept out, as the planner's does (each as often as found).
+func (r *refPlanner) unpinned(users []int, hasGUID bool) ([]int, []int) {
+	var out, dropped []int
 	for _, i := range users {
 		pinned := IsGUID(r.keys[i].ext)
-		if !(hasGUID && pinned) && !containsInt(out, i) {
+		if hasGUID && pinned {
+			dropped = append(dropped, i)
+			continue
+		}
+		if !containsInt(out, i) {
 			out = append(out, i)
 		}
 	}
-	return out
+	return out, dropped
 }
 
 func containsInt(list []int, n int) bool {
@@ -343,9 +444,9 @@ func (r *refPlanner) renameNotes(pos int, person *Person, upn string, m *Merge) 
 	}
 	for _, old := range m.Removed {
 		if len(m.Replaced) > 0 {
-			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", old))
+			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, is taken out", old))
 		} else {
-			notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", old, upn, old))
+			notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s is taken out", old, upn, old))
 		}
 	}
 	return notes
@@ -495,8 +596,12 @@ func (r *refPlanner) departures(read ReadResult) []Departure {
 			d.Kept = "kept: the directory read was not proven complete"
 		case d.Reason == DepartedUnknown:
 			d.Kept = "kept: the directory could not tell why this person is gone"
+		case d.Reason == DepartedNotFound:
+			d.Kept = "kept: not finding a person is no evidence that they left; " + NotFoundCheck
 		case !d.Reason.Removable():
 			d.Kept = "kept: " + string(d.Reason)
+		case r.opts.HoldRemovals != "":
+			d.Kept = "kept: " + r.opts.HoldRemovals
 		default:
 			d.Kept = r.removeDeparted(o, &d)
 			d.Removed = d.Kept == ""
@@ -544,7 +649,7 @@ func (r *refPlanner) removeDeparted(o *refOwner, d *Departure) string {
 		c.Removed = append(c.Removed, entries[k])
 		c.After = JoinEntries(append(entries[:k], entries[k+1:]...))
 		if c.Departed == "" {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
+			c.Notes = append(c.Notes, fmt.Sprintf("%s is taken out: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
 		}
 		r.stats.Removals++
 	}
@@ -556,6 +661,7 @@ func (r *refPlanner) removeDeparted(o *refOwner, d *Departure) string {
 
 func (r *refPlanner) Plan(read ReadResult) Plan {
 	plan := Plan{Read: read, Conflicts: r.conflicts, Skipped: r.skipped, Departures: r.departures(read)}
+	plan.PinnedMissing, r.stats.PinnedMissing = r.pinnedMissing(read)
 	var changes []Change
 	for i, c := range r.changes {
 		if !r.withdrawn[i] {
@@ -573,6 +679,11 @@ func (r *refPlanner) Plan(read ReadResult) Plan {
 	plan.Stats.Changes, plan.Stats.Conflicts = plan.Changes.Len(), len(plan.Conflicts)
 	plan.Stats.Unmatched, plan.Stats.Skipped = len(plan.Unmatched), len(plan.Skipped)
 	plan.Stats.Departed = len(plan.Departures)
+	for _, d := range plan.Departures {
+		if d.Reason == DepartedNotFound {
+			plan.Stats.NotFound++
+		}
+	}
 	return plan
 }
 

@@ -10,10 +10,17 @@ package sync
 //     settle, duplicate, claimedTwice); C7 is the store's (Plan.Withdraw);
 //   - L1 to L7: the merge of a UPN into a list of Windows usernames
 //     (settle, MergeUPN, renameNotes; ValidateUPN is C2);
+//   - C8: an ExternalIdentifier in the wrong byte order (byteOrder),
+//     checked between M1 and M2;
+//
+// and, in rules_after.go, the rules applied once the read is over:
+//
+//   - M7: the users pinned to an object the read did not return
+//     (pinnedMissing);
 //   - D1 to D5: people who are gone, and removing what upnsync added for
 //     them (departures, removeDeparted);
-//   - G2 to G5: the threshold guards (Limits.Check). G1, the completeness
-//     guard, and G6, --force, belong to the run.
+//   - G2 to G5, G7, G8: the guards (Limits.Check, Limits.CheckRead). G1,
+//     the completeness guard, and G6, --force, belong to the run.
 //
 // The rules ask questions and record answers; they never deal with memory
 // layout. What answers quickly at a million users lives elsewhere: the
@@ -26,7 +33,6 @@ package sync
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -43,6 +49,9 @@ func (p *Planner) Add(person Person) {
 	}
 	// P2: a person read is present, unless --skip-disabled skips it.
 	p.stats.Read++
+	if !p.pinned.guids && strings.TrimSpace(person.GUID) != "" {
+		p.pinned.guids = true // M7 can tell who is missing
+	}
 	if owner >= 0 {
 		o := &p.owners.list[owner]
 		if o.deleted || o.unselected {
@@ -58,23 +67,23 @@ func (p *Planner) Add(person Person) {
 	}
 	// P3: --skip-disabled.
 	if p.opts.SkipDisabled && person.Disabled {
-		p.skip(&person, "account disabled (--skip-disabled)")
+		p.skipRead(&person, "account disabled (--skip-disabled)")
 		return
 	}
 	// P4: a person the source leaves out on purpose (an Entra ID guest).
 	if person.Skip != "" {
-		p.skip(&person, person.Skip)
+		p.skipRead(&person, person.Skip)
 		return
 	}
 	// P5: no UPN, unless --implicit-upn derives one.
 	upn := person.UPN
 	if upn == "" {
 		if !p.opts.ImplicitUPN {
-			p.skip(&person, "no userPrincipalName; --implicit-upn derives sAMAccountName@domain")
+			p.skipRead(&person, "no userPrincipalName; --implicit-upn derives sAMAccountName@domain")
 			return
 		}
 		if person.SAMAccountName == "" || person.DNSDomain == "" {
-			p.skip(&person, "no userPrincipalName, and no sAMAccountName and DNS domain to derive one")
+			p.skipRead(&person, "no userPrincipalName, and no sAMAccountName and DNS domain to derive one")
 			return
 		}
 		upn = person.SAMAccountName + "@" + person.DNSDomain
@@ -83,6 +92,13 @@ func (p *Planner) Add(person Person) {
 
 	users, rule := p.ix.match(&person, upn, p.buf)
 	p.buf = users[:0]
+	p.notePinned(&person, users)
+	// C8: a user's ExternalIdentifier is the person's objectGUID in the
+	// wrong byte order.
+	if rule == matchByteOrder {
+		p.byteOrder(&person, users)
+		return
+	}
 	// C1: the person matches several users.
 	if len(users) > 1 {
 		p.conflictOf(&person, ConflictAmbiguousMatch,
@@ -137,15 +153,28 @@ func (p *Planner) goneNotice(owner int32, person *Person) {
 		Detail: "deleted: the change feed (DirSync, Microsoft Graph's delta) reported a tombstone at " + person.DN})
 }
 
+// matchByteOrder is what match returns for C8: not a match rule.
+const matchByteOrder MatchRule = ConflictExternalIDByteOrder
+
 // match finds the Octopus users a person matches (M1 to M5); none is M6.
-// M4: the first of M1 to M3 that finds anyone decides.
+// M4: the first of M1 to M3 that finds anyone decides. Between M1 and M2,
+// C8 looks for the objectGUID in the wrong byte order. ix.dropped are the
+// pinned users M5 kept from M2 (before ix.byName) and M3.
 func (ix *userIndex) match(p *Person, upn string, buf []int32) ([]int32, MatchRule) {
+	ix.dropped, ix.byName = ix.dropped[:0], 0
 	// NormalizeGUID of a GUID is empty only when it is blank.
 	hasGUID := strings.TrimSpace(p.GUID) != ""
 	// M1: the ExternalIdentifier is the person's objectGUID.
 	if hasGUID {
 		if got := ix.withExternalID(p.GUID, buf[:0]); len(got) > 0 {
 			return got, MatchExternalID
+		}
+		// C8 (checked before M2: the user is this person's, whatever
+		// another user's names say).
+		if ix.pinnedN > 0 {
+			if got := ix.withSwappedExternalID(p.GUID, buf[:0]); len(got) > 0 {
+				return got, matchByteOrder
+			}
 		}
 	}
 	// M2: a Windows username is the account name, bare or DOMAIN\name, or
@@ -160,7 +189,9 @@ func (ix *userIndex) match(p *Person, upn string, buf []int32) ([]int32, MatchRu
 	if upn != "" {
 		got = ix.withEntry(got, "", upn)
 	}
-	if got = ix.unpinned(got, hasGUID); len(got) > 0 {
+	got = ix.unpinned(got, hasGUID)
+	ix.byName = len(ix.dropped)
+	if len(got) > 0 {
 		return got, MatchWindowsUsername
 	}
 	// M3: the e-mail.
@@ -179,6 +210,7 @@ func (ix *userIndex) unpinned(list []int32, hasGUID bool) []int32 {
 	out := list[:0]
 	for _, p := range list {
 		if hasGUID && ix.isPinned(p) {
+			ix.dropped = append(ix.dropped, p)
 			continue
 		}
 		if !containsPos(out, p) {
@@ -373,10 +405,10 @@ func (p *Planner) renameNotes(pos int32, u *User, owner int32, upn string, m *Me
 	}
 	for _, r := range m.Removed {
 		if len(m.Replaced) > 0 {
-			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, removed", r))
+			notes = append(notes, fmt.Sprintf("%s, another earlier UPN upnsync added for this person, is taken out", r))
 			continue
 		}
-		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s removed", r, upn, r))
+		notes = append(notes, fmt.Sprintf("%s replaced by %s, which someone had already added to the list: %s is taken out", r, upn, r))
 	}
 	return notes
 }
@@ -437,122 +469,16 @@ func (p *Planner) claimedTwice(pos int32, prev ref, person *Person, rule MatchRu
 	}))
 }
 
-// departures lists the people who are gone (D1), with why (D2), and plans
-// the removal of their entries where D3 allows it. It needs the snapshot:
-// call it before the snapshot goes.
-func (p *Planner) departures(read ReadResult) []Departure {
-	gone := p.owners.guids(func(o *owner) bool {
-		// D1: owners this read did not see; after a partial read only
-		// those a change feed reported or --skip-disabled skipped.
-		return !o.seen && (!read.Partial || o.deleted || o.disabled || o.unselected)
-	})
-	deps := make([]Departure, 0, len(gone))
-	for _, g := range gone {
-		ow := &p.owners.list[g.i]
-		d := Departure{GUID: g.guid}
-		switch { // D2
-		case ow.disabled:
-			d.Whereabouts = Whereabouts{Reason: DepartedDisabled, Detail: "the account is disabled and --skip-disabled leaves it out"}
-		case ow.where != 0:
-			d.Whereabouts = p.owners.wheres[ow.where-1]
-		}
-		for ref := range p.owners.entries(g.i) {
-			u := p.ix.user(ref.pos)
-			entry := u.Owned[ref.k].Entry
-			if indexFold(SplitEntries(u.WindowsUsernames), entry) < 0 {
-				continue // someone removed it already
-			}
-			// Copies: the plan outlives the snapshot.
-			d.Entries = append(d.Entries, DepartedEntry{UserID: strings.Clone(u.ID),
-				UserName: strings.Clone(u.Name()), Entry: strings.Clone(entry)})
-		}
-		switch { // D3
-		case len(d.Entries) == 0:
-			d.Kept = "nothing left to remove: the entries upnsync added are no longer in the lists"
-		case !p.opts.RemoveDeparted:
-			d.Kept = "kept: --remove-departed not given"
-		case !read.Complete:
-			d.Kept = "kept: the directory read was not proven complete"
-		case d.Reason == DepartedUnknown:
-			d.Kept = "kept: the directory could not tell why this person is gone"
-		case !d.Reason.Removable():
-			d.Kept = "kept: " + string(d.Reason)
-		default:
-			d.Kept = p.removeDeparted(g.i, &d)
-			d.Removed = d.Kept == ""
-		}
-		deps = append(deps, d)
+// byteOrder is C8: the person's objectGUID, its first three groups
+// byte-swapped, is the ExternalIdentifier of the users at users. Nothing
+// is written for the person; the conflict says what to store.
+func (p *Planner) byteOrder(person *Person, users []int32) {
+	var held []string
+	for _, pos := range users {
+		u := p.ix.user(pos)
+		held = append(held, fmt.Sprintf("%s of Octopus user %s%s", u.ExternalID, u.ID, paren(u.Name())))
 	}
-	return deps
-}
-
-// removeDeparted plans the removal of a departed person's entries, user by
-// user (D4, D5). It returns why something was kept, or "".
-func (p *Planner) removeDeparted(owner int32, d *Departure) string {
-	var kept []string
-	for ref := range p.owners.entries(owner) {
-		u := p.ix.user(ref.pos)
-		entry := u.Owned[ref.k].Entry
-		if indexFold(SplitEntries(u.WindowsUsernames), entry) < 0 {
-			continue
-		}
-		// D4
-		if seen := p.lookupUPN(entry); seen.found() {
-			kept = append(kept, fmt.Sprintf("%s is now the UPN of %s", entry, p.label(p.holder(seen))))
-			continue
-		}
-		if c := p.claim(ref.pos); c.kind == refConflict {
-			kept = append(kept, fmt.Sprintf("user %s has a conflict", u.ID))
-			continue
-		}
-		// D5: one write per user.
-		c := p.removalChange(ref.pos, &u, d)
-		if !c.remove(entry) {
-			continue // the change planned for the user took it out already
-		}
-		if !c.departedOnly() {
-			c.note(fmt.Sprintf("%s removed: upnsync added it for %s, who is gone (%s)", entry, d.GUID, d.Reason))
-		}
-		p.stats.Removals++
-	}
-	if len(kept) > 0 {
-		return "kept: " + strings.Join(kept, "; ")
-	}
-	return ""
-}
-
-// Check returns the threshold guards the plan trips (G2 to G5), in a fixed
-// order. A guard that trips stops the run before anything is written.
-func (l Limits) Check(plan *Plan) []GuardStop {
-	var stops []GuardStop
-	users := plan.Stats.StoreUsers
-	changes := plan.Changes.Len()
-	removals := plan.Stats.Removals
-	if l.MaxChanges >= 0 && changes > l.MaxChanges {
-		stops = append(stops, stop(GuardMaxChanges, "MaxChanges", changes, l.MaxChanges,
-			fmt.Sprintf("%s to write %s the limit of %d", count(changes, "user"), exceed(changes), l.MaxChanges),
-			strconv.Itoa(l.MaxChanges), "N"))
-	}
-	if l.MaxChangePercent >= 0 {
-		if max := share(l.MaxChangePercent, users); changes > max {
-			stops = append(stops, stop(GuardMaxChangePercent, "MaxChangePercent", changes, max,
-				fmt.Sprintf("%s to write (%s of the %d Octopus users) %s the limit of %s%% (%s)",
-					count(changes, "user"), percent(changes, users), users, exceed(changes), fmtPercent(l.MaxChangePercent), count(max, "user")),
-				fmtPercent(l.MaxChangePercent), "P"))
-		}
-	}
-	if l.MaxRemovals >= 0 && removals > l.MaxRemovals {
-		stops = append(stops, stop(GuardMaxRemovals, "MaxRemovals", removals, l.MaxRemovals,
-			fmt.Sprintf("%s of departed people to remove %s the removal limit of %d", count(removals, "entry"), exceed(removals), l.MaxRemovals),
-			strconv.Itoa(l.MaxRemovals), "N"))
-	}
-	if l.MaxRemovalPercent >= 0 {
-		if max := share(l.MaxRemovalPercent, users); removals > max {
-			stops = append(stops, stop(GuardMaxRemovalPercent, "MaxRemovalPercent", removals, max,
-				fmt.Sprintf("%s of departed people to remove (%s of the %d Octopus users) %s the removal limit of %s%% (%d)",
-					count(removals, "entry"), percent(removals, users), users, exceed(removals), fmtPercent(l.MaxRemovalPercent), max),
-				fmtPercent(l.MaxRemovalPercent), "P"))
-		}
-	}
-	return stops
+	p.conflictOf(person, ConflictExternalIDByteOrder,
+		fmt.Sprintf("the ExternalIdentifier %s is this person's objectGUID with the bytes of its first three groups in the wrong order (written from the raw bytes without AD's byte order); store %s there instead; nothing is written until then",
+			strings.Join(held, " and "), NormalizeGUID(person.GUID)), users...)
 }

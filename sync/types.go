@@ -141,6 +141,10 @@ const (
 	ConflictOwnedByOther   = "upn-owned-by-other-user"
 	ConflictFieldTooLong   = "field-too-long"
 	ConflictAmbiguousMatch = "ambiguous-match"
+	// ConflictExternalIDByteOrder (C8): a user's ExternalIdentifier is the
+	// person's objectGUID with the bytes of its first three groups in the
+	// wrong order, a frequent export mistake.
+	ConflictExternalIDByteOrder = "external-id-byte-order"
 )
 
 // Conflict is a person (or several) that could not be merged. A conflict
@@ -152,6 +156,9 @@ type Conflict struct {
 	// Users are Octopus user ids involved; People are directory labels (DNs).
 	Users  []string
 	People []string
+	// UserNames are the names of Users, in the same order ("" where a
+	// user has none), for the reports.
+	UserNames []string
 }
 
 // Skip is a person left out on purpose, with the reason.
@@ -173,7 +180,13 @@ type Stats struct {
 	// read; Removals the entries of theirs the plan removes.
 	Departed int
 	Removals int
-	ByRule   map[MatchRule]int
+	// NotFound counts the departed people the directory could not find
+	// (DepartedNotFound): kept, and worth a look at the account's rights.
+	NotFound int
+	// PinnedMissing counts the Octopus users whose ExternalIdentifier
+	// names no person of a complete read (Plan.PinnedMissing).
+	PinnedMissing int
+	ByRule        map[MatchRule]int
 	// Octopus users loaded from the store.
 	StoreUsers int
 }
@@ -194,6 +207,13 @@ type ReadResult struct {
 	// not gone, so no departure is inferred from their absence. Complete
 	// then proves that the whole delta was read.
 	Partial bool
+	// Whole is set by a source that proves it read every user of the
+	// directory: LDAP with no --filter or --user-filter and every search
+	// base a naming context's root (or the Global Catalog's whole
+	// forest), or a full Entra ID read. Absence from a read that is not
+	// whole (one OU, a filter, an export) says nothing about an object,
+	// so rule M7 then lists only users someone of the read would match.
+	Whole bool
 	// Tombstones counts the deleted objects a change feed reported, and
 	// Unselected the changed ones the bases and filter no longer select
 	// (both are in Entries).
@@ -223,8 +243,28 @@ type Plan struct {
 	// Departures are the people upnsync added entries for who were not in
 	// the read, with why they are gone when the directory could tell.
 	Departures []Departure
-	Stats      Stats
-	Read       ReadResult
+	// PinnedMissing lists, after a complete full read, the Octopus users
+	// whose ExternalIdentifier holds an objectGUID no person of the read
+	// has (docs/design.md, rule M7); at most Options.ListLimit of them.
+	PinnedMissing []Pinned
+	Stats         Stats
+	Read          ReadResult
+	// DomainHints are unmatched people whose account name a user lists
+	// under another NetBIOS domain name (domainhints.go): worth a note.
+	DomainHints []DomainHint
+}
+
+// Pinned is an Octopus user whose ExternalIdentifier names a directory
+// object the read did not return (rule M7), with the person of the read
+// whose account name, UPN or e-mail matches the user, when one does.
+type Pinned struct {
+	UserID     string
+	UserName   string
+	ExternalID string
+	// Candidate is that person (GUID, UPN, DN), and Match the rule by
+	// which they would match the user but for M5; both empty when none.
+	Candidate Person
+	Match     MatchRule
 }
 
 // Directory is where people come from.
@@ -250,13 +290,20 @@ const (
 	// DepartedDisabled: the account is disabled (and the filter or
 	// --skip-disabled leaves disabled accounts out).
 	DepartedDisabled DepartureReason = "disabled"
-	// DepartedDeleted: a tombstone, or no object with that objectGUID.
+	// DepartedDeleted: the object's tombstone was read, or a change feed
+	// (DirSync, Microsoft Graph's delta) reported the deletion: positive
+	// evidence, never the mere absence of an object.
 	DepartedDeleted DepartureReason = "deleted"
-	// DepartedMoved: the object exists outside every searched base.
+	// DepartedMoved: the object was read, outside every searched base.
 	DepartedMoved DepartureReason = "moved-out-of-scope"
-	// DepartedFiltered: inside a searched base, but the user filter no
-	// longer selects it.
+	// DepartedFiltered: the object was read inside a searched base, and
+	// the user filter no longer selects it.
 	DepartedFiltered DepartureReason = "filtered-out"
+	// DepartedNotFound: the directory shows no object with that objectGUID
+	// to this account, nor its tombstone: not visible to the account (its
+	// read rights), or deleted and purged. No evidence that the person
+	// left: never removed.
+	DepartedNotFound DepartureReason = "not-found"
 	// DepartedNotInExport: an export (LDIF) cannot tell more than that.
 	DepartedNotInExport DepartureReason = "not-in-export"
 	// DepartedPresent: found in scope and selected by the filter after the
@@ -265,6 +312,10 @@ const (
 	// DepartedLookupFailed: asking the directory failed.
 	DepartedLookupFailed DepartureReason = "lookup-failed"
 )
+
+// NotFoundCheck is what to check about a person the directory could not
+// find (DepartedNotFound), as reports and the log say it.
+const NotFoundCheck = "check that the account upnsync binds as may read the part of the directory this person was in (List contents and Read all properties on its OUs, under the searched bases), or whether the account was deleted"
 
 // Removable reports whether entries of a person gone for this reason may
 // be removed (with --remove-departed, after a complete read: docs/design.md,

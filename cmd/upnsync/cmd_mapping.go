@@ -46,6 +46,10 @@ func runMapping(s *config.Settings, stdout, stderr io.Writer) int {
 		if out != "" {
 			target = out
 		}
+		if target == "-" {
+			// The file itself is on standard output: nothing else goes there.
+			stdout = stderr
+		}
 		if changed {
 			fmt.Fprintf(stdout, "Added <attribute LDAPAttribute=\"userPrincipalName\" OctopusAttribute=\"UPN\"/> to the user mapping; wrote %s.\n", target)
 		} else {

@@ -17,6 +17,8 @@ func runReport(s *config.Settings, stdout, stderr io.Writer) int {
 	if err := upnrun.RenderHTML(in, out); err != nil {
 		return fail(stderr, "%v", err)
 	}
-	fmt.Fprintf(stdout, "Wrote the HTML report of %s to %s: open it in a browser.\n", in, out)
+	if out != "-" { // "-": the page itself is on standard output
+		fmt.Fprintf(stdout, "Wrote the HTML report of %s to %s: open it in a browser.\n", in, out)
+	}
 	return exitOK
 }

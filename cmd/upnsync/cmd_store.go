@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnrun "github.com/upnsync/upnsync/internal/run"
 )
 
@@ -23,8 +24,8 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
-		fmt.Fprintf(stdout, "Imported %s into %s: %d users read, %d created, %d updated, %d unchanged.\n",
-			args[0], store, res.Read, res.Created, res.Updated, res.Unchanged)
+		fmt.Fprintf(stdout, "Imported %s into %s: %s read, %d created, %d updated, %d unchanged.\n",
+			args[0], store, plural.Count(res.Read, "user"), res.Created, res.Updated, res.Unchanged)
 		return exitOK
 	case "export":
 		if len(args) > 1 {
@@ -39,8 +40,8 @@ func runStore(ctx context.Context, s *config.Settings, stdout, stderr io.Writer)
 		if err != nil {
 			return fail(stderr, "%v", err)
 		}
-		if file != "" {
-			fmt.Fprintf(stdout, "Exported %d users from %s to %s.\n", n, store, file)
+		if file != "" && file != "-" {
+			fmt.Fprintf(stdout, "Exported %s from %s to %s.\n", plural.Count(n, "user"), store, file)
 		}
 		return exitOK
 	default:

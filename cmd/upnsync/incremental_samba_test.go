@@ -151,9 +151,13 @@ func (e *incEnv) run(t *testing.T, url string, extra ...string) (int, incReport,
 }
 
 type incReport struct {
-	Complete bool
-	Summary  struct{ Read, Changes int }
-	Read     struct {
+	Complete  bool
+	Summary   struct{ Read, Changes, Conflicts int }
+	Conflicts []struct {
+		Reason, UPN, Detail string
+		People              []string
+	}
+	Read struct {
 		Entries    int
 		Partial    bool
 		Tombstones int
@@ -294,6 +298,39 @@ func TestSambaIncremental(t *testing.T) {
 	if err := json.Unmarshal(data, &sum); err != nil || sum.ReadMode == nil || sum.ReadMode.Mode != upnsync.ReadIncremental ||
 		!sum.ReadMode.Advanced || sum.ReadMode.From == "" || sum.Summary.Read != 1 {
 		t.Fatalf("summary: %v %s", err, data)
+	}
+}
+
+// Conflicts left open follow the exit-code table on every delta: the
+// people involved are not read again while they do not change, so the
+// conflicts are carried with the watermark (exit 4, each saying since
+// when) until a delta reads the person again and it is settled.
+func TestSambaIncrementalConflictsStayExit4(t *testing.T) {
+	e := newIncEnv(t, "ann", "bob")
+	// "manual-ann;ann@corp.example.com" is 31 characters: over 30.
+	opts := []string{"--incremental", "--apply", "--max-length", "30"}
+	code, r, errOut := e.run(t, "", opts...)
+	if code != exitConflicts || r.ReadMode.Mode != upnsync.ReadFull || r.Summary.Conflicts != 2 || !r.ReadMode.Advanced {
+		t.Fatalf("first run: exit %d %+v %+v\n%s", code, r.Summary, r.ReadMode, errOut)
+	}
+	for i := 0; i < 2; i++ {
+		code, r, errOut = e.run(t, "", opts...)
+		if code != exitConflicts || r.ReadMode.Mode != upnsync.ReadIncremental || r.Summary.Read != 0 || r.Summary.Conflicts != 2 ||
+			len(r.Conflicts) != 2 || !strings.Contains(r.Conflicts[0].Detail, "(open since ") || !r.ReadMode.Advanced {
+			t.Fatalf("idle delta %d: exit %d %+v %+v\n%s", i, code, r.Summary, r.Conflicts, errOut)
+		}
+	}
+	// A dry run says so too.
+	if code, r, _ = e.run(t, "", "--incremental", "--max-length", "30"); code != exitConflicts || r.Summary.Conflicts != 2 {
+		t.Fatalf("dry run: exit %d %+v", code, r.Summary)
+	}
+	// ann's UPN shortened: the delta reads ann, whose UPN now fits; bob's
+	// conflict stays.
+	e.setUPN(t, "ann", e.upn("an", ""))
+	code, r, errOut = e.run(t, "", opts...)
+	if code != exitConflicts || r.ReadMode.Mode != upnsync.ReadIncremental || r.Summary.Read != 1 || r.Summary.Changes != 1 ||
+		len(r.Conflicts) != 1 || !strings.EqualFold(r.Conflicts[0].People[0], e.dn("bob")) {
+		t.Fatalf("after ann's change: exit %d %+v %+v\n%s", code, r.Summary, r.Conflicts, errOut)
 	}
 }
 

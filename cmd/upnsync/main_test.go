@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,6 +68,33 @@ func fileHash(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(data)
+}
+
+// usersDump is an SQLite store's users and what upnsync added to them, as
+// text to compare.
+func usersDump(t *testing.T, path string) string {
+	t.Helper()
+	db := openDB(t, path)
+	var b strings.Builder
+	for _, q := range []string{`SELECT id, windows_usernames, coalesce(external_id, '') FROM users ORDER BY id`,
+		`SELECT user_id, entry, guid FROM upnsync_owned ORDER BY user_id, entry`} {
+		rows, err := db.Query(q)
+		if err != nil {
+			if strings.Contains(err.Error(), "no such table") {
+				continue
+			}
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var a, c, e string
+			if err := rows.Scan(&a, &c, &e); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%q %q %q\n", a, c, e)
+		}
+		rows.Close()
+	}
+	return b.String()
 }
 
 // stamps are what differs between two runs of the same plan: their times
@@ -202,14 +230,15 @@ func TestCSVReport(t *testing.T) {
 	d := newDemo(t)
 	report := filepath.Join(d.dir, "pending.csv")
 	code, out, _ := cli(t, nil, d.gnu("--report", "csv", "--report-file", report)...)
-	if code != exitPending || out != "" {
-		t.Fatalf("exit %d, stdout %q", code, out)
+	if code != exitPending || !strings.HasSuffix(out, "; exit code 2 (dry run with changes pending); report in "+report+"\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q: want the summary line and where the report is", code, out)
 	}
 	data, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(data), "\nchange,"); n != 9 || !strings.HasPrefix(string(data), "kind,user_id,") {
+	// Excel's form: a UTF-8 byte order mark and CRLF (internal/csvfile).
+	if n := strings.Count(string(data), "\r\nchange,"); n != 9 || !strings.HasPrefix(string(data), "\ufeffkind,user_id,") {
 		t.Fatalf("%d change rows:\n%s", n, data)
 	}
 }
@@ -382,18 +411,62 @@ func TestDemoCommand(t *testing.T) {
 	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), `data-card="changes"><a href="#changes"><span class="n" data-count="9"`) {
 		t.Errorf("the demo's HTML report: %v\n%.2000s", err, html)
 	}
-	parts := strings.Split(out, "\n== ")
-	if len(parts) != 5 {
-		t.Fatalf("want seeding and three passes, got %d parts:\n%s", len(parts), out)
+	// At most 80 lines: the details once (each change and conflict on one
+	// line), then each step's summary.
+	if n := strings.Count(out, "\n"); n > 80 {
+		t.Errorf("the demo prints %d lines, over 80:\n%s", n, out)
 	}
-	for i, want := range []string{"Changes: 9", "Applied: 9 users written", "Changes: 0"} {
-		if !strings.Contains(parts[i+2], want) {
-			t.Errorf("pass %d lacks %q:\n%s", i+1, want, parts[i+2])
+	parts := strings.Split(out, "\n== ")
+	if len(parts) != 4 {
+		t.Fatalf("want the seeding and three passes, got %d parts:\n%s", len(parts), out)
+	}
+	for i, want := range []string{"Summary: read 31, matched 24, unchanged 12, changes 9", "Applied: 9 users written", "changes 0, conflicts 5"} {
+		if !strings.Contains(parts[i+1], want) {
+			t.Errorf("pass %d lacks %q:\n%s", i+1, want, parts[i+1])
 		}
 	}
 	for _, kind := range []string{"invalid-upn", "duplicate-upn", "upn-owned-by-other-user", "field-too-long", "ambiguous-match"} {
-		if !strings.Contains(parts[2], kind) {
-			t.Errorf("demo dry run lacks a %s conflict", kind)
+		if strings.Count(out, kind) != 1 || !strings.Contains(parts[1], kind) {
+			t.Errorf("the demo shows the %s conflict %d times, want once, in the dry run", kind, strings.Count(out, kind))
 		}
+	}
+	if strings.Count(out, "jane.doe@corp.example.com") != 1 {
+		t.Errorf("the demo shows Jane's change %d times, want once", strings.Count(out, "jane.doe@corp.example.com"))
+	}
+	if !strings.Contains(parts[0], "(removed at the end; --keep DIR keeps them)") {
+		t.Errorf("the demo does not say its folder goes:\n%s", parts[0])
+	}
+	for _, want := range []string{"upnsync doctor ", "upnsync store export ", "dataimporter:", "DataImporter", "postgres://"} {
+		if !strings.Contains(parts[3], want) {
+			t.Errorf("the closing lines lack %q:\n%s", want, parts[3])
+		}
+	}
+
+	// --verbose: each step's whole report.
+	_, verbose, _ := cli(t, nil, "demo", "--verbose")
+	if strings.Count(verbose, "  duplicate-upn  sam.lee@corp.example.com") != 3 || strings.Count(verbose, "    after:    jdoe;CORP\\jdoe;jane.doe@corp.example.com") != 2 {
+		t.Errorf("--verbose does not show every step's report:\n%s", verbose)
+	}
+
+	// --keep DIR: the files stay, and the commands to go on are given;
+	// they work there.
+	keep := filepath.Join(t.TempDir(), "demo")
+	code, out, errOut = cli(t, nil, "demo", "--keep", keep)
+	if code != 0 || !strings.Contains(out, "in "+keep+" (kept)") || !strings.Contains(out, "  cd "+keep+"\n") {
+		t.Fatalf("demo --keep: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, name := range []string{"ADSIReaderLDAPMappings.xml", "directory.ldif", "octopus-users.csv", "octopus-users.db"} {
+		if _, err := os.Stat(filepath.Join(keep, name)); err != nil {
+			t.Errorf("demo --keep left no %s: %v", name, err)
+		}
+	}
+	t.Chdir(keep)
+	code, out, _ = cli(t, nil, "--config-file-path", "ADSIReaderLDAPMappings.xml", "--directory", "ldif:directory.ldif", "--store", "sqlite:octopus-users.db")
+	if code != exitConflicts || !strings.Contains(out, "changes 0, conflicts 5") {
+		t.Errorf("the kept demo's dry run: exit %d\n%s", code, out)
+	}
+	// A second demo there would find its work done: refused.
+	if code, _, errOut := cli(t, nil, "demo", "--keep", keep); code != exitError || !strings.Contains(errOut, "already holds") {
+		t.Errorf("a second demo --keep in the same folder: exit %d %s", code, errOut)
 	}
 }

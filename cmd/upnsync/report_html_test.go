@@ -48,12 +48,12 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 	}
 
 	code, out, errOut = cli(t, nil, d.gnu("--report", "html", "--report-file", in("dry.html"))...)
-	if code != exitPending || out != "" {
+	if code != exitPending || !strings.HasSuffix(out, "; report in "+in("dry.html")+"\n") {
 		t.Fatalf("HTML dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	page := readText(t, in("dry.html"))
 	for _, want := range []string{"<!DOCTYPE html>", `<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-`,
-		"<title>upnsync dry run</title>", fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP"), "<dt>Run id</dt><dd>20",
+		"<title>upnsync dry run</title>", fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP (guessed from the DN's first DC= label: if the domain's NetBIOS name differs, give it with --netbios-domain)"), "<dt>Run id</dt><dd>20",
 		`data-card="changes"><a href="#changes"><span class="n" data-count="9"`, "<td><code>--max-removals</code></td><td>500</td>",
 		"To apply 9 changes, run the same command with --apply (or /Apply)."} {
 		if !strings.Contains(page, want) {
@@ -72,7 +72,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 		t.Fatalf("report html of a JSON report: exit %d\n%s\n%s", code, out, errOut)
 	}
 	fromJSON := readText(t, in("from-json.html"))
-	for _, want := range []string{fact("Run id", dry.RunID), fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP"),
+	for _, want := range []string{fact("Run id", dry.RunID), fact("Mapping file", d.mapping), fact("NetBIOS name", "CORP (guessed from the DN's first DC= label: if the domain's NetBIOS name differs, give it with --netbios-domain)"),
 		`data-card="conflicts"><a href="#conflicts"><span class="n" data-count="5"`} {
 		if !strings.Contains(fromJSON, want) {
 			t.Errorf("the page of the saved JSON report lacks %q", want)
@@ -122,7 +122,7 @@ func TestReportHTMLThroughTheCommand(t *testing.T) {
 		{[]string{in("none.json"), in("x.html")}, "upnsync: cannot read " + in("none.json") + ": "},
 		{[]string{d.mapping, in("x.html")}, "upnsync: " + d.mapping + " is neither a JSON report (--report json) nor a saved plan (plan --out); give one of those\n"},
 		{[]string{in("dry.json"), in("dry.json")}, "upnsync: " + in("dry.json") + " is IN itself: give another file for the page (IN is never changed)\n"},
-		{[]string{in("dry.json"), filepath.Join(d.dir, "no folder", "x.html")}, "upnsync: writing " + filepath.Join(d.dir, "no folder", "x.html") + ": "},
+		{[]string{in("dry.json"), filepath.Join(d.dir, "no folder", "x.html")}, "upnsync: cannot write " + filepath.Join(d.dir, "no folder", "x.html") + ": the folder " + filepath.Join(d.dir, "no folder") + " does not exist; create it first\n"},
 	} {
 		code, out, errOut := cli(t, nil, append([]string{"report", "html"}, tt.args...)...)
 		if code != 1 || out != "" || !strings.HasPrefix(errOut, tt.want) || strings.Count(errOut, "\n") != 1 {

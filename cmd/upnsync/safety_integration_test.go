@@ -83,9 +83,19 @@ func TestDepartedRemovalGuardsAgainstRealDirectory(t *testing.T) {
 	if (code != exitOK && code != exitConflicts) || first.Applied == nil || first.Applied.Written < 100 {
 		t.Fatalf("first apply: exit %d %+v\n%s", code, first.Applied, errOut)
 	}
+	berlin := "ou=Berlin,ou=People," + env.Base
+	// The narrower scope, applied once without --remove-departed, is the
+	// scope of the last complete run: removals against it are not held
+	// back (rule D3; TestSambaNarrowedScopeHoldsRemovals tests the hold).
+	confirm := func(base string) {
+		t.Helper()
+		if code, _, errOut := cli(t, nil, append(common, "--directory", env.LDAPSURL, "--domain", base, "--apply")...); code != exitOK && code != exitConflicts {
+			t.Fatalf("apply on %s: exit %d\n%s", base, code, errOut)
+		}
+	}
+	confirm(berlin)
 	before := allFields(t, db)
 	hash := fileHash(t, db)
-	berlin := "ou=Berlin,ou=People," + env.Base
 	narrow := append(append([]string(nil), common...), "--domain", berlin, "--remove-departed", "--apply")
 
 	// 1. The directory stops answering mid-paging: nothing is written.
@@ -166,6 +176,7 @@ func TestDepartedRemovalGuardsAgainstRealDirectory(t *testing.T) {
 	}
 
 	// 4. --force did not stick: the next run is guarded again.
+	confirm("ou=Toronto Office,ou=People," + env.Base)
 	_, out, _ = cli(t, nil, append(common, "--directory", env.LDAPSURL, "--domain", "ou=Toronto Office,ou=People,"+env.Base,
 		"--remove-departed", "--apply", "--max-removals", "10")...)
 	if rep := parseSafety(t, out); len(rep.Guards) == 0 || rep.Applied != nil {

@@ -414,11 +414,14 @@ func TestUndoRestoresExactBytes(t *testing.T) {
 		t.Fatalf("runs json: %v\n%s", err, out)
 	}
 
-	// The undo is itself undoable; undoing the first run again restores
-	// nothing more.
-	code, out, _ = cli(t, nil, "undo", runID, "--store", d.store, "--apply")
-	if code != exitConflicts || !strings.Contains(out, "was already undone by run "+undo.Applied.RunID) {
-		t.Fatalf("second undo: exit %d\n%s", code, out)
+	// The undo is itself undoable; undoing the first run again is refused,
+	// and records nothing.
+	code, out, errOut = cli(t, nil, "undo", runID, "--store", d.store, "--apply")
+	if code != exitError || out != "" || !strings.Contains(errOut, "run "+runID+" was already undone by run "+undo.Applied.RunID) {
+		t.Fatalf("second undo: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, after, _ := cli(t, nil, "runs", "--store", d.store); strings.Count(after, "\n") != 2 {
+		t.Fatalf("the refused undo was recorded:\n%s", after)
 	}
 	if code, _, errOut := cli(t, nil, "undo", "no-such-run", "--store", d.store); code != exitError || !strings.Contains(errOut, "run no-such-run: no such run") {
 		t.Fatalf("unknown run: %d %s", code, errOut)

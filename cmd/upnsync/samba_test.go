@@ -85,6 +85,15 @@ func TestSambaSync(t *testing.T) {
 			if len(plan.Changes) < e.Users/20 || plan.Summary["matched"] < e.Users/2 {
 				t.Fatalf("implausible plan: %v", plan.Summary)
 			}
+			// The NetBIOS name is the DC's own (Partitions container), and
+			// the report says so.
+			var nb struct {
+				Name   string `json:"netbios_name"`
+				Source string `json:"netbios_source"`
+			}
+			if err := json.Unmarshal([]byte(out), &nb); err != nil || nb.Name != e.NetBIOS || nb.Source != "directory" {
+				t.Errorf("NetBIOS name %q from %q, want %q from the directory (%v)", nb.Name, nb.Source, e.NetBIOS, err)
+			}
 			byGUID := 0
 			for _, c := range plan.Changes {
 				if c["match"] == "external-id" {
@@ -337,6 +346,20 @@ func TestSambaKerberosSync(t *testing.T) {
 	if got := decodePlanRead(t, out).Summary; !reflect.DeepEqual(got, want) {
 		t.Errorf("keytab bind planned %v, a password bind %v", got, want)
 	}
+	// --login as DOMAIN\name or the name alone: the principal in
+	// krb5.conf's default realm.
+	name := strings.SplitN(e.Principal, "@", 2)[0]
+	for _, login := range []string{e.NetBIOS + `\` + name, name} {
+		code, out, errOut = cli(t, nil, "--config-file-path", mappingFile, "--directory", e.LDAPSURL, "--ca-file", e.CAFile,
+			"--kerberos-keytab", e.Keytab, "--login", login, "--krb5-conf", e.Krb5Conf,
+			"--store", "sqlite:"+db, "--report", "json")
+		if code != exitPending {
+			t.Fatalf("keytab, --login %s: exit %d\n%s", login, code, errOut)
+		}
+		if got := decodePlanRead(t, out).Summary; !reflect.DeepEqual(got, want) {
+			t.Errorf("keytab bind as %s planned %v, a password bind %v", login, got, want)
+		}
+	}
 
 	cache := filepath.Join(e.dir, "krb5cc")
 	kinit := exec.Command("kinit", "-k", "-t", e.Keytab, "-c", cache, e.Principal)
@@ -422,6 +445,13 @@ func TestSambaDoctorKerberos(t *testing.T) {
 	want := `PASS  bind          bound to ` + e.LDAPSURL + ` with Kerberos as "` + e.Principal + `" (keytab ` + e.Keytab + `)`
 	if !strings.Contains(out, want) || !strings.Contains(out, "Kerberos with keytab "+e.Keytab) {
 		t.Fatalf("doctor output lacks %q:\n%s", want, out)
+	}
+	// The ldapsearch line binds as the run does: kinit from the keytab,
+	// then GSSAPI; no simple bind.
+	line := "a run reads it like: KRB5_CONFIG=" + e.Krb5Conf + " kinit -k -t " + e.Keytab + " " + e.Principal + " && KRB5_CONFIG=" + e.Krb5Conf +
+		" LDAPTLS_CACERT=" + e.CAFile + " ldapsearch -H " + e.LDAPSURL + " -Y GSSAPI -N -O maxssf=0 -Q -b " + e.Base
+	if !strings.Contains(out, line) || strings.Contains(out, " -x ") || strings.Contains(out, " -D ") {
+		t.Errorf("doctor's ldapsearch line is not %q...:\n%s", line, out)
 	}
 }
 

@@ -68,7 +68,7 @@ func TestEntraDownloadPlan(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	wantSummary := map[string]int{"read": 30, "matched": 24, "unchanged": 13, "changes": 9, "conflicts": 4, "unmatched": 3, "skipped": 0, "departed": 0, "removals": 0}
+	wantSummary := map[string]int{"read": 30, "matched": 24, "unchanged": 13, "changes": 9, "conflicts": 4, "unmatched": 3, "skipped": 0, "departed": 0, "removals": 0, "not_found": 0, "pinned_missing": 0}
 	if !reflect.DeepEqual(rep.Summary, wantSummary) {
 		t.Errorf("summary %v, want %v", rep.Summary, wantSummary)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/run"
 	"github.com/upnsync/upnsync/mapping"
@@ -79,7 +80,7 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 		return
 	}
 	defer p.Close()
-	dialLimit := min(s.Timeout, doctorDialLimit)
+	dialLimit := s.ConnectTimeout
 
 	// DNS
 	host := p.Host()
@@ -180,18 +181,18 @@ func doctorDirectory(ctx context.Context, d *doctor, s *config.Settings, fields 
 	if err != nil {
 		d.fail("base", err.Error(), "give the search base with --domain")
 	}
+	doctorOverlaps(d, s.Domains)
 	for _, base := range bases {
 		info, err := p.CountUsers(ctx, base, doctorCountLimit)
 		switch {
 		case err != nil:
 			d.fail("base", err.Error(), "")
 		case info.Users == 0:
-			d.warn("base", fmt.Sprintf("%s exists but holds no entry the user filter matches", base),
-				"check --domain and --user-filter (for non-AD directories e.g. (objectClass=inetOrgPerson))")
+			emptyBase(ctx, d, p, base)
 		case info.AtLeast:
 			d.pass("base", fmt.Sprintf("%s exists: more than %s users (counting stopped there)", base, progress.Thousands(int64(info.Users))))
 		default:
-			d.pass("base", fmt.Sprintf("%s exists: %s users in %d pages", base, progress.Thousands(int64(info.Users)), info.Pages))
+			d.pass("base", fmt.Sprintf("%s exists: %s %s in %s", base, progress.Thousands(int64(info.Users)), plural.Noun(info.Users, "user"), plural.Count(info.Pages, "page")))
 		}
 		d.note("a run reads it like: " + p.LDAPSearchLine(base))
 	}
@@ -322,6 +323,7 @@ func doctorFileDirectory(ctx context.Context, d *doctor, s *config.Settings, fie
 		d.fail("directory", err.Error(), "")
 		return
 	}
+	doctorOverlaps(d, s.Domains)
 	defer dir.Close()
 	n := 0
 	res, err := dir.Read(ctx, func(upnsync.Person) error { n++; return nil })
@@ -334,4 +336,16 @@ func doctorFileDirectory(ctx context.Context, d *doctor, s *config.Settings, fie
 		d.pass("directory", fmt.Sprintf("%s: %s users, read completely", dir.Describe(), progress.Thousands(int64(n))))
 	}
 	d.note("DNS, TCP, TLS, bind, rootDSE, base and clock apply to LDAP directories only")
+}
+
+// doctorOverlaps warns about each --domain base inside another one: a run
+// reads it through the outer one only, and says so in its log.
+func doctorOverlaps(d *doctor, domains []string) {
+	_, overlaps, err := directory.SearchBases(domains)
+	if err != nil {
+		return // the directory's own checks report a base that is not valid
+	}
+	for _, o := range overlaps {
+		d.warn("base", o.String(), o.Fix())
+	}
 }

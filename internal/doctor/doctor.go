@@ -10,15 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/upnsync/upnsync/config"
-	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/run"
 	"github.com/upnsync/upnsync/internal/schedule"
@@ -28,12 +26,12 @@ import (
 )
 
 // Doctor's limits: how many users it counts under a base (a count of a
-// million users would take a minute and prove nothing more), how long a
-// DNS look-up or a TCP connection may take, and when a certificate's or a
-// clock's state becomes a warning or a failure.
+// million users would take a minute and prove nothing more) and when a
+// certificate's or a clock's state becomes a warning or a failure. A DNS
+// look-up or a TCP connection takes at most --connect-timeout, as in a
+// run.
 const (
 	doctorCountLimit    = 100_000
-	doctorDialLimit     = 30 * time.Second
 	certWarnDays        = 30
 	clockWarnSkew       = time.Minute
 	clockFailSkew       = 5 * time.Minute // Kerberos' default tolerance
@@ -174,8 +172,8 @@ func doctorMapping(d *doctor, s *config.Settings) mapping.Fields {
 		return mapping.DefaultFields
 	}
 	upn, _ := m.UPN()
-	d.pass("mapping file", fmt.Sprintf("%s: user mapping %q, %d entries; the UPN comes from %s (line %d)",
-		s.ConfigFile, m.Name, len(m.Attributes), upn.LDAP, upn.Line))
+	d.pass("mapping file", fmt.Sprintf("%s: user mapping %q, %s; the UPN comes from %s (line %d)",
+		s.ConfigFile, m.Name, plural.Count(len(m.Attributes), "entry"), upn.LDAP, upn.Line))
 	return m.Fields()
 }
 
@@ -209,63 +207,24 @@ func doctorStore(ctx context.Context, d *doctor, s *config.Settings) {
 	d.pass("store", fmt.Sprintf("%s: %s users; writable (checked without writing to it)", store.Describe(), progress.Thousands(int64(n))))
 }
 
-// doctorOutputs checks that the files a run writes can be written, by
-// creating and removing a test file beside each.
+// doctorOutputs shows what a run checks of its outputs before it writes
+// anything (run.Outputs): each can be written, no two are the same file.
 func doctorOutputs(d *doctor, s *config.Settings) {
-	type output struct{ option, path string }
-	var outs []output
-	for _, o := range []output{{"--log-file-path", s.LogFile}, {"--report-file", s.ReportFile},
-		{"--summary-file", s.SummaryFile}, {"--metrics-file", s.MetricsFile}} {
-		if o.path != "" {
-			outs = append(outs, o)
-		}
-	}
+	outs := run.Outputs(s)
 	if len(outs) == 0 {
 		return
 	}
 	var ok []string
 	for _, o := range outs {
-		dir := filepath.Dir(o.path)
-		if o.option == "--log-file-path" {
-			fi, err := os.Stat(o.path)
-			switch {
-			case err == nil && fi.IsDir():
-				dir = o.path
-			case strings.HasSuffix(o.path, "/") || strings.HasSuffix(o.path, `\`):
-				// A run creates the folder: its parent must take it.
-				dir = filepath.Dir(filepath.Clean(o.path))
-			}
-		}
-		if err := canCreateIn(dir); err != nil {
-			d.fail("output files", fmt.Sprintf("%s %s: %v", o.option, o.path, err),
-				"create the folder, or give this account the right to write in it")
+		if o.Err != nil {
+			d.fail("output files", o.Err.Error(), "")
 			continue
 		}
-		ok = append(ok, o.option+" "+o.path)
+		ok = append(ok, o.Option+" "+o.Path)
 	}
 	if len(ok) == len(outs) {
 		d.pass("output files", "can be written: "+strings.Join(ok, "; "))
 	}
-}
-
-func canCreateIn(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("the folder %s does not exist", dir)
-		}
-		return fmt.Errorf("the folder %s: %v", dir, fileerr.Reason(err))
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a folder", dir)
-	}
-	f, err := os.CreateTemp(dir, ".upnsync-check-*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot create files in %s: %v", dir, fileerr.Reason(err))
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
 }
 
 func doctorSchedule(d *doctor, s *config.Settings) {

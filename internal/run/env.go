@@ -39,11 +39,12 @@ type Build struct {
 }
 
 // inLog runs a command in its log (--log-file-path), opened when the
-// command starts; when the log cannot be opened, it says why on standard
-// error (there is no log to say it in).
+// command starts once its outputs are checked (openLog); when an output
+// cannot be written or the log cannot be opened, it says why on standard
+// error (there is no log to say it in) and nothing is written.
 func inLog(env Env, s *config.Settings, command func(l *runlog.Log, started time.Time) Outcome) Outcome {
 	started := time.Now()
-	l, err := runlog.Open(s, env.Stderr, started)
+	l, err := openLog(s, env.Stderr, started)
 	if err != nil {
 		printError(env, err)
 		return Failed(err)

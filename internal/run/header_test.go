@@ -16,6 +16,7 @@ type reportHead struct {
 	RunID       string `json:"run_id"`
 	MappingFile string `json:"mapping_file"`
 	NetBIOS     string `json:"netbios_name"`
+	NetBIOSFrom string `json:"netbios_source"`
 	ApplyHint   string `json:"apply_hint"`
 	Limits      *struct {
 		MaxChanges        int     `json:"max_changes"`
@@ -55,7 +56,7 @@ func TestReportHeaderFacts(t *testing.T) {
 		t.Fatalf("dry run: %+v\n%s", o, d.stderr)
 	}
 	h := readHead(t, dry)
-	if !runIDForm.MatchString(h.RunID) || h.MappingFile != d.mapping || h.NetBIOS != "CORP" ||
+	if !runIDForm.MatchString(h.RunID) || h.MappingFile != d.mapping || h.NetBIOS != "CORP" || h.NetBIOSFrom != "dn" ||
 		h.ApplyHint != "run the same command with --apply (or /Apply)" || h.Applied != nil {
 		t.Errorf("dry run's header: %+v", h)
 	}
@@ -69,7 +70,7 @@ func TestReportHeaderFacts(t *testing.T) {
 	}
 	a := readHead(t, applied)
 	if a.RunID == h.RunID || !runIDForm.MatchString(a.RunID) || a.Applied == nil || a.Applied.RunID != a.RunID ||
-		lastRun(t, d) != a.RunID || a.ApplyHint != "" || a.NetBIOS != "EXAMPLE" {
+		lastRun(t, d) != a.RunID || a.ApplyHint != "" || a.NetBIOS != "EXAMPLE" || a.NetBIOSFrom != "option" {
 		t.Errorf("apply's header: %+v (journal's last run %s; dry run %s)", a, lastRun(t, d), h.RunID)
 	}
 

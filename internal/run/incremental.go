@@ -14,6 +14,7 @@ import (
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -34,6 +35,21 @@ type syncState struct {
 	DeltaLink    string            `json:"delta_link,omitempty"`
 	Inputs       map[string]string `json:"inputs"`
 	Time         time.Time         `json:"time"`
+	// Conflicts are those left open by the run that saved this state: a
+	// delta does not read their people again unless they change, so the
+	// next runs carry them (carry) and end with exit 4 as long as they
+	// stay open.
+	Conflicts []openConflict `json:"conflicts,omitempty"`
+}
+
+// openConflict is a conflict a delta read carries over, and since when.
+type openConflict struct {
+	Reason string    `json:"reason"`
+	UPN    string    `json:"upn"`
+	Detail string    `json:"detail"`
+	Users  []string  `json:"users,omitempty"`
+	People []string  `json:"people,omitempty"`
+	Since  time.Time `json:"since"`
 }
 
 // changeFeed is what reading only what changed means for one kind of
@@ -76,6 +92,9 @@ type incremental struct {
 	s       *config.Settings
 	next    *syncState
 	info    upnsync.ReadMode
+	// seen are the people (labels, lower case) a delta read returned,
+	// which may have settled a conflict carried over; nil for a full read.
+	seen map[string]bool
 }
 
 // newIncremental picks the directory's change feed and loads its saved
@@ -164,7 +183,71 @@ func (inc *incremental) prepare(ctx context.Context, dir upnsync.Directory, log 
 	inc.info.From = inc.feed.position(inc.saved)
 	log.Info("reading only what changed", "mode", inc.mode, "from", inc.info.From, "to", inc.info.To)
 	inc.feed.from(dir, inc.saved)
+	inc.seen = map[string]bool{}
 	return nil
+}
+
+// directory notes the people a delta read returns (a full read needs no
+// note: it plans every conflict anew).
+func (inc *incremental) directory(d upnsync.Directory) upnsync.Directory {
+	if inc == nil || inc.seen == nil {
+		return d
+	}
+	return deltaDir{d, inc}
+}
+
+type deltaDir struct {
+	upnsync.Directory
+	inc *incremental
+}
+
+func (d deltaDir) Read(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
+	clear(d.inc.seen) // a retry reads again
+	return d.Directory.Read(ctx, func(p upnsync.Person) error {
+		d.inc.seen[strings.ToLower(p.Label())] = true
+		return fn(p)
+	})
+}
+
+func (d deltaDir) LocateGUID(ctx context.Context, guid string) (upnsync.Whereabouts, error) {
+	loc, ok := d.Directory.(upnsync.GUIDLocator)
+	if !ok {
+		return upnsync.Whereabouts{}, nil
+	}
+	return loc.LocateGUID(ctx, guid)
+}
+
+// carry adds to a delta's plan the conflicts the saved state left open
+// whose people this delta did not read (an unchanged person is not read
+// again, so the conflict stands), and keeps every conflict of the plan
+// for the state this run saves: the exit code then says that conflicts
+// remain (docs/design.md, exit codes), delta or not.
+func (inc *incremental) carry(plan *upnsync.Plan) {
+	now := time.Now().UTC()
+	carried := map[int]openConflict{} // by index in plan.Conflicts
+	if plan.Read.Partial && inc.saved != nil {
+		for _, c := range inc.saved.Conflicts {
+			if slices.ContainsFunc(c.People, func(p string) bool { return inc.seen[strings.ToLower(p)] }) {
+				continue // read again: this plan has the conflict anew, or not
+			}
+			carried[len(plan.Conflicts)] = c
+			plan.Conflicts = append(plan.Conflicts, upnsync.Conflict{Reason: c.Reason, UPN: c.UPN, Users: c.Users, People: c.People,
+				Detail: c.Detail + fmt.Sprintf(" (open since %s; the people involved did not change, so this delta did not read them again)",
+					c.Since.UTC().Format("2006-01-02 15:04 UTC"))})
+		}
+		plan.Stats.Conflicts = len(plan.Conflicts)
+	}
+	if inc.next == nil {
+		return
+	}
+	inc.next.Conflicts = nil
+	for i, c := range plan.Conflicts {
+		oc, ok := carried[i]
+		if !ok {
+			oc = openConflict{Reason: c.Reason, UPN: c.UPN, Detail: c.Detail, Users: c.Users, People: c.People, Since: now}
+		}
+		inc.next.Conflicts = append(inc.next.Conflicts, oc)
+	}
 }
 
 // fullReason says why this run must read in full, or "".
@@ -236,7 +319,9 @@ func (inc *incremental) advance(ctx context.Context, s *config.Settings, read up
 	case !read.Complete || inc.next == nil:
 		inc.info.NotAdvanced = "the read was not complete"
 	case changed > 0:
-		inc.info.NotAdvanced = fmt.Sprintf("%d planned changes were not written (the users changed meanwhile): the next run reads these changes again", changed)
+		inc.info.NotAdvanced = fmt.Sprintf("%s not written (the %s meanwhile): the next run reads %s again",
+			plural.Count(changed, "planned change"), map[bool]string{true: "user changed", false: "users changed"}[changed == 1],
+			map[bool]string{true: "this change", false: "these changes"}[changed == 1])
 	}
 	if inc.info.NotAdvanced != "" {
 		return nil

@@ -23,7 +23,7 @@ const metricLastSuccess = "upnsync_last_success_timestamp_seconds"
 // node_exporter's textfile collector, through a temporary file and a
 // rename so that the collector never reads half a file (the temporary
 // name does not end in .prom, so the collector skips it).
-func writeMetrics(path string, rec *runRecord) error {
+func writeMetrics(env Env, path string, rec *runRecord) error {
 	lastSuccess := 0.0
 	if Succeeded(rec.ExitCode) {
 		lastSuccess = unixSeconds(rec)
@@ -32,7 +32,7 @@ func writeMetrics(path string, rec *runRecord) error {
 	}
 	var b bytes.Buffer
 	renderMetrics(&b, rec, lastSuccess)
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+	return writeOutput(env, path, atomicfile.Shared, func(w io.Writer) error {
 		_, err := w.Write(b.Bytes())
 		return err
 	})
@@ -117,8 +117,13 @@ func formatValue(v float64) string {
 }
 
 // readMetric reads one unlabelled sample from a metrics file written
-// earlier; ok is false when the file or the sample is missing.
+// earlier; ok is false when the file or the sample is missing, and when
+// the path is not a regular file (opening a pipe to read would wait for a
+// writer; a device has no earlier run in it).
 func readMetric(path, name string) (float64, bool) {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, false

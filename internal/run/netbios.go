@@ -2,10 +2,13 @@ package run
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
 	upnsync "github.com/upnsync/upnsync/sync"
+	"github.com/upnsync/upnsync/sync/report"
 )
 
 // netbiosNames notes the NetBIOS domain names of the people a read
@@ -18,6 +21,8 @@ type netbiosNames struct {
 	last  string
 	names []string // in order of first appearance, at most maxNetBIOSNames
 	more  bool
+	// source is where the names came from (directory.NetBIOSSource).
+	source string
 }
 
 // maxNetBIOSNames bounds the names a header lists (a forest has a
@@ -76,4 +81,38 @@ func (d netbiosDir) LocateGUID(ctx context.Context, guid string) (upnsync.Wherea
 		return upnsync.Whereabouts{}, nil
 	}
 	return loc.LocateGUID(ctx, guid)
+}
+
+// report puts the names and their source in the report's header and the
+// log, and each DOMAIN\sam hint of the plan in the report's notes and the
+// log: the one source of truth for both is what the read used.
+func (n *netbiosNames) report(meta *report.Meta, plan *upnsync.Plan, log *slog.Logger) {
+	if names := n.String(); names != "" {
+		meta.NetBIOSSource = n.source
+		log.Info("NetBIOS domain names of the people read", "names", names, "source", report.NetBIOSText(*meta))
+	}
+	for _, h := range plan.DomainHints {
+		note := domainHintNote(h, n.String())
+		meta.Notes = append(meta.Notes, note)
+		log.Warn(note)
+	}
+}
+
+// domainHintNote says what a DomainHint means and what to do.
+func domainHintNote(h upnsync.DomainHint, netbios string) string {
+	who := h.Person.DN
+	if who == "" {
+		who = h.Person.UPN
+	}
+	other, _, _ := strings.Cut(h.Entry, `\`)
+	read := ""
+	if netbios != "" {
+		read = " (read with NetBIOS name " + netbios + ")"
+	}
+	user := h.UserID
+	if h.UserName != "" {
+		user += " (" + h.UserName + ")"
+	}
+	return fmt.Sprintf("unmatched %s%s: user %s lists %s; if %s is the domain's NetBIOS name, run with --netbios-domain %s (or /NetbiosDomain:%s) to match it",
+		who, read, user, h.Entry, other, other, other)
 }

@@ -29,12 +29,12 @@ func StoreOptions(s *config.Settings, o octopus.Options) octopus.Options {
 // alike.
 func DirectoryOptions(s *config.Settings, fields mapping.Fields) directory.Options {
 	return directory.Options{
-		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(),
+		URL: s.Directory, Bases: s.Domains, Login: s.Login, Password: s.Password.Reveal(), PasswordFile: s.PasswordFile,
 		Anonymous: s.Anonymous, CAFile: s.CAFile, StartTLS: s.StartTLS,
 		KerberosKeytab: s.KerberosKeytab, KerberosCCache: s.KerberosCCache, Krb5Conf: s.Krb5Conf,
 		IntegratedAuth: s.IntegratedAuth, NTLM: s.NTLM,
 		AllowPlaintextBind: s.AllowPlaintextBind, PageSize: s.PageSize, UserFilter: s.UserFilter, Filter: s.Filter, GlobalCatalog: s.GlobalCatalog,
-		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, Fields: fields, Columns: s.Columns,
+		NetBIOSDomain: s.NetBIOSDomain, Timeout: s.Timeout, ConnectTimeout: s.ConnectTimeout, Fields: fields, Columns: s.Columns,
 	}
 }
 
@@ -84,13 +84,14 @@ func OpenDirectory(ctx context.Context, s *config.Settings, fields mapping.Field
 // engineOptions are the settings of the merge rules.
 func engineOptions(s *config.Settings) upnsync.Options {
 	return upnsync.Options{MaxLength: s.MaxLength, ImplicitUPN: s.ImplicitUPN, SkipDisabled: s.SkipDisabled,
-		RemoveDeparted: s.RemoveDeparted}
+		RemoveDeparted: s.RemoveDeparted, DomainHints: true}
 }
 
 // limits are the threshold guards the settings ask for.
 func limits(s *config.Settings) upnsync.Limits {
 	return upnsync.Limits{MaxChanges: s.MaxChanges, MaxChangePercent: s.MaxChangePercent,
-		MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent}
+		MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent,
+		MaxReadDrop: s.MaxReadDrop, AllowEmptyRead: s.AllowEmptyRead}
 }
 
 // logAttrs are the effective settings, as the log's first line shows them

@@ -45,6 +45,10 @@ type Outcome struct {
 	// Written and AlreadyApplied count what an apply did: see Tally.
 	Written        int
 	AlreadyApplied int
+	// OutputErr is an output (the report) that could not be written after
+	// an apply. It was printed and logged, and it does not change the exit
+	// code, which says what was written to the store.
+	OutputErr error
 }
 
 // ExitCode is the one place that decides how a run ends. When several

@@ -105,21 +105,30 @@ func TestExitCodeOfEveryPath(t *testing.T) {
 				return Sync(ctx, d.env(), d.settings(t, "--config-file-path", d.mapping, "--directory", "ldif:"+d.ldif,
 					"--store", "sqlite:"+filepath.Join(d.dir, "missing", "octopus.db")))
 			}},
-		{name: "sync whose report cannot be written", want: ExitError,
+		// An output that cannot be written is found before anything is:
+		// no log, no summary, the store as it was.
+		{name: "sync --apply whose report folder is missing", want: ExitError,
 			run: func(t *testing.T, d *demo) Outcome {
-				return Sync(ctx, d.env(), d.sync(t, "--report-file", filepath.Join(d.dir, "missing", "report.txt")))
+				return Sync(ctx, d.env(), d.sync(t, "--apply", "--report-file", filepath.Join(d.dir, "missing", "report.txt"),
+					"--log-file-path", filepath.Join(d.dir, "logs")+"/", "--summary-file", filepath.Join(d.dir, "summary.json")))
 			},
 			check: func(t *testing.T, d *demo, o Outcome) {
-				if !isReportError(o.Err) || o.Pending != 9 || !strings.Contains(d.stderr.String(), "writing the report to") {
+				if o.Pending != 0 || o.Written != 0 || !strings.Contains(d.stderr.String(), "--report-file "+filepath.Join(d.dir, "missing", "report.txt")+": the folder") ||
+					d.field(t, "1001") != `jdoe;CORP\jdoe` {
 					t.Errorf("%+v\n%s", o, d.stderr)
 				}
+				for _, p := range []string{"logs", "summary.json"} {
+					if _, err := os.Stat(filepath.Join(d.dir, p)); err == nil {
+						t.Errorf("%s was written although the report cannot be", p)
+					}
+				}
 			}},
-		{name: "guard stop whose report cannot be written", want: ExitError,
+		{name: "guard stop whose report folder is missing", want: ExitError,
 			run: func(t *testing.T, d *demo) Outcome {
 				return Sync(ctx, d.env(), d.sync(t, "--max-changes", "1", "--report-file", filepath.Join(d.dir, "missing", "report.txt")))
 			},
 			check: func(t *testing.T, d *demo, o Outcome) {
-				if !isReportError(o.Err) || o.Stopped == "" {
+				if o.Stopped != "" || o.Err == nil {
 					t.Errorf("%+v", o)
 				}
 			}},

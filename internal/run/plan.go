@@ -68,14 +68,14 @@ func savePlan(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 		Store: storeURL, State: state, Directory: p.dir.Describe(), InputsSHA256: p.inputs.sum(),
 		Settings: settings, Forced: forced}
 	body.Changes, body.Departures, body.Summary, body.Read = planfile.FromPlan(&p.plan)
-	digest, err := planfile.Write(s.Out, &body)
+	digest, err := planfile.Write(s.Out, env.Stdout, &body)
 	if err != nil {
 		return logFailed(log, err)
 	}
 	log.Info("plan saved", "file", s.Out, "sha256", digest, "changes", len(body.Changes), "inputs_sha256", body.InputsSHA256)
 	p.meta.Notes = append(p.meta.Notes, fmt.Sprintf("plan saved to %s (SHA-256 %s, inputs SHA-256 %s)", s.Out, digest, body.InputsSHA256))
 	p.meta.ApplyHint = "run upnsync apply " + s.Out
-	return finish(env, s, &p.plan, p.meta, pending(p))
+	return ss.finish(&p.plan, p.meta, pending(p))
 }
 
 // ApplyPlan is `upnsync apply FILE`: the saved plan, exactly as saved, to
@@ -120,6 +120,10 @@ func applySaved(ctx context.Context, env Env, s *config.Settings, file string, l
 		RunID: newRunID(started), MappingFile: body.Settings["config-file-path"],
 		Source: fmt.Sprintf("plan %s, made %s by %s on %s from %s (SHA-256 %s)", file,
 			body.Created.UTC().Format("2006-01-02 15:04:05 UTC"), orUnknown(body.User), orUnknown(body.Host), body.Directory, digest)}
+	if sm := body.Summary; sm.Conflicts+sm.Unmatched+sm.Skipped > 0 {
+		meta.Notes = append(meta.Notes, fmt.Sprintf("when it was made the plan counted %d conflicts, %d unmatched and %d skipped people; the report of upnsync plan lists them",
+			sm.Conflicts, sm.Unmatched, sm.Skipped))
+	}
 	if len(body.Forced) > 0 {
 		meta.Notes = append(meta.Notes, "the plan was made with --force past: "+joinLines(body.Forced))
 	}
@@ -139,7 +143,7 @@ func applySaved(ctx context.Context, env Env, s *config.Settings, file string, l
 	if err != nil {
 		return Failed(err)
 	}
-	o = finish(env, s, &plan, meta, o)
+	o = ss.finish(&plan, meta, o)
 	if o.Err == nil {
 		log.Info("upnsync apply finished", "exit_code", ExitCode(o), "run", applied.RunID, "written", len(applied.Written), "stale", len(applied.Stale))
 	}

@@ -8,8 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
 	"github.com/upnsync/upnsync/internal/memory"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/mapping"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -30,6 +32,9 @@ type planned struct {
 	inc *incremental
 	// netbios notes the NetBIOS domain names of the people read.
 	netbios *netbiosNames
+	// hist is the last complete read, for G7 and the scope check, and
+	// this read's scope.
+	hist *history
 }
 
 func (p *planned) close() {
@@ -60,10 +65,13 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		}
 		return logFailed(log, err)
 	}
-	p := &planned{}
+	hist, err := loadHistory(ctx, s, ss.store, log)
+	if err != nil {
+		return nil, logFailed(log, err)
+	}
+	p := &planned{hist: hist}
 	var mappingData []byte
 	if hashInputs {
-		var err error
 		if mappingData, err = os.ReadFile(s.ConfigFile); err != nil {
 			return nil, logFailed(log, fmt.Errorf("cannot read %s: %v", s.ConfigFile, fileerr.Reason(err)))
 		}
@@ -72,16 +80,21 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	// hash must cover the people of the read that succeeded, not of a
 	// failed one.
 	build := func(d upnsync.Directory) (upnsync.Plan, error) {
+		hist.scope = scopeOf(s, d)
+		opts := engineOptions(s)
+		opts.HoldRemovals = hist.hold(s)
+		d = p.inc.directory(d)
 		p.netbios = &netbiosNames{}
 		store, dir := upnsync.Store(ss.store), progress.Directory(p.netbios.directory(d), showProgress(ss.env, s), ss.env.Stderr)
 		if hashInputs {
 			p.inputs = newInputsHash(mappingData, settingsMap(s))
 			store, dir = p.inputs.store(store), p.inputs.directory(dir)
 		}
-		return upnsync.BuildPlan(ctx, store, dir, engineOptions(s))
+		plan, err := upnsync.BuildPlan(ctx, store, dir, opts)
+		p.netbios.source = directory.NetBIOSSource(d)
+		return plan, err
 	}
 	if s.Incremental || s.DirSync {
-		var err error
 		if p.inc, err = newIncremental(ctx, s, ss.store); err != nil {
 			return nil, logFailed(log, err)
 		}
@@ -109,6 +122,9 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	if v, ok := ss.store.(octopus.Vetter); ok && err == nil {
 		p.plan.Withdraw(v.Vet(p.plan.Changes))
 	}
+	if p.inc != nil && err == nil && p.plan.Read.Complete {
+		p.inc.carry(&p.plan)
+	}
 	if rec != nil {
 		rec.plan(&p.plan)
 	}
@@ -116,6 +132,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	p.meta = report.Meta{Mode: mode(s), Directory: p.dir.Describe(), Store: ss.store.Describe(), Started: started,
 		DirectoryKind: directory.Kind(s.Directory), StoreKind: octopus.Kind(s.Store),
 		RunID: newRunID(started), MappingFile: s.ConfigFile, NetBIOS: p.netbios.String(), Limits: &lim}
+	p.netbios.report(&p.meta, &p.plan, log)
 	if !s.Apply {
 		p.meta.ApplyHint = "run the same command with --apply (or /Apply)"
 	}
@@ -139,7 +156,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		// A text report of a read that got nowhere would only repeat the
 		// error; programs still get their JSON or CSV with complete=false.
 		if p.plan.Read.Entries > 0 || s.Report != "text" || s.ReportFile != "" {
-			if err := writeReport(ss.env, s, &p.plan, p.meta); err != nil {
+			if err := ss.writeReport(&p.plan, p.meta); err != nil {
 				p.close()
 				return nil, Failed(err)
 			}
@@ -152,12 +169,41 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 	case !p.plan.Read.Complete:
 		p.meta.Stopped = "the directory read was not proven complete (" + p.plan.Read.Why + "); nothing was written, and nothing is replaced or removed after such a read"
 		log.Error("stopped by the completeness guard: nothing written", "why", p.plan.Read.Why)
-		o := finish(ss.env, s, &p.plan, p.meta, Outcome{Stopped: p.meta.Stopped})
+		o := ss.finish(&p.plan, p.meta, Outcome{Stopped: p.meta.Stopped})
 		p.close()
 		return nil, o
 	}
 	logPlan(log, &p.plan)
+	p.scopeNotes(s, log)
 	return p, Outcome{}
+}
+
+// scopeNotes tells the log and the report what the read says beyond the
+// plan's lists: a scope change that holds removals back, or its
+// confirmation by --force, and the people the directory could not find
+// (kept: rule D2).
+func (p *planned) scopeNotes(s *config.Settings, log *slog.Logger) {
+	if hold := p.hist.hold(s); hold != "" && len(p.plan.Departures) > 0 {
+		log.Warn("no removal planned: " + hold)
+		p.meta.Notes = append(p.meta.Notes, "No removal planned: "+hold+".")
+	}
+	if ok := p.hist.confirmed(s); ok != "" {
+		log.Warn(ok)
+		p.meta.Notes = append(p.meta.Notes, ok+".")
+	}
+	if n := p.plan.Stats.NotFound; n > 0 {
+		msg := fmt.Sprintf("%s upnsync added entries for %s not found in the directory (not visible to the account upnsync binds as, or deleted and purged); their entries are kept: %s",
+			plural.Count(n, "person"), werewas(n), upnsync.NotFoundCheck)
+		log.Warn(msg)
+		p.meta.Notes = append(p.meta.Notes, msg+".")
+	}
+}
+
+func werewas(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 func logPlan(log *slog.Logger, plan *upnsync.Plan) {

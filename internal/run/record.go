@@ -33,6 +33,9 @@ type runRecord struct {
 	Applied *upnsync.Applied
 	// Err is the error that ended the run with exit code 1.
 	Err string
+	// OutputErr is the report that could not be written after an apply
+	// (Outcome.OutputErr).
+	OutputErr string
 	// PeakMemory is the process's peak resident memory in bytes.
 	PeakMemory uint64
 	// ReadMode is set with --incremental or --dirsync.
@@ -48,14 +51,14 @@ func (r *runRecord) plan(p *upnsync.Plan) {
 // save writes --summary-file and --metrics-file. Failing to write them is
 // logged as an error but changes nothing else: the run's outcome tells
 // what happened to the users.
-func (r *runRecord) save(s *config.Settings, log *slog.Logger) {
+func (r *runRecord) save(env Env, s *config.Settings, log *slog.Logger) {
 	if s.SummaryFile != "" {
-		if err := writeSummary(s.SummaryFile, r); err != nil {
+		if err := writeSummary(env, s.SummaryFile, r); err != nil {
 			log.Error(fmt.Sprintf("cannot write the run summary to %s: %v; check that its folder exists and this account may write there", s.SummaryFile, err))
 		}
 	}
 	if s.MetricsFile != "" {
-		if err := writeMetrics(s.MetricsFile, r); err != nil {
+		if err := writeMetrics(env, s.MetricsFile, r); err != nil {
 			log.Error(fmt.Sprintf("cannot write the metrics to %s: %v; check that its folder exists and this account may write there", s.MetricsFile, err))
 		}
 	}
@@ -103,6 +106,7 @@ type summaryJSON struct {
 	Complete         bool           `json:"complete"`
 	IncompleteReason string         `json:"incomplete_reason,omitempty"`
 	Error            string         `json:"error,omitempty"`
+	OutputError      string         `json:"output_error,omitempty"`
 	Directory        string         `json:"directory,omitempty"`
 	Store            string         `json:"store,omitempty"`
 	Summary          summaryCounts  `json:"summary"`
@@ -152,7 +156,7 @@ func summaryOf(rec *runRecord) summaryJSON {
 		Started: rec.Started.Format(time.RFC3339), Finished: rec.Finished.Format(time.RFC3339),
 		ElapsedSeconds: roundSeconds(rec.Finished.Sub(rec.Started)),
 		ExitCode:       rec.ExitCode, Result: Result(rec.ExitCode), Success: Succeeded(rec.ExitCode),
-		Complete: rec.Read.Complete, Error: rec.Err, Directory: rec.Directory, Store: rec.Store,
+		Complete: rec.Read.Complete, Error: rec.Err, OutputError: rec.OutputErr, Directory: rec.Directory, Store: rec.Store,
 		Summary: summaryCounts{Read: st.Read, Matched: st.Matched, Unchanged: st.Unchanged, Changes: st.Changes,
 			Conflicts: st.Conflicts, Unmatched: st.Unmatched, Skipped: st.Skipped},
 		Read:            summaryRead{Pages: rec.Read.Pages, Entries: rec.Read.Entries, Referrals: rec.Read.Referrals, StoreUsers: st.StoreUsers},
@@ -179,12 +183,12 @@ func roundSeconds(d time.Duration) float64 {
 	return float64(d.Round(time.Millisecond)) / float64(time.Second)
 }
 
-func writeSummary(path string, rec *runRecord) error {
+func writeSummary(env Env, path string, rec *runRecord) error {
 	data, err := json.MarshalIndent(summaryOf(rec), "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+	return writeOutput(env, path, atomicfile.Shared, func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})

@@ -22,6 +22,9 @@ func RenderHTML(in, out string) error {
 			return fmt.Errorf("%s is IN itself: give another file for the page (IN is never changed)", out)
 		}
 	}
+	if err := atomicfile.Check(out); err != nil {
+		return fmt.Errorf("cannot write %s: %v", out, err)
+	}
 	plan, meta, err := report.ReadSaved(in)
 	if err != nil {
 		return err
@@ -29,9 +32,10 @@ func RenderHTML(in, out string) error {
 	return WriteHTML(out, plan, meta)
 }
 
-// WriteHTML writes the HTML report of plan and meta to path, atomically.
+// WriteHTML writes the HTML report of plan and meta to path, atomically
+// (or directly to a device, a pipe or standard output: atomicfile).
 func WriteHTML(path string, plan *upnsync.Plan, meta report.Meta) error {
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return report.HTML(w, plan, meta) }); err != nil {
+	if err := atomicfile.Write(path, atomicfile.Shared, func(w io.Writer) error { return report.HTML(w, plan, meta) }); err != nil {
 		return fmt.Errorf("writing %s: %v", path, fileerr.Reason(err))
 	}
 	return nil

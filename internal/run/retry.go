@@ -15,7 +15,10 @@ import (
 
 // planWithRetries opens the directory and plans the run. When the
 // directory fails in a way that may pass (directory.Transient: the
-// connection lost, no answer within --timeout, the server busy), it starts
+// connection lost, no answer to a page within --timeout, the server busy;
+// never a mistake of the settings, such as a wrong password, a file that
+// cannot be read, a scheme that does not fit the port or a server that
+// accepts the connection and says nothing, which fail in one attempt), it starts
 // over after a growing pause, up to --retries times: the directory closed
 // and opened again (a new connection and bind), the read from its first
 // page, the store's users loaded again into a new, empty planner (build

@@ -26,7 +26,7 @@ func Scheduled(ctx context.Context, env Env, base *config.Settings, n int, start
 	if err != nil {
 		return notStarted(env, base, console, started, fmt.Errorf("run %d: the settings no longer read: %v", n, err))
 	}
-	l, err := runlog.Open(s, env.Stderr, started)
+	l, err := openLog(s, env.Stderr, started)
 	if err != nil {
 		return notStarted(env, s, console, started, fmt.Errorf("run %d: %v", n, err))
 	}
@@ -42,6 +42,6 @@ func notStarted(env Env, s *config.Settings, console *slog.Logger, started time.
 	console.Error(err.Error())
 	rec := &runRecord{Build: env.Build, Started: started, Finished: time.Now(), Mode: mode(s), ExitCode: ExitError,
 		Err: err.Error(), PeakMemory: memory.Peak()}
-	rec.save(s, console)
+	rec.save(env, s, console)
 	return Failed(err)
 }

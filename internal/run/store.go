@@ -5,14 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/user"
 	"time"
 
 	"github.com/upnsync/upnsync/config"
-	"github.com/upnsync/upnsync/internal/atomicfile"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/internal/runlock"
 	upnsync "github.com/upnsync/upnsync/sync"
@@ -94,9 +92,11 @@ func (ss *session) apply(ctx context.Context, run upnsync.Run, plan *upnsync.Pla
 		if err != nil {
 			meta.Applied = &applied
 			meta.Stopped = err.Error()
-			meta.Finished = time.Now()
-			_ = writeReport(ss.env, ss.s, plan, *meta)
 			ss.log.Error(err.Error())
+			o.Tally(applied)
+			// What the batches before the failure wrote is reported; the
+			// run ends with the store's error.
+			ss.finish(plan, *meta, Outcome{Err: err, Written: o.Written, Changed: o.Changed, AlreadyApplied: o.AlreadyApplied})
 			return applied, err
 		}
 	}
@@ -115,41 +115,6 @@ func logApplied(log *slog.Logger, a *upnsync.Applied) {
 		log.Warn("user changed since the plan; left as it is", "user", st.UserID, "expected", st.Expected,
 			"found", st.Found, "missing", st.Missing)
 	}
-}
-
-// finish writes the report of a run that got to its end, and returns o,
-// with the report's error when it could not be written.
-func finish(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Meta, o Outcome) Outcome {
-	meta.Finished = time.Now()
-	if err := writeReport(env, s, plan, meta); err != nil && o.Err == nil {
-		o.Err = err
-	}
-	return o
-}
-
-// writeReport renders the report to --report-file (atomically) or stdout.
-// Its error goes to standard error, not to the log: the log's own file
-// may be what failed.
-func writeReport(env Env, s *config.Settings, plan *upnsync.Plan, meta report.Meta) error {
-	var err error
-	if s.ReportFile == "" {
-		if err = report.Write(env.Stdout, s.Report, plan, meta); err != nil {
-			err = fmt.Errorf("writing the report: %w", err)
-		}
-	} else {
-		err = atomicfile.Write(s.ReportFile, 0o644, func(w io.Writer) error { return report.Write(w, s.Report, plan, meta) })
-		if err != nil {
-			err = fmt.Errorf("writing the report to %s: %w", s.ReportFile, err)
-		}
-	}
-	if err != nil {
-		printError(env, err)
-		return &reportError{err}
-	}
-	if env.Reported != nil {
-		env.Reported(plan, meta)
-	}
-	return nil
 }
 
 // whoAmI says who runs this command, for the lock file and the run record.

@@ -31,20 +31,17 @@ func syncLogged(ctx context.Context, env Env, s *config.Settings, l *runlog.Log)
 	log := l.Logger()
 	rec := &runRecord{Started: time.Now(), Mode: mode(s), LogFile: l.Path, Build: env.Build}
 	o := syncRecovered(ctx, env, s, log, rec)
-	switch {
-	case isReportError(o.Err):
-		rec.Err = "the report could not be written (the reason is on standard error)"
-		// Info, not Error: standard error already has the one line that
-		// says why; this puts the fact in the log file and the summary.
-		log.Info(rec.Err, "report_file", s.ReportFile)
-	case o.Err != nil:
+	if o.Err != nil {
 		rec.Err = o.Err.Error()
+	}
+	if o.OutputErr != nil {
+		rec.OutputErr = o.OutputErr.Error()
 	}
 	rec.ExitCode = ExitCode(o)
 	rec.Finished = time.Now()
 	rec.PeakMemory = memory.Peak()
 	logSummary(log, rec)
-	rec.save(s, log)
+	rec.save(env, s, log)
 	return o
 }
 
@@ -104,6 +101,8 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 		if guide != nil {
 			p.meta.NextSteps = guide.NextSteps(&applied)
 		}
+		// The counts and scope the next run compares with (G7, D3).
+		p.hist.save(ctx, s, plan.Read, log)
 	}
 	if p.inc != nil {
 		if err := p.inc.advance(ctx, s, plan.Read, o.Changed); err != nil {
@@ -116,5 +115,5 @@ func syncOnce(ctx context.Context, env Env, s *config.Settings, log *slog.Logger
 			log.Info("watermark not advanced: "+p.inc.info.NotAdvanced, "mode", p.inc.mode)
 		}
 	}
-	return finish(env, s, plan, p.meta, o)
+	return ss.finish(plan, p.meta, o)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/config"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
@@ -49,14 +50,21 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 	if err != nil {
 		return logFailed(log, err)
 	}
+	if by, err := standingUndo(ctx, j, info); err != nil || by != "" {
+		if err == nil {
+			err = fmt.Errorf("run %s was already undone by run %s: undoing it again would write nothing (upnsync runs lists both); to write run %s's values back, undo run %s",
+				info.ID, by, info.ID, by)
+		}
+		return logFailed(log, err)
+	}
 	meta := report.Meta{Mode: mode(s), Store: ss.store.Describe(), Started: started, RunID: newRunID(started),
-		Source: fmt.Sprintf("undo of run %s (%s, %s, %d users written)", info.ID, orKind(info.Kind),
-			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), info.Written)}
+		Source: fmt.Sprintf("undo of run %s (%s, %s, %s written)", info.ID, orKind(info.Kind),
+			info.Started.UTC().Format("2006-01-02 15:04:05 UTC"), plural.Count(info.Written, "user"))}
 	if !s.Apply {
 		meta.ApplyHint = "run the same command with --apply (or /Apply)"
 	}
 	if len(info.UndoneBy) > 0 {
-		meta.Notes = append(meta.Notes, fmt.Sprintf("run %s was already undone by run %s; users already restored are skipped", info.ID, strings.Join(info.UndoneBy, ", ")))
+		meta.Notes = append(meta.Notes, fmt.Sprintf("run %s was undone by run %s, itself undone since: this undoes it again", info.ID, strings.Join(info.UndoneBy, ", ")))
 	}
 	if info.Kind == upnsync.RunUndo {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("run %s is itself an undo (of run %s): undoing it writes that run's values again", info.ID, info.Undoes))
@@ -95,11 +103,49 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 	}
 	plan.Stats.Changes = plan.Changes.Len()
 	plan.Stats.Conflicts = len(plan.Conflicts)
-	o = finish(env, s, &plan, meta, o)
+	o = ss.finish(&plan, meta, o)
 	if o.Err == nil {
 		log.Info("upnsync undo finished", "run", runID, "exit_code", ExitCode(o))
 	}
 	return o
+}
+
+// standingUndo is the run that undid info and still stands (it was not
+// undone itself, nor its undo in turn undone...), or "" when there is
+// none: a run undone, then "redone" by undoing its undo, may be undone
+// again.
+func standingUndo(ctx context.Context, j upnsync.Journal, info upnsync.RunInfo) (string, error) {
+	if len(info.UndoneBy) == 0 {
+		return "", nil
+	}
+	undoneBy := map[string][]string{}
+	err := j.Runs(ctx, func(r upnsync.RunInfo) error {
+		if len(r.UndoneBy) > 0 {
+			undoneBy[r.ID] = r.UndoneBy
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	var stands func(id string, depth int) bool
+	stands = func(id string, depth int) bool {
+		if depth > len(undoneBy) {
+			return true // a cycle the journal cannot hold; stop
+		}
+		for _, u := range undoneBy[id] {
+			if stands(u, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, u := range info.UndoneBy {
+		if stands(u, 0) {
+			return u, nil
+		}
+	}
+	return "", nil
 }
 
 func orKind(k string) string {

@@ -6,12 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	"github.com/upnsync/upnsync/internal/fileerr"
-	"github.com/upnsync/upnsync/internal/runlog"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/octopus"
 )
@@ -29,7 +30,7 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 		return octopus.ImportResult{}, "", fmt.Errorf("cannot read %s: %v", path, fileerr.Reason(err))
 	}
 	defer f.Close()
-	l, err := runlog.Open(s, env.Stderr, time.Now())
+	l, err := openLog(s, env.Stderr, time.Now())
 	if err != nil {
 		return octopus.ImportResult{}, "", err
 	}
@@ -40,27 +41,70 @@ func ImportUsers(ctx context.Context, env Env, s *config.Settings, path string) 
 		return octopus.ImportResult{}, "", err
 	}
 	defer ss.close()
+	if err := checkImportLosses(ctx, s, ss.store, f, path, l.Logger()); err != nil {
+		return octopus.ImportResult{}, ss.store.Describe(), err
+	}
 	res, err := ss.store.ImportCSV(ctx, f, path)
 	return res, ss.store.Describe(), err
 }
 
+// checkImportLosses refuses, without --force, an import that would take
+// away entries upnsync added: re-importing an Octopus export taken before
+// an apply would silently revert what the apply wrote. Refused rather than
+// kept: the import makes each user's list the file's, which is what the
+// command says, and a UPN someone removed in Octopus on purpose must not
+// come back through it; the administrator knows which it is. f is read
+// and rewound for the import.
+func checkImportLosses(ctx context.Context, s *config.Settings, store octopus.Store, f *os.File, path string, log *slog.Logger) error {
+	loss, err := octopus.ImportLosses(ctx, store, f, path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("cannot read %s again: %v", path, fileerr.Reason(err))
+	}
+	if loss.Entries == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("importing %s would take away %d entries upnsync added to the Windows usernames of %d users (%s)",
+		path, loss.Entries, loss.Users, strings.Join(loss.Examples, ", "))
+	if !s.Force {
+		return fmt.Errorf("%s: the file is probably an export taken before those UPNs reached Octopus; export the users from Octopus again once they are there, or give --force to import the file as it is (the next run then plans to add them again); nothing was imported", what)
+	}
+	log.Warn(what + " (--force)")
+	return nil
+}
+
 // ExportUsers is `upnsync store export [FILE.csv]`: the store's users as
-// CSV to w, or with a path to that file (written whole or not at all). It
-// returns how many users it wrote and the store's description.
+// CSV to w (without a path, or "-"), or to that file (written whole or not
+// at all, owner-only: it holds every user). It returns how many users it
+// wrote and the store's description.
 func ExportUsers(ctx context.Context, s *config.Settings, w io.Writer, path string) (int, string, error) {
+	if path != "" {
+		if err := atomicfile.Check(path); err != nil {
+			return 0, "", fmt.Errorf("cannot export to %s: %v", path, err)
+		}
+	}
 	store, err := octopus.Open(ctx, s.Store, StoreOptions(s, octopus.Options{ReadOnly: true, State: s.State}))
 	if err != nil {
 		return 0, "", err
 	}
 	defer store.Close()
-	if path == "" {
-		n, err := store.ExportCSV(ctx, w)
+	export := func(w io.Writer) (int, error) {
+		cw, err := csvfile.NewWriter(w, s.CSVSeparator)
+		if err != nil {
+			return 0, err
+		}
+		return store.ExportCSV(ctx, cw)
+	}
+	if path == "" || path == atomicfile.Stdout {
+		n, err := export(w)
 		return n, store.Describe(), err
 	}
 	var n int
-	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+	err = atomicfile.Write(path, atomicfile.Private, func(w io.Writer) error {
 		var err error
-		n, err = store.ExportCSV(ctx, w)
+		n, err = export(w)
 		return err
 	})
 	if err != nil {

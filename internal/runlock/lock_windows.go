@@ -14,6 +14,10 @@ import (
 // reading who holds it.
 const lockOffsetHigh = 0x7fffffff
 
+// removeWhileLocked: a file may be deleted while it is open and locked
+// (Lock.Remove).
+const removeWhileLocked = false
+
 func tryLock(f *os.File) (bool, error) {
 	ol := &windows.Overlapped{OffsetHigh: lockOffsetHigh}
 	err := windows.LockFileEx(windows.Handle(f.Fd()),

@@ -18,9 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/upnsync/upnsync/internal/atomicfile"
 )
 
 // Holder says who holds a lock. It never holds a password: Command is the
@@ -82,11 +85,12 @@ type Lock struct {
 const pollEvery = 200 * time.Millisecond
 
 // Acquire takes the lock at path for me, waiting up to wait (0: not at
-// all) while another process holds it. The file is created if missing.
+// all) while another process holds it. The file is created if missing,
+// readable by its owner only (atomicfile.Private).
 func Acquire(ctx context.Context, path string, me Holder, wait time.Duration) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the lock file %s: %v; run as the account that runs upnsync on this store, or give it write access to the folder", path, unwrap(err))
+		return nil, err
 	}
 	start := time.Now()
 	for {
@@ -94,6 +98,15 @@ func Acquire(ctx context.Context, path string, me Holder, wait time.Duration) (*
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("cannot lock %s: %v", path, err)
+		}
+		if ok && !samePath(f, path) {
+			// The holder removed the file as it let go (Remove): this lock
+			// is on a file nobody else will open. Take the one at path.
+			f.Close()
+			if f, err = openLockFile(path); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if ok {
 			break
@@ -146,6 +159,54 @@ func (l *Lock) Release() error {
 	}
 	l.f = nil
 	return err
+}
+
+// Remove releases the lock and deletes its file: for a lock beside a
+// store that does not exist (a command that failed before creating it),
+// whose file would only be left behind. A process waiting for the lock
+// meanwhile finds its file gone once it gets the lock, and takes the lock
+// on a new one (Acquire), so two runs never hold two files at once. On
+// Windows the file is deleted after it is closed, and only when no other
+// process has it open (then it stays, in use).
+func (l *Lock) Remove() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	if removeWhileLocked {
+		err := os.Remove(l.path)
+		if e := l.Release(); err == nil {
+			err = e
+		}
+		return err
+	}
+	err := l.Release()
+	os.Remove(l.path) // fails while another process has it open: it stays
+	return err
+}
+
+// openLockFile opens (or creates) the lock file at path.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = atomicfile.CreateNew(path, atomicfile.Private)
+		if errors.Is(err, fs.ErrExist) {
+			f, err = os.OpenFile(path, os.O_RDWR, 0)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the lock file %s: %v; run as the account that runs upnsync on this store, or give it write access to the folder", path, unwrap(err))
+	}
+	return f, nil
+}
+
+// samePath tells whether the open file f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // Path is the lock file.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,5 +152,48 @@ func TestUnwritableFolder(t *testing.T) {
 	_, err := Acquire(context.Background(), filepath.Join(t.TempDir(), "missing", "x.lock"), me("x"), 0)
 	if err == nil || !strings.Contains(err.Error(), "cannot open the lock file") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Remove deletes the lock file as it lets go, and a run that was waiting
+// meanwhile takes the lock on a new file at the same path: a third run is
+// then refused, never given a lock of its own on a second file.
+func TestRemoveHandsOverToAWaiter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db.lock")
+	first, err := Acquire(context.Background(), path, me("store import"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Lock, 1)
+	go func() {
+		l, err := Acquire(context.Background(), path, me("waiter"), 10*time.Second)
+		if err != nil {
+			t.Errorf("waiter: %v", err)
+		}
+		got <- l
+	}()
+	time.Sleep(3 * pollEvery) // the waiter has the file open by now
+	if err := first.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	waiter := <-got
+	if waiter == nil {
+		t.FailNow()
+	}
+	defer waiter.Remove()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the waiter holds no file at %s: %v", path, err)
+	}
+	var held *HeldError
+	if _, err := Acquire(context.Background(), path, me("third"), 0); !errors.As(err, &held) || held.Holder.Command != "waiter" {
+		t.Fatalf("a third run: %v, want the waiter's lock", err)
+	}
+
+	// Without a waiter the file is gone.
+	if err := waiter.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after Remove: %v", err)
 	}
 }

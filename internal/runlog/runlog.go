@@ -65,13 +65,16 @@ func Open(s *config.Settings, stderr io.Writer, now time.Time) (*Log, error) {
 	if s.LogFile == "" {
 		return l, nil
 	}
-	f, path, folder, err := openLogFile(s.LogFile, now)
+	f, path, folder, warn, err := openLogFile(s.LogFile, now)
 	if err != nil {
 		return nil, err
 	}
 	l.Path = path
 	l.File = formatHandler(s.LogFormat, f, slog.LevelInfo)
 	l.closeFn = func() { _ = f.Close() }
+	if warn != "" {
+		slog.New(slog.NewMultiHandler(l.console, l.File)).Warn(warn)
+	}
 	if folder && s.LogKeep > 0 {
 		for _, w := range pruneLogs(filepath.Dir(path), s.LogKeep) {
 			slog.New(l.File).Warn(w)
@@ -114,24 +117,40 @@ func formatHandler(format string, w io.Writer, level slog.Level) slog.Handler {
 	return slog.NewTextHandler(w, opts)
 }
 
-// openLogFile opens the log like ADSIReader's /LogFilePath: a folder (or a
-// path ending in a separator, created if missing) gets a new file per run;
-// anything else is the file itself, appended to.
-func openLogFile(p string, now time.Time) (f *os.File, path string, folder bool, err error) {
+// openLogFile opens the log like ADSIReader's /LogFilePath: a folder gets
+// a new file per run; a file is appended to. What the path names does not
+// hang on a trailing separator, which Windows' quoting eats
+// (/LogFilePath:"C:\logs\" takes in the rest of the line): an existing
+// folder, a path ending in a separator, or a path whose name has no .log
+// or .txt extension is a folder, created when missing; an existing file,
+// or a name ending in .log or .txt, is the file. warn says why an
+// existing file whose name says folder is still used as a file.
+func openLogFile(p string, now time.Time) (f *os.File, path string, folder bool, warn string, err error) {
 	fi, statErr := os.Stat(p)
-	folder = statErr == nil && fi.IsDir()
-	if !folder && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, `\`)) {
-		if err := os.MkdirAll(p, 0o750); err != nil {
-			return nil, p, true, fmt.Errorf("cannot create the log folder %s: %v; create it or give --log-file-path an existing folder", p, fileerr.Reason(err))
+	switch {
+	case statErr == nil:
+		folder = fi.IsDir()
+		if !folder && fi.Mode().IsRegular() && namesFolder(p) {
+			warn = fmt.Sprintf("the log file %s has no .log or .txt extension, so it reads as a folder; upnsync appends to the file that is there: delete or rename it to get a log folder with one file per run (and --log-keep)", p)
 		}
-		folder = true
+	case isLink(p):
+		// A link whose target does not exist yet: the log is the target,
+		// created as a file, as every output follows its links.
+		folder = false
+	default:
+		folder = namesFolder(p)
+	}
+	if folder && statErr != nil {
+		if err := os.MkdirAll(p, 0o750); err != nil {
+			return nil, p, true, "", fmt.Errorf("cannot create the log folder %s: %v; create it or give --log-file-path an existing folder", p, fileerr.Reason(err))
+		}
 	}
 	if !folder {
 		f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
-			return nil, p, false, fmt.Errorf("cannot open the log file %s: %v; give --log-file-path an existing folder or a file it may write", p, fileerr.Reason(err))
+			return nil, p, false, "", fmt.Errorf("cannot open the log file %s: %v; give --log-file-path an existing folder or a file it may write", p, fileerr.Reason(err))
 		}
-		return f, p, false, nil
+		return f, p, false, warn, nil
 	}
 	// Runs that start within the same second (a scheduler catching up,
 	// two tasks) get _2, _3... rather than sharing a file.
@@ -144,12 +163,22 @@ func openLogFile(p string, now time.Time) (f *os.File, path string, folder bool,
 		path = filepath.Join(p, name)
 		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err == nil {
-			return f, path, true, nil
+			return f, path, true, "", nil
 		}
 		if !errors.Is(err, fs.ErrExist) || n >= 1000 {
-			return nil, path, true, fmt.Errorf("cannot create the log file %s: %v; give --log-file-path an existing folder or a file it may write", path, fileerr.Reason(err))
+			return nil, path, true, "", fmt.Errorf("cannot create the log file %s: %v; give --log-file-path an existing folder or a file it may write", path, fileerr.Reason(err))
 		}
 	}
+}
+
+// namesFolder tells a folder's name from a file's: a trailing separator,
+// or no .log or .txt extension.
+func namesFolder(p string) bool {
+	if strings.HasSuffix(p, "/") || strings.HasSuffix(p, `\`) {
+		return true
+	}
+	ext := strings.ToLower(filepath.Ext(p))
+	return ext != ".log" && ext != ".txt"
 }
 
 // logName matches the files upnsync writes in a log folder; pruning never
@@ -235,3 +264,9 @@ func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup is not used by upnsync's console output; attributes keep their
 // own names.
 func (h *consoleHandler) WithGroup(string) slog.Handler { return h }
+
+// isLink tells a symbolic link (whose target may not exist).
+func isLink(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
+}

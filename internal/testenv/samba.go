@@ -36,6 +36,11 @@ type SambaEnv struct {
 	// Krb5Conf is a krb5.conf for the test realm (KDC on 127.0.0.1);
 	// Keytab holds the keys of Principal, an ordinary user account.
 	Krb5Conf, Keytab, Principal string
+	// ReaderDN is a least-privilege reader (an ordinary domain user, as
+	// deployments bind), ReaderPassword its password, read from
+	// ReaderPasswordFile; a deny ACE hides DeniedOU and everything under
+	// it from that account (and from no other).
+	ReaderDN, ReaderPassword, ReaderPasswordFile, DeniedOU string
 }
 
 // Variable names, as written to the env file by scripts/testdirs.sh.
@@ -59,6 +64,9 @@ const (
 	VarSambaKrb5Conf     = "UPNSYNC_TEST_SAMBA_KRB5_CONF"
 	VarSambaKeytab       = "UPNSYNC_TEST_SAMBA_KEYTAB"
 	VarSambaPrincipal    = "UPNSYNC_TEST_SAMBA_KRB_PRINCIPAL"
+	VarSambaReaderDN     = "UPNSYNC_TEST_SAMBA_READER_DN"
+	VarSambaReaderPWFile = "UPNSYNC_TEST_SAMBA_READER_PASSWORD_FILE"
+	VarSambaDeniedOU     = "UPNSYNC_TEST_SAMBA_DENIED_OU"
 )
 
 const sambaHint = "start it with scripts/testdirs.sh start samba (its ports are fixed: one per network namespace; see scripts/testdirs.sh)"
@@ -102,5 +110,24 @@ func Samba(t testing.TB) SambaEnv {
 	if err := reachable(e.LDAPSURL); err != nil {
 		missing(t, "the test Samba AD DC at %s does not answer (%v); %s", e.LDAPSURL, err, sambaHint)
 	}
+	e.ReaderDN, e.ReaderPasswordFile, e.DeniedOU = vars[VarSambaReaderDN], vars[VarSambaReaderPWFile], vars[VarSambaDeniedOU]
+	return e
+}
+
+// SambaReader is Samba with its least-privilege reader, or skips the test
+// (fails it when CI=true) when the env file names none (servers started by
+// an older scripts/testdirs.sh: start them again).
+func SambaReader(t testing.TB) SambaEnv {
+	t.Helper()
+	e := Samba(t)
+	if e.ReaderDN == "" || e.ReaderPasswordFile == "" || e.DeniedOU == "" {
+		missing(t, "the test Samba settings lack the least-privilege reader (%s, %s, %s); %s",
+			VarSambaReaderDN, VarSambaReaderPWFile, VarSambaDeniedOU, sambaHint)
+	}
+	pw, err := os.ReadFile(e.ReaderPasswordFile)
+	if err != nil {
+		missing(t, "cannot read the test Samba reader's password file: %v; %s", err, sambaHint)
+	}
+	e.ReaderPassword = strings.TrimRight(string(pw), "\r\n")
 	return e
 }

@@ -1,7 +1,8 @@
 // Package textfile opens the text files administrators export from
 // Windows tools as UTF-8 whatever they were saved as: UTF-8 with or without
 // a byte order mark, or UTF-16 (PowerShell's Out-File and `>`, Export-Csv
-// -Encoding Unicode), and guesses a CSV file's separator.
+// -Encoding Unicode), and bounds their lines; internal/csvfile reads CSV
+// on top of it, and the LDIF reader uses it too.
 package textfile
 
 import (
@@ -59,43 +60,6 @@ func sniff(br *bufio.Reader) Encoding {
 		return Encoding{Name: "UTF-16 BE (no BOM)", dec: utf16(unicode.BigEndian)}
 	}
 	return Encoding{Name: "UTF-8"}
-}
-
-// Separator picks ',', ';' or tab, whichever the header line has most of
-// outside double quotes (Excel writes ';' where the decimal mark is a
-// comma); ',' when there is none.
-func Separator(line []byte) rune {
-	counts := map[rune]int{}
-	quoted := false
-	for _, r := range string(line) {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case !quoted && (r == ',' || r == ';' || r == '\t'):
-			counts[r]++
-		}
-	}
-	best := ','
-	for _, r := range []rune{';', '\t'} {
-		if counts[r] > counts[best] {
-			best = r
-		}
-	}
-	return best
-}
-
-// FirstLine returns the first line buffered in br (without its line end),
-// without consuming it.
-func FirstLine(br *bufio.Reader) []byte {
-	b, _ := br.Peek(1)
-	if len(b) == 0 {
-		return nil
-	}
-	b, _ = br.Peek(br.Buffered())
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[:i]
-	}
-	return bytes.TrimSuffix(b, []byte{'\r'})
 }
 
 // Bounds of Limit's readers for exported user lists: no line of such a
@@ -196,4 +160,14 @@ func (l *Limited) CutLine() int {
 		return 0
 	}
 	return l.line + 1
+}
+
+// CutOff is the advice for a text file whose last line has no line break:
+// every tool that exports ends each line, so it was probably cut off, but
+// a file written or trimmed by hand may just lack the last one. in says
+// more about where (" (in the entry X)", or ""); again says how to make
+// the file again ("export it again").
+func CutOff(in, again string) string {
+	return "the file ends in the middle of this line" + in + ", without a line break: it was cut off (an interrupted copy or a full disk); " + again +
+		". If the file is complete, end its last line with a line break: open it in Excel or a text editor and save it again (or run `echo >> FILE` on Linux, `echo.>> FILE` in a Windows command prompt)"
 }

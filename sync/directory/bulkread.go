@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory/internal/wire"
 )
@@ -130,19 +132,31 @@ func (pp *pagePool) put(p *wire.Page) {
 
 // readAll reads every base on the connection.
 func (d *ldapDirectory) readAll(ctx context.Context, fn func(upnsync.Person) error) (upnsync.ReadResult, error) {
-	var res upnsync.ReadResult
+	res := upnsync.ReadResult{Whole: d.readsWhole()}
 	pool := newPagePool()
+	d.once = newOnceGuard(len(d.bases))
+	defer d.warnRepeats()
 	for _, base := range d.bases {
 		res.Bases = append(res.Bases, upnsync.BaseCount{Base: base})
 		bc := &res.Bases[len(res.Bases)-1]
 		// The same search as a command an administrator can run.
-		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLine(base))
+		d.log.Info("search", "base", base, "ldapsearch", d.ldapsearchLogLine(base))
 		if err := d.readBase(ctx, base, fn, &res, bc, pool); err != nil {
 			return res, d.fail(&res, err)
 		}
 	}
 	res.Complete = true
 	return res, nil
+}
+
+// warnRepeats says how many people a read met under two bases and passed
+// once.
+func (d *ldapDirectory) warnRepeats() {
+	if d.once != nil && d.once.repeats > 0 {
+		d.log.Warn("people returned by more than one search base were read once", "directory", d.url,
+			"repeats", d.once.repeats, "bases", strings.Join(d.bases, "; "))
+	}
+	d.once = nil
 }
 
 // readBase reads one base: the Tap fetches pages while this goroutine
@@ -200,8 +214,11 @@ func (d *ldapDirectory) readBase(ctx context.Context, base string, fn func(upnsy
 			}
 			person, err := d.dec.wireEntry(p.Entry(i))
 			if err != nil {
-				return newError(err, "%s sent an entry upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
-					d.url, res.Pages+1, res.Entries, err)
+				return newError(err, "%s sent an entry upnsync cannot read in page %d of the read (%s): %v; the read is incomplete",
+					d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
+			}
+			if !d.once.first(person.GUID, person.DN) {
+				continue // read through an earlier base
 			}
 			res.Entries++
 			bc.Entries++
@@ -243,11 +260,11 @@ func (d *ldapDirectory) wireError(err error, base string, res *upnsync.ReadResul
 	case errors.As(err, &le):
 		return d.searchError(err, base, res)
 	case errors.Is(err, wire.ErrLimit):
-		return newError(err, "%s sent more than upnsync accepts in page %d of the read (%d entries): %v; the read is incomplete",
-			d.url, res.Pages+1, res.Entries, err)
+		return newError(err, "%s sent more than upnsync accepts in page %d of the read (%s): %v; the read is incomplete",
+			d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
 	case errors.Is(err, wire.ErrMalformed):
-		return newError(err, "%s sent a response upnsync cannot read in page %d of the read (%d entries): %v; the read is incomplete",
-			d.url, res.Pages+1, res.Entries, err)
+		return newError(err, "%s sent a response upnsync cannot read in page %d of the read (%s): %v; the read is incomplete",
+			d.url, res.Pages+1, plural.Count(res.Entries, "entry"), err)
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
 		return d.searchError(ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("ldap: connection timed out (%w)", err)), base, res)
 	}

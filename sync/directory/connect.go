@@ -51,19 +51,19 @@ import (
 // go-ldap only makes as AD's Sicily bind, which Samba refuses.
 
 // connect dials, upgrades with StartTLS if asked, and binds. Each step is
-// bounded by the timeout.
+// bounded by the connect timeout; requests after the bind by the timeout.
 func (d *ldapDirectory) connect() error {
-	nc, err := d.dialNet()
+	nc, err := d.dial(d.tls)
 	if err != nil {
-		return d.dialError(err)
+		return err
 	}
 	tap := wire.NewTap(nc)
-	step := func() { _ = tap.SetDeadline(time.Now().Add(d.timeout)) }
+	step := func() { _ = tap.SetDeadline(time.Now().Add(d.connectTimeout)) }
 	if d.opts.StartTLS {
 		step()
 		cfg := d.tls.Clone()
 		cfg.ServerName = d.host // not taken from the URL, as for ldaps://
-		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), d.connectTimeout)
 		err := tap.StartTLS(ctx, cfg)
 		cancel()
 		if err != nil {
@@ -80,13 +80,14 @@ func (d *ldapDirectory) connect() error {
 	}
 	conn := ldap.NewConn(tap, d.encrypted())
 	conn.Start()
-	conn.SetTimeout(d.timeout)
+	conn.SetTimeout(d.connectTimeout)
 	step()
 	if err := d.bind(conn); err != nil {
 		conn.Close()
 		return err
 	}
 	_ = tap.SetDeadline(time.Time{}) // from here go-ldap's per-request timeout
+	conn.SetTimeout(d.timeout)
 	d.conn, d.tap = conn, tap
 	return nil
 }
@@ -117,20 +118,46 @@ func (d *ldapDirectory) scheme() string {
 	return u.Scheme
 }
 
-// dialNet opens the network connection, with TLS from the first byte for
-// ldaps://.
-func (d *ldapDirectory) dialNet() (net.Conn, error) {
+// dial opens the network connection, with TLS from the first byte for
+// ldaps:// (cfg: the handshake's settings). Its errors are explained: a
+// server that accepted the connection and said nothing, and a port that
+// speaks plain LDAP, among them.
+func (d *ldapDirectory) dial(cfg *tls.Config) (net.Conn, error) {
 	addr, err := hostPort(d.url)
 	if err != nil {
-		return nil, err
+		return nil, d.dialError(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d.connectTimeout)
 	defer cancel()
-	dialer := &net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver}
-	if d.scheme() == "ldaps" {
-		return (&tls.Dialer{NetDialer: dialer, Config: d.tls.Clone()}).DialContext(ctx, "tcp", addr)
+	nc, err := (&net.Dialer{Timeout: d.connectTimeout, Resolver: d.opts.Resolver}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, d.dialError(err)
 	}
-	return dialer.DialContext(ctx, "tcp", addr)
+	if d.scheme() != "ldaps" {
+		return nc, nil
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), d.connectTimeout)
+	defer hcancel()
+	tc := tls.Client(nc, cfg.Clone())
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, d.handshakeFailed(err)
+	}
+	return tc, nil
+}
+
+// handshakeFailed explains a failed TLS handshake of ldaps://.
+func (d *ldapDirectory) handshakeFailed(err error) error {
+	switch {
+	case isCertError(err):
+	case timedOut(err):
+		return d.silent(err, "the TLS handshake")
+	case endedEarly(err):
+		if m := d.mismatch(true); m != nil {
+			return m
+		}
+	}
+	return d.dialError(err)
 }
 
 // startTLSFailed explains a failed StartTLS as a failed ldaps:// dial is
@@ -144,6 +171,12 @@ func (d *ldapDirectory) startTLSFailed(err error) error {
 		return d.startTLSError(err)
 	case errors.As(err, &cve), isCertError(err):
 		return d.dialError(err)
+	case timedOut(err):
+		return d.silent(err, "StartTLS")
+	case endedEarly(err):
+		if m := d.mismatch(false); m != nil {
+			return m
+		}
 	}
 	return d.startTLSError(&ldap.Error{ResultCode: ldap.ErrorNetwork, Err: lostCause(err)})
 }
@@ -186,15 +219,15 @@ func (d *ldapDirectory) probeCertificates(ctx context.Context) ([]*x509.Certific
 	if err != nil {
 		return nil, d.dialError(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.connectTimeout)
 	defer cancel()
-	nc, err := (&net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver}).DialContext(ctx, "tcp", addr)
+	nc, err := (&net.Dialer{Timeout: d.connectTimeout, Resolver: d.opts.Resolver}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, d.dialError(err)
 	}
 	tap := wire.NewTap(nc)
 	defer tap.Close()
-	_ = tap.SetDeadline(time.Now().Add(d.timeout))
+	_ = tap.SetDeadline(time.Now().Add(d.connectTimeout))
 	// Diagnosis only: the caller verifies the chain.
 	cfg := &tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // verified by the caller
 	if err := tap.StartTLS(ctx, cfg); err != nil {

@@ -63,7 +63,7 @@ func runThrough(t *testing.T, o directory.Options, scheme, plainURL, ldapsURL st
 	// Someone the read returned, and someone no longer there.
 	for guid, want := range map[string]upnsync.DepartureReason{
 		someone.GUID:                           upnsync.DepartedPresent,
-		"0badc0de-0000-4000-8000-00000000beef": upnsync.DepartedDeleted,
+		"0badc0de-0000-4000-8000-00000000beef": upnsync.DepartedNotFound,
 	} {
 		w, err := loc.LocateGUID(context.Background(), guid)
 		if err != nil || w.Reason != want {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -123,10 +124,7 @@ func LocateDCs(ctx context.Context, opts Options, domain string) (string, []DC, 
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout, _ := opts.connectLimit()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	_, srvs, err := resolver.LookupSRV(lctx, service, "tcp", domain)
 	cancel()
@@ -153,8 +151,18 @@ func LocateDCs(ctx context.Context, opts Options, domain string) (string, []DC, 
 }
 
 // fallOver reports whether another domain controller may do better after
-// err: not after a wrong password or a bad option, the same everywhere.
+// err: not after a wrong password or a bad option, the same everywhere,
+// nor after a file that cannot be read or a Kerberos refusal of the
+// client's principal or keys (a service principal is the DC's own).
 func fallOver(err error) bool {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return false
+	}
+	var ke *kerberosError
+	if errors.As(err, &ke) {
+		return ke.transient || ke.code == krbSPrincipalUnknown
+	}
 	var le *ldap.Error
 	if errors.As(err, &le) {
 		switch le.ResultCode {

@@ -319,6 +319,8 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 	if err != nil {
 		return res, d.fail(&res, err)
 	}
+	d.once = newOnceGuard(len(d.bases))
+	defer d.warnRepeats()
 	for _, base := range d.bases {
 		res.Bases = append(res.Bases, upnsync.BaseCount{Base: base})
 		bc := &res.Bases[len(res.Bases)-1]
@@ -344,9 +346,12 @@ func (d *ldapDirectory) readDirSync(ctx context.Context, fn func(upnsync.Person)
 				if err := ctx.Err(); err != nil {
 					return res, d.fail(&res, d.cancelled(err, &res))
 				}
+				person := d.dec.entry(e)
+				if !d.once.first(person.GUID, person.DN) {
+					continue // read through an earlier base
+				}
 				res.Entries++
 				bc.Entries++
-				person := d.dec.entry(e)
 				delete(dns, person.GUID)
 				if err := fn(person); err != nil {
 					return res, d.fail(&res, d.stopped(err, &res))

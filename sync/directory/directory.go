@@ -22,8 +22,15 @@ const (
 	// DefaultPageSize is AD's MaxPageSize. Options.PageSize 0 means no
 	// paging at all, so callers pass this unless told otherwise.
 	DefaultPageSize = 1000
-	// DefaultTimeout bounds each LDAP operation (the dial, a bind, one page).
+	// DefaultTimeout bounds each LDAP request once connected (one page of
+	// the read, a look-up).
 	DefaultTimeout = 2 * time.Minute
+	// DefaultConnectTimeout bounds each step of connecting: the DNS
+	// look-up, the TCP connection, the TLS handshake, StartTLS, the bind,
+	// the rootDSE.
+	// A directory that is up answers these in well under a second; one
+	// that says nothing for this long is not answering at all.
+	DefaultConnectTimeout = 30 * time.Second
 	// DefaultUserFilter selects user accounts in Active Directory (and on a
 	// test slapd with upnsync's AD schema).
 	DefaultUserFilter = "(&(objectCategory=person)(objectClass=user))"
@@ -41,6 +48,9 @@ type Options struct {
 	// Both are required unless Anonymous is set.
 	Login    string
 	Password string
+	// PasswordFile is the file Password was read from, if any: the log's
+	// ldapsearch command names it (-y FILE) instead of asking (-W).
+	PasswordFile string
 	// Anonymous reads without binding, on purpose.
 	Anonymous bool
 	// KerberosKeytab binds with Kerberos (SASL GSSAPI) with the keys of a
@@ -82,9 +92,12 @@ type Options struct {
 	// person's domain in AD's Partitions container, else the upper-cased
 	// first DC label of the person's DN.
 	NetBIOSDomain string
-	// Timeout bounds each operation (dial, bind, one page); 0 means
-	// DefaultTimeout.
-	Timeout time.Duration
+	// Timeout bounds each request once connected (one page of the read);
+	// 0 means DefaultTimeout. ConnectTimeout bounds each step of
+	// connecting (DNS, TCP, TLS, StartTLS, the bind); 0 means
+	// DefaultConnectTimeout.
+	Timeout        time.Duration
+	ConnectTimeout time.Duration
 	// Fields say which attributes fill which Person fields. Sources left
 	// empty take mapping.DefaultFields.
 	Fields mapping.Fields
@@ -96,6 +109,23 @@ type Options struct {
 	Columns string
 }
 
+// connectLimit bounds each step of connecting, and names the option that
+// set it: ConnectTimeout, or Timeout when that is shorter (connecting
+// never waits longer than a page may).
+func (o Options) connectLimit() (time.Duration, string) {
+	connect, timeout := o.ConnectTimeout, o.Timeout
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout < connect {
+		return timeout, "--timeout"
+	}
+	return connect, "--connect-timeout"
+}
+
 // String describes the options without the password, so that printing
 // Options by mistake cannot leak it.
 func (o Options) String() string {
@@ -103,8 +133,8 @@ func (o Options) String() string {
 	if o.Password != "" {
 		pw = "(set)"
 	}
-	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t KerberosKeytab:%q KerberosCCache:%q Krb5Conf:%q IntegratedAuth:%t NTLM:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q Filter:%q GlobalCatalog:%t NetBIOSDomain:%q Timeout:%s}",
-		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.KerberosKeytab, o.KerberosCCache, o.Krb5Conf, o.IntegratedAuth, o.NTLM, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.Filter, o.GlobalCatalog, o.NetBIOSDomain, o.Timeout)
+	return fmt.Sprintf("{URL:%s Bases:%q Login:%q Password:%s Anonymous:%t KerberosKeytab:%q KerberosCCache:%q Krb5Conf:%q IntegratedAuth:%t NTLM:%t CAFile:%q StartTLS:%t AllowPlaintextBind:%t PageSize:%d UserFilter:%q Filter:%q GlobalCatalog:%t NetBIOSDomain:%q Timeout:%s ConnectTimeout:%s}",
+		redactURL(o.URL), o.Bases, o.Login, pw, o.Anonymous, o.KerberosKeytab, o.KerberosCCache, o.Krb5Conf, o.IntegratedAuth, o.NTLM, o.CAFile, o.StartTLS, o.AllowPlaintextBind, o.PageSize, o.UserFilter, o.Filter, o.GlobalCatalog, o.NetBIOSDomain, o.Timeout, o.ConnectTimeout)
 }
 
 // GoString is used by %#v: it is as careful as String.
@@ -136,6 +166,7 @@ var ErrNotSupported = errors.New("not supported yet")
 // password or an untrusted certificate is reported here; reads reconnect
 // when the connection was lost in between.
 func Open(opts Options) (upnsync.Directory, error) {
+	warnOverlaps(opts)
 	raw := strings.TrimSpace(opts.URL)
 	if raw == "" {
 		if domain := LocatorDomain(opts.Bases); domain != "" {

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -15,13 +16,25 @@ func BaseFromDomain(s string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("empty search base: give a DN (OU=Users,DC=corp,DC=example,DC=com) or a DNS domain (corp.example.com)")
 	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		return "", fmt.Errorf("search base %q is a URL: give the base's DN alone (%s) and the server as the directory (%s://%s)",
+			s, orExample(strings.SplitN(rest, "/", 2)), strings.ToLower(scheme), strings.SplitN(rest, "/", 2)[0])
+	}
 	if strings.Contains(s, "=") {
 		// ADSIReader's documentation quotes values with spaces
 		// (OU="TORONTO OFFICE"), an RFC 1779 form go-ldap and RFC 4514
 		// reject: rewrite quoted values with backslash escapes.
 		s = unquoteDNValues(s)
-		if _, err := ldap.ParseDN(s); err != nil {
+		dn, err := ldap.ParseDN(s)
+		if err != nil {
 			return "", fmt.Errorf("search base %q is not a valid DN: %s", s, ldapErrText(err))
+		}
+		for _, r := range dn.RDNs {
+			for _, a := range r.Attributes {
+				if !attributeType.MatchString(a.Type) {
+					return "", fmt.Errorf("search base %q is not a valid DN: %q is not an attribute type (a DN is written OU=Staff,DC=corp,DC=example,DC=com)", s, a.Type)
+				}
+			}
 		}
 		return s, nil
 	}
@@ -39,6 +52,18 @@ func BaseFromDomain(s string) (string, error) {
 		b.WriteString(l)
 	}
 	return b.String(), nil
+}
+
+// attributeType is an attribute type in a DN: a name (OU, DC, CN) or a
+// numeric OID (RFC 4512's descr and numericoid).
+var attributeType = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$`)
+
+// orExample is the DN part of a URL's path, or an example of one.
+func orExample(parts []string) string {
+	if len(parts) == 2 && strings.Contains(parts[1], "=") {
+		return parts[1]
+	}
+	return "OU=Staff,DC=corp,DC=example,DC=com"
 }
 
 // unquoteDNValues turns RFC 1779 quoted attribute values ("a, b") into

@@ -95,7 +95,7 @@ func (d *ldapDirectory) dialError(err error) error {
 	case isConnRefused(err):
 		return newError(err, "cannot connect to %s: connection refused (nothing listens on that address and port); check the host and port, and that the directory service runs", d.url)
 	case errors.As(err, &ne) && ne.Timeout():
-		return newError(err, "cannot connect to %s: no answer within %s; check the host, the port and any firewall in between", d.url, d.timeout)
+		return newError(err, "cannot connect to %s: no answer within %s (%s); check the host, the port and any firewall in between", d.url, d.connectTimeout, d.connectOption)
 	case isCertError(err):
 		return d.certError(err, err, nil)
 	}
@@ -183,9 +183,6 @@ func (d *ldapDirectory) startTLSError(err error) error {
 	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
 		return newError(err, "%s refused StartTLS (%s: %s): use ldaps:// instead", d.url, resultName(le.ResultCode), ldapErrText(err))
 	}
-	if timedOut(err) {
-		return newError(err, "no answer from %s within %s during StartTLS (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
-	}
 	return newError(err, "TLS after StartTLS with %s failed: %s", d.url, ldapErrText(err))
 }
 
@@ -198,12 +195,17 @@ func (d *ldapDirectory) bindError(err error) error {
 	var le *ldap.Error
 	if !errors.As(err, &le) || le.ResultCode == ldap.ErrorNetwork {
 		if timedOut(err) {
-			return newError(err, "no answer from %s within %s during the bind (--timeout); check that the directory service runs and is not overloaded", d.url, d.timeout)
+			return d.silent(err, "the bind")
+		}
+		if !d.encrypted() && endedEarly(err) {
+			if m := d.mismatch(false); m != nil {
+				return m
+			}
 		}
 		if d.connLost(err) {
 			return newError(err, "%s closed the connection during the bind (%s): check the port and the scheme (ldaps:// is usually 636, ldap:// 389)", d.url, ldapErrText(err))
 		}
-		return newError(err, "cannot bind to %s as %q: %s", d.url, d.opts.Login, ldapErrText(err))
+		return newError(err, "cannot bind to %s as \"%s\": %s", d.url, d.opts.Login, ldapErrText(err))
 	}
 	code := resultName(le.ResultCode)
 	switch le.ResultCode {
@@ -233,15 +235,15 @@ func (d *ldapDirectory) bindError(err error) error {
 				why, hint = "account locked", "unlock the account in AD and check the password upnsync uses"
 			}
 		}
-		return newError(err, "cannot bind to %s as %q: %s (%s); %s", d.url, d.opts.Login, why, code, hint)
+		return newError(err, "cannot bind to %s as \"%s\": %s (%s); %s", d.url, d.opts.Login, why, code, hint)
 	case ldap.LDAPResultStrongAuthRequired, ldap.LDAPResultConfidentialityRequired:
 		return newError(err, "%s refuses a simple bind over this connection (%s: %s): use ldaps:// or --start-tls", d.url, code, ldapErrText(err))
 	case ldap.LDAPResultInappropriateAuthentication, ldap.LDAPResultUnwillingToPerform:
-		return newError(err, "%s refuses to bind %q (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
+		return newError(err, "%s refuses to bind \"%s\" (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
 	case ldap.LDAPResultInvalidDNSyntax:
-		return newError(err, "%s does not accept %q as a login (%s): give a UPN (svc-upnsync@corp.example.com) or a DN", d.url, d.opts.Login, code)
+		return newError(err, "%s does not accept \"%s\" as a login (%s): give a UPN (svc-upnsync@corp.example.com) or a DN", d.url, d.opts.Login, code)
 	}
-	return newError(err, "cannot bind to %s as %q (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
+	return newError(err, "cannot bind to %s as \"%s\" (%s: %s)", d.url, d.opts.Login, code, ldapErrText(err))
 }
 
 // describeOpError explains why a search on base failed: what happened
@@ -253,7 +255,7 @@ func (d *ldapDirectory) describeOpError(err error, base string) (what, hint stri
 	}
 	code := resultName(le.ResultCode)
 	diag := ldapErrText(err)
-	who := fmt.Sprintf("the account %q", d.opts.Login)
+	who := fmt.Sprintf("the account \"%s\"", d.opts.Login)
 	if d.opts.Anonymous {
 		who = "an anonymous client"
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -82,11 +83,16 @@ type filterNode struct {
 	pkt *ber.Packet
 }
 
-// item is the filter item as written (go-ldap's spelling), for errors.
+// item is the filter item as written (go-ldap's spelling), for errors:
+// quoted when it holds a line break or another control character, so that
+// an error stays one line.
 func (n *filterNode) item() string {
 	s, err := ldap.DecompileFilter(n.pkt)
 	if err != nil {
 		return "(?)"
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return strconv.Quote(s)
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/upnsync/upnsync/internal/plural"
 	"golang.org/x/text/cases"
 )
 
@@ -56,20 +57,16 @@ func newExportScope(opts Options, source string, tabular bool) (*exportScope, er
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	seen := map[string]bool{}
-	for _, b := range opts.Bases {
-		text, err := BaseFromDomain(b)
-		if err != nil {
-			return nil, fmt.Errorf("--domain: %v", err)
-		}
-		dn, err := ldap.ParseDN(text)
-		if err != nil {
-			return nil, fmt.Errorf("--domain: search base %q is not a valid DN: %s", text, ldapErrText(err))
-		}
-		if k := strings.ToLower(dn.String()); !seen[k] {
-			seen[k] = true
-			s.bases = append(s.bases, scopeBase{text: text, dn: dn, fast: fastDN(dn)})
-		}
+	// A base inside another is left out (warnOverlaps names it), as for
+	// a directory: the entries under each base are counted for the outer
+	// one.
+	bases, _, err := SearchBases(opts.Bases)
+	if err != nil {
+		return nil, fmt.Errorf("--domain: %v", err)
+	}
+	for _, text := range bases {
+		dn, _ := ldap.ParseDN(text) // SearchBases parsed it
+		s.bases = append(s.bases, scopeBase{text: text, dn: dn, fast: fastDN(dn)})
 	}
 	fc := &filterCompiler{attrs: &s.attrs, source: source, fold: s.fold}
 	if user != "" {
@@ -361,9 +358,9 @@ func (s *exportScope) finish() error {
 	switch {
 	case s.kept > 0:
 	case s.user != nil:
-		return errors.New(s.describe(fmt.Sprintf("none of the %d entries of the export %s", s.entries, s.source)) + ": check the options, or the export")
+		return errors.New(s.describe(fmt.Sprintf("none of the %s of the export %s", plural.Count(s.entries, "entry"), s.source)) + ": check the options, or the export")
 	case s.candidates > 0:
-		return errors.New(s.describe(fmt.Sprintf("none of the %d people of the export %s", s.candidates, s.source)) + ": check the options, or the export")
+		return errors.New(s.describe(fmt.Sprintf("none of the %s of the export %s", plural.Count(s.candidates, "person"), s.source)) + ": check the options, or the export")
 	}
 	if s.candidates > 0 {
 		s.log.Info("the export was limited as a search of the directory would be", "export", s.source, "kept", s.kept, "of", s.candidates,

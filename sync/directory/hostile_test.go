@@ -136,7 +136,7 @@ func TestHostileServerBulkRead(t *testing.T) {
 			w.raw(append(append([]byte{0x30, 0x84, 0x80, 0x00, 0x00, 0x00}, messageID(w.id)...), 0x64))
 			w.raw(bytes.Repeat([]byte{0x04}, 1<<20))
 			return true
-		}, "sent more than upnsync accepts in page 1 of the read (1 entries): the server announced a message of 2147483648 bytes, over upnsync's limit of 64 MiB", 8 * mib},
+		}, "sent more than upnsync accepts in page 1 of the read (1 entry): the server announced a message of 2147483648 bytes, over upnsync's limit of 64 MiB", 8 * mib},
 		{"announces a 60 MiB entry, sends 2 MiB of it", func(w *respWriter, s search, n int) bool {
 			w.raw(append(append([]byte{0x30, 0x84, 0x03, 0xc0, 0x00, 0x00}, messageID(w.id)...), 0x64, 0x84, 0x03, 0xbf, 0xff, 0xf0))
 			w.raw(bytes.Repeat([]byte{'a'}, 2<<20))
@@ -155,7 +155,7 @@ func TestHostileServerBulkRead(t *testing.T) {
 			w.raw(deepEntry.Bytes())
 			w.done("")
 			return true
-		}, "sent an entry upnsync cannot read in page 1 of the read (1 entries): malformed LDAP message: attribute value: tag 0x30, want 0x04", 8 * mib},
+		}, "sent an entry upnsync cannot read in page 1 of the read (1 entry): malformed LDAP message: attribute value: tag 0x30, want 0x04", 8 * mib},
 		// The page's result is read by upnsync's parsers, which walk no
 		// nesting: what follows the LDAPResult is skipped.
 		{"nests a value 5000 deep in the page's result", func(w *respWriter, s search, n int) bool {

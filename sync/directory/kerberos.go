@@ -9,6 +9,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/go-ldap/ldap/v3/gssapi"
 	"github.com/jcmturner/gokrb5/v8/client"
+	krb5config "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
@@ -38,7 +40,7 @@ func (o Options) authName() string {
 	case o.KerberosCCache != "":
 		return fmt.Sprintf("Kerberos (credential cache %s)", o.KerberosCCache)
 	}
-	return fmt.Sprintf("%q", o.Login)
+	return `"` + o.Login + `"`
 }
 
 // checkKerberos refuses contradictory Kerberos options before anything is
@@ -71,7 +73,7 @@ func checkKerberos(o Options) error {
 	case o.KerberosCCache != "" && o.Login != "":
 		return errors.New("--kerberos-ccache binds as the principal of the credential cache: leave out --login (klist shows it)")
 	case o.KerberosKeytab != "" && strings.Contains(o.Login, "="):
-		return fmt.Errorf("--login %q is a DN: a Kerberos bind needs the principal, such as svc-upnsync@CORP.EXAMPLE.COM", o.Login)
+		return fmt.Errorf("--login \"%s\" is a DN: a Kerberos bind needs the principal, such as svc-upnsync@CORP.EXAMPLE.COM", o.Login)
 	}
 	return nil
 }
@@ -114,33 +116,74 @@ func (d *ldapDirectory) gssapiClient() (ldap.GSSAPIClient, error) {
 		}
 		c, err := gssapi.NewClientFromCCache(o.KerberosCCache, conf, settings...)
 		if err != nil {
-			return nil, newError(err, "cannot use the Kerberos credential cache %s with %s: %v; renew it with kinit (klist shows its tickets)", o.KerberosCCache, conf, err)
+			return nil, newError(err, "cannot use the Kerberos credential cache %s with %s: %s; renew it with kinit (klist shows its tickets)", o.KerberosCCache, conf, krbText(err.Error()))
+		}
+		if cc, err := credentials.LoadCCache(o.KerberosCCache); err == nil {
+			d.principalName = cc.GetClientPrincipalName().PrincipalNameString() + "@" + cc.GetClientRealm()
 		}
 		return c, nil
 	}
-	user, realm := o.Login, ""
-	if user == "" {
-		kt, err := keytab.Load(o.KerberosKeytab)
-		if err != nil {
-			return nil, keytabError(o.KerberosKeytab, err)
-		}
-		if len(kt.Entries) == 0 {
-			return nil, fmt.Errorf("the keytab %s holds no keys: export one with ktpass (Windows) or samba-tool domain exportkeytab --principal=NAME", o.KerberosKeytab)
-		}
-		p := kt.Entries[0].Principal
-		user, realm = strings.Join(p.Components, "/"), p.Realm
-	} else if i := strings.LastIndex(user, "@"); i >= 0 {
-		user, realm = user[:i], strings.ToUpper(user[i+1:])
+	user, realm, err := d.principal(conf)
+	if err != nil {
+		return nil, err
 	}
+	d.principalName = user + "@" + realm
 	c, err := gssapi.NewClientWithKeytab(user, realm, o.KerberosKeytab, conf, settings...)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) || strings.Contains(err.Error(), "keytab") {
 			return nil, keytabError(o.KerberosKeytab, err)
 		}
-		return nil, newError(err, "cannot read the Kerberos configuration %s: %v; check it or give another with --krb5-conf", conf, err)
+		return nil, newError(err, "cannot read the Kerberos configuration %s: %s; check it or give another with --krb5-conf", conf, krbText(err.Error()))
 	}
 	return c, nil
+}
+
+// principal is the user and realm a keytab bind is made as: --login as
+// NAME@REALM (a realm in lower case is upper-cased), as DOMAIN\NAME or
+// NAME alone (in krb5.conf's default_realm: a NetBIOS domain name is not
+// a realm), else the keytab's first principal.
+func (d *ldapDirectory) principal(conf string) (user, realm string, err error) {
+	o := d.opts
+	login := strings.TrimSpace(o.Login)
+	if login == "" {
+		kt, err := keytab.Load(o.KerberosKeytab)
+		if err != nil {
+			return "", "", keytabError(o.KerberosKeytab, err)
+		}
+		if len(kt.Entries) == 0 {
+			return "", "", newError(nil, "the keytab %s holds no keys: export one with ktpass (Windows) or samba-tool domain exportkeytab --principal=NAME", o.KerberosKeytab)
+		}
+		p := kt.Entries[0].Principal
+		return strings.Join(p.Components, "/"), p.Realm, nil
+	}
+	if i := strings.LastIndex(login, "@"); i >= 0 {
+		if login[:i] == "" || login[i+1:] == "" {
+			return "", "", newError(nil, "--login %s is not a Kerberos principal: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
+		}
+		return login[:i], strings.ToUpper(login[i+1:]), nil
+	}
+	name := login
+	if i := strings.LastIndex(login, `\`); i >= 0 {
+		name = login[i+1:]
+	}
+	if name == "" {
+		return "", "", newError(nil, "--login %s names no account: write it as NAME@REALM, such as svc-upnsync@CORP.EXAMPLE.COM", login)
+	}
+	cfg, err := krb5config.Load(conf)
+	if err != nil {
+		return "", "", newError(err, "cannot read the Kerberos configuration %s: %s; check it or give another with --krb5-conf", conf, krbText(err.Error()))
+	}
+	realm = cfg.LibDefaults.DefaultRealm
+	if realm == "" {
+		return "", "", newError(nil, "--login %s names no Kerberos realm and %s has no default_realm: write --login %s@REALM, the realm being the domain's DNS name in capitals (such as %s@CORP.EXAMPLE.COM)",
+			login, conf, name, name)
+	}
+	if name != login {
+		d.log.Info("Kerberos: --login in the DOMAIN\\NAME form is bound as NAME in krb5.conf's default realm",
+			"login", login, "principal", name+"@"+realm, "krb5_conf", conf)
+	}
+	return name, realm, nil
 }
 
 func keytabError(path string, err error) error {
@@ -155,13 +198,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// kerberosError is a failure on the client's side of a Kerberos bind
-// (no ticket, a KDC's refusal), as opposed to the directory's answer.
-type kerberosError struct{ err error }
-
-func (e *kerberosError) Error() string { return e.err.Error() }
-func (e *kerberosError) Unwrap() error { return e.err }
-
 // kerberosBind binds a go-ldap connection with Kerberos.
 func (d *ldapDirectory) kerberosBind(conn *ldap.Conn) error {
 	c, err := d.gssapiClient()
@@ -175,7 +211,7 @@ func (d *ldapDirectory) kerberosBind(conn *ldap.Conn) error {
 	if err != nil {
 		var le *ldap.Error
 		if !errors.As(err, &le) {
-			err = &kerberosError{err}
+			err = d.explainKerberos(err, d.principalName)
 		}
 	}
 	return d.kerberosBindError(err)
@@ -192,16 +228,25 @@ func (d *ldapDirectory) kerberosBindError(err error) error {
 	}
 	var ke *kerberosError
 	if errors.As(err, &ke) {
-		what := oneLine(ke.err.Error())
-		hint := fmt.Sprintf("check the principal and its keys (klist -k), the KDC of the realm in %s, and that the directory's service principal %s exists (setspn -Q %s)", d.opts.krb5Conf(), d.spn(), d.spn())
-		if d.opts.IntegratedAuth {
-			hint = fmt.Sprintf("check that the account upnsync runs as is a domain account with a Kerberos ticket (klist) and that %s exists (setspn -Q %s)", d.spn(), d.spn())
-		}
-		return newError(err, "Kerberos bind to %s with %s failed: %s; %s", d.url, d.opts.authName(), what, hint)
+		return newError(err, "Kerberos bind to %s %s failed: %s", d.url, d.bindsAs(), ke.msg)
 	}
 	var le *ldap.Error
 	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
-		return newError(err, "%s refused the Kerberos bind with %s (%s: %s)", d.url, d.opts.authName(), resultName(le.ResultCode), ldapErrText(err))
+		return newError(err, "%s refused the Kerberos bind %s (%s: %s)", d.url, d.bindsAs(), resultName(le.ResultCode), ldapErrText(err))
 	}
 	return d.bindError(err)
+}
+
+// bindsAs says who a Kerberos bind is made as: "as NAME@REALM (keytab
+// FILE)", for messages; never a secret.
+func (d *ldapDirectory) bindsAs() string {
+	switch {
+	case d.opts.IntegratedAuth:
+		return "with integrated authentication (the account upnsync runs as)"
+	case d.opts.KerberosKeytab != "" && d.principalName != "":
+		return fmt.Sprintf("as %s (keytab %s)", d.principalName, d.opts.KerberosKeytab)
+	case d.opts.KerberosCCache != "" && d.principalName != "":
+		return fmt.Sprintf("as %s (credential cache %s)", d.principalName, d.opts.KerberosCCache)
+	}
+	return "with " + d.opts.authName()
 }

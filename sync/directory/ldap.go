@@ -28,10 +28,14 @@ type ldapDirectory struct {
 	bases    []string
 	filter   string
 	pageSize int
-	timeout  time.Duration
-	tls      *tls.Config
-	dec      *decoder
-	log      *slog.Logger
+	timeout  time.Duration // a request once connected
+	// connectTimeout bounds each step of connecting: --connect-timeout,
+	// or --timeout when that is shorter (connectOption names which).
+	connectTimeout time.Duration
+	connectOption  string
+	tls            *tls.Config
+	dec            *decoder
+	log            *slog.Logger
 
 	// The connection (connect.go): go-ldap's, on the Tap that takes the
 	// bulk read's entries out of the stream; root is its rootDSE, once
@@ -50,6 +54,14 @@ type ldapDirectory struct {
 	domainScope bool
 	// located names the DNS SRV records the directory was found through.
 	located string
+	// once passes each person once during a read of several bases.
+	once *onceGuard
+	// passwordFile is the password file when ldapsearch -y reads it as
+	// upnsync does (ldapsearch.go).
+	passwordFile string
+	// principalName is the Kerberos principal a keytab bind is made as
+	// (NAME@REALM), once known.
+	principalName string
 
 	// Tracked reads (delta.go): tracked is set by ChangedSince or DirSync;
 	// minUSN narrows the filter to uSNChanged >= minUSN; dirsync reads with
@@ -124,6 +136,10 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
 	}
+	if passwordFileFits(opts.PasswordFile, opts.Password) {
+		d.passwordFile = opts.PasswordFile
+	}
+	d.connectTimeout, d.connectOption = opts.connectLimit()
 
 	// Credentials: refuse before anything is sent.
 	if err := checkKerberos(opts); err != nil {
@@ -143,7 +159,7 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 	case scheme == "ldap" && !opts.StartTLS && opts.NTLM && !opts.AllowPlaintextBind:
 		return nil, fmt.Errorf("refusing an NTLM bind over unencrypted ldap:// to %s: upnsync neither signs nor seals LDAP traffic (and AD requires signing): use ldaps:// or --start-tls", d.url)
 	case scheme == "ldap" && !opts.StartTLS && !opts.Anonymous && !opts.AllowPlaintextBind:
-		return nil, fmt.Errorf("refusing to send the password of %q in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
+		return nil, fmt.Errorf("refusing to send the password of \"%s\" in clear text to %s: use ldaps:// or --start-tls (or --allow-plaintext-bind to accept the risk)", opts.Login, d.url)
 	}
 
 	if f := strings.TrimSpace(opts.UserFilter); f != "" {
@@ -171,16 +187,8 @@ func newLDAP(opts Options) (*ldapDirectory, error) {
 		}
 		bases = []string{p}
 	}
-	seen := map[string]bool{}
-	for _, b := range bases {
-		dn, err := BaseFromDomain(b)
-		if err != nil {
-			return nil, err
-		}
-		if k := strings.ToLower(dn); !seen[k] {
-			seen[k] = true
-			d.bases = append(d.bases, dn)
-		}
+	if d.bases, _, err = SearchBases(bases); err != nil {
+		return nil, err
 	}
 
 	pool, err := x509.SystemCertPool()

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -423,9 +424,9 @@ func TestLDAPErrors(t *testing.T) {
 		{"connection refused", func(o *directory.Options) { o.URL = "ldaps://" + closedAddr },
 			[]string{"cannot connect to ldaps://" + closedAddr + ": connection refused"}},
 		{"plain ldap on the ldaps port", func(o *directory.Options) { o.URL = "ldap://" + hostPort(t, e.LDAPSURL); o.AllowPlaintextBind = true },
-			[]string{"ldap://" + hostPort(t, e.LDAPSURL) + " closed the connection during the bind", "check the port and the scheme"}},
+			[]string{"ldap://" + hostPort(t, e.LDAPSURL) + ": port " + strconv.Itoa(port(t, e.LDAPSURL)) + " speaks TLS from the first byte (LDAPS), not plain LDAP: use ldaps://" + hostPort(t, e.LDAPSURL) + " without --start-tls"}},
 		{"ldaps on the plain port", func(o *directory.Options) { o.URL = "ldaps://" + hostPort(t, e.URL) },
-			[]string{"did not answer with TLS"}},
+			[]string{"ldaps://" + hostPort(t, e.URL) + ": port " + strconv.Itoa(port(t, e.URL)) + " speaks plain LDAP, not TLS: use ldap://" + hostPort(t, e.URL) + " with --start-tls"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/upnsync/upnsync/internal/plural"
+	"github.com/upnsync/upnsync/internal/textfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -90,14 +92,20 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 	defer f.Close()
 
 	d.dec.badGUIDs, d.dec.badGUIDFirst = 0, ""
-	p := newLDIFParser(f, d.path, d.dec)
+	// ldifde -u writes UTF-16 LE with a byte order mark: decoded here, as
+	// every text file upnsync reads (internal/textfile).
+	text, enc := textfile.Reader(bufio.NewReaderSize(f, 64<<10))
+	if enc.Name != "UTF-8" {
+		d.log.Info("reading an LDIF export", "file", d.path, "encoding", enc.Name)
+	}
+	p := newLDIFParser(text, d.path, d.dec)
 	p.scope = d.scope
 	d.scope.start()
 	done := ctx.Done()
 	for {
 		select {
 		case <-done:
-			return fail(newError(ctx.Err(), "the read of %s was cancelled at line %d (%d entries); the read is incomplete", d.Describe(), p.line, res.Entries))
+			return fail(newError(ctx.Err(), "the read of %s was cancelled at line %d (%s); the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry")))
 		default:
 		}
 		ok, err := p.record()
@@ -119,9 +127,9 @@ func (d *ldifDirectory) Read(ctx context.Context, fn func(upnsync.Person) error)
 		res.Entries++
 		if err := fn(d.dec.person(p.dn)); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-				return fail(newError(err, "the read of %s was cancelled at line %d (%d entries); the read is incomplete", d.Describe(), p.line, res.Entries))
+				return fail(newError(err, "the read of %s was cancelled at line %d (%s); the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry")))
 			}
-			return fail(newError(err, "the read of %s stopped at line %d (%d entries): %v; the read is incomplete", d.Describe(), p.line, res.Entries, err))
+			return fail(newError(err, "the read of %s stopped at line %d (%s): %v; the read is incomplete", d.Describe(), p.line, plural.Count(res.Entries, "entry"), err))
 		}
 	}
 	res.Referrals = p.refs
@@ -219,9 +227,6 @@ func (p *ldifParser) physical() ([]byte, error) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if p.line == 1 {
 		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-		if bytes.HasPrefix(line, []byte("\xff\xfe")) || bytes.HasPrefix(line, []byte("\xfe\xff")) {
-			return nil, p.errorf(1, "the file is UTF-16, as ldifde -u writes it: export again without -u, or save the file as UTF-8")
-		}
 	}
 	if bytes.IndexByte(line, 0) >= 0 {
 		return nil, p.errorf(p.line, "NUL byte in the line: this is not a text LDIF file (binary values must be base64, written attr:: ...)")
@@ -231,7 +236,7 @@ func (p *ldifParser) physical() ([]byte, error) {
 		if p.dn != "" {
 			in = fmt.Sprintf(" (in the entry %q)", clip([]byte(p.dn)))
 		}
-		return nil, p.errorf(p.line, "the file ends in the middle of this line%s, without a line break: the export was cut off (an interrupted copy or a full disk); export it again (if the file is complete, end it with a line break)", in)
+		return nil, p.errorf(p.line, "%s", textfile.CutOff(in, "export it again"))
 	}
 	return line, nil
 }

@@ -64,6 +64,9 @@ func TestLDIFExports(t *testing.T) {
 		// CRLF, BOM, changetype: add, base64 dn and values, folded
 		// values; an OU, a computer, a group and a contact left out.
 		{"ldifde.ldif", []upnsync.Person{jane, jose, old}, 0},
+		// ldifde -u: the same export in UTF-16 LE with a byte order mark,
+		// accents written as text rather than base64.
+		{"ldifde-u.ldif", []upnsync.Person{jane, jose, old}, 0},
 		// version: 1, folded comment, folded base64 dn and GUID, attribute
 		// options and names in any case, "attr:value" without a space.
 		{"ldapsearch.ldif", []upnsync.Person{wang, jose2}, 0},
@@ -227,8 +230,8 @@ func TestLDIFCutOffOrEmpty(t *testing.T) {
 	for _, tt := range []struct {
 		name, content, want string
 	}{
-		{"cut in a value", text[:strings.Index(text, "jane.doe@")+4], ":13: the file ends in the middle of this line (in the entry \"CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com\"), without a line break: the export was cut off"},
-		{"cut in a dn", "version: 1\n\ndn: CN=Jane D", ":3: the file ends in the middle of this line, without a line break: the export was cut off"},
+		{"cut in a value", text[:strings.Index(text, "jane.doe@")+4], ":13: the file ends in the middle of this line (in the entry \"CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com\"), without a line break: it was cut off"},
+		{"cut in a dn", "version: 1\n\ndn: CN=Jane D", ":3: the file ends in the middle of this line, without a line break: it was cut off"},
 		{"cut in a folded line", text[:strings.Index(text, " mple,DC=com")+3], ":18: the file ends in the middle of this line"},
 		{"cut in base64, CRLF", "dn: CN=a,DC=corp\r\nobjectClass: user\r\nobjectGUID:: 4AQlP4lP0", ":3: the file ends in the middle of this line (in the entry \"CN=a,DC=corp\")"},
 		{"the last line complete but its line break missing", strings.TrimSuffix(text, "\n") + "\nsAMAccountName: x", ":28: the file ends in the middle of this line"},

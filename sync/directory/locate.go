@@ -13,10 +13,19 @@ import (
 
 // controlShowDeleted (LDAP_SERVER_SHOW_DELETED_OID) makes AD return
 // tombstones, so that a deleted object is told from one that never existed
-// or was purged. Sent non-critical: other servers ignore it.
-const controlShowDeleted = "1.2.840.113556.1.4.417"
+// or was purged; controlShowRecycled (LDAP_SERVER_SHOW_RECYCLED_OID) those
+// the AD Recycle Bin recycled too. Sent non-critical: other servers ignore
+// them. Reading a tombstone needs the right to list the Deleted Objects
+// container, which ordinary accounts lack.
+const (
+	controlShowDeleted  = "1.2.840.113556.1.4.417"
+	controlShowRecycled = "1.2.840.113556.1.4.2064"
+)
 
-var locateAttrs = []string{"objectGUID", "isDeleted", "userAccountControl"}
+// objectClass shows that the account may read the object's attributes: a
+// deny ACE can leave an object's DN visible and its attributes not, and
+// then a filter never selects it, which is no evidence of anything.
+var locateAttrs = []string{"objectGUID", "isDeleted", "userAccountControl", "objectClass"}
 
 var (
 	_ upnsync.GUIDLocator = (*ldapDirectory)(nil)
@@ -24,12 +33,16 @@ var (
 )
 
 // LocateGUID finds the object with this objectGUID wherever it is in the
-// domain and says why the read did not return it: deleted (a tombstone, or
-// no such object), moved out of the searched bases, disabled, or no longer
-// selected by the user filter. On AD it is a base search on
-// <GUID=canonical>, which follows the object across moves; servers that do
-// not know that syntax (OpenLDAP answers invalidDNSyntax) get a subtree
-// search of the naming context for (objectGUID=\xx...), every byte escaped.
+// domain and says why the read did not return it, on positive evidence
+// only (docs/design.md, rule D2): deleted (its tombstone read), moved out
+// of the searched bases, disabled, or no longer selected by the user filter
+// (the object read, and seen there). An object this account cannot see, or
+// whose attributes it cannot read, is not found: maybe deleted and purged,
+// maybe hidden from the account, which is no evidence that the person left.
+// On AD it is a base search on <GUID=canonical>, which follows the object
+// across moves; servers that do not know that syntax (OpenLDAP answers
+// invalidDNSyntax) get a subtree search of the naming context for
+// (objectGUID=\xx...), every byte escaped.
 func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Whereabouts, error) {
 	raw, err := GUIDBytes(guid)
 	if err != nil {
@@ -53,12 +66,15 @@ func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Wh
 		return upnsync.Whereabouts{}, err
 	}
 	if e == nil {
-		return upnsync.Whereabouts{Reason: upnsync.DepartedDeleted,
-			Detail: "no object has this objectGUID in " + where}, nil
+		return upnsync.Whereabouts{Reason: upnsync.DepartedNotFound, Detail: d.notFound(where)}, nil
 	}
 	w := upnsync.Whereabouts{DN: e.DN}
 	if strings.EqualFold(e.GetEqualFoldAttributeValue("isDeleted"), "TRUE") {
-		w.Reason, w.Detail = upnsync.DepartedDeleted, "deleted: a tombstone remains at "+e.DN
+		w.Reason, w.Detail = upnsync.DepartedDeleted, "deleted: its tombstone was read at "+e.DN
+		return w, nil
+	}
+	if len(e.GetEqualFoldAttributeValues("objectClass")) == 0 {
+		w.Reason, w.Detail = upnsync.DepartedNotFound, "at "+e.DN+", but "+d.account()+" may not read its attributes, so whether it is still a selected user cannot be told"
 		return w, nil
 	}
 	inScope, err := d.inBases(e.DN)
@@ -85,17 +101,38 @@ func (d *ldapDirectory) LocateGUID(ctx context.Context, guid string) (upnsync.Wh
 	return w, nil
 }
 
+// notFound says what an object's absence from a lookup means, and what
+// to check (upnsync.NotFoundCheck says it again where the entries are
+// kept).
+func (d *ldapDirectory) notFound(where string) string {
+	if where == "" || strings.HasPrefix(where, "<GUID=") {
+		return "no object with this objectGUID, and no tombstone of one, is visible to " + d.account() + " (" + where +
+			" with the show-deleted control): the account may not read it (a read right missing or denied on its OU), or it was deleted and its tombstone purged or hidden (listing the Deleted Objects container needs a right ordinary accounts lack)"
+	}
+	return "no object with this objectGUID is visible to " + d.account() + " under " + where +
+		": the account may not read it (a read right missing or denied on its entry or a parent), or it was deleted (this directory keeps no tombstones)"
+}
+
+// account names the account upnsync binds as, for a departure's detail.
+func (d *ldapDirectory) account() string {
+	if d.opts.Login != "" {
+		return "the account upnsync binds as (" + d.opts.Login + ")"
+	}
+	return "the account upnsync binds as"
+}
+
 // findGUID returns the object, or nil when there is none, and names where
 // it looked.
 func (d *ldapDirectory) findGUID(canonical string) (*ldap.Entry, string, error) {
 	if !d.noGUIDDN {
-		req := baseSearch("<GUID="+canonical+">", "(objectClass=*)", locateAttrs, ldap.NewControlString(controlShowDeleted, false, ""))
+		req := baseSearch("<GUID="+canonical+">", "(objectClass=*)", locateAttrs,
+			ldap.NewControlString(controlShowDeleted, false, ""), ldap.NewControlString(controlShowRecycled, false, ""))
 		sr, err := d.conn.Search(req)
 		switch {
 		case err == nil && len(sr.Entries) > 0:
 			return sr.Entries[0], "", nil
 		case err == nil, ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
-			return nil, "the directory (<GUID=" + canonical + ">)", nil
+			return nil, "<GUID=" + canonical + ">", nil
 		case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidDNSyntax):
 			d.noGUIDDN = true // not AD: remember, and search by filter from now on
 		default:
@@ -193,8 +230,10 @@ func (d *ldapDirectory) locateError(err error, what string) error {
 }
 
 // LocateGUID of an export can only say that the person is not in it: a
-// file cannot tell deleted from disabled or moved.
+// file cannot tell deleted from disabled or moved, nor from hidden from
+// the account that made it (docs/safety.md says why its absence still
+// counts, and what guards it).
 func (d *ldifDirectory) LocateGUID(context.Context, string) (upnsync.Whereabouts, error) {
 	return upnsync.Whereabouts{Reason: upnsync.DepartedNotInExport,
-		Detail: "not in " + d.path + "; an export cannot tell whether the account was deleted, disabled or moved"}, nil
+		Detail: "not in " + d.path + "; an export cannot tell whether the account was deleted, disabled or moved, or hidden from the account that made the export"}, nil
 }

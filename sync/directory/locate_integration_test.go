@@ -63,7 +63,9 @@ func TestLocateGUIDOnSlapd(t *testing.T) {
 	check("moved", elsewhere.GUID, upnsync.DepartedMoved, elsewhere.DN, "outside the searched bases")
 	check("disabled", inBerlinDisabled.GUID, upnsync.DepartedDisabled, inBerlinDisabled.DN, "disabled account")
 	check("present", strings.ToUpper(inBerlin.GUID), upnsync.DepartedPresent, inBerlin.DN, "selected by the user filter")
-	check("deleted", "0badc0de-0000-4000-8000-000000000000", upnsync.DepartedDeleted, "", "no object has this objectGUID in "+e.Base)
+	// No such object, and no tombstone (slapd keeps none): not found,
+	// never "deleted" (rule D2: positive evidence only).
+	check("not found", "0badc0de-0000-4000-8000-000000000000", upnsync.DepartedNotFound, "", "no object with this objectGUID is visible to the account upnsync binds as ("+e.BindDN+") under "+e.Base)
 
 	// The same enabled person, when the filter no longer selects them.
 	o.UserFilter = "(&(objectCategory=person)(objectClass=user)(sAMAccountName=nobody-at-all))"

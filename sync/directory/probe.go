@@ -105,13 +105,11 @@ func (p *Probe) CheckTLS(ctx context.Context) (TLSInfo, error) {
 	var version uint16
 	switch p.Encryption() {
 	case "ldaps":
-		dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: d.timeout, Resolver: d.opts.Resolver},
-			// Diagnosis only: the chain is verified below, and this
-			// connection is closed without sending anything.
-			Config: &tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}} //nolint:gosec // verified by hand below
-		conn, err := dialer.DialContext(ctx, "tcp", p.Address())
+		// Diagnosis only: the chain is verified below, and this
+		// connection is closed without sending anything.
+		conn, err := d.dial(&tls.Config{ServerName: d.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}) //nolint:gosec // verified by hand below
 		if err != nil {
-			return TLSInfo{}, d.dialError(err)
+			return TLSInfo{}, err
 		}
 		st := conn.(*tls.Conn).ConnectionState()
 		conn.Close()
@@ -244,6 +242,26 @@ type BaseInfo struct {
 // CountUsers checks that base exists and counts the users a run would
 // read under it, page by page without attributes, up to limit.
 func (p *Probe) CountUsers(ctx context.Context, base string, limit int) (BaseInfo, error) {
+	return p.CountWith(ctx, base, p.d.filter, limit)
+}
+
+// FilterParts are the parts of the filter a run reads with: the user
+// filter (--user-filter, else DefaultUserFilter) and the --filter clause
+// ("" without one), so that doctor can count with each and name the one
+// that selects nobody.
+func (p *Probe) FilterParts() (user, extra string) {
+	user = strings.TrimSpace(p.d.opts.UserFilter)
+	if user == "" {
+		user = DefaultUserFilter
+	}
+	if f := strings.TrimSpace(p.d.opts.Filter); f != "" {
+		extra, _ = extraFilter(f) // Open checked it
+	}
+	return user, extra
+}
+
+// CountWith is CountUsers with another filter.
+func (p *Probe) CountWith(ctx context.Context, base, filter string, limit int) (BaseInfo, error) {
 	d := p.d
 	var info BaseInfo
 	if d.conn == nil {
@@ -265,7 +283,7 @@ func (p *Probe) CountUsers(ctx context.Context, base string, limit int) (BaseInf
 		paging := ldap.NewControlPaging(uint32(size))
 		paging.SetCookie(cookie)
 		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			d.filter, []string{"1.1"}, []ldap.Control{paging})
+			filter, []string{"1.1"}, []ldap.Control{paging})
 		// Counted as they stream by, never kept, whatever a server sends.
 		resp := d.conn.SearchAsync(ctx, req, 64)
 		var c *ldap.ControlPaging

@@ -3,6 +3,7 @@ package directory
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -52,6 +53,10 @@ func baseSearch(dn, filter string, attrs []string, controls ...ldap.Control) *ld
 // without the rest a read still works, with referrals counted and NetBIOS
 // names taken from DNs, and the log says so.
 func (d *ldapDirectory) readDomainInfo() error {
+	// Still part of connecting: the first requests after the bind, small
+	// ones, bounded by the connect timeout.
+	d.conn.SetTimeout(d.connectTimeout)
+	defer d.conn.SetTimeout(d.timeout)
 	root, err := d.rootDSE()
 	if err != nil {
 		if berr := d.broken("reading the rootDSE"); berr != nil {
@@ -169,4 +174,25 @@ func (d *ldapDirectory) readNetBIOSNames(configNC string) {
 	}
 	d.dec.domains = domainCache{netbios: names}
 	d.log.Info("NetBIOS domain names from the directory", "domains", strings.Join(found, "; "))
+}
+
+// readsWhole tells whether a read covers every user of the directory
+// (upnsync.ReadResult.Whole): the default user filter, and every base the
+// root of a naming context the rootDSE announces (or the Global Catalog's
+// empty base, the whole forest). It asks nothing of the server: without
+// the rootDSE the connection read when it opened, it cannot tell: false.
+func (d *ldapDirectory) readsWhole() bool {
+	if d.filter != DefaultUserFilter || len(d.bases) == 0 || d.root == nil {
+		return false
+	}
+	ncs := d.root.GetEqualFoldAttributeValues("namingContexts")
+	for _, b := range d.bases {
+		if b == "" && d.opts.GlobalCatalog {
+			continue
+		}
+		if !slices.ContainsFunc(ncs, func(nc string) bool { return sameDN(nc, b) }) {
+			return false
+		}
+	}
+	return true
 }

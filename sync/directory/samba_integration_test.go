@@ -306,7 +306,7 @@ func TestSambaKerberosErrors(t *testing.T) {
 	}{
 		{"unknown principal", func(o *directory.Options) {
 			o.KerberosKeytab, o.Login = e.Keytab, "nobody@"+e.Realm
-		}, "Kerberos bind to ldaps://127.0.0.1 with Kerberos as nobody@" + e.Realm},
+		}, "Kerberos bind to ldaps://127.0.0.1 as nobody@" + e.Realm + " (keytab " + e.Keytab + ") failed: the KDC of " + e.Realm + " does not know nobody@" + e.Realm + ": check --login"},
 		{"not a keytab", func(o *directory.Options) { o.KerberosKeytab = notKeytab }, "cannot read the keytab " + notKeytab},
 		{"no such krb5.conf", func(o *directory.Options) {
 			o.KerberosKeytab, o.Krb5Conf = e.Keytab, filepath.Join(dir, "krb5.conf")

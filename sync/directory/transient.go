@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 
@@ -32,8 +33,21 @@ func Transient(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
-	if errors.Is(err, ErrLDIF) || isCertError(err) {
+	// A mistake of the configuration fails the same way every time: a
+	// file that cannot be read (a keytab, a credential cache, krb5.conf),
+	// a scheme that does not fit the port, a server that accepted the
+	// connection and said nothing (a wrong port, a hung service), a
+	// Kerberos refusal that names the principal, its keys or the clock.
+	if errors.Is(err, ErrLDIF) || isCertError(err) || errors.Is(err, ErrProtocolMismatch) || errors.Is(err, ErrSilent) {
 		return false
+	}
+	var pathErr *os.PathError
+	if errors.As(err, &pathErr) {
+		return false
+	}
+	var ke *kerberosError
+	if errors.As(err, &ke) {
+		return ke.transient
 	}
 	var cve *tls.CertificateVerificationError
 	var rhe tls.RecordHeaderError

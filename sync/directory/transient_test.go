@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -70,6 +71,13 @@ func TestTransient(t *testing.T) {
 		{"cancelled while reading", &lostError{context.Canceled}, false},
 		{"malformed LDIF", fmt.Errorf("users.ldif:3: %w", ErrLDIF), false},
 		{"anything else", errors.New("give --login and a password"), false},
+		// Mistakes of the settings: the same every time.
+		{"missing keytab", keytabError("/etc/svc.keytab", &os.PathError{Op: "open", Path: "/etc/svc.keytab", Err: syscall.ENOENT}), false},
+		{"unreadable krb5.conf", &os.PathError{Op: "stat", Path: "/etc/krb5.conf", Err: syscall.EACCES}, false},
+		{"protocol mismatch", newError(ErrProtocolMismatch, "ldaps://dc1:389: port 389 speaks plain LDAP"), false},
+		{"silent server", newError(errors.Join(ErrSilent, &net.OpError{Op: "read", Err: timeoutErr{}}), "no answer"), false},
+		{"unknown principal", &kerberosError{err: errors.New("KRB Error: (6) KDC_ERR_C_PRINCIPAL_UNKNOWN"), msg: "the KDC does not know svc"}, false},
+		{"KDC unreachable", &kerberosError{err: errors.New("Networking_Error"), msg: "cannot reach the KDC", transient: true}, true},
 		{"nil", nil, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package octopus
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,7 +126,7 @@ func oneUserT(t testing.TB, s upnsync.Store, id string) upnsync.User {
 func exportBytesT(t testing.TB, s Store) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := s.ExportCSV(context.Background(), &buf); err != nil {
+	if _, err := s.ExportCSV(context.Background(), csv.NewWriter(&buf)); err != nil {
 		t.Fatalf("ExportCSV: %v", err)
 	}
 	return buf.Bytes()
@@ -643,7 +644,8 @@ func stateBackend() backend {
 		return WithState(ownerless{inner.(*sqliteStore)}, st), nil
 	}
 	b.lock = func(ctx context.Context, url string, _ Options, me runlock.Holder, wait time.Duration) (*RunLock, error) {
-		return lockFile(ctx, url, State{Path: statePath(url)}.LockPath(), me, wait)
+		st := State{Path: statePath(url)}
+		return lockFile(ctx, url, st.Path, st.LockPath(), me, wait)
 	}
 	b.lockChild = func(url string, _ Options) []string {
 		return []string{lockChildEnv + "=" + lockChildSpec{URL: url, File: State{Path: statePath(url)}.LockPath()}.String()}

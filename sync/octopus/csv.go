@@ -1,7 +1,6 @@
 package octopus
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -10,9 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/upnsync/upnsync/internal/textfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -34,12 +32,12 @@ const (
 // dbColumns are the users table columns of Columns, index for index.
 var dbColumns = [numColumns]string{"id", "first_name", "last_name", "email", "windows_usernames", "external_id", "active"}
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
 // ReadCSV parses and validates a users CSV file (name is used in errors)
 // and calls fn for each user with the line it starts on. It stops at the
 // first problem and returns it as FILE:LINE: what is wrong and what to do.
 // A column missing from the header leaves that field empty (Active: true).
+// The file is read as internal/csvfile reads every CSV: ',' or ';', UTF-8
+// or UTF-16, PowerShell's #TYPE line.
 func ReadCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) error {
 	_, err := readCSV(r, name, fn)
 	return err
@@ -48,69 +46,39 @@ func ReadCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 // readCSV is ReadCSV that also tells which columns the file has, so that an
 // import updates only those.
 func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) (present [numColumns]bool, err error) {
-	br := bufio.NewReader(r)
-	// Excel's "CSV UTF-8" starts with a byte order mark; it is not part of
-	// the first column's name.
-	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == string(utf8BOM) {
-		br.Discard(len(utf8BOM))
-	}
-	if err := sniffCSV(br, name); err != nil {
+	cr, err := csvfile.NewReader(r, name, csvfile.Options{
+		Workbook: "in Excel use Save As, CSV UTF-8, or `upnsync store export` another store",
+		Again:    "save or export it again",
+	})
+	if err != nil {
 		return present, err
 	}
-	// Bounded: encoding/csv holds a whole record, however long.
-	lim := textfile.Limit(br)
-	cr := csv.NewReader(bufio.NewReader(lim))
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
+	header, err := cr.Header()
 	if errors.Is(err, io.EOF) {
 		return present, fmt.Errorf("%s: the file is empty; its first line must be the header %s", name, strings.Join(Columns, ","))
 	}
 	if err != nil {
-		return present, csvError(name, cr, err, 0, 1)
+		return present, err
 	}
-	headerLine, _ := cr.FieldPos(0)
+	headerLine := cr.HeaderLine()
 	index, err := parseHeader(name, headerLine, header, &present)
 	if err != nil {
 		return present, err
 	}
-	ncols := len(header)
-	// The next Read overwrites header (ReuseRecord): name columns by index.
-	colName := func(i int) string { return Columns[index[i]] }
 
 	seen := map[string]int{}
-	lastLine := headerLine
 	for {
-		lim.Mark()
-		rec, err := cr.Read()
+		rec, line, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			// Excel and upnsync end every line: a last line without its
-			// line break was cut off, and importing it would write a
-			// user's Windows usernames cut short.
-			if lim.Unterminated() {
-				return present, fmt.Errorf("%s:%d: the file ends in the middle of this line, without a line break: it was cut off; save or export it again (if the file is complete, end it with a line break)", name, lastLine)
-			}
 			return present, nil
 		}
 		if err != nil {
-			return present, csvError(name, cr, err, ncols, lastLine+1)
-		}
-		line, _ := cr.FieldPos(0)
-		lastLine = line
-		for i, v := range rec {
-			if !utf8.ValidString(v) {
-				l, _ := cr.FieldPos(i)
-				return present, fmt.Errorf("%s:%d: column %s is not valid UTF-8; save the file as UTF-8 (in Excel: CSV UTF-8)", name, l, colName(i))
-			}
-			if strings.IndexByte(v, 0) >= 0 {
-				l, _ := cr.FieldPos(i)
-				return present, fmt.Errorf("%s:%d: column %s contains a NUL byte; remove it (is this a text file saved as UTF-8?)", name, l, colName(i))
-			}
+			return present, err
 		}
 		u := upnsync.User{Active: true}
 		var val [numColumns]string
 		for i, c := range index {
-			if c >= 0 {
+			if c >= 0 && i < len(rec) {
 				val[c] = rec[i]
 			}
 		}
@@ -130,7 +98,7 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 		if present[colActive] {
 			a, ok := parseActive(val[colActive])
 			if !ok {
-				return present, fmt.Errorf("%s:%d: Active must be true, false, yes, no, 1, 0 or empty (meaning true), not %q", name, line, val[colActive])
+				return present, fmt.Errorf("%s:%d: Active must be %s, or empty (meaning true), not %q", name, line, csvfile.BoolWords, val[colActive])
 			}
 			u.Active = a
 		}
@@ -163,14 +131,11 @@ func parseHeader(name string, line int, header []string, present *[numColumns]bo
 		}
 	}
 	if known == 0 {
-		if err := semicolonHeader(name, line, header); err != nil {
-			return nil, err
-		}
 		return nil, fmt.Errorf("%s:%d: the first line is not a header; add the header line %s (any order, any letter case)", name, line, strings.Join(Columns, ","))
 	}
 	for _, i := range unknown {
 		if strings.TrimSpace(header[i]) == "" {
-			return nil, fmt.Errorf("%s:%d: column %d of the header has no name (a trailing comma?); the columns are %s", name, line, i+1, strings.Join(Columns, ","))
+			return nil, fmt.Errorf("%s:%d: column %d of the header has no name (a trailing separator?); the columns are %s", name, line, i+1, strings.Join(Columns, ","))
 		}
 		return nil, fmt.Errorf("%s:%d: unknown column %q; the columns are %s", name, line, strings.TrimSpace(header[i]), strings.Join(Columns, ","))
 	}
@@ -190,39 +155,10 @@ func parseHeader(name string, line int, header []string, present *[numColumns]bo
 // parseActive reads the Active column; empty means active because that is
 // what a user added by hand to a sheet most likely is.
 func parseActive(v string) (active, ok bool) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "true", "yes", "1":
+	if strings.TrimSpace(v) == "" {
 		return true, true
-	case "false", "no", "0":
-		return false, true
 	}
-	return false, false
-}
-
-// csvError turns encoding/csv's errors into FILE:LINE messages that say how
-// to fix the file.
-func csvError(name string, cr *csv.Reader, err error, ncols, next int) error {
-	var pe *csv.ParseError
-	var tl *textfile.TooLongError
-	switch {
-	case errors.As(err, &tl):
-		line, why := tl.At(next)
-		return fmt.Errorf("%s:%d: %s", name, line, why)
-	case !errors.As(err, &pe):
-		return fmt.Errorf("%s: cannot read the file: %v", name, err)
-	}
-	switch {
-	case errors.Is(pe.Err, csv.ErrFieldCount):
-		return fmt.Errorf("%s:%d: this line has a different number of values than the header's %d columns; put values that contain commas in double quotes", name, pe.StartLine, ncols)
-	case errors.Is(pe.Err, csv.ErrBareQuote):
-		return fmt.Errorf("%s:%d: a double quote inside a value that does not start with one; put the whole value in double quotes and double each quote inside it (\"\")", name, pe.Line)
-	case errors.Is(pe.Err, csv.ErrQuote):
-		if pe.StartLine != pe.Line {
-			return fmt.Errorf("%s:%d: a quoted value starting on this line is not closed properly (seen on line %d); close it with a double quote and double each quote inside it (\"\")", name, pe.StartLine, pe.Line)
-		}
-		return fmt.Errorf("%s:%d: a quoted value is not closed properly; close it with a double quote and double each quote inside it (\"\")", name, pe.Line)
-	}
-	return fmt.Errorf("%s:%d: %v", name, pe.Line, pe.Err)
+	return csvfile.Bool(v)
 }
 
 type importRow struct {
@@ -342,14 +278,13 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// ExportCSV writes every user in id order with the columns of Columns: LF
-// line endings, no byte order mark, Active as true/false. It streams, so a
-// large store is never held in memory.
-func (s *sqliteStore) ExportCSV(ctx context.Context, w io.Writer) (int, error) {
+// ExportCSV writes every user in id order with the columns of Columns,
+// Active as true/false. It streams, so a large store is never held in
+// memory.
+func (s *sqliteStore) ExportCSV(ctx context.Context, cw *csv.Writer) (int, error) {
 	if s.db == nil {
 		return 0, fmt.Errorf("store %s: the store is closed", s.Describe())
 	}
-	cw := csv.NewWriter(w)
 	if err := cw.Write(Columns); err != nil {
 		return 0, fmt.Errorf("cannot write the export: %v", err)
 	}

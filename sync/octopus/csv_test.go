@@ -3,6 +3,7 @@ package octopus
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -70,6 +71,15 @@ func TestReadCSVExcelFlavour(t *testing.T) {
 	if !reflect.DeepEqual(canon, excel) {
 		t.Errorf("users-excel.csv differs from users.csv:\n%v\n%v", excel, canon)
 	}
+	// As a French Windows writes them: Excel's "CSV UTF-8 (délimité par
+	// des points-virgules)" (BOM, ';', CRLF, Active as VRAI/FAUX/Oui/Non),
+	// and PowerShell 5's Export-Csv -Encoding Unicode -UseCulture (UTF-16
+	// LE with a BOM, #TYPE line, every value quoted, ';').
+	for _, f := range []string{"users-excel-fr.csv", "users-ps5-unicode.csv"} {
+		if got := read(f); !reflect.DeepEqual(canon, got) {
+			t.Errorf("%s differs from users.csv:\n%v\n%v", f, got, canon)
+		}
+	}
 	if u := canon["1012"]; u.WindowsUsernames != "amgagnon;Gagnon, Anne-Marie" {
 		t.Errorf("1012 WindowsUsernames = %q", u.WindowsUsernames)
 	}
@@ -91,7 +101,7 @@ func TestReadCSVErrors(t *testing.T) {
 		{"unknown column", "ID,FirstName,Department\n1,a,b\n",
 			`f.csv:1: unknown column "Department"; the columns are ` + cols},
 		{"empty column name", "ID,FirstName,\n1,a,\n",
-			"f.csv:1: column 3 of the header has no name (a trailing comma?); the columns are " + cols},
+			"f.csv:1: column 3 of the header has no name (a trailing separator?); the columns are " + cols},
 		{"duplicate column", "ID,Email,FirstName,email\n1,a,b,c\n",
 			"f.csv:1: column Email appears twice (columns 2 and 4); keep one"},
 		{"no ID column", "FirstName,LastName\na,b\n",
@@ -101,19 +111,19 @@ func TestReadCSVErrors(t *testing.T) {
 		{"empty ID", hdr + "1,a,b,,,,\n  ,c,d,,,,\n",
 			"f.csv:3: ID is empty; every user needs a unique ID"},
 		{"bad Active", hdr + "1,a,b,,,,maybe\n",
-			`f.csv:2: Active must be true, false, yes, no, 1, 0 or empty (meaning true), not "maybe"`},
+			`f.csv:2: Active must be true/false, yes/no, oui/non, vrai/faux or 1/0, or empty (meaning true), not "maybe"`},
 		{"invalid UTF-8", hdr + "1,a,b,,,,\n2,J\xE9r\xF4me,b,,,,\n",
-			"f.csv:3: column FirstName is not valid UTF-8; save the file as UTF-8 (in Excel: CSV UTF-8)"},
+			`f.csv:3: column FirstName is not valid UTF-8: the file is probably saved as ANSI; save it as "CSV UTF-8" (Excel: Save As, CSV UTF-8), or export it again with -Encoding UTF8`},
 		{"invalid UTF-8 in a later line of a multi-line value", hdr + "1,\"a\nb\xff\",b,,,,\n",
-			"f.csv:2: column FirstName is not valid UTF-8; save the file as UTF-8 (in Excel: CSV UTF-8)"},
+			`f.csv:2: column FirstName is not valid UTF-8: the file is probably saved as ANSI; save it as "CSV UTF-8" (Excel: Save As, CSV UTF-8), or export it again with -Encoding UTF8`},
 		{"NUL byte", hdr + "1,a,b,x\x00y,,,\n",
-			"f.csv:2: column Email contains a NUL byte; remove it (is this a text file saved as UTF-8?)"},
+			`f.csv:2: column Email contains a NUL byte: this is not a text file, or a UTF-16 file without its byte order mark; save it as "CSV UTF-8"`},
 		{"field count", hdr + "1,a,b,,,,\n2,Smith, Jr.,b,,,,\n",
-			"f.csv:3: this line has a different number of values than the header's 7 columns; put values that contain commas in double quotes"},
+			"f.csv:3: this line has a different number of values than the header's 7 columns: put values that contain a comma in double quotes"},
 		{"bare quote", hdr + "1,Robert \"Bob\",b,,,,\n",
-			"f.csv:2: a double quote inside a value that does not start with one; put the whole value in double quotes and double each quote inside it (\"\")"},
+			"f.csv:2: column 10: a double quote inside a value that does not start with one: put the whole value in double quotes and double each quote inside it (\"\")"},
 		{"unclosed quote", hdr + "1,\"Robert,b,,,,\n2,a,b,,,,\n",
-			"f.csv:2: a quoted value starting on this line is not closed properly (seen on line 3); close it with a double quote and double each quote inside it (\"\")"},
+			"f.csv:2: a quoted value starting on this line is not closed properly (seen up to line 3): close it with a double quote and double each quote inside it (\"\")"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +248,7 @@ func TestExportRoundTrip(t *testing.T) {
 func TestExportEmptyStore(t *testing.T) {
 	s := openT(t, filepath.Join(t.TempDir(), "none.db"), Options{Create: true})
 	var buf bytes.Buffer
-	n, err := s.ExportCSV(context.Background(), &buf)
+	n, err := s.ExportCSV(context.Background(), csv.NewWriter(&buf))
 	if err != nil || n != 0 {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
@@ -253,7 +263,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, os.ErrPermission }
 
 func TestExportWriteError(t *testing.T) {
 	s, _ := newStore(t, "users.csv", Options{})
-	_, err := s.ExportCSV(context.Background(), failWriter{})
+	_, err := s.ExportCSV(context.Background(), csv.NewWriter(failWriter{}))
 	if err == nil || !strings.Contains(err.Error(), "cannot write the export") {
 		t.Errorf("err = %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -341,7 +342,7 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Ch
 		rows = append(rows, r)
 	}
 	if len(refused) > 0 {
-		return applied, fmt.Errorf("store %s: %d changes cannot go into a DataImporter workbook (%s); nothing was written", s.Describe(), len(refused), strings.Join(refused, "; "))
+		return applied, fmt.Errorf("store %s: %s cannot go into a DataImporter workbook (%s); nothing was written", s.Describe(), plural.Count(len(refused), "change"), strings.Join(refused, "; "))
 	}
 	if err := ctx.Err(); err != nil {
 		return applied, fmt.Errorf("store %s: apply interrupted: %w; nothing was written", s.Describe(), err)
@@ -356,10 +357,10 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Ch
 	}
 	// The workbook first: a configuration never names a workbook that is
 	// not there.
-	if err := atomicfile.Write(s.abs, 0o644, func(w io.Writer) error { return book.Write(w) }); err != nil {
+	if err := atomicfile.Write(s.abs, atomicfile.Shared, func(w io.Writer) error { return book.Write(w) }); err != nil {
 		return applied, fmt.Errorf("store %s: cannot write %s: %v; nothing was written", s.Describe(), s.abs, err)
 	}
-	if err := atomicfile.Write(s.xmlPath, 0o644, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
+	if err := atomicfile.Write(s.xmlPath, atomicfile.Shared, func(w io.Writer) error { _, err := w.Write(conf.Bytes()); return err }); err != nil {
 		return applied, fmt.Errorf("store %s: wrote %s but not its configuration %s: %v; run again", s.Describe(), s.abs, s.xmlPath, err)
 	}
 	for _, r := range rows {

@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/upnsync/upnsync/internal/atomicfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -78,7 +79,7 @@ func (s *diStore) ImportCSV(ctx context.Context, r io.Reader, name string) (Impo
 	if err := ctx.Err(); err != nil {
 		return ImportResult{Read: res.Read}, fmt.Errorf("store %s: import of %s interrupted: %w; nothing was imported", s.Describe(), name, err)
 	}
-	ex := &exportFile{path: s.export, users: users, has: s.ex.has}
+	ex := &exportFile{path: s.export, users: users, has: s.ex.has, comma: s.ex.comma}
 	for c := range numExport {
 		ex.has[c] = ex.has[c] || c != exEmployeeID
 	}
@@ -125,10 +126,13 @@ func writeExport(ex *exportFile) error {
 				return err
 			}
 		}
-		return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error { return f.Write(w) })
+		return atomicfile.Write(ex.path, atomicfile.Private, func(w io.Writer) error { return f.Write(w) })
 	}
-	return atomicfile.Write(ex.path, 0o644, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
+	return atomicfile.Write(ex.path, atomicfile.Private, func(w io.Writer) error {
+		cw, err := csvfile.NewWriter(w, ex.comma)
+		if err != nil {
+			return err
+		}
 		cw.Write(header)
 		for i := range ex.users {
 			cw.Write(exportRecord(&ex.users[i], ex.has[exEmployeeID]))
@@ -140,8 +144,7 @@ func writeExport(ex *exportFile) error {
 
 // ExportCSV writes the export's users in id order with the columns of
 // Columns, as every store does.
-func (s *diStore) ExportCSV(ctx context.Context, w io.Writer) (int, error) {
-	cw := csv.NewWriter(w)
+func (s *diStore) ExportCSV(ctx context.Context, cw *csv.Writer) (int, error) {
 	if err := cw.Write(Columns); err != nil {
 		return 0, fmt.Errorf("cannot write the export: %v", err)
 	}

@@ -1,8 +1,6 @@
 package octopus
 
 import (
-	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +12,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/upnsync/upnsync/internal/textfile"
+	"github.com/upnsync/upnsync/internal/csvfile"
 	"github.com/upnsync/upnsync/internal/workbook"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
@@ -73,6 +71,8 @@ type exportFile struct {
 	// has tells which columns the file has; unknown lists the others.
 	has     [numExport]bool
 	unknown []string
+	// comma is the separator of a CSV export, which a rewrite keeps.
+	comma rune
 }
 
 // readExport reads an Octopus users export (.csv or .xlsx). Columns it does
@@ -83,9 +83,10 @@ func readExport(path string) (*exportFile, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	var rows func(fn func(row int, rec []string) error) error
 	var where func(row int) string
+	ex := &exportFile{path: path}
 	switch ext {
 	case ".csv", ".txt":
-		rows = func(fn func(int, []string) error) error { return csvRows(path, fn) }
+		rows = func(fn func(int, []string) error) error { return csvRows(path, &ex.comma, fn) }
 		where = func(row int) string { return fmt.Sprintf("%s:%d", path, row) }
 	case ".xlsx", ".xlsm":
 		rows = func(fn func(int, []string) error) error { return xlsxRows(path, fn) }
@@ -93,7 +94,6 @@ func readExport(path string) (*exportFile, error) {
 	default:
 		return nil, fmt.Errorf("Octopus export %s: give a .csv or .xlsx file", path)
 	}
-	ex := &exportFile{path: path}
 	var index []int
 	var header []string
 	seen := map[string]int{}
@@ -156,7 +156,7 @@ func readExport(path string) (*exportFile, error) {
 		if ex.has[exActive] {
 			a, ok := parseActive(v[exActive])
 			if !ok {
-				return fmt.Errorf("%s: Active must be Yes, No, True, False, 1 or 0, not %q", where(row), v[exActive])
+				return fmt.Errorf("%s: Active must be %s, or empty (meaning yes), not %q", where(row), csvfile.BoolWords, v[exActive])
 			}
 			u.Active = a
 		}
@@ -182,64 +182,46 @@ func readExport(path string) (*exportFile, error) {
 	return ex, nil
 }
 
-const exportCut = "the file ends in the middle of this line, without a line break: the export was cut off; export the users again (if the file is complete, end it with a line break)"
-
 // csvRows streams the records of a CSV file in any of the encodings and
 // separators Windows tools write, with their line numbers.
-func csvRows(path string, fn func(row int, rec []string) error) error {
+// comma is set to the file's separator.
+func csvRows(path string, comma *rune, fn func(row int, rec []string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("cannot read Octopus export %s: %v", path, unwrapPathError(err))
 	}
 	defer f.Close()
-	raw := bufio.NewReaderSize(f, 64<<10)
-	if b, _ := raw.Peek(4); string(b) == "PK\x03\x04" {
-		return fmt.Errorf("%s:1: this is an Excel workbook (or another zip file), not CSV text: name it .xlsx", path)
+	cr, err := csvfile.NewReader(f, path, csvfile.Options{
+		Workbook: "name it .xlsx",
+		Again:    "export the users again",
+		Ragged:   true,
+	})
+	if err != nil {
+		return err
 	}
-	text, _ := textfile.Reader(raw)
-	// Bounded: encoding/csv holds a whole record, however long.
-	lim := textfile.Limit(text)
-	br := bufio.NewReaderSize(lim, 64<<10)
-	cr := csv.NewReader(br)
-	cr.Comma = textfile.Separator(textfile.FirstLine(br))
-	cr.FieldsPerRecord = -1
-	lastLine, lastBlank := 1, false
-	for {
-		lim.Mark()
-		rec, err := cr.Read()
+	*comma = cr.Comma
+	header, err := cr.Header()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
+		}
+		return err
+	}
+	if err := fn(cr.HeaderLine(), header); err != nil {
+		return err
+	}
+	for {
+		rec, line, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			var tl *textfile.TooLongError
-			switch {
-			case errors.As(err, &tl):
-				line, why := tl.At(lastLine + 1)
-				return fmt.Errorf("%s:%d: %s", path, line, why)
-			case errors.As(err, &pe) && pe.Line == lim.CutLine():
-				return fmt.Errorf("%s:%d: %s", path, pe.StartLine, exportCut)
-			case errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrQuote):
-				return fmt.Errorf("%s:%d: a quoted value starting on this line is not closed (seen up to line %d); close it with a double quote", path, pe.StartLine, pe.Line)
-			case errors.As(err, &pe):
-				return fmt.Errorf("%s:%d: %v; put values that contain the separator or quotes in double quotes", path, pe.StartLine, pe.Err)
-			}
-			return fmt.Errorf("cannot read Octopus export %s: %v", path, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if lastLine, lastBlank = line, blankRecord(rec); lastBlank {
-			continue
+			return err
 		}
 		if err := fn(line, rec); err != nil {
 			return err
 		}
 	}
-	// Every tool that exports CSV ends each line: a last line without its
-	// line break was cut off, and its Windows usernames may be cut short.
-	if lim.Unterminated() && !lastBlank {
-		return fmt.Errorf("%s:%d: %s", path, lastLine, exportCut)
-	}
-	return nil
 }
 
 // xlsxRows streams the rows of the first sheet of a workbook.

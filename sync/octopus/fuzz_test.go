@@ -3,6 +3,7 @@ package octopus
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,7 @@ func FuzzReadCSV(f *testing.F) {
 			t.Fatalf("ReadCSV accepts the file, ImportCSV refuses it: %v", err)
 		}
 		var out bytes.Buffer
-		if _, err := st.ExportCSV(context.Background(), &out); err != nil {
+		if _, err := st.ExportCSV(context.Background(), csv.NewWriter(&out)); err != nil {
 			t.Fatal(err)
 		}
 		back := map[string]upnsync.User{}

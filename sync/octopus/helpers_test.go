@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,7 +108,7 @@ func hashT(t testing.TB, path string) [32]byte {
 func exportT(t testing.TB, s *sqliteStore) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := s.ExportCSV(context.Background(), &buf); err != nil {
+	if _, err := s.ExportCSV(context.Background(), csv.NewWriter(&buf)); err != nil {
 		t.Fatalf("ExportCSV: %v", err)
 	}
 	return buf.Bytes()

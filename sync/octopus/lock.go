@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/upnsync/upnsync/internal/runlock"
@@ -53,11 +55,14 @@ func LockRun(ctx context.Context, url string, opts Options, me runlock.Holder, w
 		_, loc, _ := ParseURL(url)
 		return lockPostgres(ctx, loc, opts, me, wait)
 	}
-	return lockFile(ctx, url, st.LockPath(), me, wait)
+	return lockFile(ctx, url, st.Path, st.LockPath(), me, wait)
 }
 
-// lockFile takes the lock file at path (beside the store's record).
-func lockFile(ctx context.Context, url, path string, me runlock.Holder, wait time.Duration) (*RunLock, error) {
+// lockFile takes the lock file at path, beside the store's record. When
+// the run lets go and the record does not exist (a store import that
+// failed before creating it, an apply to a DataImporter workbook that
+// recorded nothing), the lock file goes too: it would lie beside nothing.
+func lockFile(ctx context.Context, url, record, path string, me runlock.Holder, wait time.Duration) (*RunLock, error) {
 	l, err := runlock.Acquire(ctx, path, me, wait)
 	if err != nil {
 		var held *runlock.HeldError
@@ -66,5 +71,11 @@ func lockFile(ctx context.Context, url, path string, me runlock.Holder, wait tim
 		}
 		return nil, fmt.Errorf("store %s: %w", url, err)
 	}
-	return &RunLock{Where: path, Stale: l.Stale, ReleasedBy: "the operating system", release: l.Release}, nil
+	release := func() error {
+		if _, err := os.Lstat(record); errors.Is(err, fs.ErrNotExist) {
+			return l.Remove()
+		}
+		return l.Release()
+	}
+	return &RunLock{Where: path, Stale: l.Stale, ReleasedBy: "the operating system", release: release}, nil
 }

@@ -54,7 +54,7 @@ func lockChildMain(spec string) int {
 	var l *RunLock
 	var err error
 	if c.File != "" {
-		l, err = lockFile(ctx, c.URL, c.File, me, 0)
+		l, err = lockFile(ctx, c.URL, strings.TrimSuffix(c.File, LockSuffix), c.File, me, 0)
 	} else {
 		l, err = LockRun(ctx, c.URL, Options{Table: c.Table, Password: os.Getenv(lockChildPasswordEnv)}, me, 0)
 	}

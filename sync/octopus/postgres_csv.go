@@ -165,11 +165,10 @@ func (s *pgStore) ImportCSV(ctx context.Context, r io.Reader, name string) (Impo
 
 // ExportCSV writes every user in id order with the columns of Columns,
 // streaming from one query.
-func (s *pgStore) ExportCSV(ctx context.Context, w io.Writer) (int, error) {
+func (s *pgStore) ExportCSV(ctx context.Context, cw *csv.Writer) (int, error) {
 	if s.pool == nil {
 		return 0, fmt.Errorf("store %s: the store is closed", s.Describe())
 	}
-	cw := csv.NewWriter(w)
 	if err := cw.Write(Columns); err != nil {
 		return 0, fmt.Errorf("cannot write the export: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -199,6 +200,19 @@ func (s *sqliteStore) ensureSchema(ctx context.Context) error {
 	if s.schemaReady {
 		return nil
 	}
+	if s.pending {
+		created, err := createDatabaseFile(s.abs)
+		if err != nil {
+			return s.explain("cannot create its file", err)
+		}
+		if created {
+			defer func() {
+				if s.pending { // the tables were not made: leave nothing
+					removeDatabaseFile(s.abs)
+				}
+			}()
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.explain("cannot create its tables", err)
@@ -219,6 +233,31 @@ func (s *sqliteStore) ensureSchema(ctx context.Context) error {
 		return s.explain("cannot read its tables", err)
 	}
 	return nil
+}
+
+// createDatabaseFile creates an empty SQLite database file at path,
+// readable by its owner only whatever the umask (atomicfile.Private): it
+// holds every user's name, e-mail and usernames. SQLite takes an empty
+// file for a new database, and gives its journal (-journal, or -wal and
+// -shm) the mode of the database file. created is false when the file
+// exists already.
+func createDatabaseFile(path string) (created bool, err error) {
+	f, err := atomicfile.CreateNew(path, atomicfile.Private)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, f.Close()
+}
+
+// removeDatabaseFile removes a database file this process created and
+// could not make into a store, with its journal.
+func removeDatabaseFile(path string) {
+	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
 }
 
 // fileURI turns an absolute path into an SQLite URI filename.

@@ -14,6 +14,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -136,6 +137,11 @@ func (st *StateDB) open(ctx context.Context, create bool) error {
 	abs, err := filepath.Abs(st.path)
 	if err != nil {
 		return fmt.Errorf("state database %s: %v", st.path, err)
+	}
+	if create {
+		if _, err := createDatabaseFile(abs); err != nil {
+			return fmt.Errorf("state database %s: cannot create it: %v", st.path, pathErr(err))
+		}
 	}
 	db, err := sql.Open("sqlite", fileURI(abs)+"?mode="+mode+"&_pragma=busy_timeout("+
 		strconv.FormatInt(DefaultBusyTimeout.Milliseconds(), 10)+")&_txlock=immediate")
@@ -408,7 +414,9 @@ func (w *stateStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync
 	case err != nil:
 		return a, err
 	case recErr != nil:
-		return a, fmt.Errorf("%w; %d users were written to %s, but what upnsync added to them is not recorded, so it will treat those entries as typed by a person", recErr, len(done), w.Store.Describe())
+		return a, fmt.Errorf("%w; %s written to %s, but what upnsync added to %s is not recorded, so it will treat those entries as typed by a person", recErr,
+			map[bool]string{true: "1 user was", false: plural.Count(len(done), "user") + " were"}[len(done) == 1], w.Store.Describe(),
+			map[bool]string{true: "it", false: "them"}[len(done) == 1])
 	case finErr != nil:
 		return a, finErr
 	}

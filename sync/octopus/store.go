@@ -7,6 +7,7 @@ package octopus
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -98,8 +99,10 @@ type Store interface {
 	// ImportCSV upserts the users of a CSV file (name is used in errors) by
 	// ID, all or nothing.
 	ImportCSV(ctx context.Context, r io.Reader, name string) (ImportResult, error)
-	// ExportCSV writes every user as CSV and returns how many it wrote.
-	ExportCSV(ctx context.Context, w io.Writer) (int, error)
+	// ExportCSV writes every user as CSV to cw (made by
+	// internal/csvfile.NewWriter, which decides the file's encoding, line
+	// ends and separator) and returns how many it wrote.
+	ExportCSV(ctx context.Context, cw *csv.Writer) (int, error)
 }
 
 // Store kinds, as ParseURL reports them.

@@ -20,10 +20,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/upnsync/upnsync/internal/atomicfile"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -162,9 +162,10 @@ func (p *Plan) EnginePlan() upnsync.Plan {
 	}
 }
 
-// Write saves the plan to path atomically (a temporary file renamed into
-// place), readable by its owner only, and returns its SHA-256.
-func Write(path string, p *Plan) (string, error) {
+// Write saves the plan to path, to stdout for "-", atomically (a
+// temporary file renamed into place) and readable by its owner only
+// (atomicfile.Private), and returns its SHA-256.
+func Write(path string, stdout io.Writer, p *Plan) (string, error) {
 	body, err := json.MarshalIndent(p, "  ", "  ")
 	if err != nil {
 		return "", err
@@ -175,25 +176,11 @@ func Write(path string, p *Plan) (string, error) {
 	fmt.Fprintf(&b, "{\n  \"format\": %q,\n  \"version\": %d,\n  \"sha256\": %q,\n  \"plan\": ", Format, Version, digest)
 	b.Write(body)
 	b.WriteString("\n}\n")
-
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	err = atomicfile.WriteTo(path, stdout, atomicfile.Private, func(w io.Writer) error {
+		_, err := w.Write(b.Bytes())
+		return err
+	})
 	if err != nil {
-		return "", fmt.Errorf("cannot write the plan to %s: %v", path, unwrap(err))
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("cannot write the plan to %s: %v", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("cannot write the plan to %s: %v", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("cannot write the plan to %s: %v", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("cannot write the plan to %s: %v", path, unwrap(err))
 	}
 	return digest, nil

@@ -22,7 +22,7 @@ func sample() *Plan {
 func TestRoundTripAndRefusals(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plan.json")
-	digest, err := Write(path, sample())
+	digest, err := Write(path, nil, sample())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,7 @@ type htmlView struct {
 	NextSteps       []string
 
 	Changes, Unmatched, Skipped, Departures, Stale htmlList
+	Pinned                                         htmlList
 	Conflicts                                      htmlList
 	ConflictGroups                                 []htmlGroup
 	MatchKinds, DepartureKinds                     []Explanation
@@ -164,6 +165,7 @@ func htmlViewOf(plan *upnsync.Plan, meta Meta) *htmlView {
 		Unmatched:  htmlList{unmatchedCount(plan), len(plan.Unmatched)},
 		Skipped:    htmlList{skippedCount(plan), len(plan.Skipped)},
 		Departures: htmlList{max(st.Departed, len(plan.Departures)), len(plan.Departures)},
+		Pinned:     htmlList{pinnedCount(plan), len(plan.PinnedMissing)},
 		MatchKinds: MatchKinds,
 	}
 	if meta.Mode == ModeApply {
@@ -215,11 +217,7 @@ func htmlFacts(plan *upnsync.Plan, meta Meta) []htmlFact {
 		mode = "Apply"
 	}
 	add("Mode", false, mode)
-	runID := meta.RunID
-	if runID == "" && meta.Applied != nil {
-		runID = meta.Applied.RunID
-	}
-	add("Run id", false, runID)
+	add("Run id", false, runID(meta))
 	if !meta.Started.IsZero() {
 		when := meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 		if !meta.Finished.IsZero() {
@@ -240,14 +238,14 @@ func htmlFacts(plan *upnsync.Plan, meta Meta) []htmlFact {
 	for _, b := range plan.Read.Bases {
 		s := fmt.Sprintf("%s: %s, %s", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"))
 		if b.Referrals > 0 {
-			s += fmt.Sprintf(", %d referrals skipped", b.Referrals)
+			s += ", " + plural(b.Referrals, "referral") + " skipped"
 		}
 		bases = append(bases, s)
 	}
 	add("Search bases", false, bases...)
 	add("Store", false, withKind(meta.Store, meta.StoreKind)+fmt.Sprintf(" (%s)", plural(plan.Stats.StoreUsers, "user")))
 	add("Mapping file", false, meta.MappingFile)
-	add("NetBIOS name", false, meta.NetBIOS)
+	add("NetBIOS name", false, NetBIOSText(meta))
 	return facts
 }
 
@@ -295,6 +293,11 @@ func htmlCards(plan *upnsync.Plan, v *htmlView) ([]htmlCard, []htmlCard) {
 		{Key: "skipped", Label: "Skipped", Href: "#skipped", Count: v.Skipped.Count},
 		{Key: "departed", Label: "Departed", Href: "#departures", Count: v.Departures.Count,
 			Parts: []htmlPart{{removalsLabel(st.Removals, v.Apply), st.Removals}}, Warn: st.Removals > 0},
+	}
+	if st.NotFound > 0 {
+		// Kept: not visible to the account, or deleted and purged.
+		cards[4].Parts = append(cards[4].Parts, htmlPart{"not found (kept)", st.NotFound})
+		cards[4].Warn = true
 	}
 	for _, g := range v.ConflictGroups {
 		cards[1].Parts = append(cards[1].Parts, htmlPart{g.Kind, g.Count})
@@ -351,6 +354,7 @@ func htmlGuards(plan *upnsync.Plan, meta Meta) ([]htmlGuard, []string) {
 		{upnsync.GuardMaxChangePercent, "--max-change-percent", func(l upnsync.Limits) (float64, bool) { return l.MaxChangePercent, l.MaxChangePercent >= 0 }, true, pct(changes)},
 		{upnsync.GuardMaxRemovals, "--max-removals", func(l upnsync.Limits) (float64, bool) { return float64(l.MaxRemovals), l.MaxRemovals >= 0 }, false, strconv.Itoa(removals)},
 		{upnsync.GuardMaxRemovalPercent, "--max-removal-percent", func(l upnsync.Limits) (float64, bool) { return l.MaxRemovalPercent, l.MaxRemovalPercent >= 0 }, true, pct(removals)},
+		{upnsync.GuardMaxReadDrop, "--max-read-drop", func(l upnsync.Limits) (float64, bool) { return l.MaxReadDrop, l.MaxReadDrop >= 0 }, true, readDrop(meta)},
 	}
 	var rows []htmlGuard
 	for _, d := range defs {
@@ -377,6 +381,21 @@ func htmlGuards(plan *upnsync.Plan, meta Meta) ([]htmlGuard, []string) {
 		rows = append(rows, g)
 	}
 	return rows, msgs
+}
+
+// readDrop is what the plan counts for G7: the largest drop of a base
+// when the guard tripped; a plan does not keep the last read's counts.
+func readDrop(meta Meta) string {
+	drop := -1
+	for _, g := range meta.Guards {
+		if g.Guard == upnsync.GuardMaxReadDrop {
+			drop = max(drop, g.Count)
+		}
+	}
+	if drop < 0 {
+		return "within"
+	}
+	return strconv.Itoa(drop) + " fewer people in a base"
 }
 
 // formatCount writes n with thousands separators: 100,000.

@@ -186,7 +186,7 @@ func TestHTMLHeader(t *testing.T) {
 	for _, want := range []string{
 		"sqlite:&lt;/script&gt;&lt;script&gt;window.__xss=&#39;script&#39;&lt;/script&gt;.db",
 		`C:\upnsync\ADSIReaderLDAPMappings.xml`, "<dd>CORP</dd>", "20261126T010203Z-a1b2c3",
-		"complete: 6 entries, 1 page", "OU=R&amp;D &lt;x&gt;,DC=corp: 10 entries, 1 page, 1 referrals skipped",
+		"complete: 6 entries, 1 page", "OU=R&amp;D &lt;x&gt;,DC=corp: 10 entries, 1 page, 1 referral skipped",
 		`data-card="changes"><a href="#changes"><span class="n" data-count="4"`, "Safety guards let through by --force",
 		"<td><code>--max-removal-percent</code></td>", "<td>10%</td>", "tripped, let through by --force",
 		"<code>from-the-future</code>", "What to do:", "a note with &lt;img",
@@ -287,7 +287,7 @@ func TestHTMLFromFile(t *testing.T) {
 		Settings: map[string]string{"config-file-path": "map.xml", "netbios-domain": "CORP", "max-changes": "-1",
 			"max-change-percent": "-1", "max-removals": "500", "max-removal-percent": "10"}}
 	planPath := filepath.Join(dir, "plan.json")
-	digest, err := planfile.Write(planPath, saved)
+	digest, err := planfile.Write(planPath, nil, saved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestHTMLFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := fromPlan.String()
-	for _, want := range []string{digest, "upnsync test as admin on host1", "<dd>map.xml</dd>", "<dd>CORP</dd>",
+	for _, want := range []string{digest, "upnsync test as admin on host1", "<dd>map.xml</dd>", "<dd>CORP (--netbios-domain)</dd>",
 		"<td>500</td>", "run: upnsync apply " + planPath, `data-list="changes"`, `data-list="departures"`,
 		fmt.Sprintf(`data-card="conflicts"><a href="#conflicts"><span class="n" data-count="%d"`, len(plan.Conflicts)),
 		"counted but not listed in this file (a saved plan"} {

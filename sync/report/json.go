@@ -46,11 +46,29 @@ type jsonReport struct {
 	RunID       string      `json:"run_id,omitempty"`
 	MappingFile string      `json:"mapping_file,omitempty"`
 	NetBIOS     string      `json:"netbios_name,omitempty"`
+	NetBIOSFrom string      `json:"netbios_source,omitempty"`
 	Limits      *jsonLimits `json:"limits,omitempty"`
 	ApplyHint   string      `json:"apply_hint,omitempty"`
 	// MatchedByRule counts the people matched by each rule (outside
 	// "summary", which programs may read as a map of numbers).
 	MatchedByRule map[upnsync.MatchRule]int `json:"matched_by_rule,omitempty"`
+	// PinnedMissing: the Octopus users whose ExternalIdentifier names no
+	// one of a complete read (rule M7); empty after any other read.
+	PinnedMissing          []jsonPinned `json:"pinned_missing"`
+	PinnedMissingNotListed int          `json:"pinned_missing_not_listed,omitempty"`
+}
+
+// jsonPinned is an Octopus user pinned to an object the read did not
+// return, with the person who would match it (dn, upn, guid), when one
+// would, and by which rule.
+type jsonPinned struct {
+	UserID     string `json:"user_id"`
+	Name       string `json:"name"`
+	ExternalID string `json:"external_id"`
+	Match      string `json:"match,omitempty"`
+	DN         string `json:"dn,omitempty"`
+	UPN        string `json:"upn,omitempty"`
+	GUID       string `json:"guid,omitempty"`
 }
 
 // jsonLimits are the guards' thresholds (upnsync.Limits); a negative
@@ -60,6 +78,8 @@ type jsonLimits struct {
 	MaxChangePercent  float64 `json:"max_change_percent"`
 	MaxRemovals       int     `json:"max_removals"`
 	MaxRemovalPercent float64 `json:"max_removal_percent"`
+	MaxReadDrop       float64 `json:"max_read_drop"`
+	AllowEmptyRead    bool    `json:"allow_empty_read,omitempty"`
 }
 
 type jsonDeparture struct {
@@ -96,6 +116,10 @@ type jsonSummary struct {
 	Skipped   int `json:"skipped"`
 	Departed  int `json:"departed"`
 	Removals  int `json:"removals"`
+	// NotFound: departures the directory could not find (kept);
+	// PinnedMissing: users pinned to a missing object.
+	NotFound      int `json:"not_found"`
+	PinnedMissing int `json:"pinned_missing"`
 }
 
 type jsonRead struct {
@@ -197,25 +221,28 @@ func jsonOf(plan *upnsync.Plan, meta Meta) (*jsonReport, []jsonList) {
 			Changes: plan.Stats.Changes, Conflicts: plan.Stats.Conflicts,
 			Unmatched: plan.Stats.Unmatched, Skipped: plan.Stats.Skipped,
 			Departed: plan.Stats.Departed, Removals: plan.Stats.Removals,
+			NotFound: plan.Stats.NotFound, PinnedMissing: pinnedCount(plan),
 		},
 		MatchedByRule: byRule(plan.Stats.ByRule),
 		Read: jsonRead{Pages: plan.Read.Pages, Entries: plan.Read.Entries, Referrals: plan.Read.Referrals,
 			StoreUsers: plan.Stats.StoreUsers, Partial: plan.Read.Partial, Tombstones: plan.Read.Tombstones,
 			Unselected: plan.Read.Unselected},
-		ReadMode:           meta.Read,
-		Changes:            []jsonChange{},
-		Conflicts:          []jsonConfl{},
-		Unmatched:          []jsonPerson{},
-		Skipped:            []jsonSkip{},
-		UnmatchedNotListed: unmatchedCount(plan) - len(plan.Unmatched),
-		SkippedNotListed:   skippedCount(plan) - len(plan.Skipped),
-		Departures:         []jsonDeparture{},
-		Forced:             meta.Forced,
-		Notes:              meta.Notes,
-		Source:             meta.Source,
+		ReadMode:               meta.Read,
+		Changes:                []jsonChange{},
+		Conflicts:              []jsonConfl{},
+		Unmatched:              []jsonPerson{},
+		Skipped:                []jsonSkip{},
+		UnmatchedNotListed:     unmatchedCount(plan) - len(plan.Unmatched),
+		SkippedNotListed:       skippedCount(plan) - len(plan.Skipped),
+		Departures:             []jsonDeparture{},
+		PinnedMissing:          []jsonPinned{},
+		PinnedMissingNotListed: pinnedCount(plan) - len(plan.PinnedMissing),
+		Forced:                 meta.Forced,
+		Notes:                  meta.Notes,
+		Source:                 meta.Source,
 
 		DirectoryKind: meta.DirectoryKind, StoreKind: meta.StoreKind, NextSteps: meta.NextSteps,
-		RunID: meta.RunID, MappingFile: meta.MappingFile, NetBIOS: meta.NetBIOS, ApplyHint: meta.ApplyHint,
+		RunID: meta.RunID, MappingFile: meta.MappingFile, NetBIOS: meta.NetBIOS, NetBIOSFrom: meta.NetBIOSSource, ApplyHint: meta.ApplyHint,
 	}
 	if meta.Limits != nil {
 		l := jsonLimits(*meta.Limits)
@@ -241,6 +268,7 @@ func jsonOf(plan *upnsync.Plan, meta Meta) (*jsonReport, []jsonList) {
 		{"unmatched", len(plan.Unmatched), func(e *jsonEnc, i int) { e.person(&plan.Unmatched[i]) }},
 		{"skipped", len(plan.Skipped), func(e *jsonEnc, i int) { e.skip(&plan.Skipped[i]) }},
 		{"departures", len(plan.Departures), func(e *jsonEnc, i int) { e.departure(&plan.Departures[i]) }},
+		{"pinned_missing", len(plan.PinnedMissing), func(e *jsonEnc, i int) { e.pinned(&plan.PinnedMissing[i]) }},
 	}
 }
 

@@ -281,7 +281,7 @@ func (e *jsonEnc) strs(list []string) {
 }
 
 // The items, field by field in the order of the json structs in json.go
-// (jsonChange, jsonConfl, jsonPerson, jsonSkip, jsonDeparture), which
+// (jsonChange, jsonConfl, jsonPerson, jsonSkip, jsonDeparture, jsonPinned), which
 // TestJSONItems encodes with encoding/json to compare.
 
 func (e *jsonEnc) change(c *upnsync.Change) {
@@ -395,6 +395,26 @@ func (e *jsonEnc) departure(d *upnsync.Departure) {
 	if d.Kept != "" {
 		e.key("kept")
 		e.str(d.Kept)
+	}
+	e.close('}')
+}
+
+// pinned writes a user pinned to a missing object as jsonPinned: the
+// fields after external_id only when they hold something (omitempty).
+func (e *jsonEnc) pinned(pn *upnsync.Pinned) {
+	e.open('{')
+	e.key("user_id")
+	e.str(pn.UserID)
+	e.key("name")
+	e.str(pn.UserName)
+	e.key("external_id")
+	e.str(pn.ExternalID)
+	for _, f := range [...]struct{ k, v string }{{"match", string(pn.Match)}, {"dn", pn.Candidate.DN},
+		{"upn", pn.Candidate.UPN}, {"guid", pn.Candidate.GUID}} {
+		if f.v != "" {
+			e.key(f.k)
+			e.str(f.v)
+		}
 	}
 	e.close('}')
 }

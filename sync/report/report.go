@@ -60,11 +60,27 @@ type Meta struct {
 	// MappingFile is the attribute mapping file (--config-file-path).
 	MappingFile string
 	// NetBIOS is the NetBIOS domain name the run used (read from the
-	// directory, or --netbios-domain).
-	NetBIOS string
+	// directory, or --netbios-domain), and NetBIOSSource where it came
+	// from: "directory", "option" or "dn" (guessed from the DNs), as
+	// sync/directory.NetBIOSSource says; NetBIOSText renders both.
+	NetBIOS       string
+	NetBIOSSource string
 	// Limits are the guards' thresholds in force (nil: not known); Guards
 	// are those the plan trips.
 	Limits *upnsync.Limits
+
+	// CSVSeparator separates the CSV report's values (--csv-separator);
+	// 0 is ','. It is how the report is written, not a fact of the run.
+	CSVSeparator rune
+}
+
+// runID is the run's id: meta's own, else the id an apply was journaled
+// under.
+func runID(meta Meta) string {
+	if meta.RunID == "" && meta.Applied != nil {
+		return meta.Applied.RunID
+	}
+	return meta.RunID
 }
 
 // writeBuffer is how much of a report is held before it is written: a
@@ -108,3 +124,6 @@ func joinReplaced(rs []upnsync.Replacement) string {
 // plan built by hand may count none.
 func unmatchedCount(plan *upnsync.Plan) int { return max(plan.Stats.Unmatched, len(plan.Unmatched)) }
 func skippedCount(plan *upnsync.Plan) int   { return max(plan.Stats.Skipped, len(plan.Skipped)) }
+func pinnedCount(plan *upnsync.Plan) int {
+	return max(plan.Stats.PinnedMissing, len(plan.PinnedMissing))
+}

@@ -181,7 +181,8 @@ func TestCSV(t *testing.T) {
 	if err := CSV(&buf, p, sampleMeta()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(&buf).ReadAll()
+	// The byte order mark is Excel's; the rows come after it.
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(buf.Bytes(), []byte("\xef\xbb\xbf")))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,8 @@ func TestSafetyInAllReports(t *testing.T) {
 		"replaced: bob.old@corp.example.com -> bob@corp.example.com",
 		"note:     bob.old@corp.example.com, an earlier UPN",
 		"user 14 (Ann): CN=Ann,OU=Elsewhere,DC=corp is gone (moved-out-of-scope)",
-		"removed:  ann@corp.example.com",
+		"would remove: ann@corp.example.com",
+		"    would be removed\n",
 		"Departed (upnsync added their UPN; they were not in this read): 2",
 		"objectGUID g-eve: not classified",
 		"kept: --remove-departed not given",
@@ -254,6 +256,18 @@ func TestSafetyInAllReports(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
 	}
+
+	// An apply says what it did.
+	meta.Mode = ModeApply
+	var applied bytes.Buffer
+	if err := Text(&applied, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	if a := applied.String(); !strings.Contains(a, "    removed:  ann@corp.example.com\n") || !strings.Contains(a, "    removed\n") ||
+		strings.Contains(a, "would") {
+		t.Errorf("apply text:\n%s", a)
+	}
+	meta.Mode = ModeDryRun
 
 	if err := JSON(&js, plan, meta); err != nil {
 		t.Fatal(err)
@@ -358,5 +372,80 @@ func TestPerBaseCounts(t *testing.T) {
 	if r.Read.Referrals != 3 || len(r.Read.Bases) != 3 || r.Read.Bases[0].Base != "OU=Staff,DC=corp" || r.Read.Bases[0].Entries != 4 ||
 		r.Read.Bases[1].Referrals != 3 || r.Read.Bases[1].Pages != 1 || r.Read.Bases[2].Base != "" {
 		t.Errorf("JSON read: %+v\n%s", r.Read, js.String())
+	}
+}
+
+// Issue 13 in every format: a departure the directory could not find
+// (kept, counted, with what to check), a user pinned to a missing object
+// with the person who would match, and the byte-order conflict's meaning.
+func TestEvidenceInAllReports(t *testing.T) {
+	plan := samplePlan()
+	plan.Departures = []upnsync.Departure{{GUID: "g-hid", Whereabouts: upnsync.Whereabouts{Reason: upnsync.DepartedNotFound,
+		Detail: "no object with this objectGUID, and no tombstone of one, is visible to the account upnsync binds as"},
+		Entries: []upnsync.DepartedEntry{{UserID: "21", Entry: "hid@corp.example.com"}},
+		Kept:    "kept: not finding a person is no evidence that they left; " + upnsync.NotFoundCheck}}
+	plan.PinnedMissing = []upnsync.Pinned{{UserID: "31", UserName: "Old Jane", ExternalID: "0badc0de-0000-4000-8000-000000000000",
+		Match: upnsync.MatchWindowsUsername, Candidate: upnsync.Person{GUID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301", DN: "CN=Jane,DC=corp"}}}
+	plan.Stats.Departed, plan.Stats.NotFound, plan.Stats.PinnedMissing = 1, 1, 2
+	meta := sampleMeta()
+
+	var text, js, cs bytes.Buffer
+	if err := Text(&text, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"objectGUID g-hid: not-found (no object with this objectGUID",
+		"kept: not finding a person is no evidence that they left; check that the account upnsync binds as may read",
+		"Octopus users pinned to a missing object (their ExternalIdentifier names no one in this read): 2",
+		"  user 31 (Old Jane): ExternalIdentifier 0badc0de-0000-4000-8000-000000000000",
+		"matches by windows-username: CN=Jane,DC=corp (objectGUID 3f2504e0-4f89-11d3-9a0c-0305e82c3301): if this is the same person, store 3f2504e0-4f89-11d3-9a0c-0305e82c3301 as the ExternalIdentifier",
+		"  ... and 1 more (only counted: a plan lists at most 1)",
+		", not found 1, pinned to a missing object 2",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := JSON(&js, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Summary       map[string]int
+		PinnedMissing []map[string]string `json:"pinned_missing"`
+		NotListed     int                 `json:"pinned_missing_not_listed"`
+		Departures    []struct{ Reason, Kept string }
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Summary["not_found"] != 1 || got.Summary["pinned_missing"] != 2 || got.NotListed != 1 || len(got.PinnedMissing) != 1 ||
+		got.PinnedMissing[0]["user_id"] != "31" || got.PinnedMissing[0]["guid"] != "3f2504e0-4f89-11d3-9a0c-0305e82c3301" ||
+		got.PinnedMissing[0]["match"] != "windows-username" || got.Departures[0].Reason != "not-found" {
+		t.Errorf("JSON = %s", js.String())
+	}
+	// Read back, the same report.
+	p, m, err := ReadJSON(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := JSON(&again, p, m); err != nil || again.String() != js.String() {
+		t.Errorf("read back: %v\n%s", err, again.String())
+	}
+	if err := CSV(&cs, plan, meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"departure,,,,hid@corp.example.com,,,,,not-found,", "pinned-missing,31,Old Jane,windows-username,,,,,,pinned-to-a-missing-object,",
+		"store 3f2504e0-4f89-11d3-9a0c-0305e82c3301 as the ExternalIdentifier", "not-listed,,,,,,,,,pinned-missing,1 more Octopus user pinned to a missing object is counted but not listed"} {
+		if !strings.Contains(cs.String(), want) {
+			t.Errorf("CSV lacks %q:\n%s", want, cs.String())
+		}
+	}
+	page := renderHTML(t, plan, meta)
+	for _, want := range []string{`<section id="pinned"`, `data-list="pinned_missing"`, "<code>not-found</code> Not found", "not found (kept)",
+		"Pinned to a missing object <span class=\"n\">2</span>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

@@ -47,6 +47,7 @@ func forTerminal(plan *upnsync.Plan, meta Meta) (*upnsync.Plan, Meta) {
 	}
 	meta.Directory, meta.Store, meta.Stopped, meta.ApplyHint = escape(meta.Directory), escape(meta.Store), escape(meta.Stopped), escape(meta.ApplyHint)
 	meta.RunID, meta.MappingFile, meta.NetBIOS = escape(meta.RunID), escape(meta.MappingFile), escape(meta.NetBIOS)
+	meta.NetBIOSSource = escape(meta.NetBIOSSource)
 	if meta.Applied != nil {
 		a := *meta.Applied
 		a.RunID, a.Written = escape(a.RunID), escapeAll(a.Written)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"time"
@@ -137,6 +138,14 @@ func ReadJSON(in io.Reader) (*upnsync.Plan, Meta, error) {
 			plan.Departures = append(plan.Departures, d.engine())
 			return err
 		},
+		"pinned_missing": func() error {
+			var pn jsonPinned
+			err := dec.Decode(&pn)
+			plan.PinnedMissing = append(plan.PinnedMissing, upnsync.Pinned{UserID: pn.UserID, UserName: pn.Name,
+				ExternalID: pn.ExternalID, Match: upnsync.MatchRule(pn.Match),
+				Candidate: upnsync.Person{DN: pn.DN, UPN: pn.UPN, GUID: pn.GUID}})
+			return err
+		},
 	}
 	head := map[string]json.RawMessage{}
 	for dec.More() {
@@ -196,7 +205,8 @@ func (r *jsonReport) engine(plan *upnsync.Plan) (Meta, error) {
 	s := r.Summary
 	plan.Stats = upnsync.Stats{Read: s.Read, Matched: s.Matched, Unchanged: s.Unchanged, Changes: s.Changes,
 		Conflicts: s.Conflicts, Unmatched: s.Unmatched, Skipped: s.Skipped, Departed: s.Departed,
-		Removals: s.Removals, StoreUsers: r.Read.StoreUsers, ByRule: r.MatchedByRule}
+		Removals: s.Removals, NotFound: s.NotFound, PinnedMissing: s.PinnedMissing,
+		StoreUsers: r.Read.StoreUsers, ByRule: r.MatchedByRule}
 	plan.Read = upnsync.ReadResult{Complete: r.Complete, Why: r.Why, Pages: r.Read.Pages, Entries: r.Read.Entries,
 		Referrals: r.Read.Referrals, Partial: r.Read.Partial, Tombstones: r.Read.Tombstones, Unselected: r.Read.Unselected}
 	for _, b := range r.Read.Bases {
@@ -205,7 +215,7 @@ func (r *jsonReport) engine(plan *upnsync.Plan) (Meta, error) {
 	meta := Meta{Mode: r.Mode, Directory: r.Directory, Store: r.Store, Stopped: r.Stopped, Forced: r.Forced,
 		Notes: r.Notes, Source: r.Source, DirectoryKind: r.DirectoryKind, StoreKind: r.StoreKind,
 		NextSteps: r.NextSteps, Read: r.ReadMode, RunID: r.RunID, MappingFile: r.MappingFile,
-		NetBIOS: r.NetBIOS, ApplyHint: r.ApplyHint}
+		NetBIOS: r.NetBIOS, NetBIOSSource: r.NetBIOSFrom, ApplyHint: r.ApplyHint}
 	var err error
 	if meta.Started, err = unstamp(r.Started); err != nil {
 		return meta, err
@@ -286,7 +296,7 @@ func SavedPlan(p *planfile.Plan, digest string) (*upnsync.Plan, Meta) {
 		by += " on " + p.Host
 	}
 	meta := Meta{Mode: ModeDryRun, Directory: p.Directory, Store: p.Store, Started: p.Created,
-		MappingFile: p.Settings["config-file-path"], NetBIOS: p.Settings["netbios-domain"],
+		MappingFile: p.Settings["config-file-path"], NetBIOS: p.Settings["netbios-domain"], NetBIOSSource: optionSource(p.Settings["netbios-domain"]),
 		Forced: len(p.Forced) > 0, Limits: savedLimits(p.Settings),
 		Notes: []string{fmt.Sprintf("A saved plan (SHA-256 %s), made by %s. It lists its changes and departures; conflicts, unmatched and skipped people are only counted (the dry run's JSON report lists them).", digest, by)}}
 	for _, m := range p.Forced {
@@ -296,15 +306,21 @@ func SavedPlan(p *planfile.Plan, digest string) (*upnsync.Plan, Meta) {
 }
 
 // savedLimits are the guards' thresholds from a saved plan's settings, or
-// nil when it does not hold all four.
+// nil when it does not hold all four thresholds of G2 to G5 (a plan saved
+// before --max-read-drop existed had none: off).
 func savedLimits(s map[string]string) *upnsync.Limits {
-	var l upnsync.Limits
+	l := upnsync.Limits{MaxReadDrop: -1}
+	if _, ok := s["max-read-drop"]; !ok {
+		s = maps.Clone(s)
+		s["max-read-drop"] = "-1"
+	}
 	for _, f := range []struct {
 		key   string
 		int   *int
 		float *float64
 	}{{"max-changes", &l.MaxChanges, nil}, {"max-change-percent", nil, &l.MaxChangePercent},
-		{"max-removals", &l.MaxRemovals, nil}, {"max-removal-percent", nil, &l.MaxRemovalPercent}} {
+		{"max-removals", &l.MaxRemovals, nil}, {"max-removal-percent", nil, &l.MaxRemovalPercent},
+		{"max-read-drop", nil, &l.MaxReadDrop}} {
 		v, ok := s[f.key]
 		if !ok {
 			return nil

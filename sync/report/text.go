@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	pl "github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 )
 
@@ -26,6 +28,9 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		title += ", " + meta.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	fmt.Fprintln(w, title)
+	// The summary comes first too: a report can run to megabytes, and
+	// `head` should tell what the run did.
+	fmt.Fprintln(w, "Summary: "+SummaryLine(plan, meta))
 	if meta.Source != "" {
 		fmt.Fprintf(w, "Source:    %s\n", meta.Source)
 	} else {
@@ -37,11 +42,16 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	for _, b := range plan.Read.Bases {
 		refs := ""
 		if b.Referrals > 0 {
-			refs = fmt.Sprintf(", %d referrals skipped", b.Referrals)
+			refs = ", " + plural(b.Referrals, "referral") + " skipped"
 		}
 		fmt.Fprintf(w, "           %s: %s, %s%s\n", baseName(b.Base), plural(b.Entries, "entry"), plural(b.Pages, "page"), refs)
 	}
-	fmt.Fprintf(w, "Store:     %s (%d users)\n", meta.Store, plan.Stats.StoreUsers)
+	if nb := NetBIOSText(meta); nb != "" {
+		fmt.Fprintf(w, "NetBIOS:   %s\n", nb)
+	}
+	fmt.Fprintf(w, "Store:     %s (%s)\n", meta.Store, plural(plan.Stats.StoreUsers, "user"))
+	// A dry run says what it would do, an apply what it did.
+	dry := meta.Mode != ModeApply
 
 	section(w, "Changes", plan.Changes.Len())
 	for _, c := range plan.Changes.All() {
@@ -54,14 +64,16 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 			fmt.Fprintf(w, "  user %s%s\n", c.UserID, nameSuffix(c.UserName))
 		}
 		fmt.Fprintf(w, "    before:   %s\n", orEmpty(c.Before))
-		fmt.Fprintf(w, "    after:    %s\n", c.After)
+		fmt.Fprintf(w, "    after:    %s\n", orEmpty(c.After))
 		if len(c.Added) > 0 {
 			fmt.Fprintf(w, "    added:    %s\n", strings.Join(c.Added, ", "))
 		}
 		if len(c.Replaced) > 0 {
 			fmt.Fprintf(w, "    replaced: %s\n", joinReplaced(c.Replaced))
 		}
-		if len(c.Removed) > 0 {
+		if len(c.Removed) > 0 && dry {
+			fmt.Fprintf(w, "    would remove: %s\n", strings.Join(c.Removed, ", "))
+		} else if len(c.Removed) > 0 {
 			fmt.Fprintf(w, "    removed:  %s\n", strings.Join(c.Removed, ", "))
 		}
 		for _, n := range c.Notes {
@@ -69,34 +81,25 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 
-	section(w, "Conflicts (nothing written for these)", len(plan.Conflicts))
+	// A report whose changes did not come from a read (an undo, a saved
+	// plan applied) lists its conflicts when it has some (a store's
+	// refusals) and has no unmatched or skipped people.
+	read := meta.Source == ""
+	if read || len(plan.Conflicts) > 0 {
+		section(w, "Conflicts (nothing written for these)", len(plan.Conflicts))
+	}
 	for _, c := range plan.Conflicts {
 		fmt.Fprintf(w, "  %s  %s: %s\n", c.Reason, c.UPN, c.Detail)
 		if len(c.Users) > 0 {
-			fmt.Fprintf(w, "    Octopus users: %s\n", strings.Join(c.Users, ", "))
+			fmt.Fprintf(w, "    Octopus users: %s\n", usersWithNames(c))
 		}
 		for _, p := range c.People {
 			fmt.Fprintf(w, "    directory:     %s\n", p)
 		}
 	}
-
-	section(w, "Unmatched directory users (no Octopus user found)", unmatchedCount(plan))
-	for i, p := range plan.Unmatched {
-		if i == TextListLimit {
-			break
-		}
-		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
+	if read {
+		writeUnmatchedAndSkipped(w, plan)
 	}
-	more(w, unmatchedCount(plan), len(plan.Unmatched))
-
-	section(w, "Skipped", skippedCount(plan))
-	for i, s := range plan.Skipped {
-		if i == TextListLimit {
-			break
-		}
-		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
-	}
-	more(w, skippedCount(plan), len(plan.Skipped))
 
 	if len(plan.Departures) > 0 {
 		section(w, "Departed (upnsync added their UPN; they were not in this read)", len(plan.Departures))
@@ -121,13 +124,17 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 			for _, e := range d.Entries {
 				fmt.Fprintf(w, "    user %s%s: %s\n", e.UserID, nameSuffix(e.UserName), e.Entry)
 			}
-			if d.Removed {
+			if d.Removed && dry {
+				fmt.Fprintln(w, "    would be removed")
+			} else if d.Removed {
 				fmt.Fprintln(w, "    removed")
 			} else if d.Kept != "" {
 				fmt.Fprintf(w, "    %s\n", d.Kept)
 			}
 		}
 	}
+
+	pinnedSection(w, plan)
 
 	if len(meta.Guards) > 0 {
 		title := "Safety guards tripped (nothing written)"
@@ -140,13 +147,7 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 
-	st := plan.Stats
-	fmt.Fprintf(w, "\nSummary: read %d, matched %d, unchanged %d, changes %d, conflicts %d, unmatched %d, skipped %d",
-		st.Read, st.Matched, st.Unchanged, st.Changes, st.Conflicts, st.Unmatched, st.Skipped)
-	if st.Departed > 0 {
-		fmt.Fprintf(w, ", departed %d, removals %d", st.Departed, st.Removals)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\nSummary: %s\n", SummaryLine(plan, meta))
 	for _, n := range meta.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
@@ -158,6 +159,60 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		}
 	}
 	return w.Flush()
+}
+
+func writeUnmatchedAndSkipped(w io.Writer, plan *upnsync.Plan) {
+	section(w, "Unmatched directory users (no Octopus user found)", unmatchedCount(plan))
+	for i, p := range plan.Unmatched {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  %s  %s\n", p.Label(), p.UPN)
+	}
+	more(w, unmatchedCount(plan), len(plan.Unmatched))
+
+	section(w, "Skipped", skippedCount(plan))
+	for i, s := range plan.Skipped {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", s.DN, s.Reason)
+	}
+	more(w, skippedCount(plan), len(plan.Skipped))
+}
+
+// usersWithNames lists a conflict's Octopus users, each with its name when
+// the plan knows it: 1010 (Sam Lee), 1011.
+func usersWithNames(c upnsync.Conflict) string {
+	parts := make([]string, len(c.Users))
+	for i, id := range c.Users {
+		parts[i] = id
+		if i < len(c.UserNames) {
+			parts[i] += nameSuffix(c.UserNames[i])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// pinnedSection lists the Octopus users pinned to an object the read did
+// not return (rule M7), with who would match them.
+func pinnedSection(w io.Writer, plan *upnsync.Plan) {
+	n := max(plan.Stats.PinnedMissing, len(plan.PinnedMissing))
+	if n == 0 {
+		return
+	}
+	section(w, "Octopus users pinned to a missing object (their ExternalIdentifier names no one in this read)", n)
+	for i, pn := range plan.PinnedMissing {
+		if i == TextListLimit {
+			break
+		}
+		fmt.Fprintf(w, "  user %s%s: ExternalIdentifier %s\n", pn.UserID, nameSuffix(pn.UserName), pn.ExternalID)
+		if pn.Match != "" {
+			fmt.Fprintf(w, "    matches by %s: %s (objectGUID %s): if this is the same person, store %s as the ExternalIdentifier\n",
+				pn.Match, pn.Candidate.Label(), pn.Candidate.GUID, pn.Candidate.GUID)
+		}
+	}
+	more(w, n, len(plan.PinnedMissing))
 }
 
 // more closes a list the text report cut at TextListLimit. The plan itself
@@ -218,7 +273,7 @@ func readLine(r *upnsync.ReadResult) string {
 		}
 	}
 	if r.Referrals > 0 {
-		s += fmt.Sprintf(", %d referrals skipped", r.Referrals)
+		s += ", " + plural(r.Referrals, "referral") + " skipped"
 	}
 	return s
 }
@@ -235,20 +290,26 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 			s = "Applied: nothing to write."
 		}
 		if len(a.Stale) > 0 {
-			s += fmt.Sprintf(" %s changed since the plan and were left as they are:", plural(len(a.Stale), "user"))
+			s += fmt.Sprintf(" %s changed since the plan and %s left as %s:", plural(len(a.Stale), "user"),
+				map[bool]string{true: "was", false: "were"}[len(a.Stale) == 1], map[bool]string{true: "it is", false: "they are"}[len(a.Stale) == 1])
 			for _, st := range a.Stale {
 				if st.Missing {
 					s += fmt.Sprintf("\n  user %s no longer exists", st.UserID)
 				} else if st.AlreadyApplied() {
-					s += fmt.Sprintf("\n  user %s already holds %q", st.UserID, st.Found)
+					s += fmt.Sprintf("\n  user %s already holds %s", st.UserID, quoted(st.Found))
 				} else {
-					s += fmt.Sprintf("\n  user %s now holds %q (the plan saw %q)", st.UserID, st.Found, st.Expected)
+					s += fmt.Sprintf("\n  user %s now holds %s (the plan saw %s)", st.UserID, quoted(st.Found), quoted(st.Expected))
 				}
 			}
-			s += "\nRun again to plan them anew."
+			if meta.Source == "" {
+				s += "\nRun again to plan them anew."
+			}
 		}
 		return s
 	case plan.Changes.Len() == 0 && len(plan.Conflicts) > 0:
+		if len(plan.Conflicts) == 1 {
+			return "Nothing to change that upnsync may write; the conflict above needs a person to resolve it."
+		}
 		return fmt.Sprintf("Nothing to change that upnsync may write; the %s above need a person to resolve them.",
 			plural(len(plan.Conflicts), "conflict"))
 	case plan.Changes.Len() == 0:
@@ -279,19 +340,16 @@ func orEmpty(s string) string {
 	return s
 }
 
-// plural spells a count with its noun: 1 page, 2 pages, 3 entries.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
+// quoted is a value in quotes, or (empty).
+func quoted(s string) string {
+	if s == "" {
+		return "(empty)"
 	}
-	switch {
-	case strings.HasSuffix(noun, "y"):
-		noun = noun[:len(noun)-1] + "ies"
-	default:
-		noun += "s"
-	}
-	return fmt.Sprintf("%d %s", n, noun)
+	return strconv.Quote(s)
 }
+
+// plural spells a count with its noun: 1 page, 2 pages, 3 entries.
+func plural(n int, noun string) string { return pl.Count(n, noun) }
 
 // baseName names a search base; the empty one is the whole forest (a read
 // of the Global Catalog).

@@ -301,7 +301,9 @@ func (d *Directory) Read(ctx context.Context, fn func(upnsync.Person) error) (up
 	if d.delta {
 		return d.readDelta(ctx, fn)
 	}
-	var res upnsync.ReadResult
+	// A full read of /users takes every user of the tenant (guests are
+	// skipped after the read, still seen).
+	res := upnsync.ReadResult{Whole: true}
 	_, err := d.readPages(ctx, d.usersURL(), false, fn, &res)
 	if err != nil {
 		return d.fail(&res, err)

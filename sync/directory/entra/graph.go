@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/upnsync/upnsync/internal/backoff"
+	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/sync/directory"
 )
 
@@ -89,7 +90,7 @@ func (d *Directory) get(ctx context.Context, link, what string) (*http.Response,
 		}
 		status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		if attempt >= d.retries {
-			return nil, nil, &directory.Error{Msg: fmt.Sprintf("Microsoft Graph answered %s to %s %d times (throttled or busy); gave up after --retries %d; the read is incomplete: run again later", status, what, attempt+1, d.retries)}
+			return nil, nil, &directory.Error{Msg: fmt.Sprintf("Microsoft Graph answered %s to %s %s (throttled or busy); gave up after --retries %d; the read is incomplete: run again later", status, what, plural.Count(attempt+1, "time"), d.retries)}
 		}
 		if wait > d.timeout {
 			return nil, nil, &directory.Error{Msg: fmt.Sprintf("Microsoft Graph answered %s to %s and asks to wait %s (Retry-After), longer than --timeout %s; the read is incomplete: run again later or raise --timeout", status, what, wait.Round(time.Second), d.timeout)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/upnsync/upnsync/internal/plural"
 	upnsync "github.com/upnsync/upnsync/sync"
 	"github.com/upnsync/upnsync/sync/directory"
 )
@@ -97,15 +98,15 @@ func (d *Directory) readPage(ctx context.Context, link string, page int, delta b
 		case errors.Is(err, errPageTooLarge):
 			return &directory.Error{Msg: fmt.Sprintf("%s is over the page limit of %s; the read is incomplete", what, sizeText(d.pageLimit)), Err: err}
 		case ctx.Err() != nil:
-			return &directory.Error{Msg: fmt.Sprintf("the read of %s was cancelled after %d users: %v; the read is incomplete", what, n, ctx.Err()), Err: ctx.Err()}
+			return &directory.Error{Msg: fmt.Sprintf("the read of %s was cancelled after %s: %v; the read is incomplete", what, plural.Count(n, "user"), ctx.Err()), Err: ctx.Err()}
 		case errors.Is(err, context.DeadlineExceeded):
-			return &directory.Error{Msg: fmt.Sprintf("%s did not arrive within --timeout %s (%d users read of it); the read is incomplete", what, d.timeout, n), Err: err}
+			return &directory.Error{Msg: fmt.Sprintf("%s did not arrive within --timeout %s (%s read of it); the read is incomplete", what, d.timeout, plural.Count(n, "user")), Err: err}
 		case isFormatError(err):
 			return &directory.Error{Msg: fmt.Sprintf("%s is not a Microsoft Graph users page (%s); check --graph-endpoint; the read is incomplete", what, oneLine(err.Error())), Err: err}
 		}
 		// Anything else came from reading the body: the connection closed
 		// or was reset (HTTP/1.1), or the stream was (HTTP/2).
-		return &directory.Error{Msg: fmt.Sprintf("%s was cut off after %d users (%s): the connection closed in the middle of the page; the read is incomplete: run again", what, n, netText(err)), Err: io.ErrUnexpectedEOF}
+		return &directory.Error{Msg: fmt.Sprintf("%s was cut off after %s (%s): the connection closed in the middle of the page; the read is incomplete: run again", what, plural.Count(n, "user"), netText(err)), Err: io.ErrUnexpectedEOF}
 	}
 	if err := expectDelim(dec, '{'); err != nil {
 		return "", "", n, broken(err)

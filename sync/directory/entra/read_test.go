@@ -138,7 +138,7 @@ func TestThrottlingBeyondRetriesOrTimeoutIsIncomplete(t *testing.T) {
 		want             string
 	}{
 		{"retries", "1", 2, "gave up after --retries 2"},
-		{"no retries", "1", NoRetries, "429 Too Many Requests to page 1 of the users of entra:" + entratest.TenantID + " 1 times (throttled or busy); gave up after --retries 0"},
+		{"no retries", "1", NoRetries, "429 Too Many Requests to page 1 of the users of entra:" + entratest.TenantID + " 1 time (throttled or busy); gave up after --retries 0"},
 		{"timeout", "3600", 3, "longer than --timeout 10s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

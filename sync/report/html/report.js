@@ -54,11 +54,14 @@
 			if (m && m[2]) e.title = m[2];
 		});
 	}
+	// A dry run's page says what an apply would do.
+	var dryRun = true;
+	function removed() { return dryRun ? "would be removed" : "removed"; }
 	function marks(c, side) {
 		var m = Object.create(null);
 		if (side === "before") {
 			list(c.replaced).forEach(function (r) { m[str(r.old).toLowerCase()] = ["del", "rep", "replaced by " + str(r.new)]; });
-			list(c.removed).forEach(function (r) { m[str(r).toLowerCase()] = ["del", "gone", "removed"]; });
+			list(c.removed).forEach(function (r) { m[str(r).toLowerCase()] = ["del", "gone", removed()]; });
 		} else {
 			list(c.added).forEach(function (a) { m[str(a).toLowerCase()] = ["ins", "add", "added"]; });
 			list(c.replaced).forEach(function (r) { m[str(r.new).toLowerCase()] = ["ins", "rep", "replaces " + str(r.old)]; });
@@ -109,7 +112,13 @@
 			{ title: "Detail", key: function (d) { return str(d.detail); } },
 			{ title: "Entries", key: function (d) { return list(d.entries).map(function (e) { return "user " + userLabel(str(e.user_id), e.name) + ": " + str(e.entry); }).join(" "); },
 				cell: function (td, d) { lines(td, list(d.entries).map(function (e) { return "user " + userLabel(str(e.user_id), e.name) + ": " + str(e.entry); })); } },
-			{ title: "Outcome", key: function (d) { return d.removed ? "removed" : str(d.kept) || "kept"; } }
+			{ title: "Outcome", key: function (d) { return d.removed ? removed() : str(d.kept) || "kept"; } }
+		],
+		pinned_missing: [
+			{ title: "User", key: function (p) { return userLabel(str(p.user_id), p.name); } },
+			{ title: "ExternalIdentifier", key: function (p) { return str(p.external_id); } },
+			{ title: "Would match", key: function (p) { return p.match ? str(p.dn || p.upn) + " by " + str(p.match) : ""; },
+				cell: function (td, p) { lines(td, p.match ? [str(p.dn || p.upn) + " by " + str(p.match), "objectGUID " + str(p.guid)] : [], true); } }
 		],
 		stale: [
 			{ title: "User", key: function (s) { return str(s.user_id); } },
@@ -247,6 +256,7 @@
 		performance.mark("upnsync:start");
 		try {
 			data = JSON.parse(doc.getElementById("upnsync-data").textContent);
+			dryRun = data.mode !== "apply";
 			performance.mark("upnsync:parsed");
 		} catch (e) {
 			doc.querySelectorAll(".nojs").forEach(function (p) { p.textContent = "The data in this file cannot be read (" + e.message + "): the file is damaged or cut short."; });
