@@ -134,6 +134,16 @@ func decode(file string, data []byte) ([]byte, textEncoding, error) {
 			"the XML declaration says encoding=%q but the file is saved as UTF-8 (line %d has %q written as UTF-8): change the declaration to encoding=\"UTF-8\", or save the file as %s (Notepad: Save As, Encoding: ANSI)",
 			decl, lineAt(body, i), r, eightBitNames[cm])
 	}
+	// Windows-1252 leaves five bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+	// without a character: they decode to U+FFFD, which could not be
+	// written back, so the file is not in the encoding it declares.
+	for i, c := range body {
+		if c >= 0x80 && cm.DecodeByte(c) == utf8.RuneError {
+			return nil, enc, errorf(file, lineAt(body, i),
+				"byte 0x%02X is not a character in %s, which the XML declaration says the file is saved in: the file is damaged or saved in another encoding; open it in a text editor and save it as UTF-8 with encoding=\"UTF-8\" in its declaration",
+				c, eightBitNames[cm])
+		}
+	}
 	enc.eightBit = cm
 	out, err := cm.NewDecoder().Bytes(body)
 	if err != nil {

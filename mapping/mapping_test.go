@@ -486,6 +486,7 @@ func TestParseInlineErrors(t *testing.T) {
 		{"ANSI without a declaration", "<mappings>\n<!-- t\xe9l\xe9phone -->\n<mapping Name=\"User\"/></mappings>", 2, `invalid UTF-8 (byte 0xE9): the file is probably saved as ANSI (Windows-1252), and its XML declaration does not say so; save it as UTF-8, or make its first line <?xml version="1.0" encoding="Windows-1252"?>`},
 		{"UTF-8 declaring UTF-16", "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<mappings/>", 1, `the XML declaration says encoding="utf-16" but the file is saved as 8-bit text`},
 		{"declaration on line 2", "\n<?xml version='1.0'\n encoding='latin1'?>\n<!-- caf\xc3\xa9 -->\n<mappings/>", 3, `the XML declaration says encoding="latin1" but the file is saved as UTF-8 (line 4 has 'é'`},
+		{"byte without a character in Windows-1252", "<?xml version=\"1.0\" encoding=\"Windows-1252\"?>\n<mappings>\n<!-- caf\xe9 \x90 -->\n</mappings>", 3, "byte 0x90 is not a character in Windows-1252"},
 		{"NUL in ANSI", "<?xml version=\"1.0\" encoding=\"Windows-1252\"?>\n<mappings>\x00</mappings>", 2, "NUL byte"},
 		{"HTML after a saved-from comment", "<!-- saved from url=(0014)about:internet -->\r\n<HTML><head></head></HTML>", 2, "this is an HTML page"},
 	}

@@ -57,6 +57,19 @@ type errorWithCause struct {
 func (e *errorWithCause) Error() string { return e.msg }
 func (e *errorWithCause) Unwrap() error { return e.cause }
 
+// cancelOnWarn is a log handler that stops the run at the first warning.
+type cancelOnWarn struct{ cancel context.CancelFunc }
+
+func (h cancelOnWarn) Enabled(context.Context, slog.Level) bool { return true }
+func (h cancelOnWarn) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.cancel()
+	}
+	return nil
+}
+func (h cancelOnWarn) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h cancelOnWarn) WithGroup(string) slog.Handler      { return h }
+
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // Each attempt opens the directory anew and plans from an empty planner:
@@ -85,12 +98,14 @@ func TestRetryStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	closed := 0
 	open := func() (upnsync.Directory, error) {
-		time.AfterFunc(20*time.Millisecond, cancel)
 		return fakeDir{err: lost, closed: &closed}, nil
 	}
 	s := &config.Settings{Retries: 3, RetryDelay: time.Hour}
 	started := time.Now()
-	dir, _, err := planWithRetries(ctx, s, quietLog(), open, buildWith(ctx, fakeStore{}))
+	// The run is stopped once the retry is announced, while it waits: not
+	// on a timer, which a slow machine could fire during the attempt.
+	log := slog.New(cancelOnWarn{cancel})
+	dir, _, err := planWithRetries(ctx, s, log, open, buildWith(ctx, fakeStore{}))
 	if dir != nil || err == nil || !strings.Contains(err.Error(), "stopped (context canceled) before attempt 2 of 4") || time.Since(started) > 10*time.Second {
 		t.Fatalf("dir %v, err %v after %s", dir, err, time.Since(started))
 	}
