@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Benchmark upnsync against the directory's own serving rate.
 #
-#   scripts/bench.sh [N]     N users (default 100000; 1000000 supported)
+#   scripts/bench.sh [--mix steady|rollout] [--report text|json] [N]
 #
-# Generates N AD-like users and an Octopus export of the same people (the
-# realistic mix of scripts/genusers), loads them into a PRIVATE slapd (its
-# own folder and ports, AD-like size limits, read as a non-root service
-# account) and into an SQLite store, builds upnsync, then measures in one
-# run, alternating, RUNS times:
+#   N                 users (default 100000; 1000000 supported)
+#   --mix steady      (default) the Octopus export of scripts/genusers: a
+#                     store kept in sync for a while, about 22% of the
+#                     users to change
+#   --mix rollout     a first rollout: 91% of the people with a UPN need it
+#                     (about 900,000 changes at 1M users); the same directory
+#   --report text     (default) the text report on standard output
+#   --report json     the JSON report written with --report-file, as a
+#                     scheduled job keeps it
+#
+# Generates N AD-like users and an Octopus export of the same people
+# (scripts/genusers, in the mix asked for), loads them into a PRIVATE slapd
+# (its own folder and ports, AD-like size limits, read as a non-root
+# service account) and into an SQLite store, builds upnsync, then measures
+# in one run, alternating, RUNS times:
 #   ldapsearch -x -E pr=1000/noprompt of the same entries and attributes to
 #              /dev/null: the reference
 #   upnsync dry run
@@ -41,11 +51,48 @@ set -euo pipefail
 BENCH_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_REPO=$(cd "$BENCH_SCRIPT_DIR/.." && pwd)
 
-N=${1:-100000}
+BENCH_USAGE="usage: scripts/bench.sh [--mix steady|rollout] [--report text|json] [N]"
+N=100000
+MIX=steady
+REPORT=text
+while (($#)); do
+	case $1 in
+	--mix | --report)
+		(($# >= 2)) || {
+			echo "bench: $1 needs a value ($BENCH_USAGE)" >&2
+			exit 1
+		}
+		if [[ $1 == --mix ]]; then MIX=$2; else REPORT=$2; fi
+		shift 2
+		;;
+	--mix=*) MIX=${1#*=} && shift ;;
+	--report=*) REPORT=${1#*=} && shift ;;
+	-h | --help)
+		echo "$BENCH_USAGE"
+		exit 0
+		;;
+	-*)
+		echo "bench: unknown option \"$1\" ($BENCH_USAGE)" >&2
+		exit 1
+		;;
+	*)
+		N=$1
+		shift
+		;;
+	esac
+done
 if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1)); then
-	echo "bench: N must be a positive number of users, not \"$N\" (usage: scripts/bench.sh [N])" >&2
+	echo "bench: N must be a positive number of users, not \"$N\" ($BENCH_USAGE)" >&2
 	exit 1
 fi
+[[ $MIX == steady || $MIX == rollout ]] || {
+	echo "bench: --mix must be steady or rollout, not \"$MIX\"" >&2
+	exit 1
+}
+[[ $REPORT == text || $REPORT == json ]] || {
+	echo "bench: --report must be text or json, not \"$REPORT\"" >&2
+	exit 1
+}
 RUNS=${UPNSYNC_BENCH_RUNS:-3}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || {
 	echo "bench: UPNSYNC_BENCH_RUNS must be a positive number, not \"$RUNS\"" >&2
@@ -77,8 +124,17 @@ bdie() {
 	exit 1
 }
 
-RESULTS=$UPNSYNC_TESTDIRS/results
+RESULTS=$UPNSYNC_TESTDIRS/results-$MIX-$REPORT
+# One store per mix; the directory is the same.
 STORE=$UPNSYNC_TESTDIRS/octopus.db
+STORE_CSV=$SLAPD_CSV
+if [[ $MIX == rollout ]]; then
+	STORE=$UPNSYNC_TESTDIRS/octopus-rollout.db
+	STORE_CSV=$UPNSYNC_TESTDIRS/octopus-rollout.csv
+fi
+# Each step's report: standard output for text, --report-file for json.
+EXT=txt
+[[ $REPORT == json ]] && EXT=json
 MAPPING=$BENCH_REPO/testdata/demo/ADSIReaderLDAPMappings.xml
 FILTER='(&(objectCategory=person)(objectClass=user))'
 # The attributes upnsync requests with that mapping (mapping.Fields.Attributes).
@@ -102,16 +158,28 @@ install_what_is_missing() {
 	install_packages "${missing[@]}"
 }
 
-# prepare_store imports the generated Octopus export once per data set.
+# prepare_store imports the generated Octopus export once per data set
+# (for the rollout mix, first generates it: genusers with the same seed
+# and -mix rollout writes the same directory, so only its export is kept).
 prepare_store() {
 	local stamp
-	stamp=$(<"$SLAPD_DIR/stamp")
+	stamp="$(<"$SLAPD_DIR/stamp") mix=$MIX"
 	if [[ -s $STORE && -s $STORE.stamp && $(<"$STORE.stamp") == "$stamp" ]]; then
 		return 0
 	fi
-	blog "importing $SLAPD_CSV into sqlite:$STORE"
+	if [[ $MIX != steady ]]; then
+		blog "generating the Octopus export of the $MIX mix"
+		local gen=$BENCH_ROOT/bin/genusers
+		(cd "$BENCH_REPO" && "$(go_cmd)" build -o "$gen" ./scripts/genusers)
+		"$gen" -n "$N" -seed "$UPNSYNC_TEST_SEED" -base "$BASE_DN" -mix "$MIX" -ldif /dev/null -octopus-csv "$STORE_CSV" \
+			2>"$RESULTS/genusers.log" || {
+			cat "$RESULTS/genusers.log" >&2
+			bdie "genusers -mix $MIX failed"
+		}
+	fi
+	blog "importing $STORE_CSV into sqlite:$STORE"
 	rm -f "$STORE" "$STORE.stamp"
-	"$BIN" store import --store "sqlite:$STORE" "$SLAPD_CSV" >"$RESULTS/import.out" 2>&1 ||
+	"$BIN" store import --store "sqlite:$STORE" "$STORE_CSV" >"$RESULTS/import.out" 2>&1 ||
 		{
 			cat "$RESULTS/import.out" >&2
 			bdie "store import failed"
@@ -135,13 +203,20 @@ reference_argv() {
 		-E pr=1000/noprompt "$FILTER" "${ATTRS[@]}")
 }
 
-upnsync_argv() { # STORE [--apply]
-	local store=$1
-	shift
-	local tls=(--allow-plaintext-bind)
+upnsync_argv() { # STORE STEP [--apply]: STEP names the report file
+	local store=$1 step=$2
+	shift 2
+	local tls=(--allow-plaintext-bind) report=()
 	[[ $SCHEME == ldaps ]] && tls=(--ca-file "$TESTDIRS/ca.crt")
+	[[ $REPORT == json ]] && report=(--report json --report-file "$RESULTS/$step.json")
 	ARGV=("${UPNSYNC_BIN:-$BIN}" --config-file-path "$MAPPING" --directory "$(url)" "${tls[@]}" --domain "$BASE_DN"
-		--login "$SLAPD_BIND_DN" --password-file "$SLAPD_PASSWORD_FILE" --store "sqlite:$store" "$@")
+		--login "$SLAPD_BIND_DN" --password-file "$SLAPD_PASSWORD_FILE" --store "sqlite:$store" "${report[@]}" "$@")
+}
+
+# step_out STEP: where a step's standard output goes (the text report, or
+# nothing much with --report json).
+step_out() {
+	if [[ $REPORT == json ]]; then echo "$RESULTS/$1.out"; else echo "$RESULTS/$1.txt"; fi
 }
 
 # measure NAME OUT CMD...: runs CMD under /usr/bin/time with stdout to OUT;
@@ -162,9 +237,22 @@ measure() {
 	echo "$rc"
 }
 
-# summary_of FILE: the "changes N" figure of a text report's summary line.
+# changes_of STEP: the number of changes a step's report plans (the text
+# report's summary line, or the JSON report's summary); applied_of STEP:
+# the number of users its apply wrote.
 changes_of() {
-	sed -n 's/^Summary: .* changes \([0-9]*\), .*/\1/p' "$1"
+	if [[ $REPORT == json ]]; then
+		grep -m1 -o '"changes": [0-9]*' "$RESULTS/$1.json" | grep -o '[0-9]*$'
+	else
+		sed -n 's/^Summary: .* changes \([0-9]*\), .*/\1/p' "$RESULTS/$1.txt"
+	fi
+}
+applied_of() {
+	if [[ $REPORT == json ]]; then
+		grep -m1 -o '"written": [0-9]*' "$RESULTS/$1.json" | grep -o '[0-9]*$'
+	else
+		sed -n 's/^Applied: \([0-9]*\) users\{0,1\} written.*/\1/p' "$RESULTS/$1.txt"
+	fi
 }
 
 expect_rc() { # NAME RC ALLOWED...
@@ -181,8 +269,8 @@ expect_rc() { # NAME RC ALLOWED...
 compare_round() { # ROUND: the dry run of UPNSYNC_BENCH_COMPARE, if set
 	[[ -n $COMPARE ]] || return 0
 	local rc ARGV
-	UPNSYNC_BIN=$COMPARE upnsync_argv "$STORE"
-	rc=$(measure compare "$RESULTS/compare.txt" "${ARGV[@]}")
+	UPNSYNC_BIN=$COMPARE upnsync_argv "$STORE" compare
+	rc=$(measure compare "$(step_out compare)" "${ARGV[@]}")
 	expect_rc compare "$rc" 0 2 4
 }
 
@@ -194,32 +282,32 @@ one_round() { # ROUND
 	# The other binary's dry run goes before this build's in odd rounds,
 	# after it in even ones: neither gains from the order.
 	((r % 2)) && compare_round "$r"
-	upnsync_argv "$STORE"
+	upnsync_argv "$STORE" dry
 	if [[ ${UPNSYNC_BENCH_PROFILE:-} == 1 && $r == "$RUNS" ]]; then
 		export UPNSYNC_CPUPROFILE=$RESULTS/dry.cpu.prof UPNSYNC_MEMPROFILE=$RESULTS/dry.mem.prof
 	fi
-	rc=$(measure dry "$RESULTS/dry.txt" "${ARGV[@]}")
+	rc=$(measure dry "$(step_out dry)" "${ARGV[@]}")
 	unset UPNSYNC_CPUPROFILE UPNSYNC_MEMPROFILE
 	expect_rc dry "$rc" 0 2 4
 	((r % 2)) || compare_round "$r"
 	cp --sparse=always "$STORE" "$RESULTS/apply.db"
 	rm -f "$RESULTS/apply.db-journal"
-	upnsync_argv "$RESULTS/apply.db" --apply
-	rc=$(measure apply "$RESULTS/apply.txt" "${ARGV[@]}")
+	upnsync_argv "$RESULTS/apply.db" apply --apply
+	rc=$(measure apply "$(step_out apply)" "${ARGV[@]}")
 	expect_rc apply "$rc" 0 4
-	upnsync_argv "$RESULTS/apply.db"
-	rc=$(measure dry2 "$RESULTS/dry2.txt" "${ARGV[@]}")
+	upnsync_argv "$RESULTS/apply.db" dry2
+	rc=$(measure dry2 "$(step_out dry2)" "${ARGV[@]}")
 	expect_rc dry2 "$rc" 0 4
 	local planned applied again
-	planned=$(changes_of "$RESULTS/dry.txt")
-	applied=$(sed -n 's/^Applied: \([0-9]*\) users\{0,1\} written.*/\1/p' "$RESULTS/apply.txt")
-	again=$(changes_of "$RESULTS/dry2.txt")
-	[[ -n $planned && -n $again ]] || bdie "no summary line in the reports under $RESULTS"
+	planned=$(changes_of dry)
+	applied=$(applied_of apply)
+	again=$(changes_of dry2)
+	[[ -n $planned && -n $again ]] || bdie "no summary in the reports under $RESULTS"
 	[[ ${applied:-0} == "$planned" ]] || bdie "round $r: the dry run planned $planned changes but the apply wrote ${applied:-0}"
-	if [[ -n $COMPARE && $(changes_of "$RESULTS/compare.txt") != "$planned" ]]; then
-		bdie "round $r: $COMPARE planned $(changes_of "$RESULTS/compare.txt") changes, this build $planned"
+	if [[ -n $COMPARE && $(changes_of compare) != "$planned" ]]; then
+		bdie "round $r: $COMPARE planned $(changes_of compare) changes, this build $planned"
 	fi
-	[[ $again == 0 ]] || bdie "round $r: the second dry run after the apply plans $again changes, want 0 (see $RESULTS/dry2.txt)"
+	[[ $again == 0 ]] || bdie "round $r: the second dry run after the apply plans $again changes, want 0 (see $RESULTS/dry2.$EXT)"
 	echo "$planned" >"$RESULTS/planned"
 	local steps=4
 	[[ -n $COMPARE ]] && steps=5
@@ -229,9 +317,14 @@ one_round() { # ROUND
 report_table() {
 	local planned store_users load_before=$1 load_after=$2
 	planned=$(<"$RESULTS/planned")
-	store_users=$(sed -n 's/^Store: .*(\([0-9]*\) users)$/\1/p' "$RESULTS/dry.txt")
+	if [[ $REPORT == json ]]; then
+		store_users=$(grep -m1 -o '"store_users": [0-9]*' "$RESULTS/dry.json" | grep -o '[0-9]*$')
+	else
+		store_users=$(sed -n 's/^Store: .*(\([0-9]*\) users)$/\1/p' "$RESULTS/dry.txt")
+	fi
 	awk -v n="$N" -v runs="$RUNS" -v planned="$planned" -v users="$store_users" \
-		-v url="$(url)" -v lb="$load_before" -v la="$load_after" -v compare="$COMPARE" '
+		-v url="$(url)" -v lb="$load_before" -v la="$load_after" -v compare="$COMPARE" \
+		-v mix="$MIX" -v report="$REPORT" '
 	function median(name) { return med(secs, name) }
 	function med(v, name,   k, i, j, t, a) {
 		k = cnt[name]
@@ -247,14 +340,14 @@ report_table() {
 	{ c = ++cnt[$1]; secs[$1, c] = $2; rss[$1, c] = $3; cpu[$1, c] = $5 }
 	END {
 		ref = median("reference")
-		printf "\nupnsync benchmark: %d directory users, %d Octopus users, %d planned changes\n", n, users, planned
+		printf "\nupnsync benchmark: %d directory users, %d Octopus users, %d planned changes (%s mix, %s report%s)\n", n, users, planned, mix, report, (report == "json" ? " to --report-file" : "")
 		printf "%s, page size 1000, %d %s each, alternating; load average before %s, after %s\n\n", url, runs, (runs == 1 ? "run" : "runs"), lb, la
 		printf "%-34s %9s %8s %8s %13s %12s %10s\n", "step", "median s", "x ref", "max s", "peak RSS MB", "users/s", "CPU s"
 		steps = split(compare == "" ? "reference dry apply dry2" : "reference compare dry apply dry2", order, " ")
 		label["reference"] = "ldapsearch -E pr=1000 (reference)"
 		label["compare"] = "dry run of UPNSYNC_BENCH_COMPARE"
 		label["dry"] = "upnsync dry run"
-		label["apply"] = "upnsync --apply"
+		label["apply"] = sprintf("upnsync --apply (%d changes)", planned)
 		label["dry2"] = "upnsync second dry run"
 		for (o = 1; o <= steps; o++) {
 			s = order[o]; m = median(s); mx = 0
@@ -263,6 +356,7 @@ report_table() {
 		}
 		extra = median("apply") - median("dry")
 		printf "%-34s %9.2f %8s %8s %13s %12s\n", "apply over the dry run", extra, "", "", "", (extra > 0 ? sprintf("%.0f ch/s", planned / extra) : "-")
+		printf "%-34s %9.2f\n", "apply / dry run", median("apply") / median("dry")
 		printf "\nThe second dry run after each apply planned 0 changes.\n"
 		if (compare != "") printf "UPNSYNC_BENCH_COMPARE=%s planned the same changes in every round.\n", compare
 	}' "$RESULTS/raw"
@@ -297,7 +391,7 @@ bench_main() {
 	done
 	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	report_table "$load_before" "$load_after" | tee "$RESULTS/table.txt"
-	blog "raw figures: $RESULTS/raw; reports: $RESULTS/*.txt"
+	blog "raw figures: $RESULTS/raw; reports: $RESULTS/*.$EXT"
 }
 
 bench_main

@@ -27,6 +27,7 @@ TARGETS=(
 	"./sync FuzzMergeUPN"
 	"./sync FuzzValidateUPN"
 	"./sync FuzzPlanner"
+	"./sync/report FuzzJSONString"
 	"./sync FuzzNormalizeGUID"
 	"./sync/directory FuzzLDIF"
 	"./sync/directory FuzzGUID"

@@ -149,7 +149,7 @@ func BenchmarkBuildPlan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(people))*float64(b.N)/b.Elapsed().Seconds(), "people/s")
-	if len(plan.Changes) == 0 || len(plan.Conflicts) == 0 || plan.Stats.Unchanged == 0 {
+	if plan.Changes.Len() == 0 || len(plan.Conflicts) == 0 || plan.Stats.Unchanged == 0 {
 		b.Fatalf("unrealistic plan: %+v", plan.Stats)
 	}
 }

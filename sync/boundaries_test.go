@@ -42,7 +42,7 @@ func TestUPNLengthBoundary(t *testing.T) {
 	people := []Person{{GUID: "00000001-0000-4000-8000-000000000000", UPN: accented(MaxUPNLength), DN: "CN=A"},
 		{GUID: "00000002-0000-4000-8000-000000000000", UPN: accented(MaxUPNLength + 1), DN: "CN=B"}}
 	plan := planOf(Options{MaxLength: 1000}, users, people)
-	if len(plan.Changes) != 1 || plan.Changes[0].UserID != "1" || len(plan.Conflicts) != 1 || plan.Conflicts[0].Reason != ConflictInvalidUPN {
+	if plan.Changes.Len() != 1 || plan.Changes.At(0).UserID != "1" || len(plan.Conflicts) != 1 || plan.Conflicts[0].Reason != ConflictInvalidUPN {
 		t.Errorf("changes %+v, conflicts %+v", plan.Changes, plan.Conflicts)
 	}
 }
@@ -78,7 +78,7 @@ func TestChangeGuardBoundaries(t *testing.T) {
 	plan := func(changes, users int) *Plan {
 		p := &Plan{Stats: Stats{StoreUsers: users}}
 		for range changes {
-			p.Changes = append(p.Changes, Change{UserID: "u"})
+			p.Changes.Append(Change{UserID: "u"})
 		}
 		return p
 	}

@@ -41,10 +41,10 @@ func TestDepartureRemovesOnlyOwnedEntries(t *testing.T) {
 	if !reflect.DeepEqual(departed, []string{guidBob}) {
 		t.Fatalf("Departed() = %q, want only Bob (Jane was read)", departed)
 	}
-	if len(pl.Changes) != 1 {
+	if pl.Changes.Len() != 1 {
 		t.Fatalf("changes = %+v", pl.Changes)
 	}
-	c := pl.Changes[0]
+	c := pl.Changes.At(0)
 	// bob@old.example.com looks like a UPN but was typed by someone: kept.
 	if c.UserID != "2" || c.Before != "bob;bob@corp.example.com;bob@old.example.com" ||
 		c.After != "bob;bob@old.example.com" || !reflect.DeepEqual(c.Removed, []string{"bob@corp.example.com"}) ||
@@ -74,7 +74,7 @@ func TestDepartureKeptUnlessAllowedAndKnown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pl, _ := planWith(t, tt.opts, departureUsers(), tt.where, tt.complete, jane())
-			if len(pl.Changes) != 0 || pl.Stats.Removals != 0 {
+			if pl.Changes.Len() != 0 || pl.Stats.Removals != 0 {
 				t.Fatalf("changes = %+v", pl.Changes)
 			}
 			if len(pl.Departures) != 1 || pl.Departures[0].Removed || !strings.Contains(pl.Departures[0].Kept, tt.kept) {
@@ -87,7 +87,7 @@ func TestDepartureKeptUnlessAllowedAndKnown(t *testing.T) {
 func TestEveryReasonThatMeansGoneRemoves(t *testing.T) {
 	for _, r := range []DepartureReason{DepartedDisabled, DepartedDeleted, DepartedMoved, DepartedFiltered, DepartedNotInExport} {
 		pl, _ := planWith(t, Options{RemoveDeparted: true}, departureUsers(), map[string]Whereabouts{guidBob: {Reason: r}}, true, jane())
-		if len(pl.Changes) != 1 || pl.Changes[0].Departed != r {
+		if pl.Changes.Len() != 1 || pl.Changes.At(0).Departed != r {
 			t.Errorf("%s: changes %+v", r, pl.Changes)
 		}
 	}
@@ -101,7 +101,7 @@ func TestSkippedDisabledIsDepartedDisabled(t *testing.T) {
 	if len(departed) != 0 {
 		t.Fatalf("Departed() = %q: a skipped disabled person needs no lookup", departed)
 	}
-	if len(pl.Changes) != 1 || pl.Changes[0].Departed != DepartedDisabled || pl.Changes[0].After != "bob;bob@old.example.com" {
+	if pl.Changes.Len() != 1 || pl.Changes.At(0).Departed != DepartedDisabled || pl.Changes.At(0).After != "bob;bob@old.example.com" {
 		t.Fatalf("changes = %+v", pl.Changes)
 	}
 }
@@ -113,10 +113,10 @@ func TestDepartureMergesWithChangeOfSameUser(t *testing.T) {
 		Owned: []Owned{{Entry: "bob@corp.example.com", GUID: guidBob}}}}
 	ann := Person{GUID: guidAnn, UPN: "ann@corp.example.com", SAMAccountName: "ann"}
 	pl, _ := planWith(t, Options{RemoveDeparted: true}, users, map[string]Whereabouts{guidBob: {Reason: DepartedMoved}}, true, ann)
-	if len(pl.Changes) != 1 {
+	if pl.Changes.Len() != 1 {
 		t.Fatalf("want one write for user 7, got %+v", pl.Changes)
 	}
-	c := pl.Changes[0]
+	c := pl.Changes.At(0)
 	if c.Before != "desk;bob@corp.example.com" || c.After != "desk;ann@corp.example.com" ||
 		!reflect.DeepEqual(c.Added, []string{"ann@corp.example.com"}) || !reflect.DeepEqual(c.Removed, []string{"bob@corp.example.com"}) ||
 		c.Departed != "" || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "who is gone (moved-out-of-scope)") {
@@ -129,7 +129,7 @@ func TestDepartureMergesWithChangeOfSameUser(t *testing.T) {
 func TestDepartureKeepsEntryThatIsSomeonesUPNNow(t *testing.T) {
 	newBob := Person{GUID: guidAnn, UPN: "BOB@corp.example.com", SAMAccountName: "bob2"}
 	pl, _ := planWith(t, Options{RemoveDeparted: true}, departureUsers(), map[string]Whereabouts{guidBob: {Reason: DepartedDeleted}}, true, jane(), newBob)
-	for _, c := range pl.Changes {
+	for _, c := range pl.Changes.All() {
 		if len(c.Removed) > 0 {
 			t.Fatalf("removed %q", c.Removed)
 		}
@@ -145,16 +145,16 @@ func TestRenameWithNewUPNAlreadyPresent(t *testing.T) {
 	users := []User{{ID: "12", ExternalID: guidJane, WindowsUsernames: "jdoe;jane.old@corp.example.com;Jane.Doe@corp.example.com",
 		Owned: []Owned{{Entry: "jane.old@corp.example.com", GUID: guidJane}}}}
 	pl := plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 1 {
+	if pl.Changes.Len() != 1 {
 		t.Fatalf("changes %+v", pl.Changes)
 	}
-	c := pl.Changes[0]
+	c := pl.Changes.At(0)
 	if c.After != "jdoe;Jane.Doe@corp.example.com" || !reflect.DeepEqual(c.Removed, []string{"jane.old@corp.example.com"}) ||
 		len(c.Added) != 0 || len(c.Replaced) != 0 || len(c.Notes) != 1 {
 		t.Fatalf("change %+v", c)
 	}
 	users[0].WindowsUsernames, users[0].Owned = c.After, nil
-	if again := plan(t, Options{}, users, jane()); len(again.Changes) != 0 {
+	if again := plan(t, Options{}, users, jane()); again.Changes.Len() != 0 {
 		t.Fatalf("not idempotent: %+v", again.Changes)
 	}
 }
@@ -168,10 +168,10 @@ func TestRenameNotes(t *testing.T) {
 			Owned: []Owned{{Entry: "jane.old@corp.example.com", GUID: guidJane}}},
 	}
 	pl := plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 1 || pl.Changes[0].UserID != "12" {
+	if pl.Changes.Len() != 1 || pl.Changes.At(0).UserID != "12" {
 		t.Fatalf("changes %+v", pl.Changes)
 	}
-	notes := strings.Join(pl.Changes[0].Notes, "\n")
+	notes := strings.Join(pl.Changes.At(0).Notes, "\n")
 	for _, want := range []string{
 		"upnsync added jane.old@corp.example.com for this person to Octopus user 30 (Old) earlier; it is left there",
 		"jane.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry (upnsync did not add it here); it is kept",
@@ -180,8 +180,8 @@ func TestRenameNotes(t *testing.T) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
 	}
-	if pl.Changes[0].After != "jdoe;jane.old@corp.example.com;jane.doe@corp.example.com" {
-		t.Errorf("manual entry touched: %q", pl.Changes[0].After)
+	if pl.Changes.At(0).After != "jdoe;jane.old@corp.example.com;jane.doe@corp.example.com" {
+		t.Errorf("manual entry touched: %q", pl.Changes.At(0).After)
 	}
 
 	// The entry upnsync added was removed by someone: the note says so and
@@ -189,7 +189,7 @@ func TestRenameNotes(t *testing.T) {
 	users = []User{{ID: "12", ExternalID: guidJane, WindowsUsernames: "jdoe",
 		Owned: []Owned{{Entry: "jane.old@corp.example.com", GUID: guidJane}}}}
 	pl = plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 1 || len(pl.Changes[0].Notes) != 1 || !strings.Contains(pl.Changes[0].Notes[0], "someone has removed it") {
+	if pl.Changes.Len() != 1 || len(pl.Changes.At(0).Notes) != 1 || !strings.Contains(pl.Changes.At(0).Notes[0], "someone has removed it") {
 		t.Fatalf("changes %+v", pl.Changes)
 	}
 }
@@ -211,17 +211,17 @@ func TestBuildPlanLocatesDeparted(t *testing.T) {
 	store := fakeStore{users: departureUsers()}
 	dir := &locatingDir{fakeDir: fakeDir{people: []Person{jane()}}, where: map[string]Whereabouts{guidBob: {Reason: DepartedFiltered}}}
 	pl, err := BuildPlan(context.Background(), store, dir, Options{})
-	if err != nil || len(dir.asked) != 0 || len(pl.Changes) != 0 {
+	if err != nil || len(dir.asked) != 0 || pl.Changes.Len() != 0 {
 		t.Fatalf("without RemoveDeparted: %v asked %q changes %+v", err, dir.asked, pl.Changes)
 	}
 	pl, err = BuildPlan(context.Background(), store, dir, Options{RemoveDeparted: true})
-	if err != nil || !reflect.DeepEqual(dir.asked, []string{guidBob}) || len(pl.Changes) != 1 || pl.Changes[0].Departed != DepartedFiltered {
+	if err != nil || !reflect.DeepEqual(dir.asked, []string{guidBob}) || pl.Changes.Len() != 1 || pl.Changes.At(0).Departed != DepartedFiltered {
 		t.Fatalf("with RemoveDeparted: %v asked %q changes %+v", err, dir.asked, pl.Changes)
 	}
 }
 
 func TestGuards(t *testing.T) {
-	pl := Plan{Changes: make([]Change, 12), Stats: Stats{StoreUsers: 100, Removals: 11}}
+	pl := Plan{Changes: ChangesOf(make([]Change, 12)...), Stats: Stats{StoreUsers: 100, Removals: 11}}
 	if stops := NoLimits.Check(&pl); len(stops) != 0 {
 		t.Fatalf("NoLimits stops: %+v", stops)
 	}

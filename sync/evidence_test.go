@@ -46,7 +46,7 @@ func TestNormalizeGUIDForms(t *testing.T) {
 func TestExternalIDFormsMatch(t *testing.T) {
 	for _, ext := range []string{"{" + strings.ToUpper(guidJane) + "}", "3F2504E04F8911D39A0C0305E82C3301", "4AQlP4lP0xGaDAMF6CwzAQ=="} {
 		pl := plan(t, Options{}, []User{{ID: "7", FirstName: "Jane", ExternalID: ext, WindowsUsernames: "someone-else"}}, jane())
-		if len(pl.Changes) != 1 || pl.Changes[0].Match != MatchExternalID || pl.Changes[0].ExternalID != ext || len(pl.PinnedMissing) != 0 {
+		if pl.Changes.Len() != 1 || pl.Changes.At(0).Match != MatchExternalID || pl.Changes.At(0).ExternalID != ext || len(pl.PinnedMissing) != 0 {
 			t.Fatalf("ExternalIdentifier %q: changes %+v, pinned %+v", ext, pl.Changes, pl.PinnedMissing)
 		}
 	}
@@ -62,7 +62,7 @@ func TestByteOrderConflict(t *testing.T) {
 		{ID: "8", FirstName: "Other", WindowsUsernames: "jdoe"}, // would match by M2
 	}
 	pl := plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 0 || len(pl.Unmatched) != 0 || len(pl.PinnedMissing) != 0 || len(pl.Conflicts) != 1 {
+	if pl.Changes.Len() != 0 || len(pl.Unmatched) != 0 || len(pl.PinnedMissing) != 0 || len(pl.Conflicts) != 1 {
 		t.Fatalf("changes %+v unmatched %+v pinned %+v conflicts %+v", pl.Changes, pl.Unmatched, pl.PinnedMissing, pl.Conflicts)
 	}
 	c := pl.Conflicts[0]
@@ -73,7 +73,7 @@ func TestByteOrderConflict(t *testing.T) {
 	}
 	// Fixed: M1 matches.
 	users[0].ExternalID = guidJane
-	if pl := plan(t, Options{}, users, jane()); len(pl.Conflicts) != 0 || len(pl.Changes) != 1 || pl.Changes[0].UserID != "7" {
+	if pl := plan(t, Options{}, users, jane()); len(pl.Conflicts) != 0 || pl.Changes.Len() != 1 || pl.Changes.At(0).UserID != "7" {
 		t.Fatalf("after the fix: %+v %+v", pl.Conflicts, pl.Changes)
 	}
 }
@@ -136,7 +136,7 @@ func TestPinnedMissing(t *testing.T) {
 func TestNotFoundAndHeldRemovalsKeep(t *testing.T) {
 	notFound := map[string]Whereabouts{guidBob: {Reason: DepartedNotFound, Detail: "no object with this objectGUID is visible"}}
 	pl, _ := planWith(t, Options{RemoveDeparted: true}, departureUsers(), notFound, true, jane())
-	if len(pl.Changes) != 0 || pl.Stats.Removals != 0 || pl.Stats.NotFound != 1 || len(pl.Departures) != 1 {
+	if pl.Changes.Len() != 0 || pl.Stats.Removals != 0 || pl.Stats.NotFound != 1 || len(pl.Departures) != 1 {
 		t.Fatalf("changes %+v stats %+v", pl.Changes, pl.Stats)
 	}
 	if d := pl.Departures[0]; d.Removed || d.Reason != DepartedNotFound || !strings.Contains(d.Kept, "no evidence that they left") ||
@@ -146,7 +146,7 @@ func TestNotFoundAndHeldRemovalsKeep(t *testing.T) {
 	deleted := map[string]Whereabouts{guidBob: {Reason: DepartedDeleted, Detail: "a tombstone"}}
 	held := Options{RemoveDeparted: true, HoldRemovals: "the scope changed since the last complete run; confirm with --force"}
 	pl, _ = planWith(t, held, departureUsers(), deleted, true, jane())
-	if len(pl.Changes) != 0 || pl.Stats.Removals != 0 || pl.Departures[0].Removed || pl.Departures[0].Kept != "kept: "+held.HoldRemovals {
+	if pl.Changes.Len() != 0 || pl.Stats.Removals != 0 || pl.Departures[0].Removed || pl.Departures[0].Kept != "kept: "+held.HoldRemovals {
 		t.Fatalf("held: changes %+v departures %+v", pl.Changes, pl.Departures)
 	}
 	held.HoldRemovals = ""

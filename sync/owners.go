@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"hash/maphash"
 	"iter"
 	"slices"
 	"strings"
@@ -16,7 +17,14 @@ import (
 // couple of hundred thousand GUIDs, which the collector would otherwise
 // scan on every cycle.
 type ownerSet struct {
-	byRaw map[[16]byte]int32
+	// table finds a canonical GUID's owner: open addressing, each slot a
+	// 32-bit fingerprint of the GUID's hash and 1 + the owner's index (0:
+	// empty), the home from the fingerprint, a match checked against raws.
+	// After a first run at a million users it holds most of them: a map of
+	// 16-byte keys took more memory and more time.
+	table []uint64
+	raws  [][16]byte // by owner: the canonical GUID, zero for a literal one
+	seed  maphash.Seed
 	// byLit holds GUIDs that are not canonical once normalized (older
 	// installs, hand-edited data): compared as NormalizeGUID strings, as
 	// the map they replace did.
@@ -26,6 +34,63 @@ type ownerSet struct {
 	wheres []Whereabouts
 	// key is scratch for normalizing a GUID without allocating.
 	key []byte
+}
+
+// rawOwner is the owner of a canonical GUID, or -1.
+func (s *ownerSet) rawOwner(raw *[16]byte) int32 {
+	if len(s.table) == 0 {
+		return -1
+	}
+	fp := s.fingerprint(raw)
+	for i := s.home(fp); ; {
+		v := s.table[i]
+		if v == 0 {
+			return -1
+		}
+		if uint32(v>>32) == fp && s.raws[uint32(v)-1] == *raw {
+			return int32(uint32(v) - 1)
+		}
+		if i++; i == len(s.table) {
+			i = 0
+		}
+	}
+}
+
+func (s *ownerSet) fingerprint(raw *[16]byte) uint32 {
+	return uint32(maphash.Bytes(s.seed, raw[:]) >> 32)
+}
+
+func (s *ownerSet) home(fp uint32) int { return int(uint64(fp) * uint64(len(s.table)) >> 32) }
+
+// putRaw records that owner i has the canonical GUID raw, not in the table.
+func (s *ownerSet) putRaw(raw *[16]byte, i int32) {
+	if (len(s.raws)+1)*5 > len(s.table)*4 {
+		if len(s.table) == 0 {
+			s.seed = maphash.MakeSeed()
+		}
+		old := s.table
+		s.table = make([]uint64, max(1024, 2*len(old)))
+		for _, v := range old {
+			if v != 0 {
+				s.place(v)
+			}
+		}
+	}
+	for len(s.raws) <= int(i) {
+		s.raws = append(s.raws, [16]byte{})
+	}
+	s.raws[i] = *raw
+	s.place(uint64(s.fingerprint(raw))<<32 | uint64(i+1))
+}
+
+func (s *ownerSet) place(v uint64) {
+	i := s.home(uint32(v >> 32))
+	for s.table[i] != 0 {
+		if i++; i == len(s.table) {
+			i = 0
+		}
+	}
+	s.table[i] = v
 }
 
 // owner is one objectGUID that owns entries, and what the read saw of it.
@@ -48,9 +113,14 @@ type ownedRef struct {
 // normalized puts NormalizeGUID(guid) in s.key and says whether it is
 // canonical (then its 16 bytes are raw).
 func (s *ownerSet) normalized(guid string) (raw [16]byte, canonical bool) {
-	s.key = normalizeGUIDInto(s.key[:0], guid)
-	if !isGUIDBytes(s.key) {
-		return raw, false
+	if IsGUID(guid) {
+		// Canonical already, as readers and stores give most GUIDs.
+		s.key = append(s.key[:0], guid...)
+	} else {
+		s.key = normalizeGUIDInto(s.key[:0], guid)
+		if !isGUIDBytes(s.key) {
+			return raw, false
+		}
 	}
 	j := 0
 	for i := 0; i < len(s.key); i++ {
@@ -80,10 +150,7 @@ func (s *ownerSet) find(guid string) int32 {
 	}
 	raw, canonical := s.normalized(guid)
 	if canonical {
-		if i, ok := s.byRaw[raw]; ok {
-			return i
-		}
-		return -1
+		return s.rawOwner(&raw)
 	}
 	if len(s.key) == 0 {
 		return -1
@@ -103,12 +170,11 @@ func (s *ownerSet) add(guid string, pos, k int32) {
 	var i int32
 	var ok bool
 	if canonical {
-		if s.byRaw == nil {
-			s.byRaw = map[[16]byte]int32{}
-		}
-		if i, ok = s.byRaw[raw]; !ok {
+		if i = s.rawOwner(&raw); i >= 0 {
+			ok = true
+		} else {
 			i = int32(len(s.list))
-			s.byRaw[raw] = i
+			s.putRaw(&raw, i)
 		}
 	} else {
 		if s.byLit == nil {
@@ -149,10 +215,10 @@ func (s *ownerSet) entries(i int32) iter.Seq[ownedRef] {
 // GUID as strings sort. Only departures need them as strings.
 func (s *ownerSet) guids(keep func(*owner) bool) []ownerGUID {
 	var out []ownerGUID
-	for raw, i := range s.byRaw {
-		if keep(&s.list[i]) {
+	for _, v := range s.table {
+		if i := int32(uint32(v)) - 1; v != 0 && keep(&s.list[i]) {
 			var g [36]byte
-			formatGUID(&g, string(raw[:]))
+			formatGUID(&g, string(s.raws[i][:]))
 			out = append(out, ownerGUID{guid: string(g[:]), i: i})
 		}
 	}

@@ -22,7 +22,7 @@ func planPartial(t *testing.T, opts Options, users []User, people ...Person) Pla
 // departure, no removal, even with --remove-departed.
 func TestPartialReadInfersNoDeparture(t *testing.T) {
 	pl := planPartial(t, Options{RemoveDeparted: true}, departureUsers(), jane())
-	if len(pl.Departures) != 0 || pl.Stats.Departed != 0 || pl.Stats.Removals != 0 || len(pl.Changes) != 0 {
+	if len(pl.Departures) != 0 || pl.Stats.Departed != 0 || pl.Stats.Removals != 0 || pl.Changes.Len() != 0 {
 		t.Fatalf("departures %+v changes %+v stats %+v", pl.Departures, pl.Changes, pl.Stats)
 	}
 	// The same read as a full one would report Bob.
@@ -40,17 +40,17 @@ func TestTombstoneIsDeleted(t *testing.T) {
 	if len(pl.Departures) != 1 || pl.Departures[0].Reason != DepartedDeleted || !pl.Departures[0].Removed {
 		t.Fatalf("departures = %+v", pl.Departures)
 	}
-	if len(pl.Changes) != 1 || !reflect.DeepEqual(pl.Changes[0].Removed, []string{"bob@corp.example.com"}) {
+	if pl.Changes.Len() != 1 || !reflect.DeepEqual(pl.Changes.At(0).Removed, []string{"bob@corp.example.com"}) {
 		t.Fatalf("changes = %+v", pl.Changes)
 	}
 	kept := planPartial(t, Options{}, departureUsers(), tomb)
-	if len(kept.Departures) != 1 || kept.Departures[0].Removed || len(kept.Changes) != 0 {
+	if len(kept.Departures) != 1 || kept.Departures[0].Removed || kept.Changes.Len() != 0 {
 		t.Fatalf("without --remove-departed: departures %+v changes %+v", kept.Departures, kept.Changes)
 	}
 	// A tombstone nobody owns entries for changes nothing.
 	other := planPartial(t, Options{RemoveDeparted: true}, departureUsers(),
 		Person{GUID: "11111111-2222-3333-4444-555555555555", Deleted: true})
-	if len(other.Departures) != 0 || len(other.Changes) != 0 || len(other.Unmatched) != 0 {
+	if len(other.Departures) != 0 || other.Changes.Len() != 0 || len(other.Unmatched) != 0 {
 		t.Fatalf("foreign tombstone: %+v", other)
 	}
 }
@@ -60,8 +60,8 @@ func TestPartialReadRenames(t *testing.T) {
 	j := jane()
 	j.UPN = "jane.smith@corp.example.com"
 	pl := planPartial(t, Options{}, departureUsers(), j)
-	if len(pl.Changes) != 1 || pl.Changes[0].After != "jdoe;jane.smith@corp.example.com" ||
-		!reflect.DeepEqual(pl.Changes[0].Replaced, []Replacement{{Old: "jane.doe@corp.example.com", New: "jane.smith@corp.example.com"}}) {
+	if pl.Changes.Len() != 1 || pl.Changes.At(0).After != "jdoe;jane.smith@corp.example.com" ||
+		!reflect.DeepEqual(pl.Changes.At(0).Replaced, []Replacement{{Old: "jane.doe@corp.example.com", New: "jane.smith@corp.example.com"}}) {
 		t.Fatalf("changes = %+v", pl.Changes)
 	}
 	if len(pl.Departures) != 0 {

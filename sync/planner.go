@@ -2,7 +2,6 @@ package sync
 
 import (
 	"hash/maphash"
-	"runtime/debug"
 	"strings"
 )
 
@@ -67,10 +66,11 @@ type Planner struct {
 	opts Options
 	ix   *userIndex
 
-	// changes are kept small (pending) until Plan builds the Change
-	// values: a Change is over 300 bytes, and a first run at a million
-	// users plans hundreds of thousands.
-	changes   []pending
+	// changes are records of 16 bytes (pending.go) pointing into set:
+	// a Change is close to 400 bytes, and a first run at a million users
+	// plans hundreds of thousands. The plan keeps them so.
+	changes   []changeRec
+	set       *changeSet
 	withdrawn []bool // changes taken back by a later conflict
 	conflicts []Conflict
 	unmatched []packed
@@ -109,6 +109,10 @@ type Planner struct {
 
 	stats Stats
 	buf   []int32
+	// idsInOrder: the store gave its users in the order of their ids as
+	// the plan sorts them (compareIDs); lastID is the last one.
+	idsInOrder bool
+	lastID     string
 	// partial restricts Departed to people a change feed reported
 	// unselected (BuildPlan sets it after a partial read).
 	partial bool
@@ -122,11 +126,14 @@ func NewPlanner(opts Options) *Planner {
 	if opts.ListLimit == 0 {
 		opts.ListLimit = DefaultListLimit
 	}
+	ix := newUserIndex()
 	return &Planner{
-		opts:  opts,
-		ix:    newUserIndex(),
-		seed:  maphash.MakeSeed(),
-		stats: Stats{ByRule: map[MatchRule]int{}},
+		opts:       opts,
+		ix:         ix,
+		set:        &changeSet{ix: ix, people: newKeptPeople()},
+		seed:       maphash.MakeSeed(),
+		stats:      Stats{ByRule: map[MatchRule]int{}},
+		idsInOrder: true,
 	}
 }
 
@@ -136,6 +143,10 @@ func (p *Planner) AddUser(u User) {
 	pos := p.ix.n
 	p.ix.add(u)
 	p.stats.StoreUsers++
+	if p.idsInOrder && pos > 0 && compareIDs(p.lastID, u.ID) >= 0 {
+		p.idsInOrder = false
+	}
+	p.lastID = u.ID
 	for k, o := range u.Owned {
 		p.owners.add(o.GUID, pos, int32(k))
 	}
@@ -235,24 +246,31 @@ func (p *Planner) addUnmatched(person *Person, seen seenUPN) {
 	p.gone = append(p.gone, false)
 }
 
-// addChange records the change m makes to user u for person. m.After and
-// m.Removed may be substrings of the snapshot's record (a list left with
-// one entry): copies, so that the plan never keeps the snapshot alive.
-func (p *Planner) addChange(u *User, person *Person, rule MatchRule, m *Merge, notes []string) ref {
+// addChange records the change m makes to the user at pos, u, for person:
+// a record of the user's position and the person kept in the change set
+// (pending.go). What is more than a plain addition of the UPN (L4) goes to
+// a pendingMore. m.After and m.Removed may be substrings of the
+// snapshot's record, which the plan keeps; they are copied all the same,
+// being few.
+func (p *Planner) addChange(pos int32, u *User, person *Person, rule MatchRule, m *Merge, notes []string) ref {
 	adds := len(m.Added) > 0 || len(m.Replaced) > 0
-	pd := pending{rule: uint8(ruleIndex(rule)), after: strings.Clone(m.After), person: pack(person), user: packUser(u)}
-	if len(m.Replaced) > 0 {
-		pd.replaced = strings.Clone(m.Replaced[0].Old)
-	}
-	if !adds || len(m.Removed) > 0 || len(notes) > 0 {
-		mo := pd.extra()
-		mo.noAdd = !adds
-		mo.notes = notes
+	rec := changeRec{person: p.set.people.keep(person, uint8(ruleIndex(rule))), user: pos}
+	plain := len(m.Replaced) == 0 && len(m.Added) == 1 && m.Added[0] == person.UPN && isAppended(m.After, u.WindowsUsernames, person.UPN)
+	if !plain || len(m.Removed) > 0 || len(notes) > 0 {
+		mo := pendingMore{noAdd: !adds, notes: notes}
+		if !plain {
+			mo.after, mo.hasAfter = strings.Clone(m.After), true
+		}
+		if len(m.Replaced) > 0 {
+			mo.replaced = strings.Clone(m.Replaced[0].Old)
+		}
 		for _, r := range m.Removed {
 			mo.removed = append(mo.removed, strings.Clone(r))
 		}
+		p.set.mores = append(p.set.mores, mo)
+		rec.more = int32(len(p.set.mores))
 	}
-	p.changes = append(p.changes, pd)
+	p.changes = append(p.changes, rec)
 	p.withdrawn = append(p.withdrawn, false)
 	return ref{refChange, int32(len(p.changes) - 1)}
 }
@@ -260,20 +278,21 @@ func (p *Planner) addChange(u *User, person *Person, rule MatchRule, m *Merge, n
 // removalChange is the change that removes departed people's entries from
 // the user at pos (D5): the one that already does, else the change planned
 // for the user, else a change of its own, for the departed person d.
-func (p *Planner) removalChange(pos int32, u *User, d *Departure) *pending {
+func (p *Planner) removalChange(pos int32, u *User, d *Departure) pendingChange {
 	if i, ok := p.removals[pos]; ok {
-		return &p.changes[i]
+		return pendingChange{p, i}
 	}
 	if cl := p.claim(pos); cl.kind == refChange && !p.withdrawn[cl.idx] {
 		p.setRemoval(pos, cl.idx)
-		return &p.changes[cl.idx]
+		return pendingChange{p, cl.idx}
 	}
-	p.changes = append(p.changes, pending{rule: ruleNone, user: packUser(u),
-		after: strings.Clone(u.WindowsUsernames), person: pack(&Person{GUID: d.GUID, DN: d.DN}),
-		more: &pendingMore{departed: d.Reason}})
+	p.set.mores = append(p.set.mores, pendingMore{departed: d.Reason, after: strings.Clone(u.WindowsUsernames), hasAfter: true})
+	p.changes = append(p.changes, changeRec{person: p.set.people.keep(&Person{GUID: d.GUID, DN: d.DN}, ruleNone),
+		user: pos, more: int32(len(p.set.mores))})
 	p.withdrawn = append(p.withdrawn, false)
-	p.setRemoval(pos, int32(len(p.changes)-1))
-	return &p.changes[len(p.changes)-1]
+	i := int32(len(p.changes) - 1)
+	p.setRemoval(pos, i)
+	return pendingChange{p, i}
 }
 
 // ownedEntry is the entry an ownedRef points at (a string of the
@@ -330,7 +349,7 @@ func (p *Planner) withdraw(r ref) {
 func (p *Planner) sameUPN(r ref, upn string) bool {
 	switch r.kind {
 	case refChange:
-		return strings.EqualFold(p.changes[r.idx].person.upn(), upn)
+		return strings.EqualFold(p.set.people.upn(p.changes[r.idx].person), upn)
 	case refUnmatched:
 		return strings.EqualFold(p.unmatched[r.idx].upn(), upn)
 	case refUnlisted:
@@ -349,8 +368,8 @@ func (p *Planner) sameUPN(r ref, upn string) bool {
 func (p *Planner) label(r ref) string {
 	switch r.kind {
 	case refChange:
-		pn := p.changes[r.idx].person.unpack()
-		return pn.Label()
+		pn, _ := p.set.people.person(p.changes[r.idx].person)
+		return strings.Clone(pn.Label())
 	case refUnmatched:
 		pn := p.unmatched[r.idx].unpack()
 		return pn.Label()
@@ -370,7 +389,7 @@ func (p *Planner) label(r ref) string {
 func (p *Planner) refUsers(r ref) []string {
 	switch r.kind {
 	case refChange:
-		return []string{p.changes[r.idx].user.id()}
+		return []string{p.userID(p.changes[r.idx].user)}
 	case refUnchanged:
 		return []string{p.userID(r.idx)}
 	case refConflict:
@@ -440,17 +459,11 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 		if p.opts.DomainHints {
 			plan.DomainHints = p.domainHints()
 		}
-		// Matching is over: let the lookups go before the changes are built
-		// (a fifth of the heap at a million users), and hand their memory
-		// back at once: the Change values need one block of their own, which
-		// the freed tables cannot provide, so without this the peak would be
-		// the sum of both.
-		big := len(p.ix.byEntry.slots) > 1<<20
-		p.ix = nil
+		// Matching is over: the lookups go (a fifth of the heap at a
+		// million users). The snapshot's records stay while the plan's
+		// changes point into them.
+		p.ix.dropLookups()
 		p.seen, p.claims = upnTable{}, nil
-		if big {
-			debug.FreeOSMemory()
-		}
 	}
 	plan.Changes = p.buildChanges()
 	for i := range p.unmatched {
@@ -465,7 +478,7 @@ func (p *Planner) plan(read ReadResult, final bool) Plan {
 			st.ByRule[rules[i]] = n
 		}
 	}
-	st.Changes = len(plan.Changes)
+	st.Changes = plan.Changes.Len()
 	st.Conflicts = len(plan.Conflicts)
 	st.Unmatched = len(plan.Unmatched) + len(p.unlisted) - p.unlistedGone
 	st.Skipped = len(plan.Skipped) + p.skippedOver

@@ -662,19 +662,21 @@ func (r *refPlanner) removeDeparted(o *refOwner, d *Departure) string {
 func (r *refPlanner) Plan(read ReadResult) Plan {
 	plan := Plan{Read: read, Conflicts: r.conflicts, Skipped: r.skipped, Departures: r.departures(read)}
 	plan.PinnedMissing, r.stats.PinnedMissing = r.pinnedMissing(read)
+	var changes []Change
 	for i, c := range r.changes {
 		if !r.withdrawn[i] {
-			plan.Changes = append(plan.Changes, c)
+			changes = append(changes, c)
 		}
 	}
-	sort.SliceStable(plan.Changes, func(i, j int) bool { return lessID(plan.Changes[i].UserID, plan.Changes[j].UserID) })
+	sort.SliceStable(changes, func(i, j int) bool { return lessID(changes[i].UserID, changes[j].UserID) })
+	plan.Changes = ChangesOf(changes...)
 	for i, p := range r.unmatched {
 		if !r.unmatchedGone[i] {
 			plan.Unmatched = append(plan.Unmatched, p)
 		}
 	}
 	plan.Stats = r.stats
-	plan.Stats.Changes, plan.Stats.Conflicts = len(plan.Changes), len(plan.Conflicts)
+	plan.Stats.Changes, plan.Stats.Conflicts = plan.Changes.Len(), len(plan.Conflicts)
 	plan.Stats.Unmatched, plan.Stats.Skipped = len(plan.Unmatched), len(plan.Skipped)
 	plan.Stats.Departed = len(plan.Departures)
 	for _, d := range plan.Departures {

@@ -56,8 +56,8 @@ func TestMatchingOrder(t *testing.T) {
 			if pl.Stats.Matched != 1 || pl.Stats.ByRule[tt.rule] != 1 {
 				t.Fatalf("want one match by %s, got %+v (conflicts %+v)", tt.rule, pl.Stats, pl.Conflicts)
 			}
-			if len(pl.Changes) == 1 {
-				if c := pl.Changes[0]; c.UserID != tt.user || c.Match != tt.rule {
+			if pl.Changes.Len() == 1 {
+				if c := pl.Changes.At(0); c.UserID != tt.user || c.Match != tt.rule {
 					t.Fatalf("change for user %s by %s, want %s by %s", c.UserID, c.Match, tt.user, tt.rule)
 				}
 			} else if pl.Stats.Unchanged != 1 {
@@ -80,7 +80,7 @@ func TestNoMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pl := plan(t, Options{}, tt.users, jane())
-			if len(pl.Unmatched) != 1 || pl.Unmatched[0].DN != jane().DN || len(pl.Changes) != 0 {
+			if len(pl.Unmatched) != 1 || pl.Unmatched[0].DN != jane().DN || pl.Changes.Len() != 0 {
 				t.Fatalf("want jane unmatched, got %+v", pl)
 			}
 		})
@@ -93,7 +93,7 @@ func TestNoGUIDMatchesPinnedUsersByName(t *testing.T) {
 	p := jane()
 	p.GUID = ""
 	pl := plan(t, Options{}, []User{{ID: "1", ExternalID: guidBob, WindowsUsernames: "jdoe"}}, p)
-	if len(pl.Changes) != 1 {
+	if pl.Changes.Len() != 1 {
 		t.Fatalf("want a change, got %+v", pl)
 	}
 }
@@ -107,7 +107,7 @@ func TestChange(t *testing.T) {
 		Added:  []string{"jane.doe@corp.example.com"},
 		Person: Person{GUID: guidJane, UPN: "jane.doe@corp.example.com", SAMAccountName: "jdoe", DN: jane().DN},
 	}
-	if len(pl.Changes) != 1 || !reflect.DeepEqual(pl.Changes[0], want) {
+	if pl.Changes.Len() != 1 || !reflect.DeepEqual(pl.Changes.At(0), want) {
 		t.Fatalf("changes = %+v\nwant %+v", pl.Changes, want)
 	}
 	if s := pl.Stats; s.Read != 1 || s.Matched != 1 || s.Changes != 1 || s.Unchanged != 0 || s.StoreUsers != 1 {
@@ -119,10 +119,10 @@ func TestRenameInPlan(t *testing.T) {
 	users := []User{{ID: "12", ExternalID: guidJane, WindowsUsernames: "jdoe;jane.old@corp.example.com",
 		Owned: []Owned{{Entry: "jane.old@corp.example.com", GUID: strings.ToUpper(guidJane)}}}}
 	pl := plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 1 {
+	if pl.Changes.Len() != 1 {
 		t.Fatalf("want a change, got %+v", pl)
 	}
-	c := pl.Changes[0]
+	c := pl.Changes.At(0)
 	if c.After != "jdoe;jane.doe@corp.example.com" || len(c.Added) != 0 ||
 		!reflect.DeepEqual(c.Replaced, []Replacement{{"jane.old@corp.example.com", "jane.doe@corp.example.com"}}) {
 		t.Fatalf("rename = %+v", c)
@@ -236,7 +236,7 @@ func TestConflicts(t *testing.T) {
 				t.Fatalf("conflicts =\n%#v\nwant\n%#v", pl.Conflicts, tt.want)
 			}
 			var got []string
-			for _, c := range pl.Changes {
+			for _, c := range pl.Changes.All() {
 				got = append(got, c.UserID)
 			}
 			if !reflect.DeepEqual(got, tt.changes) {
@@ -260,12 +260,12 @@ func TestSkipped(t *testing.T) {
 	if want := []Skip{{DN: jane().DN, Reason: "no userPrincipalName; --implicit-upn derives sAMAccountName@domain"}}; !reflect.DeepEqual(pl.Skipped, want) {
 		t.Fatalf("skipped = %+v", pl.Skipped)
 	}
-	if len(pl.Changes) != 0 || pl.Stats.Skipped != 1 {
+	if pl.Changes.Len() != 0 || pl.Stats.Skipped != 1 {
 		t.Fatalf("plan = %+v", pl)
 	}
 
 	pl = plan(t, Options{ImplicitUPN: true}, users, noUPN)
-	if len(pl.Changes) != 1 || pl.Changes[0].After != "jdoe@corp.example.com" {
+	if pl.Changes.Len() != 1 || pl.Changes.At(0).After != "jdoe@corp.example.com" {
 		t.Fatalf("implicit upn: %+v", pl)
 	}
 
@@ -277,11 +277,11 @@ func TestSkipped(t *testing.T) {
 	}
 
 	pl = plan(t, Options{}, users, disabled)
-	if len(pl.Changes) != 1 || !pl.Changes[0].Person.Disabled {
+	if pl.Changes.Len() != 1 || !pl.Changes.At(0).Person.Disabled {
 		t.Fatalf("disabled accounts are synced by default: %+v", pl)
 	}
 	pl = plan(t, Options{SkipDisabled: true}, users, disabled)
-	if len(pl.Changes) != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != "account disabled (--skip-disabled)" {
+	if pl.Changes.Len() != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != "account disabled (--skip-disabled)" {
 		t.Fatalf("--skip-disabled: %+v", pl)
 	}
 }
@@ -292,13 +292,13 @@ func TestUnmatchedUsersUntouchedAndIdempotent(t *testing.T) {
 		{ID: "2", WindowsUsernames: "someone;else@corp.example.com"},
 	}
 	pl := plan(t, Options{}, users, jane())
-	if len(pl.Changes) != 1 || pl.Changes[0].UserID != "1" {
+	if pl.Changes.Len() != 1 || pl.Changes.At(0).UserID != "1" {
 		t.Fatalf("plan = %+v", pl)
 	}
 	// Apply the plan to the snapshot and plan again: nothing left to do.
-	users[0].WindowsUsernames = pl.Changes[0].After
+	users[0].WindowsUsernames = pl.Changes.At(0).After
 	again := plan(t, Options{}, users, jane())
-	if len(again.Changes) != 0 || again.Stats.Unchanged != 1 {
+	if again.Changes.Len() != 0 || again.Stats.Unchanged != 1 {
 		t.Fatalf("second plan = %+v", again)
 	}
 }
@@ -313,7 +313,7 @@ func TestChangesSortedByUserID(t *testing.T) {
 	}
 	pl := plan(t, Options{}, users, people...)
 	var got []string
-	for _, c := range pl.Changes {
+	for _, c := range pl.Changes.All() {
 		got = append(got, c.UserID)
 	}
 	if want := []string{"9", "10", "100", "abc"}; !reflect.DeepEqual(got, want) {
@@ -331,9 +331,9 @@ func (f fakeStore) Users(_ context.Context, fn func(User) error) error {
 	}
 	return nil
 }
-func (fakeStore) Apply(context.Context, Run, []Change) (Applied, error) { return Applied{}, nil }
-func (fakeStore) Describe() string                                      { return "fake" }
-func (fakeStore) Close() error                                          { return nil }
+func (fakeStore) Apply(context.Context, Run, Changes) (Applied, error) { return Applied{}, nil }
+func (fakeStore) Describe() string                                     { return "fake" }
+func (fakeStore) Close() error                                         { return nil }
 
 type fakeDir struct {
 	people []Person
@@ -357,7 +357,7 @@ func (fakeDir) Close() error     { return nil }
 func TestBuildPlanIncompleteRead(t *testing.T) {
 	store := fakeStore{users: []User{{ID: "1", ExternalID: guidJane}}}
 	pl, err := BuildPlan(context.Background(), store, fakeDir{people: []Person{jane()}}, Options{})
-	if err != nil || !pl.Read.Complete || len(pl.Changes) != 1 {
+	if err != nil || !pl.Read.Complete || pl.Changes.Len() != 1 {
 		t.Fatalf("complete read: %v %+v", err, pl)
 	}
 	lost := errors.New("connection lost after page 2")

@@ -17,7 +17,7 @@ func TestUnchangedPersonTakenBackOnce(t *testing.T) {
 		p.Add(person)
 	}
 	plan := p.Plan(ReadResult{Complete: true})
-	if plan.Stats.Unchanged != 0 || len(plan.Changes) != 0 || len(plan.Conflicts) != 2 {
-		t.Fatalf("unchanged %d, changes %d, conflicts %+v", plan.Stats.Unchanged, len(plan.Changes), plan.Conflicts)
+	if plan.Stats.Unchanged != 0 || plan.Changes.Len() != 0 || len(plan.Conflicts) != 2 {
+		t.Fatalf("unchanged %d, changes %d, conflicts %+v", plan.Stats.Unchanged, plan.Changes.Len(), plan.Conflicts)
 	}
 }

@@ -250,7 +250,7 @@ func (p *Planner) settle(pos int32, person *Person, upn string, rule MatchRule, 
 			fmt.Sprintf("the merged list would be %d characters; the field holds %d (--max-length)",
 				m.Length, p.opts.MaxLength), pos)
 	}
-	return p.addChange(&u, person, rule, &m, p.renameNotes(pos, &u, owner, upn, &m))
+	return p.addChange(pos, &u, person, rule, &m, p.renameNotes(pos, &u, owner, upn, &m))
 }
 
 // ValidateUPN is C2: it says why upn cannot be written to the field, or

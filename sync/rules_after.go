@@ -137,7 +137,7 @@ func (p *Planner) removeDeparted(owner int32, d *Departure) string {
 func (l Limits) Check(plan *Plan) []GuardStop {
 	var stops []GuardStop
 	users := plan.Stats.StoreUsers
-	changes := len(plan.Changes)
+	changes := plan.Changes.Len()
 	removals := plan.Stats.Removals
 	if l.MaxChanges >= 0 && changes > l.MaxChanges {
 		stops = append(stops, stop(GuardMaxChanges, "MaxChanges", changes, l.MaxChanges,

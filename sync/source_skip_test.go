@@ -20,7 +20,7 @@ func TestSourceSkipIsReportedAndNotDeparted(t *testing.T) {
 	if pl.Stats.Skipped != 1 || pl.Stats.Read != 2 || len(pl.Departures) != 0 {
 		t.Fatalf("stats %+v departures %+v", pl.Stats, pl.Departures)
 	}
-	for _, c := range pl.Changes {
+	for _, c := range pl.Changes.All() {
 		if c.UserID == "2" {
 			t.Fatalf("the skipped person was merged: %+v", c)
 		}

@@ -234,7 +234,9 @@ type BaseCount struct {
 // Plan is everything one run would change and why. The same value renders
 // the text, JSON and CSV reports.
 type Plan struct {
-	Changes   []Change
+	// Changes are kept compact (changes.go): read them with Len, At, All
+	// or Batch.
+	Changes   Changes
 	Conflicts []Conflict
 	Unmatched []Person
 	Skipped   []Skip
@@ -465,7 +467,7 @@ type Store interface {
 	// transactions, journaling before/after values and recording the
 	// provenance of added and replaced entries. A user whose value is no
 	// longer Before is reported in Applied.Stale, never overwritten.
-	Apply(ctx context.Context, run Run, changes []Change) (Applied, error)
+	Apply(ctx context.Context, run Run, changes Changes) (Applied, error)
 	Describe() string
 	Close() error
 }

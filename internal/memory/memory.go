@@ -27,6 +27,27 @@ func TuneGC(getenv func(string) string) {
 	}
 }
 
+// HoldPeak lets the collector run less often once a run's largest
+// structures exist (the plan is built: the store's snapshot and the
+// changes, and none of the lookups of the read): from then on it collects
+// when the process would hold more memory than it holds now, or when the
+// heap has doubled, whichever comes first, instead of at every 15% of
+// growth. Writing a first run's hundreds of thousands of changes and its
+// report makes garbage the whole time; the peak is already behind. Unless
+// GOGC or GOMEMLIMIT are set in the environment, which then decide.
+func HoldPeak(getenv func(string) string) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	debug.SetMemoryLimit(int64(s[0].Value.Uint64() - s[1].Value.Uint64()))
+	debug.SetGCPercent(100)
+}
+
 // goMemory is the memory the Go runtime holds from the system now: a
 // stand-in for the peak where the system keeps no peak figure.
 func goMemory() uint64 {

@@ -86,12 +86,12 @@ func (p *progressDirectory) LocateGUID(ctx context.Context, guid string) (upnsyn
 // Apply is store.Apply with a line that shows an apply is under way when
 // on is set. The store applies all changes in one call, so the line can
 // tell how many and for how long, not how far it got.
-func Apply(ctx context.Context, store upnsync.Store, run upnsync.Run, changes []upnsync.Change, on bool, stderr io.Writer) (upnsync.Applied, error) {
+func Apply(ctx context.Context, store upnsync.Store, run upnsync.Run, changes upnsync.Changes, on bool, stderr io.Writer) (upnsync.Applied, error) {
 	if !on {
 		return store.Apply(ctx, run, changes)
 	}
 	line := startProgress(stderr, progressDelay, progressEvery, func(elapsed time.Duration) string {
-		return fmt.Sprintf("writing %s changes to %s: %s", Thousands(int64(len(changes))), store.Describe(), elapsed.Round(time.Second))
+		return fmt.Sprintf("writing %s changes to %s: %s", Thousands(int64(changes.Len())), store.Describe(), elapsed.Round(time.Second))
 	})
 	a, err := store.Apply(ctx, run, changes)
 	line.stop(func(elapsed time.Duration) string {

@@ -125,7 +125,7 @@ type oneUser upnsync.User
 func (u oneUser) Users(_ context.Context, fn func(upnsync.User) error) error {
 	return fn(upnsync.User(u))
 }
-func (oneUser) Apply(context.Context, upnsync.Run, []upnsync.Change) (upnsync.Applied, error) {
+func (oneUser) Apply(context.Context, upnsync.Run, upnsync.Changes) (upnsync.Applied, error) {
 	return upnsync.Applied{}, errors.New("not here")
 }
 func (oneUser) Describe() string { return "one user" }

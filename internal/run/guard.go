@@ -48,5 +48,5 @@ func joinLines(msgs []string) string { return strings.Join(msgs, "; and ") }
 // pending is the outcome of a plan that is not written: a dry run's, a
 // saved plan's.
 func pending(p *planned) Outcome {
-	return Outcome{Pending: len(p.plan.Changes), Conflicts: len(p.plan.Conflicts)}
+	return Outcome{Pending: p.plan.Changes.Len(), Conflicts: len(p.plan.Conflicts)}
 }

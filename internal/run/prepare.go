@@ -10,6 +10,7 @@ import (
 
 	"github.com/upnsync/upnsync/config"
 	"github.com/upnsync/upnsync/internal/fileerr"
+	"github.com/upnsync/upnsync/internal/memory"
 	"github.com/upnsync/upnsync/internal/plural"
 	"github.com/upnsync/upnsync/internal/progress"
 	"github.com/upnsync/upnsync/mapping"
@@ -114,6 +115,7 @@ func makePlan(ctx context.Context, ss *session, m *mapping.Mapping, started time
 		return nil, dirFailed(err)
 	}
 	p.dir, p.plan = dir, plan
+	memory.HoldPeak(os.Getenv)
 	if rec != nil {
 		rec.Directory = p.dir.Describe()
 	}
@@ -205,7 +207,12 @@ func werewas(n int) string {
 }
 
 func logPlan(log *slog.Logger, plan *upnsync.Plan) {
-	for _, c := range plan.Changes {
+	// Without a log file nothing takes info lines: the changes are not
+	// made for nothing (a first run plans hundreds of thousands).
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	for _, c := range plan.Changes.All() {
 		log.Info("change", "user", c.UserID, "name", c.UserName, "match", string(c.Match),
 			"dn", c.Person.DN, "before", c.Before, "after", c.After)
 	}

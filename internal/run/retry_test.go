@@ -25,7 +25,7 @@ func (s fakeStore) Users(ctx context.Context, fn func(upnsync.User) error) error
 	}
 	return fn(upnsync.User{ID: "1001", WindowsUsernames: "jdoe"})
 }
-func (fakeStore) Apply(context.Context, upnsync.Run, []upnsync.Change) (upnsync.Applied, error) {
+func (fakeStore) Apply(context.Context, upnsync.Run, upnsync.Changes) (upnsync.Applied, error) {
 	return upnsync.Applied{}, errors.New("not here")
 }
 func (fakeStore) Describe() string { return "fake store" }
@@ -88,7 +88,7 @@ func TestRetryStartsOver(t *testing.T) {
 	if err != nil || dir == nil || opened != 2 || closed != 1 {
 		t.Fatalf("err %v, opened %d, closed %d", err, opened, closed)
 	}
-	if plan.Stats.Read != 1 || len(plan.Changes) != 1 || len(plan.Conflicts) != 0 {
+	if plan.Stats.Read != 1 || plan.Changes.Len() != 1 || len(plan.Conflicts) != 0 {
 		t.Fatalf("plan %+v", plan.Stats)
 	}
 }

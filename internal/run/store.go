@@ -85,7 +85,7 @@ func (ss *session) close() {
 // returned.
 func (ss *session) apply(ctx context.Context, run upnsync.Run, plan *upnsync.Plan, meta *report.Meta, o *Outcome) (upnsync.Applied, error) {
 	var applied upnsync.Applied
-	if len(plan.Changes) > 0 {
+	if plan.Changes.Len() > 0 {
 		var err error
 		applied, err = progress.Apply(ctx, ss.store, run, plan.Changes, showProgress(ss.env, ss.s), ss.env.Stderr)
 		logApplied(ss.log, &applied)

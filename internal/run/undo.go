@@ -74,7 +74,7 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 		return logFailed(log, err)
 	}
 
-	plan := upnsync.Plan{Read: upnsync.ReadResult{Complete: true}, Stats: upnsync.Stats{StoreUsers: users}, Changes: inverse}
+	plan := upnsync.Plan{Read: upnsync.ReadResult{Complete: true}, Stats: upnsync.Stats{StoreUsers: users}, Changes: upnsync.ChangesOf(inverse...)}
 	// A store that cannot write some of the reversals (a DataImporter
 	// workbook only adds) says so now, as for a sync: those users become
 	// conflicts and the rest is restored.
@@ -86,11 +86,13 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 		// The dry run previews the compare-and-swap the apply would do,
 		// and counts its users by the same rule.
 		var stale []upnsync.Stale
-		plan.Changes, stale = undoPreview(plan.Changes, current)
+		var pending []upnsync.Change
+		pending, stale = undoPreview(plan.Changes.Slice(), current)
+		plan.Changes = upnsync.ChangesOf(pending...)
 		for _, st := range stale {
 			meta.Notes = append(meta.Notes, previewNote(st))
 		}
-		o.Pending = len(plan.Changes)
+		o.Pending = plan.Changes.Len()
 		o.tallyStale(stale)
 	} else {
 		run := newRun(meta.RunID, started, upnsync.RunUndo, command)
@@ -99,7 +101,7 @@ func undoRun(ctx context.Context, env Env, s *config.Settings, runID string, log
 			return Failed(err)
 		}
 	}
-	plan.Stats.Changes = len(plan.Changes)
+	plan.Stats.Changes = plan.Changes.Len()
 	plan.Stats.Conflicts = len(plan.Conflicts)
 	o = ss.finish(&plan, meta, o)
 	if o.Err == nil {

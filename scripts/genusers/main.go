@@ -61,7 +61,22 @@ type options struct {
 	// guids maps sAMAccountName (lower case) to the canonical objectGUID
 	// the directory assigned (from -guids-ldif): the Octopus CSV uses them.
 	guids map[string]string
+	// mix is the Octopus export's mix of states: mixSteady or mixRollout.
+	mix string
 }
+
+// The Octopus export's mixes. Both draw the same random numbers, so the
+// directory (the LDIF) is the same whichever mix the export has.
+const (
+	// mixSteady: a store upnsync has kept in sync for a while (70% in
+	// sync, 10% missing the UPN, 7% matched by Windows username, 5% by
+	// e-mail, 4% conflicts, 4.5% without an Octopus user).
+	mixSteady = "steady"
+	// mixRollout: the first run in an organisation: 91% of the people with
+	// a UPN need it (60% matched by objectGUID, 20% by Windows username,
+	// 11% by e-mail), 2% in sync, 3% conflicts, 4% without an Octopus user.
+	mixRollout = "rollout"
+)
 
 func main() {
 	var o options
@@ -72,6 +87,7 @@ func main() {
 	flag.StringVar(&o.csvPath, "octopus-csv", "", "also write an Octopus users CSV export to this file")
 	flag.StringVar(&o.netbios, "netbios", "", "NetBIOS domain name (default: the first DC label, upper-cased)")
 	flag.StringVar(&o.altSuffix, "alt-suffix", "example.net", "alternative UPN suffix used by some users")
+	flag.StringVar(&o.mix, "mix", mixSteady, "the Octopus export's mix: steady (most users in sync) or rollout (a first run: 91% need their UPN)")
 	flag.BoolVar(&o.samba, "samba", false, "write LDIF for ldapadd into a Samba AD DC (no root entry, no objectGUID: AD assigns it)")
 	guidsLDIF := flag.String("guids-ldif", "", "an ldapsearch export (sAMAccountName, objectGUID) of the loaded users: the Octopus CSV uses the GUIDs the directory assigned")
 	flag.Parse()
@@ -83,7 +99,10 @@ func main() {
 		o.guids = m
 	}
 	if flag.NArg() > 0 {
-		fail("unexpected argument %q (flags: -n -base -seed -ldif -octopus-csv)", flag.Arg(0))
+		fail("unexpected argument %q (flags: -n -base -seed -ldif -octopus-csv -mix)", flag.Arg(0))
+	}
+	if o.mix != mixSteady && o.mix != mixRollout {
+		fail("-mix must be %s or %s, not %q", mixSteady, mixRollout, o.mix)
 	}
 	if o.n < 0 {
 		fail("-n must be 0 or more")
@@ -454,6 +473,9 @@ func (g *gen) octopus(i int, p *person) {
 		write(p.given, p.sn, p.mail, p.sam, p.guid, active)
 		return
 	}
+	if g.o.mix == mixRollout {
+		roll = rolloutRoll(roll)
+	}
 	switch {
 	case roll < 700: // in sync: GUID matches, UPN present (sometimes in another case)
 		upn := p.upn
@@ -497,6 +519,31 @@ func (g *gen) octopus(i int, p *person) {
 	if i%100 == 50 { // Octopus-only users (service desk accounts)
 		write("Service", "Desk "+strconv.Itoa(i), "", "svc-desk"+strconv.Itoa(i), "", "true")
 	}
+}
+
+// rolloutRoll maps a roll of the steady mix (0-999) onto the same states
+// with the rollout's shares: 91% need the UPN (600 by objectGUID, 200 by
+// Windows username, 110 by e-mail), 2% in sync, 3% conflicts, 4% without
+// an Octopus user. Each state keeps its own sub-cases (a domain-qualified
+// account name on even rolls, and so on).
+func rolloutRoll(roll int) int {
+	switch {
+	case roll < 600: // GUID matches, UPN missing
+		return 700 + roll%100
+	case roll < 800: // matched by Windows username
+		return 800 + roll%70
+	case roll < 910: // matched by e-mail
+		return 870 + roll%50
+	case roll < 930: // in sync
+		return roll % 700
+	case roll < 945: // the UPN is in another user's list
+		return 920 + roll%15
+	case roll < 955: // two users share the e-mail
+		return 935 + roll%15
+	case roll < 960: // the list is too long
+		return 950 + roll%5
+	}
+	return 955 + roll%45 // no Octopus user
 }
 
 // readGUIDs reads sAMAccountName and objectGUID pairs from an ldapsearch

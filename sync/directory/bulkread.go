@@ -34,16 +34,19 @@ import (
 // until the first page has been processed, and by aheadBytes after that.
 // The planner processes a page much faster than a directory serves one, so
 // in steady state two or three pages are in use; but at the start of a run
-// the planner waits for the store's snapshot (about 2 s for a million
-// users), and letting the directory serve on meanwhile is worth a hundred
-// megabytes for that moment: 0.9 s of a 1M-user run, with no higher peak
-// memory, since the peak comes later (docs/performance.md). Pages beyond
+// the planner waits for the store's snapshot (2 s for a million users, 4 s
+// once a first apply has put 900,000 entries in upnsync's ledger), and
+// letting the directory serve on meanwhile saves part of that wait. Those
+// pages add to the snapshot's memory while it is being built, which after
+// a rollout is the run's peak: 128 MB of read-ahead made the nightly run
+// that follows a 1M-user rollout peak at 517-535 MB, 48 MB at 390 MB, for
+// about 0.4 s of a 12 s run (docs/performance.md, issue 17). Pages beyond
 // idlePages are let go once processed. One page may hold at most
 // wire.MaxPage bytes, and a page only grows past the budget when no other
 // waits (pagePool.room): what a server can make the reader hold is the
 // larger of the budget and one page.
 var (
-	startAheadBytes int64 = 128 << 20
+	startAheadBytes int64 = 48 << 20
 	aheadBytes      int64 = 4 << 20
 	// roomSlack is how far the page being filled may take the bytes in
 	// flight beyond the budget before the Tap waits for processed pages:

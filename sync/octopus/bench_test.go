@@ -111,7 +111,7 @@ func BenchmarkApply(b *testing.B) {
 			current[i] = after
 		}
 		b.StartTimer()
-		a, err := s.Apply(ctx, upnsync.Run{ID: fmt.Sprintf("bench-%d", iter)}, changes)
+		a, err := s.Apply(ctx, upnsync.Run{ID: fmt.Sprintf("bench-%d", iter)}, upnsync.ChangesOf(changes...))
 		if err != nil || len(a.Written) != n {
 			b.Fatalf("written %d err %v", len(a.Written), err)
 		}

@@ -214,7 +214,7 @@ func testContract(t *testing.T, b backend) {
 			change("1005", "", "marc.tremblay@corp.example.com", "g-1005", "marc.tremblay@corp.example.com"),
 			change("1007", "svc-servicedesk", "svc-servicedesk;servicedesk@corp.example.com", "", "servicedesk@corp.example.com"),
 		}
-		a, err := s.Apply(ctx, upnsync.Run{ID: "run-1", Directory: "ldaps://dc1.corp.example.com"}, changes)
+		a, err := s.Apply(ctx, upnsync.Run{ID: "run-1", Directory: "ldaps://dc1.corp.example.com"}, upnsync.ChangesOf(changes...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func testContract(t *testing.T, b backend) {
 		if u := oneUserT(t, s, "1002"); u.Owned != nil {
 			t.Errorf("1002 owned = %+v", u.Owned)
 		}
-		if _, err := s.Apply(ctx, upnsync.Run{ID: "run-1"}, nil); err == nil || !strings.Contains(err.Error(), "run run-1 is already recorded") {
+		if _, err := s.Apply(ctx, upnsync.Run{ID: "run-1"}, upnsync.Changes{}); err == nil || !strings.Contains(err.Error(), "run run-1 is already recorded") {
 			t.Errorf("rerun: %v", err)
 		}
 	})
@@ -253,16 +253,16 @@ func testContract(t *testing.T, b backend) {
 	t.Run("Replacement", func(t *testing.T) {
 		s, url := seeded(t, b, Options{})
 		guid := "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
-		if _, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, []upnsync.Change{
+		if _, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
 			change("1002", "elefevre", "elefevre;emilie.lefevre@corp.example.com", guid, "emilie.lefevre@corp.example.com"),
-		}); err != nil {
+		)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, []upnsync.Change{{
+		if _, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(upnsync.Change{
 			UserID: "1002", Before: "elefevre;emilie.lefevre@corp.example.com", After: "elefevre;emilie.gagnon@corp.example.com",
 			Replaced: []upnsync.Replacement{{Old: "Emilie.Lefevre@corp.example.com", New: "emilie.gagnon@corp.example.com"}},
 			Person:   upnsync.Person{GUID: guid},
-		}}); err != nil {
+		})); err != nil {
 			t.Fatal(err)
 		}
 		if want := []upnsync.Owned{{Entry: "emilie.gagnon@corp.example.com", GUID: guid}}; !reflect.DeepEqual(oneUserT(t, s, "1002").Owned, want) {
@@ -280,11 +280,11 @@ func testContract(t *testing.T, b backend) {
 		s, url := seeded(t, b, Options{})
 		b.setWU(t, url, "1003", "bsmith;robert.smith")
 		b.deleteUser(t, url, "1009")
-		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, []upnsync.Change{
+		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
 			change("1003", "bsmith;bob.smith@corp.example.com", "bsmith;bob.smith@corp.example.com;robert.smith@corp.example.com", "g3", "robert.smith@corp.example.com"),
 			change("1006", `pnatarajan;TORONTO\pnatarajan`, `pnatarajan;TORONTO\pnatarajan;priya.natarajan@corp.example.com`, "g6", "priya.natarajan@corp.example.com"),
 			change("1009", "oadeyemi", "oadeyemi;olumide.adeyemi@corp.example.com", "g9", "olumide.adeyemi@corp.example.com"),
-		})
+		))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func testContract(t *testing.T, b backend) {
 		// The same change applied twice (a saved plan applied again): the
 		// second finds the planned value already there.
 		again := change("1006", `pnatarajan;TORONTO\pnatarajan`, `pnatarajan;TORONTO\pnatarajan;priya.natarajan@corp.example.com`, "g6", "priya.natarajan@corp.example.com")
-		a, err = s.Apply(ctx, upnsync.Run{ID: "r2"}, []upnsync.Change{again})
+		a, err = s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(again))
 		if err != nil || len(a.Written) != 0 || len(a.Stale) != 1 || !a.Stale[0].AlreadyApplied() || a.Stale[0].Found != again.After {
 			t.Errorf("applied twice: %+v %v", a, err)
 		}
@@ -323,7 +323,7 @@ func testContract(t *testing.T, b backend) {
 		s, url := seeded(t, b, Options{BatchSize: 5})
 		changes := planEvery(t, s)
 		b.refuseUpdates(t, url, "1008")
-		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -359,7 +359,7 @@ func testContract(t *testing.T, b backend) {
 				rest = append(rest, c)
 			}
 		}
-		if a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, rest); err != nil || len(a.Written) != 7 {
+		if a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(rest...)); err != nil || len(a.Written) != 7 {
 			t.Errorf("second run: %+v %v", a, err)
 		}
 	})
@@ -375,7 +375,7 @@ func testContract(t *testing.T, b backend) {
 			}
 		}
 		defer func() { testAfterBatch = nil }()
-		a, err := s.Apply(cctx, upnsync.Run{ID: "r1"}, changes)
+		a, err := s.Apply(cctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 		if err == nil || !strings.Contains(err.Error(), "apply interrupted before batch 2 of 3 (context canceled); 4 users written before it stay written (run r1)") {
 			t.Fatalf("err = %v", err)
 		}
@@ -438,7 +438,7 @@ func testContract(t *testing.T, b backend) {
 
 	t.Run("ReadOnly", func(t *testing.T) {
 		s, url := seeded(t, b, Options{})
-		if _, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, planEvery(t, s)[:3]); err != nil {
+		if _, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(planEvery(t, s)[:3]...)); err != nil {
 			t.Fatal(err)
 		}
 		before := exportBytesT(t, s)
@@ -449,7 +449,7 @@ func testContract(t *testing.T, b backend) {
 		if len(us) != 12 || len(us[0].Owned) != 1 {
 			t.Fatalf("users: %d, owned of first %v", len(us), us[0].Owned)
 		}
-		_, err := ro.Apply(ctx, upnsync.Run{ID: "r2"}, planEvery(t, ro)[3:4])
+		_, err := ro.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(planEvery(t, ro)[3:4]...))
 		if want := "cannot apply changes: the store was opened read-only (dry run); nothing was written"; err == nil || !strings.HasSuffix(err.Error(), want) {
 			t.Errorf("Apply: %v\nwant ...%s", err, want)
 		}
@@ -492,7 +492,7 @@ func testContract(t *testing.T, b backend) {
 			change("1002", "elefevre", "elefevre;jane@corp.example.com", g1, "jane@corp.example.com"),
 			change("1004", "kobrien", "kobrien;kate@corp.example.com", g2, "kate@corp.example.com"),
 		}
-		if a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, r1); err != nil || len(a.Written) != 3 {
+		if a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(r1...)); err != nil || len(a.Written) != 3 {
 			t.Fatalf("r1: %+v %v", a, err)
 		}
 		// A departure removes what upnsync added for that person from one
@@ -506,7 +506,7 @@ func testContract(t *testing.T, b backend) {
 			{UserID: "1004", Before: r1[2].After, After: r1[2].Before, Removed: []string{"kate@corp.example.com"},
 				Person: upnsync.Person{GUID: g2}, Departed: upnsync.DepartedDeleted},
 		}
-		a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, r2)
+		a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(r2...))
 		if err != nil || !reflect.DeepEqual(a.Written, []string{"1001"}) || len(a.Stale) != 1 || a.Stale[0].UserID != "1004" {
 			t.Fatalf("r2: %+v %v", a, err)
 		}

@@ -223,10 +223,10 @@ type diRow struct {
 }
 
 // Vet refuses the changes DataImporter cannot carry out safely. See Vetter.
-func (s *diStore) Vet(changes []upnsync.Change) map[int]upnsync.Conflict {
+func (s *diStore) Vet(changes upnsync.Changes) map[int]upnsync.Conflict {
 	out := map[int]upnsync.Conflict{}
-	for i := range changes {
-		if _, c := s.row(&changes[i]); c != nil {
+	for i, ch := range changes.All() {
+		if _, c := s.row(&ch); c != nil {
 			out[i] = *c
 		}
 	}
@@ -323,7 +323,7 @@ func joinReplacements(rs []upnsync.Replacement) string {
 // earlier ones: together they hold every change of this plan. Nothing is
 // written to Octopus until DataImporter runs, so Applied.Written lists the
 // users written to the workbook and there are never stale users to report.
-func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
 	applied := upnsync.Applied{RunID: run.ID}
 	if s.readOnly {
 		return applied, fmt.Errorf("store %s: cannot apply changes: the store was opened read-only (dry run); nothing was written", s.Describe())
@@ -333,10 +333,10 @@ func (s *diStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 	}
 	var rows []diRow
 	var refused []string
-	for i := range changes {
-		r, c := s.row(&changes[i])
+	for _, ch := range changes.All() {
+		r, c := s.row(&ch)
 		if c != nil {
-			refused = append(refused, fmt.Sprintf("user %s: %s", changes[i].UserID, c.Detail))
+			refused = append(refused, fmt.Sprintf("user %s: %s", ch.UserID, c.Detail))
 			continue
 		}
 		rows = append(rows, r)

@@ -128,11 +128,11 @@ func TestDataImporterWorkbook(t *testing.T) {
 	if reasons["1003"] != ConflictStoreLimit || reasons["1018"] != ConflictStoreIdentify {
 		t.Errorf("conflicts: %+v", plan.Conflicts)
 	}
-	if len(plan.Changes) == 0 {
+	if plan.Changes.Len() == 0 {
 		t.Fatal("no changes left to write")
 	}
 	want := map[string]upnsync.Change{}
-	for _, c := range plan.Changes {
+	for _, c := range plan.Changes.All() {
 		want[c.UserID] = c
 	}
 
@@ -140,7 +140,7 @@ func TestDataImporterWorkbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Written) != len(plan.Changes) || len(a.Stale) != 0 {
+	if len(a.Written) != plan.Changes.Len() || len(a.Stale) != 0 {
 		t.Errorf("applied %+v", a)
 	}
 
@@ -288,8 +288,8 @@ func TestDataImporterRefusals(t *testing.T) {
 
 	// A rename cannot be carried out by DataImporter's UPN column.
 	s := openStoreT(t, "dataimporter:"+out, Options{OctopusExport: export})
-	refused := s.(Vetter).Vet([]upnsync.Change{{UserID: "1001", Before: "jdoe;a@x.example", After: "jdoe;b@x.example",
-		Replaced: []upnsync.Replacement{{Old: "a@x.example", New: "b@x.example"}}}})
+	refused := s.(Vetter).Vet(upnsync.ChangesOf(upnsync.Change{UserID: "1001", Before: "jdoe;a@x.example", After: "jdoe;b@x.example",
+		Replaced: []upnsync.Replacement{{Old: "a@x.example", New: "b@x.example"}}}))
 	if refused[0].Reason != ConflictStoreCannotEdit {
 		t.Errorf("rename: %+v", refused)
 	}
@@ -345,7 +345,7 @@ func TestDataImporterProvenanceThroughStateDB(t *testing.T) {
 		t.Fatalf("apply: %+v %v", a, err)
 	}
 	after := map[string]string{}
-	for _, c := range plan.Changes {
+	for _, c := range plan.Changes.All() {
 		after[c.UserID] = c.After
 	}
 	if after["1001"] == "" || after["1003"] == "" {
@@ -362,8 +362,8 @@ func TestDataImporterProvenanceThroughStateDB(t *testing.T) {
 	if o := oneUserT(t, s, "1001").Owned; len(o) != 1 || o[0].Entry != "jane.doe@corp.example.com" {
 		t.Fatalf("1001 owned = %+v: the state database did not record the UPN written to the workbook", o)
 	}
-	if p := planDemo(t, s); len(p.Changes) != 0 {
-		t.Fatalf("after the import: %d changes", len(p.Changes))
+	if p := planDemo(t, s); p.Changes.Len() != 0 {
+		t.Fatalf("after the import: %d changes", p.Changes.Len())
 	}
 
 	raw, err := upnsync.BuildPlan(ctx, s, demoDirectoryAt(t, renamedAndDeparted(t)), upnsync.Options{RemoveDeparted: true})
@@ -371,14 +371,14 @@ func TestDataImporterProvenanceThroughStateDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	byUser := map[string]upnsync.Change{}
-	for _, c := range raw.Changes {
+	for _, c := range raw.Changes.All() {
 		byUser[c.UserID] = c
 	}
 	if len(byUser["1001"].Replaced) != 1 || len(byUser["1003"].Removed) != 1 {
 		t.Fatalf("the engine did not plan the rename and the removal from the record: %+v", raw.Changes)
 	}
 	refused := s.(Vetter).Vet(raw.Changes)
-	for i, c := range raw.Changes {
+	for i, c := range raw.Changes.All() {
 		conf, ok := refused[i]
 		var want []string
 		switch c.UserID {
@@ -408,7 +408,7 @@ func TestDataImporterProvenanceThroughStateDB(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if refused := s.(Vetter).Vet(inverse); len(inverse) == 0 || len(refused) != len(inverse) {
+	if refused := s.(Vetter).Vet(upnsync.ChangesOf(inverse...)); len(inverse) == 0 || len(refused) != len(inverse) {
 		t.Errorf("undo: %d of %d reversals refused", len(refused), len(inverse))
 	}
 }

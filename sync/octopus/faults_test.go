@@ -44,7 +44,7 @@ func TestApplyDiskFull(t *testing.T) {
 	// How many pages the apply needs, on a store of its own.
 	calib, _ := bigStore(t, n, Options{BatchSize: 500})
 	before := pragmaInt(t, calib, "page_count")
-	if _, err := calib.Apply(context.Background(), upnsync.Run{ID: "calibration"}, planAll(t, calib)); err != nil {
+	if _, err := calib.Apply(context.Background(), upnsync.Run{ID: "calibration"}, upnsync.ChangesOf(planAll(t, calib)...)); err != nil {
 		t.Fatal(err)
 	}
 	need := pragmaInt(t, calib, "page_count") - before
@@ -63,7 +63,7 @@ func TestApplyDiskFull(t *testing.T) {
 		}
 	}
 
-	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, changes)
+	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -97,7 +97,7 @@ func TestApplyDiskFull(t *testing.T) {
 			rest = append(rest, c)
 		}
 	}
-	a, err = s.Apply(context.Background(), upnsync.Run{ID: "r2"}, rest)
+	a, err = s.Apply(context.Background(), upnsync.Run{ID: "r2"}, upnsync.ChangesOf(rest...))
 	if err != nil || len(a.Written) != 700 {
 		t.Fatalf("with room again: %d written, %v", len(a.Written), err)
 	}

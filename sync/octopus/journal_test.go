@@ -2,6 +2,7 @@ package octopus
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,7 @@ func undoT(t *testing.T, s journalStore, runID, undoID string) upnsync.Applied {
 	}); err != nil {
 		t.Fatalf("RunJournal(%s): %v", runID, err)
 	}
-	a, err := s.Apply(context.Background(), upnsync.Run{ID: undoID, Kind: upnsync.RunUndo, Undoes: runID}, inverse)
+	a, err := s.Apply(context.Background(), upnsync.Run{ID: undoID, Kind: upnsync.RunUndo, Undoes: runID}, upnsync.ChangesOf(inverse...))
 	if err != nil {
 		t.Fatalf("undo: %v", err)
 	}
@@ -81,7 +82,7 @@ func journalContract(t *testing.T, s journalStore) {
 	// Odd bytes on purpose: spaces, an empty entry, a trailing ";".
 	before1 := " jdoe ;;CORP\\jdoe; "
 	if a, err := s.Apply(ctx, upnsync.Run{ID: "typed", Started: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
-		[]upnsync.Change{{UserID: "1001", Before: valueOf(t, s, "1001"), After: before1}}); err != nil || len(a.Written) != 1 {
+		upnsync.ChangesOf(upnsync.Change{UserID: "1001", Before: valueOf(t, s, "1001"), After: before1})); err != nil || len(a.Written) != 1 {
 		t.Fatalf("setup: %+v %v", a, err)
 	}
 	r1 := []upnsync.Change{
@@ -89,7 +90,7 @@ func journalContract(t *testing.T, s journalStore) {
 		{UserID: "1003", Before: valueOf(t, s, "1003"), After: valueOf(t, s, "1003") + ";bob@corp.example.com", Added: []string{"bob@corp.example.com"}, Person: upnsync.Person{GUID: g2}},
 		{UserID: "1004", Before: valueOf(t, s, "1004"), After: valueOf(t, s, "1004") + ";gone@corp.example.com", Added: []string{"gone@corp.example.com"}, Person: upnsync.Person{GUID: g3}},
 	}
-	if a, err := s.Apply(ctx, upnsync.Run{ID: "r1", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Host: "h", User: "u", Command: "upnsync sync --apply"}, r1); err != nil || len(a.Written) != 3 {
+	if a, err := s.Apply(ctx, upnsync.Run{ID: "r1", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Host: "h", User: "u", Command: "upnsync sync --apply"}, upnsync.ChangesOf(r1...)); err != nil || len(a.Written) != 3 {
 		t.Fatalf("r1: %+v %v", a, err)
 	}
 	// r2: a rename, a departure's removal.
@@ -100,7 +101,7 @@ func journalContract(t *testing.T, s journalStore) {
 			Person: upnsync.Person{GUID: g3}, Departed: upnsync.DepartedDeleted},
 	}
 	if a, err := s.Apply(ctx, upnsync.Run{ID: "r2", Started: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Forced: []string{"too many", "and more"},
-		Kind: upnsync.RunPlan, PlanSHA256: "5e1f"}, r2); err != nil || len(a.Written) != 2 {
+		Kind: upnsync.RunPlan, PlanSHA256: "5e1f"}, upnsync.ChangesOf(r2...)); err != nil || len(a.Written) != 2 {
 		t.Fatalf("r2: %+v %v", a, err)
 	}
 	if o := ownedOf(t, s, "1004"); len(o) != 0 {
@@ -116,7 +117,7 @@ func journalContract(t *testing.T, s journalStore) {
 
 	// Someone edits user 1003 after r1.
 	edited := r1[1].After + ";typed"
-	if a, err := s.Apply(ctx, upnsync.Run{ID: "manual-edit"}, []upnsync.Change{{UserID: "1003", Before: r1[1].After, After: edited}}); err != nil || len(a.Written) != 1 {
+	if a, err := s.Apply(ctx, upnsync.Run{ID: "manual-edit"}, upnsync.ChangesOf(upnsync.Change{UserID: "1003", Before: r1[1].After, After: edited})); err != nil || len(a.Written) != 1 {
 		t.Fatalf("edit: %+v %v", a, err)
 	}
 
@@ -271,7 +272,7 @@ func TestLedgerUpgradeFromVersion1(t *testing.T) {
 	}
 	rw := openT(t, path, Options{})
 	if _, err := rw.Apply(context.Background(), upnsync.Run{ID: "new", Kind: upnsync.RunUndo, Undoes: "old"},
-		[]upnsync.Change{{UserID: "1", Before: "a;a@x", After: "a", Removed: []string{"a@x"}}}); err != nil {
+		upnsync.ChangesOf(upnsync.Change{UserID: "1", Before: "a;a@x", After: "a", Removed: []string{"a@x"}})); err != nil {
 		t.Fatal(err)
 	}
 	runs = runsT(t, rw)
@@ -282,5 +283,22 @@ func TestLedgerUpgradeFromVersion1(t *testing.T) {
 	rawT(t, path).QueryRow(`SELECT value FROM upnsync_meta WHERE key = 'schema_version'`).Scan(&v)
 	if v != "2" {
 		t.Fatalf("schema_version = %s", v)
+	}
+}
+
+// The journal's lists are what json.Marshal writes, plain strings or not.
+func TestJSONListMatchesMarshal(t *testing.T) {
+	for _, list := range [][]string{{"a@x.example"}, {"a@x", "b@y"}, {`q"uote`}, {`back\slash`}, {"R&D <x>"}, {"tab\t"},
+		{"Zoë@x"}, {"\x7f"}, {""}, {"a", ""}, {"bad\xff"}} {
+		want, err := json.Marshal(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonList(list); got != string(want) {
+			t.Errorf("jsonList(%q) = %s, want %s", list, got, want)
+		}
+	}
+	if jsonList([]string(nil)) != "" || jsonList([]upnsync.Replacement{{Old: "a", New: "b"}}) != `[{"old":"a","new":"b"}]` {
+		t.Error("empty lists or replacements")
 	}
 }

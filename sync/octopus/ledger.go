@@ -191,15 +191,43 @@ func finishRun(ctx context.Context, q queryer, runID string, a *upnsync.Applied)
 }
 
 // ledgerWriter records the provenance and the journal entry of each change
-// written, inside the caller's transaction.
+// written, inside the caller's transaction. Added entries and journal
+// entries are sent ledgerRows rows a statement: at a first run's hundreds
+// of thousands of changes, what database/sql and the driver spend on each
+// statement was most of an apply's time. flush sends the rows left, and
+// must be called before the transaction commits; a removed entry flushes
+// the added ones first, so that the rows reach the tables in the order of
+// the changes.
 type ledgerWriter struct {
-	own, disown, journal *sql.Stmt
-	runID, now           string
-	seq                  int
+	tx                *sql.Tx
+	own, journal      *sql.Stmt // ledgerRows rows each
+	disown            *sql.Stmt
+	ownRows, jrnlRows []any // arguments of the rows not sent yet
+	runID, now        string
+	seq               int
+}
+
+// ledgerRows is how many rows one statement of a ledgerWriter sends.
+const ledgerRows = 64
+
+const (
+	ownInsert = `INSERT INTO upnsync_owned(user_id, entry, guid, run_id, added_at) VALUES `
+	ownUpsert = `
+		ON CONFLICT(user_id, entry) DO UPDATE SET entry = excluded.entry, guid = excluded.guid,
+			run_id = excluded.run_id, added_at = excluded.added_at`
+	ownArgs       = 5
+	journalInsert = `INSERT INTO upnsync_journal(run_id, seq, user_id, "before", "after", guid, added, replaced, removed) VALUES `
+	journalArgs   = 9
+)
+
+// manyRows is a statement's VALUES list of rows rows of args arguments.
+func manyRows(rows, args int) string {
+	row := "(" + strings.Repeat("?, ", args-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
 }
 
 func newLedgerWriter(ctx context.Context, tx *sql.Tx, runID string, seq int) (*ledgerWriter, error) {
-	w := &ledgerWriter{runID: runID, seq: seq, now: stamp(time.Now())}
+	w := &ledgerWriter{tx: tx, runID: runID, seq: seq, now: stamp(time.Now())}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -209,12 +237,9 @@ func newLedgerWriter(ctx context.Context, tx *sql.Tx, runID string, seq int) (*l
 		st, err = tx.PrepareContext(ctx, q)
 		return st
 	}
-	w.own = prep(`INSERT INTO upnsync_owned(user_id, entry, guid, run_id, added_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(user_id, entry) DO UPDATE SET entry = excluded.entry, guid = excluded.guid,
-			run_id = excluded.run_id, added_at = excluded.added_at`)
+	w.own = prep(ownInsert + manyRows(ledgerRows, ownArgs) + ownUpsert)
 	w.disown = prep(`DELETE FROM upnsync_owned WHERE user_id = ? AND entry = ?`)
-	w.journal = prep(`INSERT INTO upnsync_journal(run_id, seq, user_id, "before", "after", guid, added, replaced, removed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	w.journal = prep(journalInsert + manyRows(ledgerRows, journalArgs))
 	if err != nil {
 		w.close()
 		return nil, err
@@ -230,33 +255,77 @@ func (w *ledgerWriter) close() {
 	}
 }
 
-// record writes the provenance and journal of one change that was written.
-// It returns what failed, for the error message.
+// record writes, or queues, the provenance and journal of one change that
+// was written. It returns what failed, for the error message.
 func (w *ledgerWriter) record(ctx context.Context, c *upnsync.Change) (string, error) {
 	guid := c.Person.GUID
 	for _, e := range c.Removed {
-		if _, err := w.disown.ExecContext(ctx, c.UserID, e); err != nil {
+		if err := w.removeOwned(ctx, c.UserID, e); err != nil {
 			return "cannot record the removal of " + e, err
 		}
 	}
 	for _, r := range c.Replaced {
-		if _, err := w.disown.ExecContext(ctx, c.UserID, r.Old); err != nil {
+		if err := w.removeOwned(ctx, c.UserID, r.Old); err != nil {
 			return "cannot record the provenance of " + r.New, err
 		}
-		if _, err := w.own.ExecContext(ctx, c.UserID, r.New, guid, w.runID, w.now); err != nil {
+		if err := w.queue(ctx, &w.ownRows, w.own, ownArgs, c.UserID, r.New, guid, w.runID, w.now); err != nil {
 			return "cannot record the provenance of " + r.New, err
 		}
 	}
 	for _, e := range c.Added {
-		if _, err := w.own.ExecContext(ctx, c.UserID, e, guid, w.runID, w.now); err != nil {
+		if err := w.queue(ctx, &w.ownRows, w.own, ownArgs, c.UserID, e, guid, w.runID, w.now); err != nil {
 			return "cannot record the provenance of " + e, err
 		}
 	}
 	w.seq++
-	_, err := w.journal.ExecContext(ctx, w.runID, w.seq, c.UserID, c.Before, c.After, guid,
+	err := w.queue(ctx, &w.jrnlRows, w.journal, journalArgs, w.runID, w.seq, c.UserID, c.Before, c.After, guid,
 		jsonList(c.Added), jsonList(c.Replaced), jsonList(c.Removed))
 	if err != nil {
 		return "cannot journal the change", err
+	}
+	return "", nil
+}
+
+// removeOwned deletes an owned entry, after the entries queued to be
+// added (one of them may be the same).
+func (w *ledgerWriter) removeOwned(ctx context.Context, userID, entry string) error {
+	if err := w.send(ctx, &w.ownRows, ownInsert, ownArgs, ownUpsert); err != nil {
+		return err
+	}
+	_, err := w.disown.ExecContext(ctx, userID, entry)
+	return err
+}
+
+// queue adds one row's arguments to rows, and sends ledgerRows rows with
+// full when they are that many.
+func (w *ledgerWriter) queue(ctx context.Context, rows *[]any, full *sql.Stmt, n int, args ...any) error {
+	*rows = append(*rows, args...)
+	if len(*rows) < ledgerRows*n {
+		return nil
+	}
+	_, err := full.ExecContext(ctx, *rows...)
+	*rows = (*rows)[:0]
+	return err
+}
+
+// send sends the rows queued in rows, of n arguments each, in one
+// statement.
+func (w *ledgerWriter) send(ctx context.Context, rows *[]any, insert string, n int, tail string) error {
+	if len(*rows) == 0 {
+		return nil
+	}
+	_, err := w.tx.ExecContext(ctx, insert+manyRows(len(*rows)/n, n)+tail, *rows...)
+	*rows = (*rows)[:0]
+	return err
+}
+
+// flush sends the rows queued; call it before the transaction commits.
+func (w *ledgerWriter) flush(ctx context.Context) (string, error) {
+	if err := w.send(ctx, &w.ownRows, ownInsert, ownArgs, ownUpsert); err != nil {
+		return "cannot record the provenance of the changes", err
+	}
+	if err := w.send(ctx, &w.jrnlRows, journalInsert, journalArgs, ""); err != nil {
+		return "cannot journal the changes", err
 	}
 	return "", nil
 }
@@ -265,8 +334,25 @@ func jsonList[T any](list []T) string {
 	if len(list) == 0 {
 		return ""
 	}
+	if ss, ok := any(list).([]string); ok && plainJSON(ss) {
+		// What json.Marshal writes, without it: a UPN added, once per change.
+		return `["` + strings.Join(ss, `","`) + `"]`
+	}
 	b, _ := json.Marshal(list)
 	return string(b)
+}
+
+// plainJSON reports whether json.Marshal writes each string as it is
+// between quotes: printable ASCII but ", \ and the <, > and & it escapes.
+func plainJSON(list []string) bool {
+	for _, s := range list {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func fromJSONList[T any](s string, what string) ([]T, error) {

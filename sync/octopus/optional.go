@@ -8,7 +8,7 @@ import upnsync "github.com/upnsync/upnsync/sync"
 // refuses and why; the caller turns them into conflicts before anything is
 // reported or written (upnsync.Plan.Withdraw).
 type Vetter interface {
-	Vet(changes []upnsync.Change) map[int]upnsync.Conflict
+	Vet(changes upnsync.Changes) map[int]upnsync.Conflict
 }
 
 // Guide is implemented by stores whose writes a person finishes (a

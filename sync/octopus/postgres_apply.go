@@ -14,7 +14,7 @@ import (
 
 // Apply writes changes in batches of compare-and-swap updates, one
 // transaction per batch. See upnsync.Store.
-func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
 	if run.ID == "" {
 		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
 	}
@@ -51,16 +51,16 @@ func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.
 		return applied, s.explain("cannot record the run; nothing was written", err)
 	}
 
-	batches := (len(changes) + s.batch - 1) / s.batch
+	batches := (changes.Len() + s.batch - 1) / s.batch
 	seq := 0
 	for b := 0; b < batches; b++ {
-		lo, hi := b*s.batch, min((b+1)*s.batch, len(changes))
+		lo, hi := b*s.batch, min((b+1)*s.batch, changes.Len())
 		if err := ctx.Err(); err != nil {
 			s.finishRun(ctx, run.ID, &applied)
 			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
 				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
 		}
-		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, b+1, seq, changes[lo:hi])
+		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, b+1, seq, changes.Batch(lo, hi))
 		if err != nil {
 			return s.batchFailed(ctx, run.ID, &applied, err, b+1, batches, lo, hi, seq, failed)
 		}

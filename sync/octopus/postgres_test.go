@@ -189,7 +189,7 @@ func TestPostgresConcurrentEditDuringApply(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+		a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 		done <- result{a, err}
 	}()
 	// Commit only once the apply is seen waiting for the row lock.
@@ -254,7 +254,7 @@ func TestPostgresConnectionDropDuringApply(t *testing.T) {
 	}
 	defer func() { testBeforeCommit = nil }()
 
-	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -301,7 +301,7 @@ func TestPostgresConnectionDropDuringApply(t *testing.T) {
 			rest = append(rest, c)
 		}
 	}
-	if a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, rest); err != nil || len(a.Written) != 7 {
+	if a, err := s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(rest...)); err != nil || len(a.Written) != 7 {
 		t.Errorf("second run: %+v %v", a, err)
 	}
 }
@@ -333,10 +333,10 @@ func TestPostgresForeignTable(t *testing.T) {
 	if d := s.Describe(); !strings.HasSuffix(d, ` (table octopus.Person)`) || strings.Contains(d, pw) {
 		t.Errorf("Describe = %q", d)
 	}
-	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, []upnsync.Change{
+	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
 		change("7", "jdoe", "jdoe;jane.doe@corp.example.com", "g7", "jane.doe@corp.example.com"),
 		change("10", "", "marc.tremblay@corp.example.com", "g10", "marc.tremblay@corp.example.com"),
-	})
+	))
 	if err != nil || len(a.Written) != 2 {
 		t.Fatalf("apply: %+v %v", a, err)
 	}
@@ -577,7 +577,7 @@ func TestPostgresCommitReplyLost(t *testing.T) {
 		}
 	}
 	defer func() { testBeforeCommit = nil }()
-	a, err := ps.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+	a, err := ps.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 	if !proxy.fired.Load() {
 		t.Fatalf("the proxy never cut a commit: %+v %v", a, err)
 	}
@@ -665,7 +665,7 @@ func TestPostgresUpgradeFromVersion1(t *testing.T) {
 
 	rw := openStoreT(t, u, Options{Password: pw})
 	if _, err := rw.Apply(ctx, upnsync.Run{ID: "new", Kind: upnsync.RunUndo, Undoes: "old", Host: "h"},
-		[]upnsync.Change{{UserID: "1", Before: "a;a@x", After: "a", Removed: []string{"a@x"}, Person: upnsync.Person{GUID: "g"}}}); err != nil {
+		upnsync.ChangesOf(upnsync.Change{UserID: "1", Before: "a;a@x", After: "a", Removed: []string{"a@x"}, Person: upnsync.Person{GUID: "g"}})); err != nil {
 		t.Fatal(err)
 	}
 	runs = runsT(t, rw.(upnsync.Journal))
@@ -780,7 +780,7 @@ func TestPostgresCheckWritable(t *testing.T) {
 	pgExecT(t, c, `GRANT CREATE ON DATABASE `+s.database+` TO CURRENT_USER`)
 
 	// With the schema in place: rights on the table and on upnsync's.
-	if _, err := s.Apply(ctx, upnsync.Run{ID: "r0"}, nil); err != nil {
+	if _, err := s.Apply(ctx, upnsync.Run{ID: "r0"}, upnsync.Changes{}); err != nil {
 		t.Fatal(err)
 	}
 	s = openStoreT(t, u, Options{Password: pw, Columns: cols}).(*pgStore)

@@ -15,7 +15,7 @@ import (
 
 // Apply writes changes in batches of compare-and-swap updates, one
 // transaction per batch. See upnsync.Store.
-func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
 	if run.ID == "" {
 		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
 	}
@@ -37,16 +37,16 @@ func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes []upns
 		return applied, s.explain("cannot record the run; nothing was written", err)
 	}
 
-	batches := (len(changes) + s.batch - 1) / s.batch
+	batches := (changes.Len() + s.batch - 1) / s.batch
 	seq := 0
 	for b := 0; b < batches; b++ {
-		lo, hi := b*s.batch, min((b+1)*s.batch, len(changes))
+		lo, hi := b*s.batch, min((b+1)*s.batch, changes.Len())
 		if err := ctx.Err(); err != nil {
 			s.finishRun(ctx, run.ID, &applied)
 			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
 				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
 		}
-		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, seq, changes[lo:hi])
+		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, seq, changes.Batch(lo, hi))
 		if err != nil {
 			s.finishRun(ctx, run.ID, &applied)
 			at := ""
@@ -87,6 +87,10 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 		return nil, nil, seq, "", s.explain("cannot start a transaction", err)
 	}
 	defer tx.Rollback()
+	// The transaction ends (rolled back) when ctx does; its statements run
+	// without a context that can end: for each statement that can, the
+	// SQLite driver starts a goroutine to watch it, three per change.
+	ctx = context.WithoutCancel(ctx)
 
 	update, err := tx.PrepareContext(ctx, `UPDATE users SET windows_usernames = ? WHERE id = ? AND COALESCE(windows_usernames, '') = ?`)
 	if err != nil {
@@ -132,6 +136,9 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 			return fail(what, err)
 		}
 		written = append(written, c.UserID)
+	}
+	if what, err := lw.flush(ctx); err != nil {
+		return nil, nil, seq, "", s.explain(what, err)
 	}
 	seq = lw.seq
 	if err := tx.Commit(); err != nil {

@@ -183,10 +183,10 @@ func TestForeignStore(t *testing.T) {
 	// User 2's list is NULL, which Users reads as empty: the
 	// compare-and-swap must see it as the empty list the plan saw, not
 	// call the user changed since.
-	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, []upnsync.Change{
-		{UserID: "1", Before: "a", After: "a;a@corp.example.com", Added: []string{"a@corp.example.com"}},
-		{UserID: "2", Before: "", After: "b@corp.example.com", Added: []string{"b@corp.example.com"}},
-	})
+	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
+		upnsync.Change{UserID: "1", Before: "a", After: "a;a@corp.example.com", Added: []string{"a@corp.example.com"}},
+		upnsync.Change{UserID: "2", Before: "", After: "b@corp.example.com", Added: []string{"b@corp.example.com"}},
+	))
 	if err != nil || len(a.Written) != 2 || len(a.Stale) != 0 {
 		t.Fatalf("Apply: %+v, %v", a, err)
 	}
@@ -212,7 +212,7 @@ func TestApply(t *testing.T) {
 		change("1005", "", "marc.tremblay@corp.example.com", "g-1005", "marc.tremblay@corp.example.com"),
 		change("1007", "svc-servicedesk", "svc-servicedesk;servicedesk@corp.example.com", "", "servicedesk@corp.example.com"),
 	}
-	a, err := s.Apply(context.Background(), run, changes)
+	a, err := s.Apply(context.Background(), run, upnsync.ChangesOf(changes...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestApply(t *testing.T) {
 	}
 
 	// The same run id again is refused before anything is written.
-	_, err = s.Apply(context.Background(), run, nil)
+	_, err = s.Apply(context.Background(), run, upnsync.Changes{})
 	if err == nil || !strings.Contains(err.Error(), "run run-1 is already recorded") {
 		t.Errorf("rerun: %v", err)
 	}
@@ -283,19 +283,19 @@ func TestApplyReplacement(t *testing.T) {
 	s, path := newStore(t, "users.csv", Options{})
 	ctx := context.Background()
 	guid := "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
-	_, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, []upnsync.Change{
+	_, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
 		change("1002", "elefevre", "elefevre;emilie.lefevre@corp.example.com", guid, "emilie.lefevre@corp.example.com"),
-	})
+	))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The person's UPN changed in the directory: the owned entry is
 	// replaced in place, and provenance follows it.
-	_, err = s.Apply(ctx, upnsync.Run{ID: "r2"}, []upnsync.Change{{
+	_, err = s.Apply(ctx, upnsync.Run{ID: "r2"}, upnsync.ChangesOf(upnsync.Change{
 		UserID: "1002", Before: "elefevre;emilie.lefevre@corp.example.com", After: "elefevre;emilie.gagnon@corp.example.com",
 		Replaced: []upnsync.Replacement{{Old: "Emilie.Lefevre@corp.example.com", New: "emilie.gagnon@corp.example.com"}},
 		Person:   upnsync.Person{GUID: guid},
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,11 +318,11 @@ func TestApplyStale(t *testing.T) {
 	execT(t, raw, `UPDATE users SET windows_usernames = 'bsmith;robert.smith' WHERE id = '1003'`)
 	execT(t, raw, `DELETE FROM users WHERE id = '1009'`)
 
-	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, []upnsync.Change{
+	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(
 		change("1003", "bsmith;bob.smith@corp.example.com", "bsmith;bob.smith@corp.example.com;robert.smith@corp.example.com", "g3", "robert.smith@corp.example.com"),
 		change("1006", `pnatarajan;TORONTO\pnatarajan`, `pnatarajan;TORONTO\pnatarajan;priya.natarajan@corp.example.com`, "g6", "priya.natarajan@corp.example.com"),
 		change("1009", "oadeyemi", "oadeyemi;olumide.adeyemi@corp.example.com", "g9", "olumide.adeyemi@corp.example.com"),
-	})
+	))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestApplyBatchAtomic(t *testing.T) {
 	execT(t, raw, `CREATE TRIGGER refuse BEFORE UPDATE ON users WHEN NEW.id = '1008'
 		BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END`)
 
-	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, changes)
+	a, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -409,7 +409,7 @@ func TestApplyBatchAtomic(t *testing.T) {
 			rest = append(rest, c)
 		}
 	}
-	a, err = s.Apply(context.Background(), upnsync.Run{ID: "r2"}, rest)
+	a, err = s.Apply(context.Background(), upnsync.Run{ID: "r2"}, upnsync.ChangesOf(rest...))
 	if err != nil || len(a.Written) != 7 {
 		t.Errorf("second run: %+v %v", a, err)
 	}
@@ -426,7 +426,7 @@ func TestApplyCancel(t *testing.T) {
 		}
 	}
 	defer func() { testAfterBatch = nil }()
-	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, changes)
+	a, err := s.Apply(ctx, upnsync.Run{ID: "r1"}, upnsync.ChangesOf(changes...))
 	if err == nil || !strings.Contains(err.Error(), "apply interrupted before batch 2 of 3 (context canceled); 4 users written before it stay written (run r1); run upnsync again to finish the job") {
 		t.Fatalf("err = %v", err)
 	}
@@ -468,7 +468,7 @@ func TestUsersCancel(t *testing.T) {
 func TestReadOnlyLeavesFileUnchanged(t *testing.T) {
 	_, path := newStore(t, "users.csv", Options{})
 	s := openT(t, path, Options{})
-	if _, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, planAll(t, s)[:3]); err != nil {
+	if _, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(planAll(t, s)[:3]...)); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -481,7 +481,7 @@ func TestReadOnlyLeavesFileUnchanged(t *testing.T) {
 		t.Fatalf("users: %d, owned of first %v", len(us), us[0].Owned)
 	}
 	exportT(t, s)
-	_, err := s.Apply(context.Background(), upnsync.Run{ID: "r2"}, planAll(t, s)[3:4])
+	_, err := s.Apply(context.Background(), upnsync.Run{ID: "r2"}, upnsync.ChangesOf(planAll(t, s)[3:4]...))
 	want := fmt.Sprintf("store sqlite:%s: cannot apply changes: the store was opened read-only (dry run); nothing was written", path)
 	if err == nil || err.Error() != want {
 		t.Errorf("Apply: %v\nwant %s", err, want)
@@ -513,7 +513,7 @@ func TestApplyReadOnlyFile(t *testing.T) {
 	if _, err := s.db.Exec(`PRAGMA query_only = 1`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, planAll(t, s))
+	_, err := s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(planAll(t, s)...))
 	want := fmt.Sprintf("%s is read-only; make the file and its folder writable", path)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v\nwant it to contain %s", err, want)
@@ -534,7 +534,7 @@ func TestLocked(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), `BEGIN EXCLUSIVE`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Apply(context.Background(), upnsync.Run{ID: "r1"}, plan)
+	_, err = s.Apply(context.Background(), upnsync.Run{ID: "r1"}, upnsync.ChangesOf(plan...))
 	conn.ExecContext(context.Background(), `ROLLBACK`)
 	if err == nil || !strings.Contains(err.Error(), "the database is locked by another process (waited 100ms); retry when it has finished") {
 		t.Errorf("err = %v", err)
@@ -550,7 +550,7 @@ func TestLocked(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		conn.ExecContext(context.Background(), `ROLLBACK`)
 	}()
-	a, err := s2.Apply(context.Background(), upnsync.Run{ID: "r2"}, plan)
+	a, err := s2.Apply(context.Background(), upnsync.Run{ID: "r2"}, upnsync.ChangesOf(plan...))
 	if err != nil || len(a.Written) != 2 {
 		t.Errorf("after the lock was released: %+v %v", a, err)
 	}

@@ -309,6 +309,9 @@ func (st *StateDB) Record(ctx context.Context, runID string, written []upnsync.C
 			return st.fail(fmt.Sprintf("user %q: %s", written[i].UserID, what), err)
 		}
 	}
+	if what, err := lw.flush(ctx); err != nil {
+		return st.fail(what, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return st.fail("cannot record run "+runID, err)
 	}
@@ -385,7 +388,7 @@ func (w *stateStore) Users(ctx context.Context, fn func(upnsync.User) error) err
 	})
 }
 
-func (w *stateStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsync.Change) (upnsync.Applied, error) {
+func (w *stateStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
 	// As every store says it: a dry run's store refuses before anything.
 	if w.st.readOnly {
 		return upnsync.Applied{RunID: run.ID}, fmt.Errorf("store %s: cannot apply changes: the store was opened read-only (dry run); nothing was written", w.Describe())
@@ -400,7 +403,7 @@ func (w *stateStore) Apply(ctx context.Context, run upnsync.Run, changes []upnsy
 		written[id] = true
 	}
 	done := make([]upnsync.Change, 0, len(a.Written))
-	for _, c := range changes {
+	for _, c := range changes.All() {
 		if written[c.UserID] {
 			done = append(done, c)
 		}
@@ -430,7 +433,7 @@ func (w *stateStore) RunJournal(ctx context.Context, runID string, fn func(upnsy
 
 // Vet and NextSteps pass on what the wrapped store says, so that wrapping
 // it in its state database hides none of its own rules.
-func (w *stateStore) Vet(changes []upnsync.Change) map[int]upnsync.Conflict {
+func (w *stateStore) Vet(changes upnsync.Changes) map[int]upnsync.Conflict {
 	if v, ok := w.Store.(Vetter); ok {
 		return v.Vet(changes)
 	}

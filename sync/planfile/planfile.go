@@ -121,8 +121,8 @@ type envelope struct {
 
 // FromPlan turns an engine plan into the saved form.
 func FromPlan(p *upnsync.Plan) ([]Change, []Departure, Summary, ReadSummary) {
-	changes := make([]Change, 0, len(p.Changes))
-	for _, c := range p.Changes {
+	changes := make([]Change, 0, p.Changes.Len())
+	for _, c := range p.Changes.All() {
 		changes = append(changes, Change{UserID: c.UserID, Name: c.UserName, Match: string(c.Match),
 			Before: c.Before, After: c.After, Added: c.Added, Replaced: c.Replaced, Removed: c.Removed,
 			Departed: string(c.Departed), GUID: c.Person.GUID, DN: c.Person.DN, UPN: c.Person.UPN, Notes: c.Notes})
@@ -154,7 +154,7 @@ func (p *Plan) EngineChanges() []upnsync.Change {
 func (p *Plan) EnginePlan() upnsync.Plan {
 	s := p.Summary
 	return upnsync.Plan{
-		Changes: p.EngineChanges(),
+		Changes: upnsync.ChangesOf(p.EngineChanges()...),
 		Read:    upnsync.ReadResult{Complete: p.Read.Complete, Entries: p.Read.Entries, Pages: p.Read.Pages},
 		Stats: upnsync.Stats{Read: s.Read, Matched: s.Matched, Unchanged: s.Unchanged, Changes: len(p.Changes),
 			Conflicts: s.Conflicts, Unmatched: s.Unmatched, Skipped: s.Skipped, Departed: s.Departed,

@@ -40,8 +40,8 @@ func briefLists(w io.Writer, plan *upnsync.Plan) {
 			fmt.Fprintf(w, "  ... and %d more\n", n-TextListLimit)
 		}
 	}
-	list("Changes", len(plan.Changes), func(i int) string {
-		c := plan.Changes[i]
+	list("Changes", plan.Changes.Len(), func(i int) string {
+		c := plan.Changes.At(i)
 		var what []string
 		for _, a := range c.Added {
 			what = append(what, "+ "+a)

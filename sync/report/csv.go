@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -24,58 +25,72 @@ var CSVHeader = []string{"kind", "user_id", "name", "match", "upn", "before", "a
 	"added", "replaced", "reason", "detail", "users", "people", "dn", "guid", "removed", "notes",
 	"run_id", "mode", "started"}
 
+// csvColumns numbers the columns of CSVHeader.
+var csvColumns = func() map[string]int {
+	m := make(map[string]int, len(CSVHeader))
+	for i, h := range CSVHeader {
+		m[h] = i
+	}
+	return m
+}()
+
 // CSV writes the report as RFC 4180 CSV, in the form internal/csvfile
 // gives every CSV upnsync writes (UTF-8 with a byte order mark, CRLF,
 // meta.CSVSeparator between values), so that Excel opens it in any locale.
 func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
-	w, err := csvfile.NewWriter(out, meta.CSVSeparator)
+	bw := bufio.NewWriterSize(out, writeBuffer)
+	w, err := csvfile.NewWriter(bw, meta.CSVSeparator) // writes through bw, which is large enough
 	if err != nil {
 		return err
 	}
-	run := map[string]string{"run_id": runID(meta), "mode": meta.Mode}
+	started := ""
 	if !meta.Started.IsZero() {
-		run["started"] = meta.Started.UTC().Format(time.RFC3339)
+		started = meta.Started.UTC().Format(time.RFC3339)
 	}
-	row := func(kind string, f map[string]string) {
-		rec := make([]string, len(CSVHeader))
+	id, iid, imode, istarted := runID(meta), csvColumns["run_id"], csvColumns["mode"], csvColumns["started"]
+	// row writes one record: its kind, then the cells named, given as
+	// column name and value pairs; the other cells are empty but for the
+	// run's columns. One record is reused, since csv.Writer does not keep it.
+	rec := make([]string, len(CSVHeader))
+	row := func(kind string, cells ...string) {
+		clear(rec)
 		rec[0] = kind
-		for i, h := range CSVHeader[1:] {
-			v, ok := f[h]
-			if !ok {
-				v = run[h]
+		rec[iid], rec[imode], rec[istarted] = safeCell(id), safeCell(meta.Mode), started
+		for i := 0; i+1 < len(cells); i += 2 {
+			col, ok := csvColumns[cells[i]]
+			if !ok || col == 0 {
+				panic("report: no CSV column " + cells[i])
 			}
-			rec[i+1] = safeCell(v)
+			rec[col] = safeCell(cells[i+1])
 		}
 		_ = w.Write(rec)
 	}
 	_ = w.Write(CSVHeader)
-	for _, c := range plan.Changes {
-		row("change", map[string]string{
-			"user_id": c.UserID, "name": c.UserName, "match": string(c.Match), "upn": c.Person.UPN,
-			"before": c.Before, "after": c.After, "added": strings.Join(c.Added, ";"),
-			"replaced": joinReplaced(c.Replaced), "dn": c.Person.DN, "guid": c.Person.GUID,
-			"removed": strings.Join(c.Removed, ";"), "reason": string(c.Departed), "notes": strings.Join(c.Notes, " | "),
-		})
+	for _, c := range plan.Changes.All() {
+		row("change",
+			"user_id", c.UserID, "name", c.UserName, "match", string(c.Match), "upn", c.Person.UPN,
+			"before", c.Before, "after", c.After, "added", strings.Join(c.Added, ";"),
+			"replaced", joinReplaced(c.Replaced), "dn", c.Person.DN, "guid", c.Person.GUID,
+			"removed", strings.Join(c.Removed, ";"), "reason", string(c.Departed), "notes", strings.Join(c.Notes, " | "))
 	}
 	for _, c := range plan.Conflicts {
-		row("conflict", map[string]string{
-			"upn": c.UPN, "reason": c.Reason, "detail": c.Detail, "name": strings.Join(c.UserNames, ";"),
-			"users": strings.Join(c.Users, ";"), "people": strings.Join(c.People, "|"),
-		})
+		row("conflict",
+			"upn", c.UPN, "reason", c.Reason, "detail", c.Detail, "name", strings.Join(c.UserNames, ";"),
+			"users", strings.Join(c.Users, ";"), "people", strings.Join(c.People, "|"))
 	}
 	for _, p := range plan.Unmatched {
-		row("unmatched", map[string]string{"upn": p.UPN, "dn": p.DN, "guid": p.GUID})
+		row("unmatched", "upn", p.UPN, "dn", p.DN, "guid", p.GUID)
 	}
 	for _, s := range plan.Skipped {
-		row("skipped", map[string]string{"dn": s.DN, "reason": s.Reason})
+		row("skipped", "dn", s.DN, "reason", s.Reason)
 	}
 	// People the plan counted but did not list (upnsync.Options.ListLimit):
 	// one row each kind, so that a program summing rows is not misled.
 	if n := unmatchedCount(plan) - len(plan.Unmatched); n > 0 {
-		row("not-listed", map[string]string{"reason": "unmatched", "detail": notListed(n, "unmatched directory user")})
+		row("not-listed", "reason", "unmatched", "detail", notListed(n, "unmatched directory user"))
 	}
 	if n := skippedCount(plan) - len(plan.Skipped); n > 0 {
-		row("not-listed", map[string]string{"reason": "skipped", "detail": notListed(n, "skipped directory user")})
+		row("not-listed", "reason", "skipped", "detail", notListed(n, "skipped directory user"))
 	}
 	for _, d := range plan.Departures {
 		var users, entries []string
@@ -91,28 +106,29 @@ func CSV(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 		if d.Kept != "" {
 			detail = strings.TrimPrefix(strings.TrimSpace(detail+"; "+d.Kept), "; ")
 		}
-		f := map[string]string{"reason": reason, "detail": detail, "users": strings.Join(users, ";"),
-			"dn": d.DN, "guid": d.GUID}
+		where := "upn"
 		if d.Removed {
-			f["removed"] = strings.Join(entries, ";")
-		} else {
-			f["upn"] = strings.Join(entries, ";")
+			where = "removed"
 		}
-		row("departure", f)
+		row("departure", "reason", reason, "detail", detail, "users", strings.Join(users, ";"),
+			"dn", d.DN, "guid", d.GUID, where, strings.Join(entries, ";"))
 	}
 	for _, pn := range plan.PinnedMissing {
 		detail := "the ExternalIdentifier " + pn.ExternalID + " names no one in this read"
 		if pn.Match != "" {
 			detail += "; the person in dn would match by " + string(pn.Match) + ": if it is the same person, store " + pn.Candidate.GUID + " as the ExternalIdentifier"
 		}
-		row("pinned-missing", map[string]string{"user_id": pn.UserID, "name": pn.UserName, "match": string(pn.Match),
-			"reason": "pinned-to-a-missing-object", "detail": detail, "dn": pn.Candidate.DN, "upn": pn.Candidate.UPN, "guid": pn.Candidate.GUID})
+		row("pinned-missing", "user_id", pn.UserID, "name", pn.UserName, "match", string(pn.Match),
+			"reason", "pinned-to-a-missing-object", "detail", detail, "dn", pn.Candidate.DN, "upn", pn.Candidate.UPN, "guid", pn.Candidate.GUID)
 	}
 	if n := pinnedCount(plan) - len(plan.PinnedMissing); n > 0 {
-		row("not-listed", map[string]string{"reason": "pinned-missing", "detail": notListed(n, "Octopus user pinned to a missing object")})
+		row("not-listed", "reason", "pinned-missing", "detail", notListed(n, "Octopus user pinned to a missing object"))
 	}
 	w.Flush()
-	return w.Error()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // notListed says that n more of what are counted and not listed.

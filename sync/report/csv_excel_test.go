@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	upnsync "github.com/upnsync/upnsync/sync"
 )
 
 // The CSV report opens in Excel on a French Windows: a UTF-8 byte order
@@ -11,7 +13,7 @@ import (
 // ';' between values when asked (else every row is one column).
 func TestCSVOpensInExcel(t *testing.T) {
 	p := samplePlan()
-	p.Changes[0].UserName = "Émilie Lefèvre"
+	p.Changes = p.Changes.Map(func(c upnsync.Change) upnsync.Change { c.UserName = "Émilie Lefèvre"; return c })
 	for _, sep := range []rune{0, ';'} {
 		meta := sampleMeta()
 		meta.CSVSeparator = sep

@@ -160,7 +160,7 @@ func htmlViewOf(plan *upnsync.Plan, meta Meta) *htmlView {
 		Title: "upnsync dry run", Subtitle: "Nothing was written. This is what an apply would change.",
 		CSP: htmlCSP, Style: template.CSS(htmlStyle), Script: template.JS(htmlScript),
 		Closing: closing(plan, meta), Notes: meta.Notes, NextSteps: meta.NextSteps,
-		Changes:    htmlList{max(st.Changes, len(plan.Changes)), len(plan.Changes)},
+		Changes:    htmlList{max(st.Changes, plan.Changes.Len()), plan.Changes.Len()},
 		Conflicts:  htmlList{max(st.Conflicts, len(plan.Conflicts)), len(plan.Conflicts)},
 		Unmatched:  htmlList{unmatchedCount(plan), len(plan.Unmatched)},
 		Skipped:    htmlList{skippedCount(plan), len(plan.Skipped)},
@@ -336,7 +336,7 @@ func htmlGuards(plan *upnsync.Plan, meta Meta) ([]htmlGuard, []string) {
 	if meta.Limits == nil && len(meta.Guards) == 0 {
 		return nil, nil
 	}
-	changes, removals, users := len(plan.Changes), plan.Stats.Removals, plan.Stats.StoreUsers
+	changes, removals, users := plan.Changes.Len(), plan.Stats.Removals, plan.Stats.StoreUsers
 	pct := func(n int) string {
 		if users == 0 {
 			return strconv.Itoa(n)

@@ -97,7 +97,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			// Empty the box as a user would (an input event), and wait for
 			// the whole table, so that the next wait sees the new filter.
 			browser.Eval[bool](t, b, `(() => { const i = document.querySelector("`+sel+`"); i.value = ""; i.dispatchEvent(new Event("input")); return true; })()`)
-			browser.WaitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d"`, host, len(plan.Changes)))
+			browser.WaitFor(t, b, fmt.Sprintf(`%s.dataset.matching === "%d"`, host, plan.Changes.Len()))
 			if err := chromedp.Do(b.Ctx, chromedp.SendKeys(chromedp.CSS(sel), text)); err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		if s := browser.Eval[string](t, b, host+`.querySelector(".status").textContent`); !strings.HasPrefix(s, "No row matches") {
 			t.Errorf("status %q", s)
 		}
-		filter(" ", len(plan.Changes))
+		filter(" ", plan.Changes.Len())
 	})
 
 	t.Run("sorting and paging", func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		status := browser.Eval[string](t, b, `document.querySelector("[data-list=changes] .status").textContent`)
-		if want := fmt.Sprintf("Rows 101–200 of %d", len(plan.Changes)); status != want {
+		if want := fmt.Sprintf("Rows 101–200 of %d", plan.Changes.Len()); status != want {
 			t.Errorf("after Next: %q, want %q", status, want)
 		}
 		if got := browser.Eval[string](t, b, firstUser); got != "1149" {
@@ -211,7 +211,7 @@ func TestHTMLFirstScreen100k(t *testing.T) {
 	for k := range n {
 		i := k * 7919 % n // not in name order, as a store's ids are not
 		upn := fmt.Sprintf("firstname.lastname%06d@corp.example.com", i)
-		plan.Changes = append(plan.Changes, upnsync.Change{UserID: fmt.Sprint(100000 + k), UserName: fmt.Sprintf("Firstname Lastname%06d", i),
+		plan.Changes.Append(upnsync.Change{UserID: fmt.Sprint(100000 + k), UserName: fmt.Sprintf("Firstname Lastname%06d", i),
 			Match: upnsync.MatchWindowsUsername, Before: fmt.Sprintf("flastname%06d;CORP\\flastname%06d", i, i),
 			After: fmt.Sprintf("flastname%06d;CORP\\flastname%06d;%s", i, i, upn), Added: []string{upn},
 			Person: upnsync.Person{DN: fmt.Sprintf("CN=Firstname Lastname%06d,OU=Staff,OU=Users,DC=corp,DC=example,DC=com", i), UPN: upn,

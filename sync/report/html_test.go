@@ -33,8 +33,10 @@ const (
 // skipped, departures and hostile values in store and directory names.
 func fullPlan(n int) (*upnsync.Plan, Meta) {
 	p := samplePlan()
-	p.Changes[1].Notes = []string{"bob.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry"}
-	p.Changes = append(p.Changes,
+	changes := p.Changes.Slice()
+	changes[1].Notes = []string{"bob.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry"}
+	p.Changes = upnsync.ChangesOf(changes...)
+	p.Changes.Append(
 		upnsync.Change{UserID: "14", UserName: "Ann", Before: "ann;ann@corp.example.com", After: "ann",
 			Removed: []string{"ann@corp.example.com"}, Departed: upnsync.DepartedMoved,
 			Person: upnsync.Person{GUID: "g-ann", DN: "CN=Ann,OU=Elsewhere,DC=corp"}},
@@ -44,7 +46,7 @@ func fullPlan(n int) (*upnsync.Plan, Meta) {
 			Person: upnsync.Person{DN: "CN=" + hostileQuote + ",OU=R&D,DC=corp", UPN: hostileLink + "@corp", GUID: hostileLS}},
 	)
 	for i := 0; i < n; i++ {
-		p.Changes = append(p.Changes, upnsync.Change{UserID: fmt.Sprint(1000 + i), UserName: fmt.Sprintf("Person %05d", i),
+		p.Changes.Append(upnsync.Change{UserID: fmt.Sprint(1000 + i), UserName: fmt.Sprintf("Person %05d", i),
 			Match: upnsync.MatchEmail, Before: fmt.Sprintf("p%d", i), After: fmt.Sprintf("p%d;p%d@corp.example.com", i, i),
 			Added:  []string{fmt.Sprintf("p%d@corp.example.com", i)},
 			Person: upnsync.Person{DN: fmt.Sprintf("CN=Person %05d,OU=Staff,DC=corp", i), UPN: fmt.Sprintf("p%d@corp.example.com", i)}})
@@ -65,7 +67,7 @@ func fullPlan(n int) (*upnsync.Plan, Meta) {
 			Entries: []upnsync.DepartedEntry{{UserID: "14", UserName: "Ann", Entry: "ann@corp.example.com"}}, Removed: true},
 		{GUID: "g-eve", Entries: []upnsync.DepartedEntry{{UserID: "15", Entry: "eve@corp.example.com"}}, Kept: "kept: --remove-departed not given"},
 	}
-	p.Stats = upnsync.Stats{Read: 40 + n, Matched: 30 + n, Unchanged: 9, Changes: len(p.Changes), Conflicts: len(p.Conflicts),
+	p.Stats = upnsync.Stats{Read: 40 + n, Matched: 30 + n, Unchanged: 9, Changes: p.Changes.Len(), Conflicts: len(p.Conflicts),
 		Unmatched: len(p.Unmatched) + 5, Skipped: len(p.Skipped), Departed: 2, Removals: 1, StoreUsers: 50 + n,
 		ByRule: map[upnsync.MatchRule]int{upnsync.MatchEmail: n + 1, upnsync.MatchExternalID: 1}}
 	p.Read.Bases = []upnsync.BaseCount{{Base: "OU=Staff,DC=corp", Entries: 30, Pages: 1}, {Base: "OU=R&D <x>,DC=corp", Entries: 10, Pages: 1, Referrals: 1}}
@@ -310,9 +312,9 @@ func TestHTMLFromFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
 		t.Fatal(err)
 	}
-	if len(data.Changes) != len(plan.Changes) || len(data.Departures) != len(plan.Departures) {
+	if len(data.Changes) != plan.Changes.Len() || len(data.Departures) != len(plan.Departures) {
 		t.Errorf("saved plan's page lists %d changes and %d departures, want %d and %d",
-			len(data.Changes), len(data.Departures), len(plan.Changes), len(plan.Departures))
+			len(data.Changes), len(data.Departures), plan.Changes.Len(), len(plan.Departures))
 	}
 
 	// A saved plan changed after it was written is refused as apply refuses it.

@@ -200,13 +200,6 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // JSON writes the version 1 JSON report. The lists are written one item
 // at a time (jsonstream.go): at a million users they are over a hundred
 // megabytes of JSON, which must not be held in memory whole.
@@ -268,46 +261,24 @@ func jsonOf(plan *upnsync.Plan, meta Meta) (*jsonReport, []jsonList) {
 				Missing: s.Missing, AlreadyApplied: s.AlreadyApplied()})
 		}
 	}
+	changes := plan.Changes
 	return r, []jsonList{
-		{"changes", len(plan.Changes), func(i int) any { return changeJSON(&plan.Changes[i]) }},
-		{"conflicts", len(plan.Conflicts), func(i int) any { return conflictJSON(&plan.Conflicts[i]) }},
-		{"unmatched", len(plan.Unmatched), func(i int) any {
-			p := &plan.Unmatched[i]
-			return jsonPerson{DN: p.DN, UPN: p.UPN, GUID: p.GUID}
-		}},
-		{"skipped", len(plan.Skipped), func(i int) any { return jsonSkip(plan.Skipped[i]) }},
-		{"departures", len(plan.Departures), func(i int) any { return departureJSON(&plan.Departures[i]) }},
-		{"pinned_missing", len(plan.PinnedMissing), func(i int) any {
-			pn := &plan.PinnedMissing[i]
-			return jsonPinned{UserID: pn.UserID, Name: pn.UserName, ExternalID: pn.ExternalID, Match: string(pn.Match),
-				DN: pn.Candidate.DN, UPN: pn.Candidate.UPN, GUID: pn.Candidate.GUID}
-		}},
+		{"changes", changes.Len(), func(e *jsonEnc, i int) { c := changes.At(i); e.change(&c) }},
+		{"conflicts", len(plan.Conflicts), func(e *jsonEnc, i int) { e.conflict(&plan.Conflicts[i]) }},
+		{"unmatched", len(plan.Unmatched), func(e *jsonEnc, i int) { e.person(&plan.Unmatched[i]) }},
+		{"skipped", len(plan.Skipped), func(e *jsonEnc, i int) { e.skip(&plan.Skipped[i]) }},
+		{"departures", len(plan.Departures), func(e *jsonEnc, i int) { e.departure(&plan.Departures[i]) }},
+		{"pinned_missing", len(plan.PinnedMissing), func(e *jsonEnc, i int) { e.pinned(&plan.PinnedMissing[i]) }},
 	}
 }
 
-func changeJSON(c *upnsync.Change) jsonChange {
-	return jsonChange{
-		UserID: c.UserID, Name: c.UserName, ExternalID: c.ExternalID, Match: string(c.Match),
-		Before: c.Before, After: c.After, Added: nonNil(c.Added), Replaced: nonNil(c.Replaced),
-		DN: c.Person.DN, UPN: c.Person.UPN, GUID: c.Person.GUID,
-		Removed: nonNil(c.Removed), Departed: string(c.Departed), Notes: c.Notes,
+// departureReason is a departure's reason as the reports give it: "unknown"
+// when the directory was not asked.
+func departureReason(r upnsync.DepartureReason) string {
+	if r == "" {
+		return "unknown"
 	}
-}
-
-func departureJSON(d *upnsync.Departure) jsonDeparture {
-	jd := jsonDeparture{GUID: d.GUID, Reason: string(d.Reason), DN: d.DN, Detail: d.Detail,
-		Entries: make([]jsonDepartedItem, 0, len(d.Entries)), Removed: d.Removed, Kept: d.Kept}
-	if jd.Reason == "" {
-		jd.Reason = "unknown"
-	}
-	for _, e := range d.Entries {
-		jd.Entries = append(jd.Entries, jsonDepartedItem{UserID: e.UserID, Name: e.UserName, Entry: e.Entry})
-	}
-	return jd
-}
-
-func conflictJSON(c *upnsync.Conflict) jsonConfl {
-	return jsonConfl{Reason: c.Reason, UPN: c.UPN, Users: nonNil(c.Users), People: nonNil(c.People), Detail: c.Detail}
+	return string(r)
 }
 
 // byRule is the count by match rule without the rules that matched no one.

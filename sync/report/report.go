@@ -83,6 +83,11 @@ func runID(meta Meta) string {
 	return meta.RunID
 }
 
+// writeBuffer is how much of a report is held before it is written: a
+// first run's report is hundreds of megabytes, which a small buffer would
+// write in a hundred thousand system calls.
+const writeBuffer = 256 << 10
+
 // Formats lists the report formats.
 var Formats = []string{"text", "json", "csv", "html"}
 

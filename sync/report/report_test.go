@@ -13,17 +13,17 @@ import (
 
 func samplePlan() *upnsync.Plan {
 	return &upnsync.Plan{
-		Changes: []upnsync.Change{{
+		Changes: upnsync.ChangesOf(upnsync.Change{
 			UserID: "12", UserName: "Jane Doe", ExternalID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
 			Match: upnsync.MatchExternalID, Before: "jdoe", After: "jdoe;jane@corp.example.com",
 			Added:  []string{"jane@corp.example.com"},
 			Person: upnsync.Person{DN: "CN=Jane Doe,DC=corp", UPN: "jane@corp.example.com", GUID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
-		}, {
+		}, upnsync.Change{
 			UserID: "13", UserName: "Bob Roe", Match: upnsync.MatchEmail, Before: "bob;bob.old@corp.example.com",
 			After:    "bob;bob@corp.example.com",
 			Replaced: []upnsync.Replacement{{Old: "bob.old@corp.example.com", New: "bob@corp.example.com"}},
 			Person:   upnsync.Person{DN: "CN=Bob Roe,DC=corp", UPN: "bob@corp.example.com"},
-		}},
+		}),
 		Conflicts: []upnsync.Conflict{{Reason: "duplicate-upn", UPN: "x@corp.example.com",
 			Detail: "2 directory users have this UPN; neither is written",
 			Users:  []string{"1", "2"}, People: []string{"CN=A,DC=corp", "CN=B,DC=corp"}}},
@@ -220,8 +220,10 @@ func TestWriteUnknownFormat(t *testing.T) {
 // Renames, removals, notes, departures and guards reach all three reports.
 func TestSafetyInAllReports(t *testing.T) {
 	plan := samplePlan()
-	plan.Changes[1].Notes = []string{"bob.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry"}
-	plan.Changes = append(plan.Changes, upnsync.Change{UserID: "14", UserName: "Ann", Before: "ann;ann@corp.example.com",
+	changes := plan.Changes.Slice()
+	changes[1].Notes = []string{"bob.old@corp.example.com, an earlier UPN of this person, is in this list as a manual entry"}
+	plan.Changes = upnsync.ChangesOf(changes...)
+	plan.Changes.Append(upnsync.Change{UserID: "14", UserName: "Ann", Before: "ann;ann@corp.example.com",
 		After: "ann", Removed: []string{"ann@corp.example.com"}, Departed: upnsync.DepartedMoved,
 		Person: upnsync.Person{GUID: "g-ann", DN: "CN=Ann,OU=Elsewhere,DC=corp"}})
 	plan.Departures = []upnsync.Departure{

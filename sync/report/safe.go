@@ -16,24 +16,15 @@ import (
 // them: an escape sequence would rewrite the administrator's screen (hide
 // a line, fake a result), a newline would add a line of its own to the
 // report. Such characters, bidirectional overrides and invalid UTF-8 are
-// shown escaped (\x1b, \u202e). A plan with nothing to escape is returned
-// as it is.
+// shown escaped (\x1b, \u202e). The changes are escaped one by one as the
+// report reads them (a first run plans hundreds of thousands: they are
+// neither scanned nor copied beforehand); the rest of the plan is copied
+// only when something in it needs escaping.
 func forTerminal(plan *upnsync.Plan, meta Meta) (*upnsync.Plan, Meta) {
-	if !planNeedsEscape(plan, &meta) {
-		return plan, meta
-	}
 	p := *plan
-	p.Changes = slices.Clone(p.Changes)
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		c.UserID, c.UserName, c.ExternalID = escape(c.UserID), escape(c.UserName), escape(c.ExternalID)
-		c.Before, c.After = escape(c.Before), escape(c.After)
-		c.Added, c.Notes = escapeAll(c.Added), escapeAll(c.Notes)
-		c.Replaced = slices.Clone(c.Replaced)
-		for j := range c.Replaced {
-			c.Replaced[j].Old, c.Replaced[j].New = escape(c.Replaced[j].Old), escape(c.Replaced[j].New)
-		}
-		c.Person = escapePerson(c.Person)
+	p.Changes = p.Changes.Map(escapeChange)
+	if !planNeedsEscape(plan, &meta) {
+		return &p, meta
 	}
 	p.Conflicts = slices.Clone(p.Conflicts)
 	for i := range p.Conflicts {
@@ -67,6 +58,32 @@ func forTerminal(plan *upnsync.Plan, meta Meta) (*upnsync.Plan, Meta) {
 		meta.Applied = &a
 	}
 	return &p, meta
+}
+
+// escapeChange escapes one change: its lists are replaced, not written
+// to, when an entry needs escaping (they are the plan's).
+func escapeChange(ch upnsync.Change) upnsync.Change {
+	c := &ch
+	c.UserID, c.UserName, c.ExternalID = escape(c.UserID), escape(c.UserName), escape(c.ExternalID)
+	c.Before, c.After = escape(c.Before), escape(c.After)
+	c.Added, c.Removed, c.Notes = escapeSome(c.Added), escapeSome(c.Removed), escapeSome(c.Notes)
+	if slices.ContainsFunc(c.Replaced, func(r upnsync.Replacement) bool { return needsEscape(r.Old) || needsEscape(r.New) }) {
+		c.Replaced = slices.Clone(c.Replaced)
+		for j := range c.Replaced {
+			c.Replaced[j].Old, c.Replaced[j].New = escape(c.Replaced[j].Old), escape(c.Replaced[j].New)
+		}
+	}
+	c.Person = escapePerson(c.Person)
+	return ch
+}
+
+// escapeSome is escapeAll, returning list itself when nothing in it needs
+// escaping.
+func escapeSome(list []string) []string {
+	if !slices.ContainsFunc(list, needsEscape) {
+		return list
+	}
+	return escapeAll(list)
 }
 
 func escapePerson(p upnsync.Person) upnsync.Person {
@@ -124,21 +141,13 @@ func escape(s string) string {
 	return b.String()
 }
 
+// planNeedsEscape reports whether anything in the plan but its changes
+// (escapeChange escapes those as they are read), or in meta, needs
+// escaping.
 func planNeedsEscape(plan *upnsync.Plan, meta *Meta) bool {
 	has := func(list ...string) bool { return slices.ContainsFunc(list, needsEscape) }
 	person := func(p *upnsync.Person) bool {
 		return has(p.DN, p.UPN, p.SAMAccountName, p.GUID, p.GivenName, p.Surname, p.Mail)
-	}
-	for i := range plan.Changes {
-		c := &plan.Changes[i]
-		if has(c.UserID, c.UserName, c.ExternalID, c.Before, c.After) || has(c.Added...) || has(c.Notes...) || person(&c.Person) {
-			return true
-		}
-		for _, r := range c.Replaced {
-			if has(r.Old, r.New) {
-				return true
-			}
-		}
 	}
 	for i := range plan.Conflicts {
 		c := &plan.Conflicts[i]

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -15,8 +16,8 @@ import (
 func TestTextReportEscapesHostileText(t *testing.T) {
 	hostile := "jane\x1b[2J\x1b[1;32mOK\x1b[0m@corp.example.com"
 	plan := &upnsync.Plan{
-		Changes: []upnsync.Change{{UserID: "1001", UserName: "Jane\u202eeoD", Match: upnsync.MatchExternalID, Before: "jdoe", After: "jdoe;" + hostile,
-			Added: []string{hostile}, Person: upnsync.Person{DN: "CN=Jane\nApplied: 999 users written,DC=corp", UPN: hostile}}},
+		Changes: upnsync.ChangesOf(upnsync.Change{UserID: "1001", UserName: "Jane\u202eeoD", Match: upnsync.MatchExternalID, Before: "jdoe", After: "jdoe;" + hostile,
+			Added: []string{hostile}, Person: upnsync.Person{DN: "CN=Jane\nApplied: 999 users written,DC=corp", UPN: hostile}}),
 		Conflicts: []upnsync.Conflict{{Reason: upnsync.ConflictInvalidUPN, UPN: "eve\a\xff@corp.example.com",
 			Detail: "userPrincipalName cannot be written", People: []string{"CN=Eve\r,DC=corp"}}},
 		Unmatched: []upnsync.Person{{DN: "CN=Bob\u2066,DC=corp", UPN: "bob\x00@corp.example.com"}},
@@ -42,18 +43,24 @@ func TestTextReportEscapesHostileText(t *testing.T) {
 	if strings.Contains(text, "\nApplied: 999") {
 		t.Error("a DN added a line to the report")
 	}
-	if plan.Changes[0].Person.UPN != hostile || plan.Conflicts[0].UPN != "eve\a\xff@corp.example.com" {
+	if plan.Changes.At(0).Person.UPN != hostile || plan.Conflicts[0].UPN != "eve\a\xff@corp.example.com" {
 		t.Error("the plan was changed")
 	}
 }
 
-// A plan with nothing to escape is printed as it is, without a copy.
+// A plan with nothing to escape is printed as it is: nothing in it is
+// copied, and its changes, read through the escaping as they are printed,
+// come out unchanged.
 func TestForTerminalKeepsCleanPlans(t *testing.T) {
-	plan := &upnsync.Plan{Changes: []upnsync.Change{{UserID: "1001", After: "jdoe;jane.doe@corp.example.com",
-		Person: upnsync.Person{DN: "CN=Zoë Müller,DC=corp", UPN: "zoë@corp.example.com"}}}}
+	plan := &upnsync.Plan{Changes: upnsync.ChangesOf(upnsync.Change{UserID: "1001", After: "jdoe;jane.doe@corp.example.com",
+		Added: []string{"jane.doe@corp.example.com"}, Person: upnsync.Person{DN: "CN=Zoë Müller,DC=corp", UPN: "zoë@corp.example.com"}}),
+		Conflicts: []upnsync.Conflict{{Reason: upnsync.ConflictDuplicateUPN, UPN: "zoë@corp.example.com", People: []string{"CN=Zoë,DC=corp"}}}}
 	got, _ := forTerminal(plan, Meta{Directory: "ldaps://dc1"})
-	if got != plan {
-		t.Error("a clean plan was copied")
+	if &got.Conflicts[0] != &plan.Conflicts[0] {
+		t.Error("the conflicts of a clean plan were copied")
+	}
+	if c, want := got.Changes.At(0), plan.Changes.At(0); !reflect.DeepEqual(c, want) || &c.Added[0] != &want.Added[0] {
+		t.Errorf("a clean change came out as %+v, want %+v (its lists as they are)", c, want)
 	}
 }
 

@@ -110,7 +110,7 @@ func ReadJSON(in io.Reader) (*upnsync.Plan, Meta, error) {
 		"changes": func() error {
 			var c jsonChange
 			err := dec.Decode(&c)
-			plan.Changes = append(plan.Changes, c.engine())
+			plan.Changes.Append(c.engine())
 			return err
 		},
 		"conflicts": func() error {

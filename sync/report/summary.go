@@ -19,7 +19,7 @@ func SummaryLine(plan *upnsync.Plan, meta Meta) string {
 	st := plan.Stats
 	var b strings.Builder
 	if meta.Source != "" {
-		fmt.Fprintf(&b, "changes %d", len(plan.Changes))
+		fmt.Fprintf(&b, "changes %d", plan.Changes.Len())
 		if n := max(st.Conflicts, len(plan.Conflicts)); n > 0 {
 			fmt.Fprintf(&b, ", conflicts %d", n)
 		}

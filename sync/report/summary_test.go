@@ -36,8 +36,8 @@ func TestTextStartsWithTheSummary(t *testing.T) {
 func TestTextOfAnUndo(t *testing.T) {
 	meta := sampleMeta()
 	meta.Source = "undo of run r1"
-	plan := &upnsync.Plan{Changes: []upnsync.Change{{UserID: "12", UserName: "Jane Doe", Before: "jdoe;jane@corp.example.com", After: "",
-		Removed: []string{"jdoe", "jane@corp.example.com"}}}, Stats: upnsync.Stats{StoreUsers: 20, Changes: 1}}
+	plan := &upnsync.Plan{Changes: upnsync.ChangesOf(upnsync.Change{UserID: "12", UserName: "Jane Doe", Before: "jdoe;jane@corp.example.com", After: "",
+		Removed: []string{"jdoe", "jane@corp.example.com"}}), Stats: upnsync.Stats{StoreUsers: 20, Changes: 1}}
 	var buf bytes.Buffer
 	if err := Text(&buf, plan, meta); err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ const TextListLimit = 100
 // Text writes the report for people.
 func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	plan, meta = forTerminal(plan, meta)
-	w := bufio.NewWriter(out)
+	w := bufio.NewWriterSize(out, writeBuffer)
 	title := "upnsync dry run"
 	if meta.Mode == ModeApply {
 		title = "upnsync apply"
@@ -53,8 +53,8 @@ func Text(out io.Writer, plan *upnsync.Plan, meta Meta) error {
 	// A dry run says what it would do, an apply what it did.
 	dry := meta.Mode != ModeApply
 
-	section(w, "Changes", len(plan.Changes))
-	for _, c := range plan.Changes {
+	section(w, "Changes", plan.Changes.Len())
+	for _, c := range plan.Changes.All() {
 		switch {
 		case c.Departed != "":
 			fmt.Fprintf(w, "  user %s%s: %s is gone (%s)\n", c.UserID, nameSuffix(c.UserName), c.Person.Label(), c.Departed)
@@ -306,20 +306,20 @@ func closing(plan *upnsync.Plan, meta Meta) string {
 			}
 		}
 		return s
-	case len(plan.Changes) == 0 && len(plan.Conflicts) > 0:
+	case plan.Changes.Len() == 0 && len(plan.Conflicts) > 0:
 		if len(plan.Conflicts) == 1 {
 			return "Nothing to change that upnsync may write; the conflict above needs a person to resolve it."
 		}
 		return fmt.Sprintf("Nothing to change that upnsync may write; the %s above need a person to resolve them.",
 			plural(len(plan.Conflicts), "conflict"))
-	case len(plan.Changes) == 0:
+	case plan.Changes.Len() == 0:
 		return "Nothing to change: the store is in sync with the directory."
 	}
 	hint := meta.ApplyHint
 	if hint == "" {
 		hint = "run the same command with --apply"
 	}
-	return fmt.Sprintf("Dry run: nothing was written. To apply %s, %s.", plural(len(plan.Changes), "change"), hint)
+	return fmt.Sprintf("Dry run: nothing was written. To apply %s, %s.", plural(plan.Changes.Len(), "change"), hint)
 }
 
 func section(w io.Writer, title string, n int) {

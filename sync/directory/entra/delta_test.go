@@ -124,7 +124,7 @@ func TestDeltaThroughThePlanner(t *testing.T) {
 		t.Fatalf("departures %+v", plan.Departures)
 	}
 	var renamed, removed bool
-	for _, c := range plan.Changes {
+	for _, c := range plan.Changes.All() {
 		renamed = renamed || (c.UserID == "1" && c.After == "jdoe;"+janeNewUP)
 		removed = removed || (c.UserID == "2" && c.After == "gaway")
 		if c.UserID == "3" {
