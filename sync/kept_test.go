@@ -2,6 +2,8 @@ package sync
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,6 +67,30 @@ func TestParseGUID(t *testing.T) {
 		ok := parseGUID(&raw, g)
 		if ok != IsGUID(g) || ok && string(raw[:]) != string(appendGUID(nil, g)) {
 			t.Errorf("parseGUID(%q) = %x, %v; IsGUID %v", g, raw, ok, IsGUID(g))
+		}
+	}
+}
+
+// IsGUID and isGUIDBytes agree with the canonical form's pattern, on the
+// forms it must refuse and on random near-GUIDs.
+func TestIsGUID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	cases := []string{"", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0",
+		"{0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0}", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",
+		"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 ", "0f1e2d3c-4b5a-6978-8796_a5b4c3d2e1f0"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "0123456789abcdefABCDEF-g{ "
+	for range 2000 {
+		b := []byte("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+		for range rng.IntN(3) {
+			b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, c := range cases {
+		want := re.MatchString(c)
+		if IsGUID(c) != want || isGUIDBytes([]byte(c)) != want {
+			t.Errorf("IsGUID(%q) = %v, isGUIDBytes %v, want %v", c, IsGUID(c), isGUIDBytes([]byte(c)), want)
 		}
 	}
 }

@@ -181,42 +181,31 @@ func SwappedGUID(guid string) string {
 }
 
 // IsGUID reports whether s (normalized) has the canonical 8-4-4-4-12 form.
-func IsGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func IsGUID(s string) bool { return isGUID(s) }
 
 // isGUIDBytes is IsGUID on bytes.
-func isGUIDBytes(b []byte) bool {
-	if len(b) != 36 {
+func isGUIDBytes(b []byte) bool { return isGUID(b) }
+
+// guidChar says, for each byte, whether it is a lower-case hexadecimal
+// digit; the dashes are checked by position.
+var guidChar = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
+
+// isGUID is the canonical form's check, once for strings and bytes: it
+// runs for every person and every store user, so a table, not a switch.
+func isGUID[T string | []byte](s T) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
+	ok := true
+	for i := 0; i < 36; i++ {
+		if i != 8 && i != 13 && i != 18 && i != 23 {
+			ok = ok && guidChar[s[i]]
 		}
 	}
-	return true
+	return ok
 }
