@@ -244,14 +244,15 @@ changes_of() {
 	if [[ $REPORT == json ]]; then
 		grep -m1 -o '"changes": [0-9]*' "$RESULTS/$1.json" | grep -o '[0-9]*$'
 	else
-		sed -n 's/^Summary: .* changes \([0-9]*\), .*/\1/p' "$RESULTS/$1.txt"
+		# The summary is on the report's second line and again at its end.
+		sed -n '/^Summary: .* changes [0-9]*, /{s/^Summary: .* changes \([0-9]*\), .*/\1/p;q;}' "$RESULTS/$1.txt"
 	fi
 }
 applied_of() {
 	if [[ $REPORT == json ]]; then
 		grep -m1 -o '"written": [0-9]*' "$RESULTS/$1.json" | grep -o '[0-9]*$'
 	else
-		sed -n 's/^Applied: \([0-9]*\) users\{0,1\} written.*/\1/p' "$RESULTS/$1.txt"
+		sed -n '/^Applied: [0-9]* users\{0,1\} written/{s/^Applied: \([0-9]*\) users\{0,1\} written.*/\1/p;q;}' "$RESULTS/$1.txt"
 	fi
 }
 
