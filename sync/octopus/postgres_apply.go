@@ -15,12 +15,7 @@ import (
 // Apply writes changes in batches of compare-and-swap updates, one
 // transaction per batch. See upnsync.Store.
 func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
-	if run.ID == "" {
-		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
-	}
-	if run.Started.IsZero() {
-		run.Started = time.Now()
-	}
+	runDefaults(&run)
 	applied := upnsync.Applied{RunID: run.ID}
 	if err := s.checkWritable("cannot apply changes"); err != nil {
 		return applied, err
@@ -51,57 +46,27 @@ func (s *pgStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Ch
 		return applied, s.explain("cannot record the run; nothing was written", err)
 	}
 
-	batches := (changes.Len() + s.batch - 1) / s.batch
-	seq := 0
-	for b := 0; b < batches; b++ {
-		lo, hi := b*s.batch, min((b+1)*s.batch, changes.Len())
-		if err := ctx.Err(); err != nil {
-			s.finishRun(ctx, run.ID, &applied)
-			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
-				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
-		}
-		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, b+1, seq, changes.Batch(lo, hi))
-		if err != nil {
-			return s.batchFailed(ctx, run.ID, &applied, err, b+1, batches, lo, hi, seq, failed)
-		}
-		seq = next
-		applied.Written = append(applied.Written, written...)
-		applied.Stale = append(applied.Stale, stale...)
-		if testAfterBatch != nil {
-			testAfterBatch(b + 1)
-		}
-	}
-	if err := s.finishRun(ctx, run.ID, &applied); err != nil {
-		return applied, fmt.Errorf("%w; %s written, but the run summary was not recorded", err, users(len(applied.Written)))
-	}
-	return applied, nil
+	err = applyInBatches(ctx, s, s.batch, run.ID, changes, &applied)
+	return applied, err
 }
 
-// batchFailed reports a failed batch. When the connection broke, the
-// commit may have reached the server before the break: the journal, read
-// on a new connection, tells whether the batch was written, so that
-// Applied.Written is exactly what the database holds.
-func (s *pgStore) batchFailed(ctx context.Context, runID string, applied *upnsync.Applied, err error, b, batches, lo, hi, seq int, failed string) (upnsync.Applied, error) {
-	at := ""
-	if failed != "" {
-		at = fmt.Sprintf(" at user %q", failed)
+// batchOutcome says what became of a failed batch. When the connection
+// broke, the commit may have reached the server before the break: the
+// journal, read on a new connection, tells whether the batch was written,
+// so that Applied.Written is exactly what the database holds.
+func (s *pgStore) batchOutcome(ctx context.Context, runID string, seq int, err error, applied *upnsync.Applied) string {
+	if !errors.Is(err, errConnLost) {
+		return "that batch was rolled back"
 	}
-	outcome := "that batch was rolled back"
-	if errors.Is(err, errConnLost) {
-		ids, qerr := s.journaled(context.WithoutCancel(ctx), runID, seq)
-		switch {
-		case qerr != nil:
-			outcome = fmt.Sprintf("whether that batch was committed could not be checked (%v); upnsync.journal rows of run %s tell what was written", qerr, runID)
-		case len(ids) > 0:
-			outcome = fmt.Sprintf("that batch was committed before the connection broke (%s, per the journal)", users(len(ids)))
-			applied.Written = append(applied.Written, ids...)
-		default:
-			outcome = "that batch was not committed (the journal has none of it)"
-		}
+	ids, qerr := s.journaled(context.WithoutCancel(ctx), runID, seq)
+	switch {
+	case qerr != nil:
+		return fmt.Sprintf("whether that batch was committed could not be checked (%v); upnsync.journal rows of run %s tell what was written", qerr, runID)
+	case len(ids) > 0:
+		applied.Written = append(applied.Written, ids...)
+		return fmt.Sprintf("that batch was committed before the connection broke (%s, per the journal)", users(len(ids)))
 	}
-	s.finishRun(ctx, runID, applied)
-	return *applied, fmt.Errorf("%w; apply stopped in batch %d of %d (changes %d to %d)%s; %s; %s (run %s); run upnsync again to finish the job",
-		err, b, batches, lo+1, hi, at, outcome, writtenBefore(len(applied.Written)), runID)
+	return "that batch was not committed (the journal has none of it)"
 }
 
 // journaled lists the users journaled in run after sequence number seq.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -16,12 +15,7 @@ import (
 // Apply writes changes in batches of compare-and-swap updates, one
 // transaction per batch. See upnsync.Store.
 func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes upnsync.Changes) (upnsync.Applied, error) {
-	if run.ID == "" {
-		run.ID = time.Now().UTC().Format("20060102T150405.000000000Z")
-	}
-	if run.Started.IsZero() {
-		run.Started = time.Now()
-	}
+	runDefaults(&run)
 	applied := upnsync.Applied{RunID: run.ID}
 	if err := s.checkWritable("cannot apply changes"); err != nil {
 		return applied, err
@@ -37,36 +31,14 @@ func (s *sqliteStore) Apply(ctx context.Context, run upnsync.Run, changes upnsyn
 		return applied, s.explain("cannot record the run; nothing was written", err)
 	}
 
-	batches := (changes.Len() + s.batch - 1) / s.batch
-	seq := 0
-	for b := 0; b < batches; b++ {
-		lo, hi := b*s.batch, min((b+1)*s.batch, changes.Len())
-		if err := ctx.Err(); err != nil {
-			s.finishRun(ctx, run.ID, &applied)
-			return applied, fmt.Errorf("store %s: apply interrupted before batch %d of %d (%v); %s (run %s); run upnsync again to finish the job",
-				s.Describe(), b+1, batches, err, writtenBefore(len(applied.Written)), run.ID)
-		}
-		written, stale, next, failed, err := s.applyBatch(ctx, run.ID, seq, changes.Batch(lo, hi))
-		if err != nil {
-			s.finishRun(ctx, run.ID, &applied)
-			at := ""
-			if failed != "" {
-				at = fmt.Sprintf(" at user %q", failed)
-			}
-			return applied, fmt.Errorf("%w; apply stopped in batch %d of %d (changes %d to %d)%s; that batch was rolled back; %s (run %s); run upnsync again to finish the job",
-				err, b+1, batches, lo+1, hi, at, writtenBefore(len(applied.Written)), run.ID)
-		}
-		seq = next
-		applied.Written = append(applied.Written, written...)
-		applied.Stale = append(applied.Stale, stale...)
-		if testAfterBatch != nil {
-			testAfterBatch(b + 1)
-		}
-	}
-	if err := s.finishRun(ctx, run.ID, &applied); err != nil {
-		return applied, fmt.Errorf("%w; %s written, but the run summary was not recorded", err, users(len(applied.Written)))
-	}
-	return applied, nil
+	err := applyInBatches(ctx, s, s.batch, run.ID, changes, &applied)
+	return applied, err
+}
+
+// batchOutcome: a failed batch was rolled back (one transaction, on a
+// local file).
+func (s *sqliteStore) batchOutcome(context.Context, string, int, error, *upnsync.Applied) string {
+	return "that batch was rolled back"
 }
 
 // finishRun records the outcome of a run even when ctx is already done:
@@ -78,10 +50,8 @@ func (s *sqliteStore) finishRun(ctx context.Context, runID string, a *upnsync.Ap
 	return nil
 }
 
-// applyBatch writes one batch in one transaction: all of it or none of it.
-// It returns the ids written, the stale changes, the next journal sequence
-// number and, on failure, the user being written.
-func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, batch []upnsync.Change) (written []string, stale []upnsync.Stale, next int, failed string, err error) {
+// applyBatch writes one batch in one transaction (batchWriter).
+func (s *sqliteStore) applyBatch(ctx context.Context, runID string, _, seq int, batch []upnsync.Change) (written []string, stale []upnsync.Stale, next int, failed string, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, seq, "", s.explain("cannot start a transaction", err)
@@ -146,6 +116,3 @@ func (s *sqliteStore) applyBatch(ctx context.Context, runID string, seq int, bat
 	}
 	return written, stale, seq, "", nil
 }
-
-// testAfterBatch lets tests act (cancel a context) between two batches.
-var testAfterBatch func(batch int)
