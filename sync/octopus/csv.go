@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,6 +112,22 @@ func readCSV(r io.Reader, name string, fn func(line int, u upnsync.User) error) 
 // parseHeader maps each field of the header to its column. An unknown name
 // is an error rather than a column to skip, so that a misspelt column does
 // not silently leave a field unimported.
+// columnOf is the column a header names, in any of the spellings an
+// Octopus users export may use (exportNames: "EMailAddress", "Surname",
+// "Windows usernames"...), or -1.
+func columnOf(h string) int {
+	n := normName(h)
+	for c := range numColumns {
+		if slices.Contains(exportNames[c], n) {
+			return c
+		}
+	}
+	return -1
+}
+
+// The store's columns are the first of an export's, in the same order.
+var _ = [1]struct{}{}[exActive-colActive]
+
 func parseHeader(name string, line int, header []string, present *[numColumns]bool) ([]int, error) {
 	index := make([]int, len(header))
 	where := [numColumns]int{}
@@ -119,12 +136,9 @@ func parseHeader(name string, line int, header []string, present *[numColumns]bo
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		index[i] = -1
-		for c, col := range Columns {
-			if strings.EqualFold(h, col) {
-				index[i] = c
-				known++
-				break
-			}
+		if c := columnOf(h); c >= 0 {
+			index[i] = c
+			known++
 		}
 		if index[i] < 0 {
 			unknown = append(unknown, i)

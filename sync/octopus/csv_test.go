@@ -268,3 +268,23 @@ func TestExportWriteError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A users file takes the spellings an Octopus export takes
+// (--octopus-export): the mapping file's EMailAddress, DataImporter's
+// Surname, headings with spaces; what is none of them is still refused.
+func TestReadCSVHeaderSpellings(t *testing.T) {
+	data := "Id;First name;Surname;EMailAddress;Windows usernames;External identifier;Active\r\n" +
+		"7;Hélène;Dupré;helene.dupre@corp.example.com;CORP\\hdupre;;Oui\r\n"
+	us, _, err := readAllCSV(t, data, "fr.csv")
+	want := []upnsync.User{{ID: "7", FirstName: "Hélène", LastName: "Dupré", Email: "helene.dupre@corp.example.com",
+		WindowsUsernames: `CORP\hdupre`, Active: true}}
+	if err != nil || !reflect.DeepEqual(us, want) {
+		t.Fatalf("err %v\n got %+v\nwant %+v", err, us, want)
+	}
+	if _, _, err := readAllCSV(t, "ID,Courriel\n1,a@b\n", "x.csv"); err == nil || !strings.Contains(err.Error(), `x.csv:1: unknown column "Courriel"`) {
+		t.Fatalf("an unknown column: %v", err)
+	}
+	if _, _, err := readAllCSV(t, "ID,Email,E-mail address\n1,a@b,c@d\n", "x.csv"); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("Email twice: %v", err)
+	}
+}
