@@ -173,7 +173,7 @@ func (r *Reader) Column(i int) string {
 
 func (r *Reader) checkText(line, i int, v string) error {
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("%s:%d: column %s is not valid UTF-8: the file is probably saved as ANSI; save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8), or export it again with -Encoding UTF8", r.name, line, r.Column(i))
+		return fmt.Errorf("%s:%d: column %s is not valid UTF-8: the file is probably saved as ANSI; save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8), or export it again in UTF-8 (PowerShell: Export-Csv -Encoding UTF8; csvde: -u, which writes UTF-16)", r.name, line, r.Column(i))
 	}
 	if strings.IndexByte(v, 0) >= 0 {
 		return fmt.Errorf("%s:%d: column %s contains a NUL byte: this is not a text file, or a UTF-16 file without its byte order mark; save it as \"CSV UTF-8\"", r.name, line, r.Column(i))

@@ -203,7 +203,7 @@ func TestCSVErrors(t *testing.T) {
 		"bad enabled": {"#TYPE x\nUserPrincipalName,Enabled\na@corp.example.com,maybe\n",
 			`:3: column Enabled: "maybe" is neither True nor False`},
 		"ansi": {"UserPrincipalName,GivenName\na@corp.example.com,Jos\xe9\n",
-			":2: column GivenName is not valid UTF-8: the file is probably saved as ANSI; save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8), or export it again with -Encoding UTF8"},
+			":2: column GivenName is not valid UTF-8: the file is probably saved as ANSI; save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8), or export it again in UTF-8 (PowerShell: Export-Csv -Encoding UTF8; csvde: -u, which writes UTF-16)"},
 		"ascii question mark": {"UserPrincipalName\njos?.muller@corp.example.com\n",
 			`:2: the UPN "jos?.muller@corp.example.com" contains '?': Windows PowerShell's Export-Csv writes ASCII by default`},
 		"field count": {"UserPrincipalName,Mail\na@corp.example.com,a@corp.example.com,extra\n",
