@@ -157,10 +157,10 @@ func subcommands(group string) []string {
 // store the subcommand after it. args are what follows the command name.
 // A mistyped command or subcommand is refused with the nearest name.
 func resolveCommand(positional []string) (*command, []string, error) {
-	if len(positional) == 0 || !isCommandName(positional[0]) {
+	name, ok := commandName(positional)
+	if !ok {
 		return commandNamed("sync"), positional, nil
 	}
-	name := strings.ToLower(positional[0])
 	rest := positional[1:]
 	if g, ok := groups[name]; ok {
 		if len(rest) == 0 {
@@ -181,13 +181,18 @@ func resolveCommand(positional []string) (*command, []string, error) {
 	return commandNamed(name), rest, nil
 }
 
-func isCommandName(a string) bool {
+// commandName is the command the first positional argument names, in any
+// letter case, as Commands spells it.
+func commandName(positional []string) (string, bool) {
+	if len(positional) == 0 {
+		return "", false
+	}
 	for _, c := range Commands {
-		if strings.EqualFold(a, c) {
-			return true
+		if strings.EqualFold(positional[0], c) {
+			return c, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // orList joins items as "a or b", "a, b or c".

@@ -48,10 +48,10 @@ func (s *Settings) askHelp(positional []string) error {
 	if len(topic) == 0 {
 		return nil
 	}
-	name := strings.ToLower(topic[0])
-	if !isCommandName(name) {
+	name, ok := commandName(topic)
+	if !ok {
 		msg := fmt.Sprintf("upnsync help %s: no such command", topic[0])
-		if near := nearest(name, Commands, false); near != "" {
+		if near := nearest(strings.ToLower(topic[0]), Commands, false); near != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", near)
 		}
 		return usagef("%s; commands are %s", msg, strings.Join(Commands, ", "))
