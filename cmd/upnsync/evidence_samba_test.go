@@ -9,12 +9,9 @@ package main
 // store; the directory is only read.
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -101,25 +98,6 @@ func (e sambaEnv) readerArgs(db string, extra ...string) []string {
 	return a
 }
 
-// fields reads every user's Windows usernames.
-func fields(t *testing.T, db string) map[string]string {
-	t.Helper()
-	rows, err := openDB(t, db).Query(`SELECT id, windows_usernames FROM users`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		out[id] = v
-	}
-	return out
-}
-
 func under(dn, base string) bool {
 	d, err1 := ldap.ParseDN(dn)
 	b, err2 := ldap.ParseDN(base)
@@ -147,7 +125,7 @@ func TestSambaReaderDenyACEKeepsEntries(t *testing.T) {
 	if len(hidden) < 3 {
 		t.Fatalf("only %d UPNs added for people in %s: the test needs some", len(hidden), e.DeniedOU)
 	}
-	before := fields(t, db)
+	before := allFields(t, db)
 
 	// As the reader, with --remove-departed --apply: 143 of about 3,000
 	// people are hidden, under the default --max-read-drop of 5%; other
@@ -180,7 +158,7 @@ func TestSambaReaderDenyACEKeepsEntries(t *testing.T) {
 	if len(notFound) != len(hidden) {
 		t.Fatalf("%d of the %d hidden people listed as not-found departures", len(notFound), len(hidden))
 	}
-	after := fields(t, db)
+	after := allFields(t, db)
 	for id := range hidden {
 		if after[id] != before[id] {
 			t.Errorf("user %s: %q became %q", id, before[id], after[id])
@@ -221,7 +199,7 @@ func TestSambaReadDropStops(t *testing.T) {
 	if code != exitOK && code != exitConflicts {
 		t.Fatalf("the Administrator's apply: exit %d\n%s", code, errOut)
 	}
-	before := fields(t, db)
+	before := allFields(t, db)
 	code, out, errOut = cli(t, nil, e.readerArgs(db, "--domain", berlin, "--apply")...)
 	r := evParse(t, out, errOut)
 	n, was := r.Read.Entries, admin.Read.Entries
@@ -231,7 +209,7 @@ func TestSambaReadDropStops(t *testing.T) {
 		!strings.Contains(errOut, "stopped by a safety guard: nothing written: "+want) {
 		t.Fatalf("exit %d, guards %+v (want %q)\n%s", code, r.Guards, want, errOut)
 	}
-	if got := fields(t, db); fmt.Sprint(got) != fmt.Sprint(before) {
+	if got := allFields(t, db); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Fatal("a stopped run wrote to the store")
 	}
 	// --force: once, and its read is the reference from then on.
@@ -251,7 +229,7 @@ func TestSambaEmptyReadStops(t *testing.T) {
 	db := e.store(t, "empty")
 	berlin := "OU=Berlin,OU=People," + e.Base
 	group := "(memberOf=CN=No Such Group,OU=Groups," + e.Base + ")"
-	before := fields(t, db)
+	before := allFields(t, db)
 	for _, extra := range [][]string{{"--apply"}, {"--apply", "--remove-departed", "--force"}} {
 		code, out, errOut := cli(t, nil, e.args(db, "ldaps", append([]string{"--domain", berlin, "--filter", group}, extra...)...)...)
 		r := evParse(t, out, errOut)
@@ -261,7 +239,7 @@ func TestSambaEmptyReadStops(t *testing.T) {
 			t.Fatalf("%v: exit %d, stopped %q\n%s", extra, code, r.Stopped, errOut)
 		}
 	}
-	if got := fields(t, db); fmt.Sprint(got) != fmt.Sprint(before) {
+	if got := allFields(t, db); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Fatal("a stopped run wrote to the store")
 	}
 	if code, out, errOut := cli(t, nil, e.args(db, "ldaps", "--domain", berlin, "--filter", group, "--allow-empty-read")...); code != exitOK {
@@ -300,7 +278,7 @@ func TestSambaNarrowedScopeHoldsRemovals(t *testing.T) {
 	if code, _, errOut := cli(t, nil, e.args(db, "ldaps", "--domain", berlin, "--apply")...); code != exitOK && code != exitConflicts {
 		t.Fatalf("apply on %s: exit %d\n%s", berlin, code, errOut)
 	}
-	before := fields(t, db)
+	before := allFields(t, db)
 	code, out, errOut := cli(t, nil, e.args(db, "ldaps", "--domain", sales, "--remove-departed", "--apply")...)
 	r := evParse(t, out, errOut)
 	moved := 0
@@ -318,7 +296,7 @@ func TestSambaNarrowedScopeHoldsRemovals(t *testing.T) {
 		!slicesContain(r.Notes, "(base "+berlin+", filter "+directory.DefaultUserFilter+"; now base "+sales) {
 		t.Fatalf("narrowed: exit %d, %d moved, summary %v, notes %q\n%s", code, moved, r.Summary, r.Notes, errOut)
 	}
-	for id, v := range fields(t, db) {
+	for id, v := range allFields(t, db) {
 		if v != before[id] && strings.Count(v, ";") < strings.Count(before[id], ";") {
 			t.Fatalf("user %s lost an entry while removals were held: %q -> %q", id, before[id], v)
 		}
@@ -426,20 +404,8 @@ type sambaPerson struct{ GUID, DN, SAMAccountName string }
 // Administrator.
 func sambaPeople(t *testing.T, e sambaEnv, base string, n int) []sambaPerson {
 	t.Helper()
-	pem, err := os.ReadFile(e.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := ldap.DialURL(e.LDAPSURL, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := e.adminConn(t)
 	defer conn.Close()
-	if err := conn.Bind(e.BindDN, e.Password); err != nil {
-		t.Fatal(err)
-	}
 	sr, err := conn.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(&"+directory.DefaultUserFilter+"(userPrincipalName=*)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))",
 		[]string{"objectGUID", "sAMAccountName"}, nil))

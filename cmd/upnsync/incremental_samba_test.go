@@ -6,8 +6,6 @@ package main
 
 import (
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -40,19 +38,7 @@ type incEnv struct {
 func newIncEnv(t *testing.T, people ...string) *incEnv {
 	t.Helper()
 	e := &incEnv{sambaEnv: newSambaEnv(t), guids: map[string]string{}}
-	pem, err := os.ReadFile(e.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := ldap.DialURL(e.LDAPSURL, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Bind(e.BindDN, e.Password); err != nil {
-		t.Fatal(err)
-	}
+	conn := e.adminConn(t)
 	e.admin = conn
 	var b [4]byte
 	_, _ = rand.Read(b[:])

@@ -84,6 +84,7 @@ func setField(t *testing.T, dbPath, id, v string) {
 	}
 }
 
+// allFields reads every user's Windows usernames.
 func allFields(t *testing.T, dbPath string) map[string]string {
 	t.Helper()
 	rows, err := openDB(t, dbPath).Query(`SELECT id, windows_usernames FROM users`)
@@ -94,7 +95,9 @@ func allFields(t *testing.T, dbPath string) map[string]string {
 	out := map[string]string{}
 	for rows.Next() {
 		var id, v string
-		rows.Scan(&id, &v)
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
 		out[id] = v
 	}
 	return out

@@ -6,6 +6,8 @@ package main
 // CI=true they fail.
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/upnsync/upnsync/internal/faultproxy"
 	"github.com/upnsync/upnsync/internal/testenv"
@@ -39,6 +43,27 @@ func (e sambaEnv) store(t *testing.T, name string) string {
 		t.Fatalf("import: %s %s", out, errOut)
 	}
 	return db
+}
+
+// adminConn is a connection to the DC over ldaps, bound as the
+// Administrator, for tests that look or write behind upnsync's back.
+func (e sambaEnv) adminConn(t *testing.T) *ldap.Conn {
+	t.Helper()
+	pem, err := os.ReadFile(e.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := ldap.DialURL(e.LDAPSURL, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Bind(e.BindDN, e.Password); err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // args are a sync's arguments against the DC over ldaps:// ("ldaps") or
